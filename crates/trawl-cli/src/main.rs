@@ -1,0 +1,57 @@
+//! `trawl`: a thin command-line layer over the trawl library crates. Only this crate prints.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Retrieval for RAG: build knowledge bases, retrieve (BM25, dense, hybrid), evaluate, train, serve.
+#[derive(Parser)]
+#[command(name = "trawl", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Drop-in for trec_eval 10.0: `trawl trec-eval [-q] [-c] [-m MEASURE] QRELS RUN`.
+    TrecEval(cmd::trec_eval::Args),
+    /// Evaluate a run against qrels with BEIR-style metric names (nDCG@10, Recall@100, ...).
+    Eval(cmd::eval::Args),
+    /// Compare runs: per-metric means, deltas, paired t-test and randomisation test.
+    Compare(cmd::compare::Args),
+    /// Build and inspect knowledge bases.
+    #[command(subcommand)]
+    Kb(cmd::kb::Command),
+    /// Search a knowledge base.
+    Search(cmd::search::Args),
+    /// Run a retriever over a whole BEIR dataset and evaluate it.
+    Beir(cmd::beir::Args),
+    /// Encode texts with a sentence-embedding model into a .npy file.
+    Encode(cmd::encode::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::TrecEval(args) => cmd::trec_eval::run(args),
+        Command::Eval(args) => cmd::eval::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
+        Command::Kb(command) => cmd::kb::run(command),
+        Command::Search(args) => cmd::search::run(args),
+        Command::Beir(args) => cmd::beir::run(args),
+        Command::Encode(args) => cmd::encode::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
