@@ -10,6 +10,7 @@ pub mod error;
 pub mod qrels;
 pub mod query;
 pub mod run;
+pub mod shared_data;
 
 pub use document::Document;
 pub use error::{Error, Result};
