@@ -31,6 +31,10 @@ enum Command {
     Beir(cmd::beir::Args),
     /// Encode texts with a sentence-embedding model into a .npy file.
     Encode(cmd::encode::Args),
+    /// Serve search, batched retrieval and RL rewards over HTTP.
+    Serve(cmd::serve::Args),
+    /// Preflight: prove that a KB, a model and labels work before a training run.
+    Check(cmd::check::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +47,8 @@ fn main() -> ExitCode {
         Command::Search(args) => cmd::search::run(args),
         Command::Beir(args) => cmd::beir::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Check(args) => cmd::check::run(args),
     };
     match result {
         Ok(code) => code,
