@@ -1,1 +1,35 @@
-//! Placeholder: filled in by its issue.
+//! Byte storage for trawl indexes.
+//!
+//! - [`ByteSource`]: read-only bytes behind a trait, with [`RamBytes`] (heap) and [`MmapBytes`]
+//!   (memory-mapped file) implementations, so index code is written once and opens from disk
+//!   without copying.
+//! - [`checked`]: files with a footer (magic, format version, payload length, CRC-32) so a file
+//!   cut short, damaged or foreign is refused with an error naming it, never read as data.
+//! - [`atomic`]: [`AtomicDir`] and [`write_file_atomic`]: write to a temporary sibling, fsync,
+//!   rename into place, so an interrupted build never leaves something that looks valid.
+//!
+//! Quickstart:
+//! ```
+//! use trawl_store::{AtomicDir, ByteSource, Checked, Verify, write_checked};
+//! # let root = tempfile::tempdir().unwrap();
+//! let dest = root.path().join("my-index");
+//! let dir = AtomicDir::create(&dest)?;
+//! write_checked(&dir.path().join("values.bin"), b"TRWLDEMO", 1, &[1, 2, 3])?;
+//! dir.commit()?;
+//!
+//! let file = Checked::open(&dest.join("values.bin"), b"TRWLDEMO", 1, Verify::Full)?;
+//! assert_eq!(file.as_slice(), &[1, 2, 3]);
+//! // Wrong kind of file or version: a clear error, not garbage.
+//! assert!(Checked::open(&dest.join("values.bin"), b"TRWLELSE", 1, Verify::Full).is_err());
+//! # Ok::<(), trawl_store::Error>(())
+//! ```
+
+pub mod atomic;
+pub mod checked;
+pub mod error;
+pub mod source;
+
+pub use atomic::{write_file_atomic, AtomicDir};
+pub use checked::{seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN};
+pub use error::{Error, Result};
+pub use source::{ByteSource, MmapBytes, RamBytes};
