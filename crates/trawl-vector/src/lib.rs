@@ -1,1 +1,25 @@
-//! Placeholder: filled in by its issue.
+//! Exact vector search for trawl: a flat (brute-force) index over f32 or f16 vectors, scored
+//! by a matrix kernel, persisted as one checksummed file and memory-mapped on open.
+//!
+//! ```
+//! use trawl_vector::{FlatIndex, Metric, Precision};
+//! let mut index = FlatIndex::new(3, Metric::InnerProduct, Precision::F32).unwrap();
+//! index.add(&[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.6, 0.8, 0.0]).unwrap();
+//! let hits = index.search(&[0.0, 1.0, 0.0], 2).unwrap();
+//! assert_eq!(hits[0].doc, 1);
+//! assert_eq!(hits[1].doc, 2);
+//! assert!(index.search(&[1.0, 2.0], 1).is_err()); // wrong dimension
+//! ```
+
+mod error;
+mod flat;
+mod hit;
+mod persist;
+mod storage;
+mod topk;
+
+pub use error::{Error, Result};
+pub use flat::{normalize_rows, FlatIndex, Metric};
+pub use hit::Hit;
+pub use persist::FILE_NAME;
+pub use storage::Precision;

@@ -1,0 +1,281 @@
+//! `FlatIndex`: exact top-k by inner product or cosine over all stored vectors.
+//!
+//! Scores come from a matrix product (the `gemm` crate) of a block of queries against a block of
+//! documents; rayon spreads (query block x document shard) tasks over the cores and each task keeps
+//! a running top-k per query, merged at the end.
+
+use rayon::prelude::*;
+
+use crate::storage::{Precision, Rows, RowsRef};
+use crate::topk::TopK;
+use crate::{Error, Hit, Result};
+
+/// Similarity used to rank documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Raw dot product (what sentence-transformers models with a Normalize layer are used with).
+    InnerProduct,
+    /// Cosine: vectors are L2-normalised when added and queries when searched.
+    Cosine,
+}
+
+const QUERY_BLOCK: usize = 128;
+const DOC_BLOCK: usize = 1024;
+
+/// An exact (brute-force) vector index. Document ordinals are insertion order.
+pub struct FlatIndex {
+    pub(crate) dim: usize,
+    pub(crate) metric: Metric,
+    pub(crate) len: usize,
+    pub(crate) rows: Rows,
+}
+
+impl std::fmt::Debug for FlatIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlatIndex")
+            .field("dim", &self.dim)
+            .field("metric", &self.metric)
+            .field("precision", &self.precision())
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+impl FlatIndex {
+    /// An empty index for `dim`-dimensional vectors.
+    pub fn new(dim: usize, metric: Metric, precision: Precision) -> Result<FlatIndex> {
+        if dim == 0 {
+            return Err(Error::ZeroDimension);
+        }
+        Ok(FlatIndex {
+            dim,
+            metric,
+            len: 0,
+            rows: Rows::empty(precision),
+        })
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    pub fn metric(&self) -> Metric {
+        self.metric
+    }
+    pub fn precision(&self) -> Precision {
+        self.rows.precision()
+    }
+    /// Bytes held by the stored vectors (mapped or in RAM).
+    pub fn memory_bytes(&self) -> usize {
+        self.len * self.dim * self.precision().bytes_per_value()
+    }
+
+    /// Appends vectors given row-major in one flat slice (`rows.len()` a multiple of `dim`).
+    pub fn add(&mut self, rows: &[f32]) -> Result<()> {
+        let n = check_batch(rows, self.dim)?;
+        if (self.len + n) as u64 > u32::MAX as u64 {
+            return Err(Error::TooManyVectors {
+                max: u32::MAX as u64,
+            });
+        }
+        if self.metric == Metric::Cosine {
+            let mut v = rows.to_vec();
+            normalize_rows(&mut v, self.dim);
+            self.rows.extend(&v);
+        } else {
+            self.rows.extend(rows);
+        }
+        self.len += n;
+        Ok(())
+    }
+
+    /// The stored vector of `doc` (as f32; normalised if the metric is cosine).
+    pub fn vector(&self, doc: u32) -> Option<Vec<f32>> {
+        let i = doc as usize;
+        if i >= self.len {
+            return None;
+        }
+        let mut tmp = Vec::new();
+        Some(
+            self.rows
+                .view()
+                .rows_f32(i, i + 1, self.dim, &mut tmp)
+                .to_vec(),
+        )
+    }
+
+    /// Top `k` documents for one query, best first (ties: lower ordinal first).
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
+        if query.len() != self.dim {
+            return Err(Error::WrongVectorDimension {
+                expected: self.dim,
+                received: query.len(),
+            });
+        }
+        Ok(self.search_batch(query, 1, k)?.pop().unwrap_or_default())
+    }
+
+    /// Top `k` for each of the `n` queries given row-major in `queries` (`n * dim` values).
+    pub fn search_batch(&self, queries: &[f32], n: usize, k: usize) -> Result<Vec<Vec<Hit>>> {
+        if queries.len() != n * self.dim {
+            let received = queries.len().checked_div(n).unwrap_or(queries.len());
+            return Err(Error::WrongVectorDimension {
+                expected: self.dim,
+                received,
+            });
+        }
+        let nq = n;
+        let k = k.min(self.len);
+        if nq == 0 {
+            return Ok(Vec::new());
+        }
+        if k == 0 {
+            return Ok(vec![Vec::new(); nq]);
+        }
+        let normalised;
+        let queries = if self.metric == Metric::Cosine {
+            normalised = {
+                let mut q = queries.to_vec();
+                normalize_rows(&mut q, self.dim);
+                q
+            };
+            &normalised[..]
+        } else {
+            queries
+        };
+
+        let q_blocks = nq.div_ceil(QUERY_BLOCK);
+        let d_blocks = self.len.div_ceil(DOC_BLOCK);
+        let threads = rayon::current_num_threads().max(1);
+        let shards = if q_blocks >= threads {
+            1
+        } else {
+            (2 * threads).div_ceil(q_blocks).min(d_blocks)
+        };
+        let blocks_per_shard = d_blocks.div_ceil(shards);
+        let rows = self.rows.view();
+
+        let tasks: Vec<(usize, usize)> = (0..q_blocks)
+            .flat_map(|qb| (0..shards).map(move |s| (qb, s)))
+            .collect();
+        let partial: Vec<Vec<TopK>> = tasks
+            .par_iter()
+            .map(|&(qb, s)| {
+                let q0 = qb * QUERY_BLOCK;
+                let q1 = (q0 + QUERY_BLOCK).min(nq);
+                let d0 = (s * blocks_per_shard * DOC_BLOCK).min(self.len);
+                let d1 = ((s + 1) * blocks_per_shard * DOC_BLOCK).min(self.len);
+                self.scan(&queries[q0 * self.dim..q1 * self.dim], rows, d0, d1, k)
+            })
+            .collect();
+
+        let mut out = Vec::with_capacity(nq);
+        let mut it = partial.into_iter();
+        for _ in 0..q_blocks {
+            let mut block = it.next().expect("one task per (query block, shard)");
+            for _ in 1..shards {
+                for (acc, other) in block.iter_mut().zip(it.next().expect("shard")) {
+                    acc.merge(other);
+                }
+            }
+            out.extend(block.into_iter().map(TopK::into_sorted));
+        }
+        Ok(out)
+    }
+
+    /// Scores `queries` against documents `d0..d1`, block by block, keeping the top k of each.
+    fn scan(
+        &self,
+        queries: &[f32],
+        rows: RowsRef<'_>,
+        d0: usize,
+        d1: usize,
+        k: usize,
+    ) -> Vec<TopK> {
+        let dim = self.dim;
+        let nq = queries.len() / dim;
+        let mut tops: Vec<TopK> = (0..nq).map(|_| TopK::new(k)).collect();
+        let mut scores = vec![0f32; nq * DOC_BLOCK];
+        let mut convert = Vec::new();
+        let mut start = d0;
+        while start < d1 {
+            let end = (start + DOC_BLOCK).min(d1);
+            let nd = end - start;
+            let docs = rows.rows_f32(start, end, dim, &mut convert);
+            scores_block(queries, docs, nq, nd, dim, &mut scores[..nq * nd]);
+            for (qi, top) in tops.iter_mut().enumerate() {
+                top.push_row(start as u32, &scores[qi * nd..(qi + 1) * nd]);
+            }
+            start = end;
+        }
+        tops
+    }
+}
+
+/// `out[i * nd + j] = dot(queries[i], docs[j])` via one single-threaded gemm call.
+pub(crate) fn scores_block(
+    queries: &[f32],
+    docs: &[f32],
+    nq: usize,
+    nd: usize,
+    dim: usize,
+    out: &mut [f32],
+) {
+    assert!(queries.len() >= nq * dim && docs.len() >= nd * dim && out.len() >= nq * nd);
+    // SAFETY: the asserts above bound every access: dst is nq x nd row-major, lhs nq x dim
+    // row-major, rhs is docs read transposed (dim x nd, column stride dim).
+    unsafe {
+        gemm::gemm(
+            nq,
+            nd,
+            dim,
+            out.as_mut_ptr(),
+            1,
+            nd as isize,
+            false,
+            queries.as_ptr(),
+            1,
+            dim as isize,
+            docs.as_ptr(),
+            dim as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+fn check_batch(values: &[f32], dim: usize) -> Result<usize> {
+    if !values.len().is_multiple_of(dim) {
+        if values.len() < dim {
+            return Err(Error::WrongVectorDimension {
+                expected: dim,
+                received: values.len(),
+            });
+        }
+        return Err(Error::RaggedBatch {
+            len: values.len(),
+            dim,
+        });
+    }
+    Ok(values.len() / dim)
+}
+
+/// L2-normalises each row in place; zero rows stay zero.
+pub fn normalize_rows(values: &mut [f32], dim: usize) {
+    for row in values.chunks_mut(dim) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            row.iter_mut().for_each(|x| *x /= norm);
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Top-k selection by partial selection: candidates above the running threshold go into a buffer
+//! that is cut back to k (select_nth_unstable) whenever it doubles.
+
+use crate::Hit;
+
+pub(crate) struct TopK {
+    k: usize,
+    buf: Vec<Hit>,
+    /// Score of the k-th best seen so far once the buffer has been cut; -inf before.
+    threshold: f32,
+}
+
+impl TopK {
+    pub fn new(k: usize) -> Self {
+        TopK {
+            k,
+            buf: Vec::with_capacity(2 * k.min(1 << 16) + 1),
+            threshold: f32::NEG_INFINITY,
+        }
+    }
+
+    /// Offers the scores of documents `first_doc..first_doc + scores.len()` (increasing ordinals,
+    /// so a later equal score never displaces an earlier one).
+    #[inline]
+    pub fn push_row(&mut self, first_doc: u32, scores: &[f32]) {
+        if self.k == 0 {
+            return;
+        }
+        for (i, &s) in scores.iter().enumerate() {
+            if s > self.threshold || self.buf.len() < self.k {
+                self.buf.push(Hit {
+                    doc: first_doc + i as u32,
+                    score: s,
+                });
+                if self.buf.len() >= 2 * self.k {
+                    self.cut();
+                }
+            }
+        }
+    }
+
+    fn cut(&mut self) {
+        if self.buf.len() >= self.k {
+            self.buf.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
+            self.buf.truncate(self.k);
+            // After select_nth the k-th best sits last; NaN ranks as -inf.
+            let worst = self.buf[self.k - 1].score;
+            self.threshold = if worst.is_nan() {
+                f32::NEG_INFINITY
+            } else {
+                worst
+            };
+        }
+    }
+
+    pub fn merge(&mut self, other: TopK) {
+        if self.k == 0 {
+            return;
+        }
+        self.buf.extend(other.buf);
+        if self.buf.len() >= 2 * self.k {
+            self.cut();
+        }
+    }
+
+    pub fn into_sorted(mut self) -> Vec<Hit> {
+        if self.k > 0 {
+            self.cut();
+        }
+        self.buf.sort_unstable_by(Hit::rank_cmp);
+        self.buf
+    }
+}
