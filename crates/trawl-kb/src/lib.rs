@@ -1,1 +1,56 @@
-//! Placeholder: filled in by its issue.
+//! Knowledge bases for trawl: a directory holding a document store and the indexes built over
+//! it, described by a versioned manifest.
+//!
+//! Layout of a KB directory:
+//!
+//! | file            | what                                                               |
+//! |-----------------|--------------------------------------------------------------------|
+//! | `manifest.json` | format + version, trawl version, settings, doc count, corpus hash  |
+//! | `docs.dat`      | id, title, text, metadata JSON of every document (checksummed)     |
+//! | `docs.idx`      | offsets into `docs.dat` (checksummed)                              |
+//! | `ids.ord`       | ordinals sorted by id, for `ordinal_of` (checksummed)              |
+//! | `bm25/`         | the `trawl_bm25::Bm25Index`                                        |
+//! | `dense/`        | the `trawl_vector::FlatIndex` (optional)                           |
+//!
+//! A build writes everything into a hidden temporary sibling and renames it into place
+//! (`trawl_store::AtomicDir`), the manifest last: an interrupted build never leaves a directory
+//! that opens. Opening maps the files and verifies their checksums ([`OpenOptions`]).
+//!
+//! Quickstart:
+//! ```
+//! use trawl_data::Document;
+//! use trawl_kb::{KbBuildOptions, KnowledgeBase};
+//! # let tmp = tempfile::tempdir().unwrap();
+//! let dir = tmp.path().join("kb");
+//! let docs = vec![
+//!     Document { id: "d1".into(), title: "Cats".into(), text: "Cats purr and sleep.".into(), ..Default::default() },
+//!     Document { id: "d2".into(), title: "Dogs".into(), text: "Dogs bark at cats.".into(), ..Default::default() },
+//! ];
+//! let kb = KnowledgeBase::build(docs.into_iter().map(Ok), &dir, &KbBuildOptions::default(), |_| {})?;
+//! let hits = kb.search_bm25("purring cat", 10)?;
+//! assert_eq!(hits[0].id, "d1");
+//!
+//! let reopened = KnowledgeBase::open(&dir)?;
+//! assert_eq!(reopened.search_bm25("purring cat", 10)?, hits);
+//! assert_eq!(reopened.ordinal_of("d2"), Some(1));
+//! assert_eq!(reopened.document(1)?.title, "Dogs");
+//! # Ok::<(), trawl_kb::Error>(())
+//! ```
+
+mod build;
+mod corpus_hash;
+mod dense;
+mod doc_store;
+mod error;
+mod id_map;
+mod kb;
+pub mod manifest;
+
+pub use build::{Bm25Options, KbBuildOptions};
+pub use corpus_hash::{hash_documents, CorpusHasher};
+pub use dense::DenseEmbeddings;
+pub use doc_store::DocumentRef;
+pub use error::{Error, Result};
+pub use kb::{KbHit, KnowledgeBase, OpenOptions};
+pub use manifest::{DenseDtype, DenseMetric, IndexedFields, Manifest};
+pub use trawl_store::Verify;
