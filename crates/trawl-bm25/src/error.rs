@@ -1,0 +1,33 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Errors from building, saving or opening a BM25 index.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A storage-level failure (missing, truncated, corrupt or foreign index file).
+    #[error(transparent)]
+    Store(#[from] trawl_store::Error),
+    /// An index file passed its checksum but its content is inconsistent.
+    #[error("{path}: corrupt BM25 index: {reason} (rebuild the index)")]
+    Corrupt { path: PathBuf, reason: String },
+    /// The Snowball language is not one `rust-stemmers` provides.
+    #[error("unknown Snowball stemmer language `{language}` (known: {known})")]
+    UnknownLanguage { language: String, known: String },
+    /// BM25 parameters out of their meaningful range.
+    #[error("invalid BM25 parameter: {0}")]
+    InvalidParams(String),
+    /// The index is too large for this format (more than u32::MAX documents).
+    #[error("too many documents: the index holds at most {max} documents")]
+    TooManyDocuments { max: u64 },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,226 @@
+//! On-disk format: a directory of checksummed little-endian arrays plus a JSON metadata file.
+//!
+//! | file                  | content                                               |
+//! |-----------------------|-------------------------------------------------------|
+//! | `meta.json`           | format version, analyzer config, BM25 params, counts  |
+//! | `terms.bin`           | sorted terms, UTF-8, concatenated                     |
+//! | `term_offsets.bin`    | u64 × (terms + 1)                                     |
+//! | `postings_offsets.bin`| u64 × (terms + 1)                                     |
+//! | `postings_docs.bin`   | u32 × postings, ascending per term                    |
+//! | `postings_scores.bin` | f32 × postings (precomputed contribution)             |
+//! | `term_absent.bin`     | f32 × terms (BM25L/BM25+ score of an absent term)     |
+//! | `doc_lengths.bin`     | u32 × documents                                       |
+//!
+//! Every file ends with a trawl-store footer (magic, version, length, CRC-32), verified on open.
+//! `save` writes into a temporary sibling directory and renames it into place.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use trawl_store::{AtomicDir, ByteSource, Checked, RamBytes, Verify};
+
+use crate::analysis::{Analyzer, AnalyzerConfig};
+use crate::column::Column;
+use crate::index::{Bm25Index, IndexData};
+use crate::params::Bm25Params;
+use crate::{Error, Result};
+
+#[cfg(target_endian = "big")]
+compile_error!("trawl-bm25's on-disk format is little-endian only");
+
+/// Version of the on-disk format; bumped on any incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+const META: (&str, &[u8; 8]) = ("meta.json", b"TB25META");
+const TERMS: (&str, &[u8; 8]) = ("terms.bin", b"TB25TERM");
+const TERM_OFFSETS: (&str, &[u8; 8]) = ("term_offsets.bin", b"TB25TOFF");
+const POSTINGS_OFFSETS: (&str, &[u8; 8]) = ("postings_offsets.bin", b"TB25POFF");
+const POSTINGS_DOCS: (&str, &[u8; 8]) = ("postings_docs.bin", b"TB25PDOC");
+const POSTINGS_SCORES: (&str, &[u8; 8]) = ("postings_scores.bin", b"TB25PSCO");
+const TERM_ABSENT: (&str, &[u8; 8]) = ("term_absent.bin", b"TB25ABSN");
+const DOC_LENGTHS: (&str, &[u8; 8]) = ("doc_lengths.bin", b"TB25DLEN");
+
+#[derive(Serialize, Deserialize)]
+struct Meta {
+    format: String,
+    version: u32,
+    analyzer: AnalyzerConfig,
+    params: Bm25Params,
+    num_docs: u32,
+    num_terms: u64,
+    num_postings: u64,
+    docs_with_terms: u64,
+    total_terms: u64,
+    avgdl: f32,
+}
+
+impl Bm25Index {
+    /// Writes the index to `dir` atomically (a previous index there is replaced only once the
+    /// new one is complete and synced).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let atomic = AtomicDir::create(dir)?;
+        self.save_files(atomic.path())?;
+        atomic.commit()?;
+        Ok(())
+    }
+
+    /// Writes the index files into an existing directory `dir` (no rename): for callers that
+    /// build a larger directory atomically themselves, e.g. a knowledge base.
+    pub fn save_files(&self, dir: &Path) -> Result<()> {
+        let d = &self.data;
+        let w = |(name, magic): (&str, &[u8; 8]), bytes: &[u8]| {
+            trawl_store::write_checked(&dir.join(name), magic, FORMAT_VERSION, bytes)
+        };
+        w(TERMS, d.term_bytes.as_bytes())?;
+        w(TERM_OFFSETS, d.term_offsets.as_bytes())?;
+        w(POSTINGS_OFFSETS, d.postings_offsets.as_bytes())?;
+        w(POSTINGS_DOCS, d.postings_docs.as_bytes())?;
+        w(POSTINGS_SCORES, d.postings_scores.as_bytes())?;
+        w(TERM_ABSENT, d.term_absent.as_bytes())?;
+        w(DOC_LENGTHS, d.doc_lengths.as_bytes())?;
+        let meta = Meta {
+            format: "trawl-bm25".into(),
+            version: FORMAT_VERSION,
+            analyzer: self.config().clone(),
+            params: self.params,
+            num_docs: d.num_docs,
+            num_terms: self.num_terms() as u64,
+            num_postings: self.num_postings() as u64,
+            docs_with_terms: d.docs_with_terms,
+            total_terms: d.total_terms,
+            avgdl: d.avgdl,
+        };
+        let json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
+        // Written last: a directory without meta.json is never mistaken for an index.
+        w(META, &json)?;
+        Ok(())
+    }
+
+    /// Opens an index saved by [`Bm25Index::save`]: files are memory-mapped and verified
+    /// (checksums and structure), so a truncated or damaged index is an error, never a panic
+    /// or a wrong answer.
+    pub fn open(dir: &Path) -> Result<Bm25Index> {
+        if !dir.is_dir() {
+            return Err(Error::Io {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no BM25 index directory here (build one first)",
+                ),
+            });
+        }
+        let meta_path = dir.join(META.0);
+        let meta_src = Checked::new(
+            RamBytes::read(&meta_path)?,
+            &meta_path,
+            META.1,
+            FORMAT_VERSION,
+            Verify::Full,
+        )?;
+        let meta: Meta =
+            serde_json::from_slice(meta_src.as_slice()).map_err(|e| Error::Corrupt {
+                path: meta_path.clone(),
+                reason: format!("metadata is not valid JSON for this version: {e}"),
+            })?;
+        let analyzer = Analyzer::new(&meta.analyzer)?;
+        let data = IndexData {
+            num_docs: meta.num_docs,
+            docs_with_terms: meta.docs_with_terms,
+            total_terms: meta.total_terms,
+            avgdl: meta.avgdl,
+            term_bytes: Column::open(dir, TERMS.0, TERMS.1, FORMAT_VERSION)?,
+            term_offsets: Column::open(dir, TERM_OFFSETS.0, TERM_OFFSETS.1, FORMAT_VERSION)?,
+            postings_offsets: Column::open(
+                dir,
+                POSTINGS_OFFSETS.0,
+                POSTINGS_OFFSETS.1,
+                FORMAT_VERSION,
+            )?,
+            postings_docs: Column::open(dir, POSTINGS_DOCS.0, POSTINGS_DOCS.1, FORMAT_VERSION)?,
+            postings_scores: Column::open(
+                dir,
+                POSTINGS_SCORES.0,
+                POSTINGS_SCORES.1,
+                FORMAT_VERSION,
+            )?,
+            term_absent: Column::open(dir, TERM_ABSENT.0, TERM_ABSENT.1, FORMAT_VERSION)?,
+            doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION)?,
+        };
+        validate(dir, &meta, &data)?;
+        Ok(Bm25Index::from_data(analyzer, meta.params, data))
+    }
+}
+
+/// Structural checks, so that search can never index out of bounds on a consistent-looking
+/// but wrong file set (e.g. files mixed from two indexes).
+fn validate(dir: &Path, meta: &Meta, d: &IndexData) -> Result<()> {
+    let bad = |file: &str, reason: String| Error::Corrupt {
+        path: dir.join(file),
+        reason,
+    };
+    let nt = meta.num_terms as usize;
+    let np = meta.num_postings as usize;
+    let nd = meta.num_docs as usize;
+    let check_offsets = |file: &str, offs: &[u64], end: usize| -> Result<()> {
+        if offs.len() != nt + 1 {
+            return Err(bad(
+                file,
+                format!("{} offsets, expected {}", offs.len(), nt + 1),
+            ));
+        }
+        if offs[0] != 0 || offs[nt] as usize != end || offs.windows(2).any(|w| w[0] > w[1]) {
+            return Err(bad(
+                file,
+                format!("offsets are not a non-decreasing run from 0 to {end}"),
+            ));
+        }
+        Ok(())
+    };
+    check_offsets(
+        TERM_OFFSETS.0,
+        d.term_offsets.as_slice(),
+        d.term_bytes.len(),
+    )?;
+    let tb = d.term_bytes.as_slice();
+    let to = d.term_offsets.as_slice();
+    if to
+        .windows(3)
+        .any(|w| tb[w[0] as usize..w[1] as usize] >= tb[w[1] as usize..w[2] as usize])
+    {
+        return Err(bad(TERMS.0, "terms are not strictly sorted".into()));
+    }
+    check_offsets(POSTINGS_OFFSETS.0, d.postings_offsets.as_slice(), np)?;
+    if d.postings_docs.len() != np || d.postings_scores.len() != np {
+        return Err(bad(
+            POSTINGS_DOCS.0,
+            format!(
+                "{} document ids and {} scores, expected {np} postings",
+                d.postings_docs.len(),
+                d.postings_scores.len()
+            ),
+        ));
+    }
+    if d.postings_docs
+        .as_slice()
+        .iter()
+        .any(|&doc| doc as usize >= nd)
+    {
+        return Err(bad(
+            POSTINGS_DOCS.0,
+            format!("a document ordinal is >= {nd} documents"),
+        ));
+    }
+    if d.term_absent.len() != nt {
+        return Err(bad(
+            TERM_ABSENT.0,
+            format!("{} values, expected {nt}", d.term_absent.len()),
+        ));
+    }
+    if d.doc_lengths.len() != nd {
+        return Err(bad(
+            DOC_LENGTHS.0,
+            format!("{} lengths, expected {nd}", d.doc_lengths.len()),
+        ));
+    }
+    Ok(())
+}
