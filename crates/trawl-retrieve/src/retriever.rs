@@ -1,0 +1,59 @@
+//! The `Retriever` trait: a batch of query texts in, one ranked list per query out.
+
+use std::sync::Arc;
+
+use crate::Result;
+
+/// One retrieved document: its external id, the retriever's score and its ordinal in the KB.
+///
+/// The ordinal is the document's position in the knowledge base; fusion uses it as the identity
+/// of a document across retrievers over the same KB and to break score ties (lower first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievedDoc {
+    pub id: Arc<str>,
+    pub score: f32,
+    pub ordinal: u32,
+}
+
+/// A ranker over one document collection. Implementations must be cheap to share across
+/// threads: the service calls them from a blocking pool.
+pub trait Retriever: Send + Sync {
+    /// A short name (`bm25`, `dense`, `hybrid`): used in errors, caches and the HTTP API.
+    fn name(&self) -> &str;
+
+    /// The top `k` documents of every query, best first (ties: lower ordinal first).
+    /// The outer vector has one entry per query, in order.
+    fn retrieve_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<RetrievedDoc>>>;
+
+    /// The title of the document with this ordinal, when the retriever knows documents.
+    fn document_title(&self, _ordinal: u32) -> Option<String> {
+        None
+    }
+
+    /// How many documents the retriever ranks.
+    fn num_docs(&self) -> usize;
+}
+
+impl<R: Retriever + ?Sized> Retriever for Arc<R> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn retrieve_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<RetrievedDoc>>> {
+        (**self).retrieve_batch(queries, k)
+    }
+    fn document_title(&self, ordinal: u32) -> Option<String> {
+        (**self).document_title(ordinal)
+    }
+    fn num_docs(&self) -> usize {
+        (**self).num_docs()
+    }
+}
+
+/// Sorts best first: score descending, then ordinal ascending (deterministic ties).
+pub(crate) fn sort_ranking(docs: &mut [RetrievedDoc]) {
+    docs.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.ordinal.cmp(&b.ordinal))
+    });
+}
