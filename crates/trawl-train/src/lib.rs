@@ -1,1 +1,20 @@
-//! Placeholder: filled in by its issue.
+//! Contrastive fine-tuning of dense retrievers in pure Rust (candle).
+//!
+//! Module map: [`config`] (BERT `config.json`), [`bert`] (a trainable BERT whose every op has a
+//! backward pass), [`dropout`] (seeded masks), [`modules`] (sentence-transformers module files),
+//! [`model`] (tokenizer + BERT + pooling + optional projection), [`loss`]
+//! (MultipleNegativesRankingLoss), [`testkit`] (a tiny random model for tests).
+
+pub mod bert;
+pub mod checkpoint;
+pub mod config;
+pub mod dropout;
+pub mod error;
+pub mod loss;
+pub mod model;
+pub mod modules;
+pub mod testkit;
+
+pub use error::{Error, Result};
+pub use loss::{mnrl_loss, MnrlConfig};
+pub use model::{LoadOptions, SentenceModel};

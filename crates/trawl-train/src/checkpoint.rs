@@ -1,0 +1,193 @@
+//! Writing a trained model as a sentence-transformers folder.
+//!
+//! `model.safetensors` starts from the source model's full tensor map (it holds `pooler.*` and the
+//! int64 `position_ids`, which training does not touch), with the trained tensors swapped in under
+//! their original names, dtypes and shapes. Folders are built in a temporary sibling and renamed
+//! into place, so a failed save never replaces the last good one.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use trawl_store::AtomicDir;
+
+use crate::model::SentenceModel;
+use crate::{Error, Result};
+
+/// Marker written into every folder this crate saves; an existing output folder with a marker
+/// of the same architecture may be replaced, anything else needs `force`.
+pub const MARKER: &str = "trawl_train.json";
+
+/// Files copied unchanged from the source model when present.
+const COPIED: &[&str] = &[
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "config_sentence_transformers.json",
+];
+
+/// What identifies "the same model" for overwrite checks.
+fn architecture(model: &SentenceModel) -> serde_json::Value {
+    let c = model.config();
+    serde_json::json!({
+        "model_type": c.model_type,
+        "hidden_size": c.hidden_size,
+        "num_hidden_layers": c.num_hidden_layers,
+        "vocab_size": c.vocab_size,
+        "output_dim": model.dim(),
+    })
+}
+
+/// Fails when `dest` exists, is not empty and was not written by trawl-train for a model of the
+/// same architecture (unless `force`).
+pub fn check_output_dir(dest: &Path, model: &SentenceModel, force: bool) -> Result<()> {
+    if force || !dest.exists() {
+        return Ok(());
+    }
+    if !dest.is_dir() {
+        return Err(Error::OutputExists {
+            path: dest.to_path_buf(),
+            message: "exists and is not a directory".into(),
+        });
+    }
+    let mut entries = std::fs::read_dir(dest).map_err(|e| Error::io(dest, e))?;
+    if entries.next().is_none() {
+        return Ok(());
+    }
+    let marker = dest.join(MARKER);
+    let same = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("architecture") == Some(&architecture(model)));
+    if same {
+        return Ok(());
+    }
+    Err(Error::OutputExists {
+        path: dest.to_path_buf(),
+        message: "already holds other files or a different model; choose another --out or pass --force to replace it".into(),
+    })
+}
+
+/// Saves `model` as a sentence-transformers folder at `dest` (atomically; see module docs).
+/// `extra` files (name, bytes) are written beside the model (trainer state, metrics).
+pub fn save_model(
+    model: &SentenceModel,
+    dest: &Path,
+    force: bool,
+    extra: &[(&str, Vec<u8>)],
+) -> Result<()> {
+    check_output_dir(dest, model, force)?;
+    let dir = AtomicDir::create(dest)?;
+    write_model_files(model, dir.path())?;
+    for (name, bytes) in extra {
+        dir.write_file(name, bytes)?;
+    }
+    dir.commit()?;
+    Ok(())
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(v).expect("JSON values serialise");
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()> {
+    let metadata = Some(HashMap::from([("format".to_string(), "pt".to_string())]));
+    let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
+    items.sort_by(|a, b| a.0.cmp(b.0));
+    safetensors::tensor::serialize_to_file(items, metadata, path)
+        .map_err(|e| Error::model(path, format!("cannot write safetensors: {e}")))
+}
+
+/// Writes every file of the folder into `dir` (which must exist).
+pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
+    let src = &model.source_dir;
+    let src_weights = src.join("model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&src_weights, &Device::Cpu)
+        .map_err(|e| Error::model(&src_weights, e.to_string()))?;
+    for (name, var) in model.base_vars() {
+        let key = format!("{}{name}", model.tensor_prefix);
+        let orig = tensors
+            .get(&key)
+            .ok_or_else(|| Error::model(&src_weights, format!("tensor `{key}` disappeared")))?;
+        let trained = var
+            .as_tensor()
+            .to_device(&Device::Cpu)?
+            .to_dtype(orig.dtype())?;
+        if trained.dims() != orig.dims() {
+            return Err(Error::model(
+                &src_weights,
+                format!("tensor `{key}` changed shape"),
+            ));
+        }
+        tensors.insert(key, trained);
+    }
+    save_safetensors(&tensors, &dir.join("model.safetensors"))?;
+    for name in COPIED {
+        let from = src.join(name);
+        if from.exists() {
+            std::fs::copy(&from, dir.join(name)).map_err(|e| Error::io(&from, e))?;
+        }
+    }
+    let p = &model.pipeline;
+    write_json(
+        &dir.join("sentence_bert_config.json"),
+        &serde_json::json!({"max_seq_length": model.max_seq_len(), "do_lower_case": false}),
+    )?;
+    let pooling_dir = dir.join("1_Pooling");
+    std::fs::create_dir_all(&pooling_dir).map_err(|e| Error::io(&pooling_dir, e))?;
+    let mean = p.pooling == crate::modules::Pooling::Mean;
+    write_json(
+        &pooling_dir.join("config.json"),
+        &serde_json::json!({
+            "word_embedding_dimension": model.config().hidden_size,
+            "pooling_mode_cls_token": !mean,
+            "pooling_mode_mean_tokens": mean,
+            "pooling_mode_max_tokens": false,
+            "pooling_mode_mean_sqrt_len_tokens": false,
+            "pooling_mode_weightedmean_tokens": false,
+            "pooling_mode_lasttoken": false,
+            "include_prompt": true
+        }),
+    )?;
+    let mut modules = vec![
+        serde_json::json!({"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"}),
+        serde_json::json!({"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}),
+    ];
+    if let Some(head) = &model.head {
+        let dense_dir = dir.join("2_Dense");
+        std::fs::create_dir_all(&dense_dir).map_err(|e| Error::io(&dense_dir, e))?;
+        write_json(
+            &dense_dir.join("config.json"),
+            &serde_json::to_value(&head.config).expect("Dense config serialises"),
+        )?;
+        let mut t = HashMap::new();
+        for (name, var) in model.head_vars() {
+            let v = var
+                .as_tensor()
+                .to_device(&Device::Cpu)?
+                .to_dtype(candle_core::DType::F32)?;
+            t.insert(name, v);
+        }
+        save_safetensors(&t, &dense_dir.join("model.safetensors"))?;
+        modules.push(serde_json::json!({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}));
+    }
+    if p.normalize {
+        let idx = modules.len();
+        modules.push(serde_json::json!({"idx": idx, "name": idx.to_string(), "path": format!("{idx}_Normalize"), "type": "sentence_transformers.models.Normalize"}));
+    }
+    write_json(
+        &dir.join("modules.json"),
+        &serde_json::Value::Array(modules),
+    )?;
+    write_json(
+        &dir.join(MARKER),
+        &serde_json::json!({
+            "format": "trawl-train/1",
+            "base_model": model.source_dir.display().to_string(),
+            "architecture": architecture(model),
+        }),
+    )
+}
