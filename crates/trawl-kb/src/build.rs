@@ -130,7 +130,7 @@ pub(crate) fn build(
             }
         }
         ids.push(doc.id.into_boxed_str());
-        if ids.len() % batch_size == 0 {
+        if (ids.len() as u64).is_multiple_of(batch_size as u64) {
             progress(ids.len() as u64);
         }
     }

@@ -41,7 +41,7 @@ pub(crate) fn write(
     e: &DenseEmbeddings,
     num_docs: usize,
 ) -> Result<DenseManifest> {
-    if e.dim == 0 || e.values.len() % e.dim != 0 {
+    if e.dim == 0 || !e.values.len().is_multiple_of(e.dim) {
         return Err(Error::BadEmbeddings {
             message: format!(
                 "{} values do not split into rows of dimension {}",

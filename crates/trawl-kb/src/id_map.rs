@@ -21,7 +21,7 @@ pub(crate) fn sorted_ordinals(ids: &[Box<str>]) -> Result<Vec<u32>> {
     order.sort_by(|&a, &b| ids[a as usize].as_bytes().cmp(ids[b as usize].as_bytes()));
     let mut dup: Option<(u32, u32)> = None;
     for w in order.windows(2) {
-        if ids[w[0] as usize] == ids[w[1] as usize] && dup.map_or(true, |(_, s)| w[1] < s) {
+        if ids[w[0] as usize] == ids[w[1] as usize] && dup.is_none_or(|(_, s)| w[1] < s) {
             dup = Some((w[0], w[1]));
         }
     }

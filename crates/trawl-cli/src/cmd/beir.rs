@@ -1,13 +1,319 @@
-//! Not built yet: see the open issues.
+//! `trawl beir DATA_DIR --retriever bm25`: build (or reuse) a KB for a BEIR dataset, retrieve for
+//! every query of a split, write a TREC run and print BEIR's metrics with timings.
+//!
+//! KB cache: `DATA_DIR/.trawl/bm25-<settings hash>`; when DATA_DIR is read-only (its permission
+//! bits, or creating `.trawl` fails) `$XDG_CACHE_HOME/trawl/kb` (default `~/.cache/trawl/kb`)
+//! `/<dataset name>-<path hash>/bm25-<settings hash>` instead; `--kb-dir` overrides both. A
+//! cached KB is reused only when its manifest's BM25 settings and corpus hash match the
+//! dataset's; otherwise it is rebuilt in place.
 
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use trawl_data::beir::BeirDataset;
+use trawl_data::Run;
+use trawl_kb::{Bm25Options, CorpusHasher, KbBuildOptions, KbHit, KnowledgeBase};
+
+use super::kb::{build_with_progress, Bm25Args};
+
+/// Which retriever to run (dense and hybrid slot in here).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetrieverKind {
+    Bm25,
+    Dense,
+    Hybrid,
+}
+
+impl RetrieverKind {
+    fn name(self) -> &'static str {
+        match self {
+            RetrieverKind::Bm25 => "bm25",
+            RetrieverKind::Dense => "dense",
+            RetrieverKind::Hybrid => "hybrid",
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// A BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).
+    pub data_dir: PathBuf,
+    /// Retriever.
+    #[arg(long, value_enum, default_value_t = RetrieverKind::Bm25)]
+    pub retriever: RetrieverKind,
+    /// Qrels split to evaluate (qrels/<split>.tsv); only its queries are run.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Documents retrieved per query.
+    #[arg(short = 'k', long = "top-k", default_value_t = 1000)]
+    pub k: usize,
+    /// Write the run in TREC format here.
+    #[arg(long, value_name = "RUN")]
+    pub run_out: Option<PathBuf>,
+    /// Knowledge base directory to build or reuse (default: a cache dir, see `trawl beir --help`).
+    #[arg(long, value_name = "DIR")]
+    pub kb_dir: Option<PathBuf>,
+    /// Rebuild the knowledge base even when a matching one is cached.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Print JSON: {"dataset","retriever","split","metrics":{..},"timings":{..}}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub bm25: Bm25Args,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this command is not built yet")
+#[derive(serde::Serialize)]
+struct Timings {
+    /// Seconds spent building the KB in this run (0 when a cached one was reused).
+    index_s: f64,
+    /// Seconds to find, verify and open (or build) the KB.
+    open_s: f64,
+    search_s: f64,
+    queries_per_s: f64,
+}
+
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    dataset: &'a str,
+    retriever: &'a str,
+    split: &'a str,
+    num_queries: usize,
+    num_docs: usize,
+    k: usize,
+    kb_dir: String,
+    kb_reused: bool,
+    /// In METRICS order, serialised as a JSON object.
+    #[serde(serialize_with = "ordered_map")]
+    metrics: Vec<(&'static str, f64)>,
+    timings: Timings,
+}
+
+fn ordered_map<S: serde::Serializer>(
+    pairs: &[(&'static str, f64)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(pairs.len()))?;
+    for (k, v) in pairs {
+        m.serialize_entry(k, v)?;
+    }
+    m.end()
+}
+
+const METRICS: [&str; 4] = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
+
+/// A short stable hash (hex) of the settings, naming the cache directory.
+fn settings_hash(options: &Bm25Options) -> String {
+    let mut h = CorpusHasher::new();
+    let text = format!("{}|{:?}", trawl_kb::manifest::FORMAT_VERSION, options);
+    h.add(&text, "", "", b"");
+    h.finish_hex()[..12].to_string()
+}
+
+fn is_writable_dir(dir: &Path) -> bool {
+    match std::fs::metadata(dir) {
+        Ok(m) => !m.permissions().readonly(),
+        Err(_) => false,
+    }
+}
+
+/// The default KB directory for this dataset and settings (see the module docs).
+pub fn default_kb_dir(data_dir: &Path, kind: &str, settings: &str) -> anyhow::Result<PathBuf> {
+    let leaf = format!("{kind}-{settings}");
+    if is_writable_dir(data_dir) {
+        let cache = data_dir.join(".trawl");
+        if std::fs::create_dir_all(&cache).is_ok() && is_writable_dir(&cache) {
+            return Ok(cache.join(leaf));
+        }
+    }
+    let base = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(x) if !x.is_empty() => PathBuf::from(x),
+        _ => PathBuf::from(
+            std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?,
+        )
+        .join(".cache"),
+    };
+    let canon = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
+    let mut h = CorpusHasher::new();
+    h.add(&canon.to_string_lossy(), "", "", b"");
+    let name = canon
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dataset".into());
+    Ok(base
+        .join("trawl")
+        .join("kb")
+        .join(format!("{name}-{}", &h.finish_hex()[..8]))
+        .join(leaf))
+}
+
+/// Opens the KB at `dir` when it matches `options` and the corpus; otherwise (re)builds it.
+/// Returns the KB, the seconds spent building (0 when reused) and whether it was reused.
+fn build_or_reuse(
+    dataset: &BeirDataset,
+    data_dir: &Path,
+    dir: &Path,
+    options: &Bm25Options,
+    rebuild: bool,
+) -> anyhow::Result<(KnowledgeBase, f64, bool)> {
+    if !rebuild {
+        if let Ok(kb) = KnowledgeBase::open(dir) {
+            let m = kb.manifest();
+            let same_settings = m.bm25.as_ref().is_some_and(|b| {
+                b.analyzer == options.analyzer
+                    && b.params == options.params
+                    && b.fields == options.fields
+            });
+            if same_settings {
+                let mut h = CorpusHasher::new();
+                for doc in dataset.read_corpus()? {
+                    h.add_document(&doc?);
+                }
+                if h.finish_hex() == m.corpus_hash {
+                    return Ok((kb, 0.0, true));
+                }
+            }
+        }
+    }
+    let build = KbBuildOptions {
+        bm25: Some(options.clone()),
+        overwrite: true,
+        ..KbBuildOptions::default()
+    };
+    let (kb, secs) = build_with_progress(data_dir, dir, &build)?;
+    Ok((kb, secs, false))
+}
+
+fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    trawl_data::write_trec_run(run, &mut out, tag)?;
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.retriever != RetrieverKind::Bm25 {
+        anyhow::bail!(
+            "dense index not available: `trawl beir --retriever {}` is not wired in yet; use --retriever bm25",
+            args.retriever.name()
+        );
+    }
+    let dataset = BeirDataset::open(&args.data_dir)?;
+    let qrels = dataset.read_qrels(&args.split)?;
+    let queries = dataset.read_queries()?;
+    let mut queries: Vec<_> = queries
+        .into_iter()
+        .filter(|q| qrels.get(&q.id).is_some())
+        .collect();
+    queries.sort_by(|a, b| a.id.cmp(&b.id));
+    if queries.is_empty() {
+        anyhow::bail!(
+            "{}: no query of the {} split has a text in queries.jsonl",
+            args.data_dir.display(),
+            args.split
+        );
+    }
+
+    let options = args.bm25.to_options()?;
+    let kb_dir = match &args.kb_dir {
+        Some(d) => d.clone(),
+        None => default_kb_dir(&args.data_dir, "bm25", &settings_hash(&options))?,
+    };
+    let open_start = Instant::now();
+    let (kb, index_s, reused) =
+        build_or_reuse(&dataset, &args.data_dir, &kb_dir, &options, args.rebuild)?;
+    let open_s = open_start.elapsed().as_secs_f64();
+
+    let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
+    let search_start = Instant::now();
+    let results: Vec<Vec<KbHit>> = kb.search_bm25_batch(&texts, args.k)?;
+    let search_s = search_start.elapsed().as_secs_f64();
+
+    let mut run = Run::new();
+    for (q, hits) in queries.iter().zip(results) {
+        run.insert(
+            q.id.clone(),
+            hits.into_iter()
+                .map(|h| trawl_data::ScoredDoc {
+                    doc_id: h.id,
+                    score: f64::from(h.score),
+                })
+                .collect(),
+        );
+    }
+    if let Some(path) = &args.run_out {
+        write_run(path, &run, &format!("trawl-{}", args.retriever.name()))?;
+    }
+
+    let metrics: Vec<trawl_eval::Metric> = METRICS
+        .iter()
+        .map(|m| m.parse())
+        .collect::<Result<_, _>>()?;
+    let eval = trawl_eval::evaluate(&qrels, &run, &metrics, &trawl_eval::EvalOptions::default())?;
+    let qps = queries.len() as f64 / search_s.max(1e-9);
+    let dataset_name = args
+        .data_dir
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| args.data_dir.display().to_string());
+
+    if args.json {
+        let out = JsonReport {
+            dataset: &dataset_name,
+            retriever: args.retriever.name(),
+            split: &args.split,
+            num_queries: queries.len(),
+            num_docs: kb.num_docs(),
+            k: args.k,
+            kb_dir: kb_dir.display().to_string(),
+            kb_reused: reused,
+            metrics: METRICS
+                .iter()
+                .copied()
+                .zip(eval.mean.iter().copied())
+                .collect(),
+            timings: Timings {
+                index_s,
+                open_s,
+                search_s,
+                queries_per_s: qps,
+            },
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{dataset_name} ({} split): {} queries, {} documents, retriever {}",
+        args.split,
+        queries.len(),
+        kb.num_docs(),
+        args.retriever.name()
+    );
+    for (metric, value) in metrics.iter().zip(&eval.mean) {
+        println!("  {:<12} {value:.4}", metric.to_string());
+    }
+    let index = if reused {
+        format!("reused {} (opened in {open_s:.2} s)", kb_dir.display())
+    } else {
+        format!("{index_s:.2} s -> {}", kb_dir.display())
+    };
+    println!("  index        {index}");
+    println!(
+        "  search       {search_s:.3} s ({qps:.0} queries/s, k={})",
+        args.k
+    );
+    if let Some(path) = &args.run_out {
+        println!("  run          {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

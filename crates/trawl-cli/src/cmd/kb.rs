@@ -1,16 +1,238 @@
-//! Not built yet: see the open issues.
+//! `trawl kb build DOCS --out KB`: build a knowledge base; `trawl kb info KB`: show its manifest.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use trawl_bm25::{AnalyzerConfig, Bm25Method, Bm25Params, Stemmer, Stopwords};
+use trawl_data::Document;
+use trawl_kb::{Bm25Options, IndexedFields, KbBuildOptions, KnowledgeBase};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
-    /// Build a knowledge base from documents.
-    Build {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-        rest: Vec<String>,
+    /// Build a knowledge base from documents (a BEIR folder, a JSONL file (.gz ok) or a TSV).
+    Build(BuildArgs),
+    /// Print a knowledge base's manifest (settings, counts, indexes) as JSON.
+    Info {
+        /// The knowledge base directory.
+        kb: PathBuf,
     },
 }
 
-pub fn run(_command: Command) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this command is not built yet")
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Documents: a BEIR dataset folder (corpus.jsonl inside), a JSONL file (.gz ok) or a TSV.
+    pub docs: PathBuf,
+    /// Where to write the knowledge base (a new directory, or an existing KB with --force).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Build a BM25 index (the default when no index flag is given).
+    #[arg(long)]
+    pub bm25: bool,
+    /// Build a dense index with this sentence-embedding model (path or hub id).
+    #[arg(long, value_name = "MODEL")]
+    pub dense: Option<String>,
+    /// Replace an existing knowledge base at --out (a directory that is not a KB is never replaced).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub bm25_settings: Bm25Args,
+}
+
+/// BM25 analysis and scoring settings (shared by `kb build` and `beir`).
+#[derive(clap::Args, Clone, Debug)]
+pub struct Bm25Args {
+    /// BM25 term-frequency saturation.
+    #[arg(long, default_value_t = 0.9)]
+    pub k1: f32,
+    /// BM25 length normalisation.
+    #[arg(long, default_value_t = 0.4)]
+    pub b: f32,
+    /// BM25 variant.
+    #[arg(long, value_enum, default_value_t = MethodArg::Lucene)]
+    pub method: MethodArg,
+    /// Delta of BM25L / BM25+.
+    #[arg(long, default_value_t = 0.5)]
+    pub delta: f32,
+    /// Stemmer: porter, none, or a Snowball language (english, french, german, ...).
+    #[arg(long, default_value = "porter")]
+    pub stemmer: String,
+    /// Stopwords: english (Lucene's 33), none, or a file with one word per line.
+    #[arg(long, default_value = "english")]
+    pub stopwords: String,
+    /// Index the text only (default: title + " " + text, like Pyserini's BEIR flat runs).
+    #[arg(long)]
+    pub text_only: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodArg {
+    Lucene,
+    Robertson,
+    Atire,
+    Bm25l,
+    Bm25plus,
+}
+
+impl Bm25Args {
+    /// The library settings these flags describe.
+    pub fn to_options(&self) -> anyhow::Result<Bm25Options> {
+        let stemmer = match self.stemmer.to_ascii_lowercase().as_str() {
+            "porter" => Stemmer::Porter,
+            "none" => Stemmer::None,
+            lang => Stemmer::Snowball(lang.to_string()),
+        };
+        let stopwords = match self.stopwords.as_str() {
+            "english" | "lucene" => Stopwords::LuceneEnglish,
+            "none" => Stopwords::None,
+            file => Stopwords::from_file(Path::new(file)).with_context(|| {
+                format!("--stopwords {file}: not `english` or `none`, and not a readable file of one word per line")
+            })?,
+        };
+        let method = match self.method {
+            MethodArg::Lucene => Bm25Method::Lucene,
+            MethodArg::Robertson => Bm25Method::Robertson,
+            MethodArg::Atire => Bm25Method::Atire,
+            MethodArg::Bm25l => Bm25Method::Bm25L,
+            MethodArg::Bm25plus => Bm25Method::Bm25Plus,
+        };
+        let analyzer = AnalyzerConfig {
+            stemmer,
+            stopwords,
+            ..AnalyzerConfig::default()
+        };
+        // Fail on a bad setting (unknown Snowball language, ...) before reading any document.
+        trawl_bm25::Analyzer::new(&analyzer)?;
+        Ok(Bm25Options {
+            analyzer,
+            params: Bm25Params {
+                method,
+                k1: self.k1,
+                b: self.b,
+                delta: self.delta,
+            },
+            fields: if self.text_only {
+                IndexedFields::Text
+            } else {
+                IndexedFields::TitleText
+            },
+        })
+    }
+}
+
+/// Opens DOCS as a stream of documents: a BEIR folder, or a JSONL / TSV file.
+pub fn read_docs(
+    docs: &Path,
+) -> anyhow::Result<Box<dyn Iterator<Item = trawl_data::Result<Document>>>> {
+    if docs.is_dir() {
+        let dataset = trawl_data::beir::BeirDataset::open(docs)?;
+        Ok(Box::new(dataset.read_corpus()?))
+    } else {
+        Ok(Box::new(trawl_data::document::read_documents(docs)?))
+    }
+}
+
+/// A documents/s spinner on stderr (hidden when stderr is not a terminal).
+pub fn doc_progress(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} docs ({per_sec}) {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+/// Total size of the files under `dir`.
+pub fn size_on_disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => size_on_disk(&e.path()),
+            Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Builds a KB with a progress bar; returns it and the seconds taken.
+pub fn build_with_progress(
+    docs: &Path,
+    out: &Path,
+    options: &KbBuildOptions,
+) -> anyhow::Result<(KnowledgeBase, f64)> {
+    let start = Instant::now();
+    let stream = read_docs(docs)?;
+    let bar = doc_progress("indexing");
+    let result = KnowledgeBase::build(stream, out, options, |n| bar.set_position(n));
+    bar.finish_and_clear();
+    let kb =
+        result.with_context(|| format!("building a knowledge base from {}", docs.display()))?;
+    Ok((kb, start.elapsed().as_secs_f64()))
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    if args.dense.is_some() {
+        anyhow::bail!(
+            "dense index not available: `trawl kb build --dense` needs the embedding crate, which is not wired in yet; build with --bm25"
+        );
+    }
+    let options = KbBuildOptions {
+        bm25: Some(args.bm25_settings.to_options()?),
+        overwrite: args.force,
+        ..KbBuildOptions::default()
+    };
+    let (kb, secs) = build_with_progress(&args.docs, &args.out, &options)?;
+    let m = kb.manifest();
+    let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
+    let empty = if m.num_empty_docs > 0 {
+        format!(" ({} with empty text, kept)", m.num_empty_docs)
+    } else {
+        String::new()
+    };
+    println!(
+        "built {}: {} docs{empty}, {} terms, {} on disk, {:.2} s ({:.0} docs/s)",
+        args.out.display(),
+        m.num_docs,
+        terms,
+        human_bytes(size_on_disk(&args.out)),
+        secs,
+        m.num_docs as f64 / secs.max(1e-9),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Build(args) => build(args),
+        Command::Info { kb } => {
+            let kb = KnowledgeBase::open(&kb)?;
+            println!(
+                "{}",
+                String::from_utf8_lossy(&kb.manifest().to_json()).trim_end()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

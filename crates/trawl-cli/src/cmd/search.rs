@@ -1,13 +1,160 @@
-//! Not built yet: see the open issues.
+//! `trawl search KB "query"`: the top documents of a knowledge base, as a table or JSON.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+use anyhow::Context;
+use trawl_kb::{KbHit, KnowledgeBase};
+
+/// Which retriever answers the query (dense and hybrid need a dense index in the KB).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetrieverArg {
+    Bm25,
+    Dense,
+    Hybrid,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    /// The knowledge base directory (from `trawl kb build`).
+    pub kb: PathBuf,
+    /// The query text.
+    pub query: String,
+    /// How many documents to return.
+    #[arg(short = 'k', long = "top-k", default_value_t = 10)]
+    pub k: usize,
+    /// Print JSON: {"query", "hits": [{"rank", "id", "score", "title", "snippet"}]}.
+    #[arg(long)]
+    pub json: bool,
+    /// Retriever.
+    #[arg(long, value_enum, default_value_t = RetrieverArg::Bm25)]
+    pub retriever: RetrieverArg,
 }
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this command is not built yet")
+#[derive(serde::Serialize)]
+struct JsonHit<'a> {
+    rank: usize,
+    id: &'a str,
+    score: f32,
+    title: &'a str,
+    snippet: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct JsonOut<'a> {
+    query: &'a str,
+    hits: Vec<JsonHit<'a>>,
+}
+
+const SNIPPET_CHARS: usize = 80;
+const TITLE_CHARS: usize = 40;
+
+/// The first `max` characters of `text` with whitespace collapsed, "…" when cut.
+pub fn snippet(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split_whitespace() {
+        let sep = usize::from(!out.is_empty());
+        let len = word.chars().count();
+        if count + sep + len > max {
+            if count < max {
+                if sep == 1 {
+                    out.push(' ');
+                    count += 1;
+                }
+                out.extend(word.chars().take(max.saturating_sub(count)));
+            }
+            out.push('…');
+            return out;
+        }
+        if sep == 1 {
+            out.push(' ');
+        }
+        out.push_str(word);
+        count += sep + len;
+    }
+    out
+}
+
+fn search(kb: &KnowledgeBase, args: &Args) -> anyhow::Result<Vec<KbHit>> {
+    match args.retriever {
+        RetrieverArg::Bm25 => Ok(kb.search_bm25(&args.query, args.k)?),
+        RetrieverArg::Dense | RetrieverArg::Hybrid => anyhow::bail!(
+            "dense index not available: the {:?} retriever is not wired into `trawl search` yet; use --retriever bm25",
+            args.retriever
+        ),
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let kb = KnowledgeBase::open(&args.kb)
+        .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
+    let hits = search(&kb, &args)?;
+    let mut rows = Vec::with_capacity(hits.len());
+    for (i, hit) in hits.iter().enumerate() {
+        let doc = kb.document(hit.ordinal)?;
+        rows.push((i + 1, hit, doc.title, snippet(doc.text, SNIPPET_CHARS)));
+    }
+    if args.json {
+        let hits = rows
+            .iter()
+            .map(|(rank, hit, title, snip)| JsonHit {
+                rank: *rank,
+                id: &hit.id,
+                score: hit.score,
+                title,
+                snippet: snip,
+            })
+            .collect();
+        let out = JsonOut {
+            query: &args.query,
+            hits,
+        };
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        println!("no documents match {:?}", args.query);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let titles: Vec<String> = rows.iter().map(|r| snippet(r.2, TITLE_CHARS)).collect();
+    let scores: Vec<String> = rows.iter().map(|r| format!("{:.4}", r.1.score)).collect();
+    let w_rank = rows.len().to_string().len().max(4);
+    let w_score = scores.iter().map(|s| s.len()).max().unwrap_or(5).max(5);
+    let w_id = rows
+        .iter()
+        .map(|r| r.1.id.chars().count())
+        .max()
+        .unwrap_or(2)
+        .max(2);
+    let w_title = titles
+        .iter()
+        .map(|t| t.chars().count())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:>w_rank$}  {:>w_score$}  {:<w_id$}  {:<w_title$}  snippet",
+        "rank", "score", "id", "title"
+    );
+    for ((rank, hit, _, snip), (title, score)) in rows.iter().zip(titles.iter().zip(&scores)) {
+        println!(
+            "{rank:>w_rank$}  {score:>w_score$}  {:<w_id$}  {:<w_title$}  {snip}",
+            hit.id, title
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snippet;
+
+    #[test]
+    fn snippet_collapses_whitespace_and_cuts_with_ellipsis() {
+        assert_eq!(snippet("a  b\n c", 80), "a b c");
+        assert_eq!(snippet("hello world again", 8), "hello w…");
+        assert_eq!(snippet("", 8), "");
+        assert_eq!(snippet("ééééé", 3), "ééé…");
+    }
 }
