@@ -1,1 +1,32 @@
-//! Placeholder: filled in by its issue.
+//! Sentence embeddings for trawl: loads sentence-transformers folders (BERT family) and gives the
+//! same vectors as sentence-transformers, on a fused CPU forward pass (or candle tensors, which
+//! also run on CUDA with the `cuda` feature).
+//!
+//! ```no_run
+//! use trawl_embed::{EncoderOptions, SentenceEncoder};
+//! // A folder, or a hub id found in ./models or the local Hugging Face cache.
+//! let enc = SentenceEncoder::load("all-MiniLM-L6-v2", &EncoderOptions::default())?;
+//! let docs = enc.encode_documents(&["Dense retrieval embeds text.", "BM25 counts terms."])?;
+//! let query = enc.encode_queries(&["what is dense retrieval?"])?;
+//! assert_eq!((docs.n, docs.dim), (2, 384));
+//! let score: f32 = query.row(0).iter().zip(docs.row(0)).map(|(a, b)| a * b).sum();
+//! # let _ = score;
+//! # Ok::<(), trawl_embed::Error>(())
+//! ```
+
+mod candle_bert;
+mod config;
+mod embeddings;
+mod encoder;
+mod error;
+mod fused;
+mod pooling;
+mod resolve;
+mod tokenize;
+mod weights;
+
+pub use config::{known_prefixes, BertConfig, ModelConfig, Pooling};
+pub use embeddings::Embeddings;
+pub use encoder::{Backend, Device, EncoderOptions, Progress, SentenceEncoder};
+pub use error::{Error, Result};
+pub use resolve::resolve_model_dir;

@@ -1,0 +1,247 @@
+//! The CPU forward pass: sequences are packed without padding into one [tokens, hidden] matrix
+//! for the dense layers (one gemm each), attention runs per (sequence, head) on strided views,
+//! and bias, GELU, softmax, residual and LayerNorm are fused vectorised passes.
+
+mod kernels;
+
+use rayon::prelude::*;
+
+use crate::config::BertConfig;
+use crate::weights::Weights;
+
+pub(crate) struct FusedBert {
+    cfg: BertConfig,
+    w: Weights<Vec<f32>>,
+}
+
+/// A raw pointer that tasks writing disjoint regions of one buffer may share.
+#[derive(Clone, Copy)]
+struct SharedMut(*mut f32);
+// SAFETY: only used for writes to disjoint regions, one task per region.
+unsafe impl Send for SharedMut {}
+unsafe impl Sync for SharedMut {}
+
+impl SharedMut {
+    // A method (not field access) so closures capture the whole Sync wrapper.
+    fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// `dst (m x n) [+]= lhs (m x k, row stride lhs_rs) * rhs^T` where rhs is n x k row-major
+/// (a PyTorch Linear weight).
+#[allow(clippy::too_many_arguments)]
+fn linear(
+    dst: &mut [f32],
+    lhs: &[f32],
+    w: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    accumulate: bool,
+    par: gemm::Parallelism,
+) {
+    assert!(dst.len() >= m * n && lhs.len() >= m * k && w.len() >= n * k);
+    // SAFETY: bounds asserted above; dst row-major m x n, lhs row-major m x k, rhs read as
+    // the transpose of the row-major n x k weight (column stride k, row stride 1).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            w.as_ptr(),
+            k as isize,
+            1,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+impl FusedBert {
+    pub fn new(cfg: BertConfig, w: Weights<Vec<f32>>) -> FusedBert {
+        FusedBert { cfg, w }
+    }
+
+    /// Hidden states of the last layer for each sequence, packed: row `starts[i] + p` is token
+    /// `p` of sequence `i`. `threads > 1` spreads the work of this one batch over the rayon pool.
+    pub fn forward(&self, seqs: &[Vec<u32>], threads: usize) -> (Vec<f32>, Vec<usize>) {
+        let c = &self.cfg;
+        let (h, inter) = (c.hidden_size, c.intermediate_size);
+        let mut starts = Vec::with_capacity(seqs.len() + 1);
+        let mut t = 0;
+        for s in seqs {
+            starts.push(t);
+            t += s.len();
+        }
+        starts.push(t);
+        let par = if threads > 1 {
+            gemm::Parallelism::Rayon(threads)
+        } else {
+            gemm::Parallelism::None
+        };
+        let eps = c.layer_norm_eps as f32;
+
+        // Embeddings: word + position + token type 0, then LayerNorm.
+        let mut x = vec![0f32; t * h];
+        for (i, s) in seqs.iter().enumerate() {
+            for (p, &id) in s.iter().enumerate() {
+                let row = &mut x[(starts[i] + p) * h..(starts[i] + p + 1) * h];
+                let wi = (id as usize).min(c.vocab_size - 1);
+                let (we, pe, te) = (
+                    &self.w.word[wi * h..(wi + 1) * h],
+                    &self.w.position[p * h..(p + 1) * h],
+                    &self.w.token_type[..h],
+                );
+                for j in 0..h {
+                    row[j] = we[j] + pe[j] + te[j];
+                }
+            }
+        }
+        self.rows(&mut x, h, threads, |rows, _| {
+            kernels::residual_layer_norm(rows, &[], &[], &self.w.emb_ln_g, &self.w.emb_ln_b, eps)
+        });
+
+        let mut qkv = vec![0f32; t * 3 * h];
+        let mut ctx = vec![0f32; t * h];
+        let mut tmp = vec![0f32; t * h];
+        let mut mid = vec![0f32; t * inter];
+        for l in &self.w.layers {
+            for row in qkv.chunks_exact_mut(3 * h) {
+                row.copy_from_slice(&l.qkv_b);
+            }
+            linear(&mut qkv, &x, &l.qkv_w, t, 3 * h, h, true, par);
+            self.attention(&qkv, &mut ctx, &starts, threads);
+            linear(&mut tmp, &ctx, &l.attn_out_w, t, h, h, false, par);
+            self.rows2(&mut x, &tmp, h, threads, |xr, yr| {
+                kernels::residual_layer_norm(xr, yr, &l.attn_out_b, &l.ln1_g, &l.ln1_b, eps)
+            });
+            linear(&mut mid, &x, &l.inter_w, t, inter, h, false, par);
+            self.rows(&mut mid, inter, threads, |rows, _| {
+                kernels::gelu_bias_rows(rows, &l.inter_b)
+            });
+            linear(&mut tmp, &mid, &l.out_w, t, h, inter, false, par);
+            self.rows2(&mut x, &tmp, h, threads, |xr, yr| {
+                kernels::residual_layer_norm(xr, yr, &l.out_b, &l.ln2_g, &l.ln2_b, eps)
+            });
+        }
+        (x, starts)
+    }
+
+    /// Applies `f` to row blocks of `x` (width `w`), in parallel when `threads > 1`.
+    fn rows(&self, x: &mut [f32], w: usize, threads: usize, f: impl Fn(&mut [f32], usize) + Sync) {
+        if threads > 1 {
+            x.par_chunks_mut(64 * w)
+                .enumerate()
+                .for_each(|(i, c)| f(c, i));
+        } else {
+            f(x, 0);
+        }
+    }
+
+    fn rows2(
+        &self,
+        x: &mut [f32],
+        y: &[f32],
+        w: usize,
+        threads: usize,
+        f: impl Fn(&mut [f32], &[f32]) + Sync,
+    ) {
+        if threads > 1 {
+            x.par_chunks_mut(64 * w)
+                .zip(y.par_chunks(64 * w))
+                .for_each(|(a, b)| f(a, b));
+        } else {
+            f(x, y);
+        }
+    }
+
+    /// Self-attention of every (sequence, head): softmax(Q K^T / sqrt(d)) V into `ctx`.
+    fn attention(&self, qkv: &[f32], ctx: &mut [f32], starts: &[usize], threads: usize) {
+        let c = &self.cfg;
+        let (h, heads) = (c.hidden_size, c.num_attention_heads);
+        let dh = h / heads;
+        let scale = 1.0 / (dh as f32).sqrt();
+        let n = starts.len() - 1;
+        let out = SharedMut(ctx.as_mut_ptr());
+        assert!(ctx.len() >= starts[n] * h && qkv.len() >= starts[n] * 3 * h);
+        let task = |scores: &mut Vec<f32>, (i, head): (usize, usize)| {
+            let (s0, len) = (starts[i], starts[i + 1] - starts[i]);
+            scores.resize(len * len, 0.0);
+            let base = s0 * 3 * h + head * dh;
+            // SAFETY: all reads stay inside qkv rows s0..s0+len (asserted length above); the
+            // write goes to ctx rows s0..s0+len, columns head*dh..(head+1)*dh, a region no
+            // other task touches.
+            unsafe {
+                let q = qkv.as_ptr().add(base);
+                let k = qkv.as_ptr().add(base + h);
+                let v = qkv.as_ptr().add(base + 2 * h);
+                let rs = 3 * h as isize;
+                gemm::gemm(
+                    len,
+                    len,
+                    dh,
+                    scores.as_mut_ptr(),
+                    1,
+                    len as isize,
+                    false,
+                    q,
+                    1,
+                    rs,
+                    k,
+                    rs,
+                    1,
+                    0.0,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+                kernels::softmax_rows(&mut scores[..len * len], len);
+                let o = out.ptr().add(s0 * h + head * dh);
+                gemm::gemm(
+                    len,
+                    dh,
+                    len,
+                    o,
+                    1,
+                    h as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    len as isize,
+                    v,
+                    1,
+                    rs,
+                    0.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                );
+            }
+        };
+        let jobs = (0..n).flat_map(|i| (0..heads).map(move |hd| (i, hd)));
+        if threads > 1 {
+            jobs.collect::<Vec<_>>()
+                .into_par_iter()
+                .for_each_init(Vec::new, task);
+        } else {
+            let mut scores = Vec::new();
+            jobs.for_each(|j| task(&mut scores, j));
+        }
+    }
+}

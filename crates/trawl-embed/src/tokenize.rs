@@ -1,0 +1,69 @@
+//! Tokenization as sentence-transformers does it: optional lowercasing, [CLS] text [SEP],
+//! truncation to max_seq_length tokens, no padding (the forward pass packs sequences).
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use tokenizers::{Tokenizer, TruncationParams};
+
+use crate::{Error, Result};
+
+pub(crate) struct TextTokenizer {
+    inner: Tokenizer,
+    path: PathBuf,
+    lowercase: bool,
+}
+
+impl TextTokenizer {
+    pub fn load(dir: &Path, max_len: usize, lowercase: bool) -> Result<TextTokenizer> {
+        let path = dir.join("tokenizer.json");
+        if !path.exists() {
+            return Err(Error::MissingFile {
+                path,
+                what: "tokenizer (tokenizer.json)".into(),
+            });
+        }
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Tokenizer {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut inner = Tokenizer::from_file(&path).map_err(err)?;
+        inner.with_padding(None);
+        inner
+            .with_truncation(Some(TruncationParams {
+                max_length: max_len,
+                ..Default::default()
+            }))
+            .map_err(err)?;
+        Ok(TextTokenizer {
+            inner,
+            path,
+            lowercase,
+        })
+    }
+
+    /// Token ids of each text (with special tokens, truncated), tokenized in parallel.
+    pub fn encode_all(&self, texts: &[String]) -> Result<Vec<Vec<u32>>> {
+        texts
+            .par_iter()
+            .with_min_len(64)
+            .map(|t| {
+                let lowered;
+                let text = if self.lowercase {
+                    lowered = t.to_lowercase();
+                    lowered.as_str()
+                } else {
+                    t.as_str()
+                };
+                let enc = self
+                    .inner
+                    .encode(text, true)
+                    .map_err(|e| Error::Tokenizer {
+                        path: self.path.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok(enc.get_ids().to_vec())
+            })
+            .collect()
+    }
+}
