@@ -21,6 +21,8 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::input::{self, quote};
 
@@ -150,50 +152,52 @@ pub fn read_run_with(path: impl AsRef<Path>, options: &RunReadOptions) -> Result
     parse_run(&data, path, options)
 }
 
-/// Parses a TREC run from memory; `path` is only used in error messages.
+/// Parses a TREC run from memory; `path` is only used in error messages. Large inputs are
+/// parsed in parallel chunks (rayon) and merged in file order, so the result and the error
+/// reported (the first bad line) do not depend on the thread count.
 pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<Run> {
     let text = input::to_str(data, path)?;
+    let chunks: Vec<Chunk> = split_chunks(text)
+        .into_par_iter()
+        .map(|(start, end)| parse_chunk(text, start, end))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|(offset, message)| {
+            Error::parse(path, input::line_of_offset(text, offset), message)
+        })?;
     // Lists in first-seen order, indexed by borrowed qid: one String per query, not per line.
     let mut lists: Vec<(&str, Vec<ScoredDoc>)> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut cur: Option<usize> = None;
     let mut tag = None;
-    for (line_no, line) in input::lines(text) {
-        let (qid, doc_id, score, line_tag) = match parse_line(line) {
-            Ok(Some(fields)) => fields,
-            Ok(None) => continue,
-            Err(message) => return Err(Error::parse(path, line_no, message)),
-        };
-        tag = Some(line_tag);
-        let slot = match cur {
-            Some(i) if lists[i].0 == qid => i,
-            _ => *index.entry(qid).or_insert_with(|| {
-                lists.push((qid, Vec::new()));
-                lists.len() - 1
-            }),
-        };
-        cur = Some(slot);
-        lists[slot].1.push(ScoredDoc {
-            doc_id: doc_id.to_string(),
-            score,
-        });
+    for chunk in chunks {
+        tag = chunk.tag.or(tag);
+        for (qid, mut docs) in chunk.groups {
+            match index.get(qid) {
+                Some(&i) => lists[i].1.append(&mut docs),
+                None => {
+                    index.insert(qid, lists.len());
+                    lists.push((qid, docs));
+                }
+            }
+        }
     }
     match options.duplicates {
         DuplicatePolicy::KeepAll => {}
         DuplicatePolicy::Error => {
-            let mut seen: HashSet<&str> = HashSet::new();
-            for (qid, docs) in &lists {
-                seen.clear();
-                if let Some(dup) = docs.iter().find(|d| !seen.insert(d.doc_id.as_str())) {
-                    return Err(duplicate_error(text, path, qid, &dup.doc_id));
-                }
+            let dup = lists.par_iter().find_map_first(|(qid, docs)| {
+                let mut seen: HashSet<&str> = HashSet::with_capacity(docs.len());
+                docs.iter()
+                    .find(|d| !seen.insert(d.doc_id.as_str()))
+                    .map(|d| (*qid, d.doc_id.as_str()))
+            });
+            if let Some((qid, doc_id)) = dup {
+                return Err(duplicate_error(text, path, qid, doc_id));
             }
         }
         DuplicatePolicy::KeepFirst => {
-            for (_, docs) in &mut lists {
+            lists.par_iter_mut().for_each(|(_, docs)| {
                 let mut seen: HashSet<String> = HashSet::with_capacity(docs.len());
                 docs.retain(|d| seen.insert(d.doc_id.clone()));
-            }
+            });
         }
     }
     Ok(Run {
@@ -203,6 +207,67 @@ pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<R
             .collect(),
         tag: tag.map(str::to_string),
     })
+}
+
+/// Chunks below this size are not split further: small runs parse on the calling thread.
+const MIN_CHUNK_BYTES: usize = 1 << 20;
+
+/// Byte ranges covering `text`, each starting at a line start and ending after a `\n`.
+fn split_chunks(text: &str) -> Vec<(usize, usize)> {
+    let wanted = (rayon::current_num_threads() * 4).max(1);
+    let size = (text.len() / wanted).max(MIN_CHUNK_BYTES);
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < text.len() {
+        let target = (start + size).min(text.len());
+        let end = match text.as_bytes()[target..].iter().position(|&b| b == b'\n') {
+            Some(p) => target + p + 1,
+            None => text.len(),
+        };
+        chunks.push((start, end));
+        start = end;
+    }
+    chunks
+}
+
+/// Consecutive lines of one query, in file order, and the last tag of a chunk.
+struct Chunk<'a> {
+    groups: Vec<(&'a str, Vec<ScoredDoc>)>,
+    tag: Option<&'a str>,
+}
+
+/// Parses `text[start..end]`; an error carries the byte offset of its line.
+fn parse_chunk(
+    text: &str,
+    start: usize,
+    end: usize,
+) -> std::result::Result<Chunk<'_>, (usize, String)> {
+    let mut chunk = Chunk {
+        groups: Vec::new(),
+        tag: None,
+    };
+    let mut offset = start;
+    let body = &text[start..end];
+    let body = body.strip_suffix('\n').unwrap_or(body);
+    for raw in body.split('\n') {
+        let line_start = offset;
+        offset += raw.len() + 1;
+        let (qid, doc_id, score, tag) = match parse_line(input::clean_line(raw)) {
+            Ok(Some(fields)) => fields,
+            Ok(None) => continue,
+            Err(message) => return Err((line_start, message)),
+        };
+        chunk.tag = Some(tag);
+        let doc = ScoredDoc {
+            doc_id: doc_id.to_string(),
+            score,
+        };
+        match chunk.groups.last_mut() {
+            Some((q, docs)) if *q == qid => docs.push(doc),
+            _ => chunk.groups.push((qid, vec![doc])),
+        }
+    }
+    Ok(chunk)
 }
 
 /// One content line -> (qid, docid, score, tag); `None` for comments and blank lines.

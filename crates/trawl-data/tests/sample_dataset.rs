@@ -18,7 +18,9 @@ fn sample_is_a_consistent_beir_folder_with_a_run() {
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(docs.len(), 40);
-    assert!(docs.iter().all(|d| !d.title.is_empty() && d.metadata.contains_key("topic")));
+    assert!(docs
+        .iter()
+        .all(|d| !d.title.is_empty() && d.metadata.contains_key("topic")));
     let queries = ds.read_queries().unwrap();
     assert_eq!(queries.len(), 8);
     assert_eq!(ds.splits().unwrap(), vec!["test"]);
@@ -28,7 +30,10 @@ fn sample_is_a_consistent_beir_folder_with_a_run() {
     assert_eq!((run.num_queries(), run.num_docs()), (8, 80));
     let ids: std::collections::HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
     for (qid, judged) in qrels.iter() {
-        assert!(queries.iter().any(|q| &q.id == qid), "qrels query {qid} has no text");
+        assert!(
+            queries.iter().any(|q| &q.id == qid),
+            "qrels query {qid} has no text"
+        );
         assert!(judged.keys().all(|d| ids.contains(d.as_str())));
         assert!(judged.values().all(|g| (1..=2).contains(g)));
     }
