@@ -199,3 +199,58 @@ fn beir_scifact_bm25_matches_pyserini() {
     assert!((recall - 0.9253).abs() <= 0.01, "Recall@100 {recall}");
     assert_eq!(v["num_queries"], 300);
 }
+
+fn sample_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
+}
+
+/// The shipped sample: the printed metrics are what trawl-eval computes from the written run,
+/// and the run is a well-formed TREC run over the corpus's ids.
+#[test]
+fn beir_on_the_sample_writes_the_run_it_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kb = tmp.path().join("kb");
+    let run_path = tmp.path().join("sample.run");
+    let sample = sample_dir();
+    let v = json(&trawl(&[
+        "beir",
+        sample.to_str().unwrap(),
+        "--json",
+        "--kb-dir",
+        kb.to_str().unwrap(),
+        "--run-out",
+        run_path.to_str().unwrap(),
+    ]));
+    let dataset = trawl_data::BeirDataset::open(&sample).unwrap();
+    let qrels = dataset.read_qrels("test").unwrap();
+    assert_eq!(
+        v["num_queries"].as_u64().unwrap() as usize,
+        qrels.num_queries()
+    );
+    let run = trawl_data::read_run(&run_path).unwrap();
+    assert_eq!(run.num_queries(), qrels.num_queries());
+    let ids: std::collections::HashSet<String> = dataset
+        .read_corpus()
+        .unwrap()
+        .map(|d| d.unwrap().id)
+        .collect();
+    for (_, docs) in run.iter() {
+        assert!(!docs.is_empty());
+        assert!(
+            docs.windows(2).all(|w| w[0].score >= w[1].score),
+            "ranked by score"
+        );
+        assert!(docs.iter().all(|d| ids.contains(&d.doc_id)));
+    }
+    let names = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
+    let metrics: Vec<trawl_eval::Metric> = names.iter().map(|m| m.parse().unwrap()).collect();
+    let eval =
+        trawl_eval::evaluate(&qrels, &run, &metrics, &trawl_eval::EvalOptions::default()).unwrap();
+    for (name, mean) in names.iter().zip(&eval.mean) {
+        let printed = v["metrics"][name].as_f64().unwrap();
+        assert!(
+            (printed - mean).abs() < 1e-4,
+            "{name}: printed {printed}, run file gives {mean}"
+        );
+    }
+}

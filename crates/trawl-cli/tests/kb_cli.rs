@@ -227,3 +227,27 @@ fn kb_info_refuses_a_directory_that_is_not_a_kb() {
         text(&o).1
     );
 }
+
+#[test]
+fn kb_build_reads_a_beir_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample");
+    let kb = tmp.path().join("kb");
+    let kb = kb.to_str().unwrap();
+    let o = trawl(&[
+        "kb",
+        "build",
+        sample.to_str().unwrap(),
+        "--out",
+        kb,
+        "--bm25",
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    let info: serde_json::Value =
+        serde_json::from_str(&text(&trawl(&["kb", "info", kb])).0).unwrap();
+    let lines = std::fs::read_to_string(sample.join("corpus.jsonl")).unwrap();
+    assert_eq!(
+        info["num_docs"].as_u64().unwrap() as usize,
+        lines.lines().filter(|l| !l.trim().is_empty()).count()
+    );
+}
