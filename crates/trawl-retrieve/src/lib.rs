@@ -2,7 +2,7 @@
 //! dense (cargo feature `dense`) and hybrid implementations, rank [`fusion`], several rewrites
 //! per query ([`retrieve_rewrites`]) and rewards computed with `trawl-eval`'s metric code.
 //!
-//! Quickstart, with the in-memory ranker used in tests (a [`KbRetriever`] works the same way):
+//! Quickstart, with the in-memory ranker used in tests (a [`Bm25Retriever`] over a knowledge base works the same way):
 //!
 //! ```
 //! use trawl_retrieve::{
@@ -34,23 +34,27 @@
 //! # Ok::<(), trawl_retrieve::Error>(())
 //! ```
 
+pub mod dense;
 pub mod error;
 pub mod fusion;
 pub mod hybrid;
+pub mod kb;
 pub mod labels;
 pub mod memory;
 pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
+pub use dense::open_dense;
 pub use error::{Error, Result};
 pub use fusion::{fuse, Fusion, Normalization, DEFAULT_RRF_K};
 pub use hybrid::{HybridConfig, HybridRetriever, DEFAULT_CANDIDATE_DEPTH};
+pub use kb::{open_all, open_named, Bm25Retriever, KbRetrieverOptions, KbRetrievers};
 pub use labels::Labels;
 pub use memory::InMemoryRetriever;
 pub use retriever::{RetrievedDoc, Retriever};
 pub use reward::{
-    compute_rewards, reward, reward_with_judgements, ItemReward, RewardError, RewardItem,
-    RewardMetric, RewardSpec, UnknownUidPolicy,
+    compute_rewards, reward, reward_with_judgements, trec_order, ItemReward, RewardError,
+    RewardItem, RewardMetric, RewardSpec, UnknownUidPolicy,
 };
 pub use rewrite::{retrieve_rewrites, RewriteFusion, RewriteMode, RewriteResult};

@@ -102,19 +102,23 @@ pub fn reward_with_judgements(
     ranking: &[RetrievedDoc],
     judgements: &HashMap<String, i32>,
 ) -> f64 {
+    trawl_eval::score_ranking(
+        metric.metric,
+        &trec_order(ranking),
+        judgements,
+        &trawl_eval::EvalOptions::default(),
+    )
+}
+
+/// The ids of `ranking` in trec_eval's order: score descending, ties by id descending.
+pub fn trec_order(ranking: &[RetrievedDoc]) -> Vec<&str> {
     let mut docs: Vec<(&str, f64)> = ranking.iter().map(|d| (&*d.id, d.score as f64)).collect();
-    let ids: Vec<&str> = match trawl_eval::ranking::sort_ranking("", &mut docs, usize::MAX) {
+    match trawl_eval::ranking::sort_ranking("", &mut docs, usize::MAX) {
         Ok(()) => docs.iter().map(|d| d.0).collect(),
         // Repeated ids (impossible from a KB retriever): keep the given order; score_ranking
         // counts a repeated id once.
         Err(_) => ranking.iter().map(|d| &*d.id).collect(),
-    };
-    trawl_eval::score_ranking(
-        metric.metric,
-        &ids,
-        judgements,
-        &trawl_eval::EvalOptions::default(),
-    )
+    }
 }
 
 fn judgements_of<'a>(
@@ -152,7 +156,9 @@ pub struct RewardItem {
 }
 
 /// The reward of one item. In single mode `reward` is the mean of `per_query`; in union and
-/// intersection modes it is the metric of the fused ranking (`doc_ids`).
+/// intersection modes it is the metric of the fused ranking. `doc_ids` is the item's ranking
+/// (single mode: the first rewrite's) in the order it was scored: by score, ties by id
+/// descending as trec_eval orders them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemReward {
     pub uid: String,
@@ -185,7 +191,8 @@ pub fn compute_rewards(
         .iter()
         .zip(rankings)
         .map(|(item, r)| {
-            let doc_ids = r.fused.iter().map(|d| d.id.clone()).collect();
+            // In the order the reward scores them (ties as trec_eval breaks them).
+            let doc_ids = trec_order(&r.fused).into_iter().map(Arc::from).collect();
             let scored = judgements_of(&item.uid, item.relevant.as_ref(), labels).map(|j| {
                 let per_query: Vec<f64> = r
                     .per_query

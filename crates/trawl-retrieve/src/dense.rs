@@ -1,0 +1,123 @@
+//! Dense retrieval: queries encoded by a sentence-embedding model (cargo feature `dense`),
+//! searched exactly in the KB's vector index. Without the feature, opening one is a named error.
+
+use std::sync::Arc;
+
+use trawl_kb::KnowledgeBase;
+
+use crate::retriever::Retriever;
+#[cfg(not(feature = "dense"))]
+use crate::Error;
+use crate::Result;
+
+/// Opens the dense retriever of `kb` with `model` (a folder or a hub id in the local cache;
+/// default: the model recorded in the KB manifest).
+pub fn open_dense(kb: Arc<KnowledgeBase>, model: Option<&str>) -> Result<Arc<dyn Retriever>> {
+    #[cfg(feature = "dense")]
+    {
+        Ok(Arc::new(imp::DenseRetriever::open(kb, model)?))
+    }
+    #[cfg(not(feature = "dense"))]
+    {
+        let _ = (kb, model);
+        Err(Error::DenseNotBuilt)
+    }
+}
+
+#[cfg(feature = "dense")]
+pub use imp::DenseRetriever;
+
+#[cfg(feature = "dense")]
+mod imp {
+    use std::sync::Arc;
+
+    use trawl_embed::{EncoderOptions, SentenceEncoder};
+    use trawl_kb::KnowledgeBase;
+
+    use crate::kb::{title, with_ids};
+    use crate::retriever::{RetrievedDoc, Retriever};
+    use crate::{Error, Result};
+
+    /// Encodes every query of a batch in one encoder call, then searches the flat index.
+    pub struct DenseRetriever {
+        kb: Arc<KnowledgeBase>,
+        encoder: SentenceEncoder,
+    }
+
+    fn engine(e: impl std::fmt::Display) -> Error {
+        Error::Engine {
+            retriever: "dense".to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    impl DenseRetriever {
+        pub fn open(kb: Arc<KnowledgeBase>, model: Option<&str>) -> Result<Self> {
+            let Some(index) = kb.vectors() else {
+                return Err(Error::MissingIndex {
+                    index: "dense",
+                    hint: format!(
+                        "{} has no vectors; rebuild it with `trawl kb build DOCS --out KB --dense MODEL`",
+                        kb.dir().display()
+                    ),
+                });
+            };
+            let model = match (model, kb.dense_model()) {
+                (Some(m), _) => m.to_string(),
+                (None, Some(m)) => m.to_string(),
+                (None, None) => {
+                    return Err(Error::InvalidArgument {
+                        field: "model",
+                        message: "the KB does not record its embedding model: pass --model".into(),
+                    })
+                }
+            };
+            let encoder =
+                SentenceEncoder::load(&model, &EncoderOptions::default()).map_err(engine)?;
+            if encoder.dim() != index.dim() {
+                return Err(Error::InvalidArgument {
+                    field: "model",
+                    message: format!(
+                        "model `{model}` makes {}-dimensional vectors but the KB index holds {}-dimensional ones (built with {})",
+                        encoder.dim(),
+                        index.dim(),
+                        kb.dense_model().unwrap_or("an unknown model")
+                    ),
+                });
+            }
+            Ok(DenseRetriever { kb, encoder })
+        }
+    }
+
+    impl Retriever for DenseRetriever {
+        fn name(&self) -> &str {
+            "dense"
+        }
+
+        fn retrieve_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<RetrievedDoc>>> {
+            if queries.is_empty() {
+                return Ok(Vec::new());
+            }
+            let vectors = self.encoder.encode_queries(queries).map_err(engine)?;
+            let flat: Vec<f32> = vectors.concat();
+            let index = self
+                .kb
+                .vectors()
+                .ok_or_else(|| engine("the KB lost its vectors"))?;
+            let hits = index
+                .search_batch(&flat, queries.len(), k)
+                .map_err(engine)?;
+            hits.into_iter()
+                .map(|h| with_ids(&self.kb, "dense", h.into_iter().map(|h| (h.doc, h.score))))
+                .collect()
+        }
+
+        fn document_title(&self, ordinal: u32) -> Option<String> {
+            title(&self.kb, ordinal)
+        }
+
+        fn num_docs(&self) -> usize {
+            self.kb.num_docs()
+        }
+    }
+}
