@@ -13,6 +13,13 @@ impl Embeddings {
     pub fn rows(&self) -> impl Iterator<Item = &[f32]> {
         self.data.chunks_exact(self.dim.max(1)).take(self.n)
     }
+    /// The flat row-major values (a copy; what `Vec<Vec<f32>>::concat` would give).
+    pub fn concat(&self) -> Vec<f32> {
+        self.data.clone()
+    }
+    pub fn into_data(self) -> Vec<f32> {
+        self.data
+    }
     pub fn to_vecs(&self) -> Vec<Vec<f32>> {
         self.rows().map(<[f32]>::to_vec).collect()
     }
