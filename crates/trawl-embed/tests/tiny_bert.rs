@@ -339,7 +339,7 @@ fn progress_reports_every_text() {
     let texts: Vec<&str> = TEXTS.iter().cycle().take(11).copied().collect();
     enc.encode_documents_with_progress(&texts, &|done, total| {
         let mut l = last.lock().unwrap();
-        *l = ((*l).0.max(done), total);
+        *l = (l.0.max(done), total);
     })
     .unwrap();
     assert_eq!(*last.lock().unwrap(), (11, 11));
