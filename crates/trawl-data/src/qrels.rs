@@ -8,9 +8,14 @@
 //!
 //! Rules shared with trec_eval 10.0: a line whose first non-blank character is `#` is a comment
 //! (a `#` anywhere else is data, so MS MARCO ids like `doc_00_1#4_16` work); ids cannot contain
-//! whitespace. Blank lines are skipped. A repeated (query, document) pair is an error naming both
-//! lines, because trec_eval 10.0 stops with `duplicate docs` on it. Grades must be integers
-//! (`2` or `2.0`); trec_eval would silently read `abc` as 0, trawl reports it.
+//! whitespace. Blank lines are skipped. Grades must be integers (`2` or `2.0`); trec_eval would
+//! silently read `abc` as 0, trawl reports it.
+//!
+//! A repeated (query, document) pair is by default an error naming both lines: trec_eval 10.0
+//! stops with `duplicate docs` on it (it checks when it evaluates that query, i.e. for queries
+//! present in both qrels and run; trawl checks every query at read time). Python tools that load
+//! qrels into dicts (BEIR, pytrec_eval) silently keep the last line instead:
+//! [`read_qrels_with`] with [`QrelsDuplicates::KeepLast`] reproduces that.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -74,15 +79,37 @@ enum Layout {
     ThreeColumn,
 }
 
+/// What to do with a (query, document) pair judged twice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QrelsDuplicates {
+    /// Fail naming both lines (trec_eval 10.0 fails too).
+    #[default]
+    Error,
+    /// Keep the first judgement.
+    KeepFirst,
+    /// Keep the last judgement (what dict-based Python loaders do).
+    KeepLast,
+}
+
 /// Reads a TREC or BEIR qrels file (`.gz` too); see the module docs for the rules.
 pub fn read_qrels(path: impl AsRef<Path>) -> Result<Qrels> {
+    read_qrels_with(path, QrelsDuplicates::Error)
+}
+
+/// [`read_qrels`] with an explicit duplicate policy.
+pub fn read_qrels_with(path: impl AsRef<Path>, duplicates: QrelsDuplicates) -> Result<Qrels> {
     let path = path.as_ref();
     let data = input::read_bytes(path)?;
-    parse_qrels(&data, path)
+    parse_qrels_with(&data, path, duplicates)
 }
 
 /// Parses qrels from memory; `path` is only used in error messages.
 pub fn parse_qrels(data: &[u8], path: &Path) -> Result<Qrels> {
+    parse_qrels_with(data, path, QrelsDuplicates::Error)
+}
+
+/// [`parse_qrels`] with an explicit duplicate policy.
+pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -> Result<Qrels> {
     let text = input::to_str(data, path)?;
     let mut qrels = Qrels::new();
     let mut layout = None;
@@ -167,18 +194,27 @@ pub fn parse_qrels(data: &[u8], path: &Path) -> Result<Qrels> {
         let Some(judged) = cur.as_mut() else {
             unreachable!("set just above")
         };
-        if judged.insert(docid.to_string(), grade).is_some() {
-            let first = first_line_of(text, layout, qid, docid).unwrap_or(0);
-            return Err(Error::parse(
-                path,
-                line_no,
-                format!(
-                    "duplicate judgement of document {} for query {} (first on line {first}); \
-                     trec_eval 10.0 rejects duplicates: keep one line",
-                    quote(docid),
-                    quote(qid)
-                ),
-            ));
+        if let Some(earlier) = judged.get_mut(docid) {
+            match duplicates {
+                QrelsDuplicates::KeepFirst => {}
+                QrelsDuplicates::KeepLast => *earlier = grade,
+                QrelsDuplicates::Error => {
+                    let first = first_line_of(text, layout, qid, docid).unwrap_or(0);
+                    return Err(Error::parse(
+                        path,
+                        line_no,
+                        format!(
+                            "duplicate judgement of document {} for query {} (first on line \
+                             {first}); trec_eval 10.0 rejects duplicates: keep one line (or \
+                             read with QrelsDuplicates::KeepLast, as BEIR does)",
+                            quote(docid),
+                            quote(qid)
+                        ),
+                    ));
+                }
+            }
+        } else {
+            judged.insert(docid.to_string(), grade);
         }
     }
     Ok(qrels)

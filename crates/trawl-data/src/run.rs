@@ -9,9 +9,11 @@
 //! or is NaN is an error naming the line.
 //!
 //! Duplicate (query, document) pairs: trec_eval 10.0 stops with `duplicate docs <docid>` when it
-//! evaluates a query whose list holds a document twice. [`read_run`] does the same at read time:
-//! an error naming both lines ([`DuplicatePolicy::Error`]). [`read_run_with`] can instead keep the
-//! first occurrence or keep everything (for tools that want to inspect a broken run).
+//! evaluates a query whose list holds a document twice (it checks queries present in both run
+//! and qrels, among the first `-M` documents by score). [`read_run`] is stricter and simpler: any
+//! duplicate in any query is an error naming both lines ([`DuplicatePolicy::Error`]).
+//! [`read_run_with`] can instead keep the first occurrence, or keep everything (for tools that
+//! reproduce trec_eval's exact leniency or want to inspect a broken run).
 //!
 //! Lists keep the input order; evaluation sorts (score descending, ties by document id
 //! descending, as trec_eval does; see [`Run::sort_trec_order`]).
@@ -22,6 +24,9 @@ use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
+
+/// Ids come from files, not attackers of a server: a fast non-DoS-resistant hash is fine.
+type FastHash = foldhash::fast::RandomState;
 
 use crate::error::{Error, Result};
 use crate::input::{self, quote};
@@ -184,7 +189,8 @@ pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<R
         DuplicatePolicy::KeepAll => {}
         DuplicatePolicy::Error => {
             let dup = lists.par_iter().find_map_first(|(qid, docs)| {
-                let mut seen: HashSet<&str> = HashSet::with_capacity(docs.len());
+                let mut seen: HashSet<&str, FastHash> =
+                    HashSet::with_capacity_and_hasher(docs.len(), FastHash::default());
                 docs.iter()
                     .find(|d| !seen.insert(d.doc_id.as_str()))
                     .map(|d| (*qid, d.doc_id.as_str()))
@@ -195,7 +201,8 @@ pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<R
         }
         DuplicatePolicy::KeepFirst => {
             lists.par_iter_mut().for_each(|(_, docs)| {
-                let mut seen: HashSet<String> = HashSet::with_capacity(docs.len());
+                let mut seen: HashSet<String, FastHash> =
+                    HashSet::with_capacity_and_hasher(docs.len(), FastHash::default());
                 docs.retain(|d| seen.insert(d.doc_id.clone()));
             });
         }
@@ -264,7 +271,12 @@ fn parse_chunk(
         };
         match chunk.groups.last_mut() {
             Some((q, docs)) if *q == qid => docs.push(doc),
-            _ => chunk.groups.push((qid, vec![doc])),
+            last => {
+                // Runs list queries with similar depths: size for the previous one.
+                let mut docs = Vec::with_capacity(last.map_or(16, |(_, d)| d.len()));
+                docs.push(doc);
+                chunk.groups.push((qid, docs));
+            }
         }
     }
     Ok(chunk)

@@ -345,3 +345,13 @@ fn write_qrels_round_trips_in_both_formats() {
     assert!(tsv.starts_with(b"query-id\tcorpus-id\tscore\n2\ta\t0\n"));
     assert_eq!(parse_qrels(&tsv, Path::new("t")).unwrap(), q);
 }
+
+#[test]
+fn qrels_duplicate_policies_keep_first_or_last() {
+    use trawl_data::qrels::{parse_qrels_with, QrelsDuplicates};
+    let text = b"1 0 d1 1\n1 0 d1 2\n";
+    let first = parse_qrels_with(text, Path::new("q"), QrelsDuplicates::KeepFirst).unwrap();
+    assert_eq!(first.get("1").unwrap()["d1"], 1);
+    let last = parse_qrels_with(text, Path::new("q"), QrelsDuplicates::KeepLast).unwrap();
+    assert_eq!(last.get("1").unwrap()["d1"], 2);
+}
