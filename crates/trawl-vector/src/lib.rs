@@ -14,6 +14,7 @@
 mod error;
 mod flat;
 mod hit;
+pub mod npy;
 mod persist;
 mod storage;
 mod topk;
