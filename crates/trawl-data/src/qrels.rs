@@ -3,8 +3,10 @@
 //! Two file formats, told apart by the first content line:
 //! - TREC: `qid iter docid rel`, whitespace-separated, exactly 4 columns (`iter` is ignored, as in
 //!   trec_eval).
-//! - BEIR: `query-id<TAB>corpus-id<TAB>score`, 3 columns, usually with that header line (a first
-//!   line whose third column is not a number is taken as the header and skipped).
+//! - BEIR: `query-id<TAB>corpus-id<TAB>score`, 3 columns, usually with that header line.
+//!
+//! In both, a first content line whose grade column is a column name (`score`, `rel`,
+//! `relevance`, `label`, `grade`, `judgment`) is a header and skipped.
 //!
 //! Rules shared with trec_eval 10.0: a line whose first non-blank character is `#` is a comment
 //! (a `#` anywhere else is data, so MS MARCO ids like `doc_00_1#4_16` work); ids cannot contain
@@ -148,8 +150,8 @@ pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -
                     }
                 };
                 layout = Some(detected);
-                if detected == Layout::ThreeColumn && parse_grade(fields[2]).is_none() {
-                    continue; // header `query-id corpus-id score`
+                if is_grade_column_name(fields[n - 1]) {
+                    continue; // a header such as `query-id corpus-id score`
                 }
                 detected
             }
@@ -218,6 +220,19 @@ pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -
         }
     }
     Ok(qrels)
+}
+
+fn is_grade_column_name(s: &str) -> bool {
+    let names = [
+        "score",
+        "rel",
+        "relevance",
+        "label",
+        "grade",
+        "judgment",
+        "judgement",
+    ];
+    names.iter().any(|n| s.eq_ignore_ascii_case(n))
 }
 
 /// `2`, `-1` or an integral float such as `2.0`.

@@ -355,3 +355,39 @@ fn qrels_duplicate_policies_keep_first_or_last() {
     let last = parse_qrels_with(text, Path::new("q"), QrelsDuplicates::KeepLast).unwrap();
     assert_eq!(last.get("1").unwrap()["d1"], 2);
 }
+
+#[test]
+fn qrels_four_column_header_line_is_skipped_but_later_bad_grades_are_errors() {
+    let q = qrels("qid iter docno rel\n1 0 d1 1\n").unwrap();
+    assert_eq!(q.num_judgements(), 1);
+    assert!(err(qrels("qid iter docno rel\nqid iter docno rel\n"))
+        .starts_with("q.txt:2: expected an integer"));
+}
+
+#[test]
+fn corrupt_gzip_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.trec.gz");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all("1 Q0 d 1 1 t\n".repeat(1000).as_bytes())
+        .unwrap();
+    let bytes = gz.finish().unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let e = read_run(&path).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("{}: ", path.display())), "{e}");
+    let corpus = dir.path().join("corpus.jsonl.gz");
+    std::fs::write(&corpus, &bytes[..bytes.len() / 2]).unwrap();
+    let results: Vec<_> = trawl_data::read_documents(&corpus).unwrap().collect();
+    let last = results.last().unwrap().as_ref().unwrap_err().to_string();
+    assert!(
+        last.contains("corpus.jsonl.gz") && last.contains("read failed after line"),
+        "{last}"
+    );
+}
+
+#[test]
+fn qrels_first_line_with_a_bad_grade_is_an_error_not_a_header() {
+    assert!(err(qrels("1 0 d1 high\n1 0 d2 1\n"))
+        .starts_with("q.txt:1: expected an integer relevance grade, found `high`"));
+    assert!(err(qrels("q\td\tx\n")).starts_with("q.txt:1: expected an integer"));
+}
