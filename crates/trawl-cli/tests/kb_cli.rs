@@ -251,3 +251,53 @@ fn kb_build_reads_a_beir_folder() {
         lines.lines().filter(|l| !l.trim().is_empty()).count()
     );
 }
+
+/// `--dense MODEL` stores the model's document vectors; dense and hybrid search then work from
+/// the KB alone (the model path is recorded absolute).
+#[cfg(feature = "dense")]
+#[test]
+fn kb_build_with_dense_vectors_supports_dense_and_hybrid_search() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    if !model.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} missing (scripts/get-model.sh installs it)",
+            model.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let kb = tmp.path().join("kb");
+    let kb = kb.to_str().unwrap();
+    let o = trawl(&[
+        "kb",
+        "build",
+        &corpus,
+        "--out",
+        kb,
+        "--bm25",
+        "--dense",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o).1);
+    assert!(text(&o).0.contains("384-d vectors"), "{}", text(&o).0);
+    let info: serde_json::Value =
+        serde_json::from_str(&text(&trawl(&["kb", "info", kb])).0).unwrap();
+    assert_eq!(info["dense"]["dim"], 384);
+    assert!(Path::new(info["dense"]["model"].as_str().unwrap()).is_absolute());
+    for retriever in ["dense", "hybrid"] {
+        let o = trawl(&[
+            "search",
+            kb,
+            "insects that make honey",
+            "--retriever",
+            retriever,
+            "--json",
+            "-k",
+            "1",
+        ]);
+        assert!(o.status.success(), "{retriever}: {}", text(&o).1);
+        let v: serde_json::Value = serde_json::from_str(&text(&o).0).unwrap();
+        assert_eq!(v["hits"][0]["id"], "bees", "{retriever}");
+    }
+}

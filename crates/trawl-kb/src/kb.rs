@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
 use trawl_bm25::Bm25Index;
 use trawl_data::Document;
 use trawl_store::{AtomicDir, Verify};
@@ -191,11 +192,13 @@ impl KnowledgeBase {
         self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score)))
     }
 
-    /// [`KnowledgeBase::search_bm25`] for many queries, in parallel.
+    /// [`KnowledgeBase::search_bm25`] for many queries on all rayon threads (ids attached in
+    /// parallel too), results in query order.
     pub fn search_bm25_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<KbHit>>> {
-        let all = self.require_bm25()?.search_batch(queries, k);
-        all.into_iter()
-            .map(|hits| self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score))))
+        let index = self.require_bm25()?;
+        queries
+            .par_iter()
+            .map(|q| self.to_kb_hits(index.search(q, k).into_iter().map(|h| (h.doc, h.score))))
             .collect()
     }
 

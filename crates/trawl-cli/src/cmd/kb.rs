@@ -192,18 +192,81 @@ pub fn build_with_progress(
     Ok((kb, start.elapsed().as_secs_f64()))
 }
 
+/// Encodes every document of `kb` (title + " " + text, the model's document prefix) with `model`
+/// and stores the vectors in the KB.
+#[cfg(feature = "dense")]
+pub fn add_dense_index(kb: &mut KnowledgeBase, model: &str) -> anyhow::Result<()> {
+    use indicatif::ProgressBar;
+    let encoder =
+        trawl_embed::SentenceEncoder::load(model, &trawl_embed::EncoderOptions::default())
+            .with_context(|| format!("loading embedding model {model}"))?;
+    let mut texts = Vec::with_capacity(kb.num_docs());
+    for ordinal in 0..kb.num_docs() as u32 {
+        let d = kb.document(ordinal)?;
+        texts.push(if d.title.is_empty() {
+            d.text.to_string()
+        } else {
+            format!("{} {}", d.title, d.text)
+        });
+    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let bar = ProgressBar::new(refs.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} embedding {pos}/{len} docs ({per_sec}) {elapsed}, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let progress = |done: usize, _total: usize| bar.set_position(done as u64);
+    let emb = encoder.encode_documents_with_progress(&refs, &progress);
+    bar.finish_and_clear();
+    let emb = emb.with_context(|| format!("embedding documents with {model}"))?;
+    // A model folder is recorded by absolute path, so the KB works from any directory.
+    let recorded = match Path::new(model).canonicalize() {
+        Ok(p) if p.is_dir() => p.display().to_string(),
+        _ => model.to_string(),
+    };
+    let embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded);
+    kb.add_dense(&embeddings)?;
+    Ok(())
+}
+
+/// Without the `dense` feature: a named error.
+#[cfg(not(feature = "dense"))]
+pub fn add_dense_index(_kb: &mut KnowledgeBase, _model: &str) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "dense index not available: this trawl was built without the `dense` feature; rebuild it with default features"
+    )
+}
+
 fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    if args.dense.is_some() {
+    let bm25 = args.bm25 || args.dense.is_none();
+    if let Some(_model) = &args.dense {
+        #[cfg(not(feature = "dense"))]
         anyhow::bail!(
-            "dense index not available: `trawl kb build --dense` needs the embedding crate, which is not wired in yet; build with --bm25"
+            "dense index not available: this trawl was built without the `dense` feature; rebuild it with default features or drop --dense"
         );
     }
     let options = KbBuildOptions {
-        bm25: Some(args.bm25_settings.to_options()?),
+        bm25: if bm25 {
+            Some(args.bm25_settings.to_options()?)
+        } else {
+            None
+        },
         overwrite: args.force,
         ..KbBuildOptions::default()
     };
-    let (kb, secs) = build_with_progress(&args.docs, &args.out, &options)?;
+    let (mut kb, mut secs) = build_with_progress(&args.docs, &args.out, &options)?;
+    if let Some(model) = &args.dense {
+        let start = Instant::now();
+        if let Err(e) = add_dense_index(&mut kb, model) {
+            // The KB we just wrote lacks what was asked for: do not leave it looking finished.
+            drop(kb);
+            let _ = std::fs::remove_dir_all(&args.out);
+            return Err(e);
+        }
+        secs += start.elapsed().as_secs_f64();
+    }
     let m = kb.manifest();
     let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
     let empty = if m.num_empty_docs > 0 {
@@ -211,8 +274,12 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         String::new()
     };
+    let dense = match &m.dense {
+        Some(d) => format!(", {}-d vectors ({})", d.dim, d.model),
+        None => String::new(),
+    };
     println!(
-        "built {}: {} docs{empty}, {} terms, {} on disk, {:.2} s ({:.0} docs/s)",
+        "built {}: {} docs{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s)",
         args.out.display(),
         m.num_docs,
         terms,

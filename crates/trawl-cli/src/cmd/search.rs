@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use trawl_kb::{KbHit, KnowledgeBase};
@@ -26,9 +27,12 @@ pub struct Args {
     /// Print JSON: {"query", "hits": [{"rank", "id", "score", "title", "snippet"}]}.
     #[arg(long)]
     pub json: bool,
-    /// Retriever.
+    /// Retriever (dense and hybrid need a KB built with --dense).
     #[arg(long, value_enum, default_value_t = RetrieverArg::Bm25)]
     pub retriever: RetrieverArg,
+    /// Embedding model for dense/hybrid queries (default: the one recorded in the KB).
+    #[arg(long)]
+    pub model: Option<String>,
 }
 
 #[derive(serde::Serialize)]
@@ -76,19 +80,43 @@ pub fn snippet(text: &str, max: usize) -> String {
     out
 }
 
-fn search(kb: &KnowledgeBase, args: &Args) -> anyhow::Result<Vec<KbHit>> {
-    match args.retriever {
-        RetrieverArg::Bm25 => Ok(kb.search_bm25(&args.query, args.k)?),
-        RetrieverArg::Dense | RetrieverArg::Hybrid => anyhow::bail!(
-            "dense index not available: the {:?} retriever is not wired into `trawl search` yet; use --retriever bm25",
-            args.retriever
-        ),
+impl RetrieverArg {
+    pub fn name(self) -> &'static str {
+        match self {
+            RetrieverArg::Bm25 => "bm25",
+            RetrieverArg::Dense => "dense",
+            RetrieverArg::Hybrid => "hybrid",
+        }
     }
+}
+
+/// Runs the query through the chosen retriever (dense and hybrid encode it with the KB's model).
+fn search(kb: &Arc<KnowledgeBase>, args: &Args) -> anyhow::Result<Vec<KbHit>> {
+    if args.retriever == RetrieverArg::Bm25 {
+        return Ok(kb.search_bm25(&args.query, args.k)?);
+    }
+    let opts = trawl_retrieve::KbRetrieverOptions {
+        model: args.model.clone(),
+        ..Default::default()
+    };
+    let retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
+    let mut lists = retriever.retrieve_batch(&[args.query.as_str()], args.k)?;
+    Ok(lists
+        .pop()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| KbHit {
+            ordinal: d.ordinal,
+            id: d.id.to_string(),
+            score: d.score,
+        })
+        .collect())
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kb = KnowledgeBase::open(&args.kb)
         .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
+    let kb = Arc::new(kb);
     let hits = search(&kb, &args)?;
     let mut rows = Vec::with_capacity(hits.len());
     for (i, hit) in hits.iter().enumerate() {
