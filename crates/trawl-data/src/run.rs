@@ -162,10 +162,15 @@ pub fn read_run_with(path: impl AsRef<Path>, options: &RunReadOptions) -> Result
 /// reported (the first bad line) do not depend on the thread count.
 pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<Run> {
     let text = input::to_str(data, path)?;
-    let chunks: Vec<Chunk> = split_chunks(text)
+    let parsed: Vec<_> = split_chunks(text)
         .into_par_iter()
         .map(|(start, end)| parse_chunk(text, start, end))
-        .collect::<std::result::Result<_, _>>()
+        .collect();
+    // Not rayon's Result collect: it returns whichever error a thread hit first, not the first
+    // in the file.
+    let chunks = parsed
+        .into_iter()
+        .collect::<std::result::Result<Vec<Chunk>, _>>()
         .map_err(|(offset, message)| {
             Error::parse(path, input::line_of_offset(text, offset), message)
         })?;

@@ -391,3 +391,19 @@ fn qrels_first_line_with_a_bad_grade_is_an_error_not_a_header() {
         .starts_with("q.txt:1: expected an integer relevance grade, found `high`"));
     assert!(err(qrels("q\td\tx\n")).starts_with("q.txt:1: expected an integer"));
 }
+
+#[test]
+fn run_with_errors_in_several_chunks_reports_the_first_line() {
+    let line = "q Q0 doc 1 1.0 t\n";
+    let mut text = String::new();
+    for i in 0..200_000 {
+        if i == 10 || i == 150_000 {
+            text.push_str("bad line\n");
+        } else {
+            text.push_str(&line.replace("doc", &format!("doc{i}")));
+        }
+    }
+    for _ in 0..3 {
+        assert!(err(run(&text)).starts_with("r.trec:11: expected 6 columns"));
+    }
+}
