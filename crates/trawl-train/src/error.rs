@@ -61,7 +61,6 @@ impl Error {
         }
     }
 
-    #[allow(dead_code)]
     pub(crate) fn data(path: &std::path::Path, line: usize, message: impl Into<String>) -> Self {
         Error::Data {
             path: path.to_path_buf(),

@@ -8,12 +8,16 @@
 pub mod bert;
 pub mod checkpoint;
 pub mod config;
+pub mod data;
 pub mod dropout;
 pub mod error;
+pub mod evaluate;
 pub mod loss;
 pub mod model;
 pub mod modules;
+pub mod optim;
 pub mod testkit;
+pub mod trainer;
 
 pub use error::{Error, Result};
 pub use loss::{mnrl_loss, MnrlConfig};

@@ -1,0 +1,264 @@
+//! The trainer on a tiny random BERT: it learns, resumes exactly, trains only the head when the
+//! base is frozen, stops early, and writes its log and checkpoints.
+
+use std::path::Path;
+
+use trawl_train::data::{eval_set_from_examples, TrainExample};
+use trawl_train::model::{LoadOptions, SentenceModel};
+use trawl_train::testkit::{write_tiny_model, WORDS};
+use trawl_train::trainer::{resume_point, train, TrainConfig, TrainEvent};
+
+fn examples() -> Vec<TrainExample> {
+    let content = &WORDS[2..];
+    (0..content.len())
+        .map(|i| {
+            let w = content[i];
+            let other = content[(i * 7 + 3) % content.len()];
+            TrainExample {
+                query: format!("what is {w}"),
+                positive: format!("the {w} and {other}"),
+                negatives: vec![format!(
+                    "the {} and {}",
+                    content[(i + 1) % content.len()],
+                    other
+                )],
+            }
+        })
+        .collect()
+}
+
+fn tiny(dir: &Path, projection: Option<usize>) -> SentenceModel {
+    write_tiny_model(dir, 11).unwrap();
+    let opts = LoadOptions {
+        projection_dim: projection,
+        ..Default::default()
+    };
+    SentenceModel::load(dir, &opts).unwrap()
+}
+
+fn weights(model: &SentenceModel) -> Vec<Vec<f32>> {
+    model
+        .base_vars()
+        .iter()
+        .chain(model.head_vars().iter())
+        .map(|(_, v)| {
+            v.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        })
+        .collect()
+}
+
+fn config() -> TrainConfig {
+    TrainConfig {
+        epochs: 4,
+        batch_size: 8,
+        lr: 3e-3,
+        warmup_ratio: 0.1,
+        seed: 5,
+        eval_every: Some(5),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn training_lowers_the_loss_and_raises_ndcg() {
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), None);
+    let ex = examples();
+    let eval = eval_set_from_examples(&ex, &[]);
+    let before = trawl_train::evaluate::evaluate_dense(
+        &model,
+        &eval,
+        &trawl_train::evaluate::default_metrics(),
+        16,
+    )
+    .unwrap();
+    let run = tempfile::tempdir().unwrap();
+    let mut losses = Vec::new();
+    let mut evals = 0;
+    let cfg = TrainConfig {
+        epochs: 30,
+        lr: 5e-3,
+        ..config()
+    };
+    let summary = train(
+        &model,
+        &ex,
+        Some(&eval),
+        &cfg,
+        run.path(),
+        false,
+        &mut |e| match e {
+            TrainEvent::Step { loss, .. } => losses.push(*loss),
+            TrainEvent::Evaluated { .. } => evals += 1,
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        summary.steps,
+        30 * 6,
+        "43 examples / batch 8 = 6 steps per epoch"
+    );
+    assert_eq!(losses.len(), 180);
+    assert!(evals >= 30);
+    // Mean loss of the first and of the last epoch (the same batches, reshuffled).
+    let first: f64 = losses[..6].iter().sum::<f64>() / 6.0;
+    let last: f64 = losses[losses.len() - 6..].iter().sum::<f64>() / 6.0;
+    eprintln!("loss {first} -> {last}");
+    let (_, best) = summary.best.clone().unwrap();
+    let ndcg = |s: &trawl_train::evaluate::EvalScores| s.values[0].1;
+    eprintln!("nDCG@10 {} -> {}", ndcg(&before), ndcg(&best));
+    assert!(last < first * 0.8, "loss did not fall: {first} -> {last}");
+    assert!(
+        ndcg(&best) > ndcg(&before) + 0.3,
+        "nDCG@10 {} -> {}",
+        ndcg(&before),
+        ndcg(&best)
+    );
+    // The best checkpoint reloads to the score it was saved with.
+    let reloaded = SentenceModel::load(&run.path().join("best"), &LoadOptions::default()).unwrap();
+    let again = trawl_train::evaluate::evaluate_dense(
+        &reloaded,
+        &eval,
+        &trawl_train::evaluate::default_metrics(),
+        16,
+    )
+    .unwrap();
+    assert!((ndcg(&again) - ndcg(&best)).abs() < 1e-6);
+    let log = std::fs::read_to_string(run.path().join("train_log.jsonl")).unwrap();
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains("\"event\":\"step\""))
+            .count(),
+        180
+    );
+    assert!(log
+        .lines()
+        .any(|l| l.contains("\"event\":\"eval\"") && l.contains("nDCG@10")));
+}
+
+#[test]
+fn resuming_reproduces_an_uninterrupted_run() {
+    let ex = examples();
+    let cfg = TrainConfig {
+        epochs: 2,
+        eval_every: Some(3),
+        ..config()
+    };
+    let (a_src, a_run) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = tiny(a_src.path(), None);
+    train(&a, &ex, None, &cfg, a_run.path(), false, &mut |_| {}).unwrap();
+
+    let (b_src, b_run) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let b = tiny(b_src.path(), None);
+    let first = TrainConfig {
+        interrupt_after: Some(4),
+        ..cfg.clone()
+    };
+    let s = train(&b, &ex, None, &first, b_run.path(), false, &mut |_| {}).unwrap();
+    assert_eq!(s.steps, 4);
+    drop(b);
+    let last = resume_point(b_run.path()).expect("a checkpoint to resume from");
+    let b = SentenceModel::load(&last, &LoadOptions::default()).unwrap();
+    let s = train(&b, &ex, None, &cfg, b_run.path(), true, &mut |_| {}).unwrap();
+    assert_eq!(s.steps, 12);
+    for (x, y) in weights(&a).iter().zip(weights(&b).iter()) {
+        let diff = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max);
+        assert!(diff < 1e-5, "resumed weights differ by {diff}");
+    }
+    // Resuming with other settings is refused.
+    let other = TrainConfig {
+        batch_size: 4,
+        ..cfg
+    };
+    assert!(train(&b, &ex, None, &other, b_run.path(), true, &mut |_| {}).is_err());
+}
+
+#[test]
+fn frozen_base_trains_only_the_projection_head() {
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), Some(12));
+    let before = weights(&model);
+    let n_base = model.base_vars().len();
+    let run = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        freeze_base: true,
+        head_lr: Some(1e-2),
+        max_steps: Some(4),
+        ..config()
+    };
+    train(
+        &model,
+        &examples(),
+        None,
+        &cfg,
+        run.path(),
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    let after = weights(&model);
+    assert_eq!(
+        &before[..n_base],
+        &after[..n_base],
+        "base changed while frozen"
+    );
+    assert_ne!(&before[n_base..], &after[n_base..], "head did not train");
+    assert!(run.path().join("last/2_Dense/model.safetensors").exists());
+    // Without a head, freezing the base is refused.
+    let plain = tiny(tempfile::tempdir().unwrap().path(), None);
+    let err = train(
+        &plain,
+        &examples(),
+        None,
+        &cfg,
+        run.path(),
+        false,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--freeze-base"), "{err}");
+}
+
+#[test]
+fn early_stopping_after_patience_evaluations_without_improvement() {
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), None);
+    let ex = examples();
+    // One query whose only document is its positive: nDCG@10 is 1 at every evaluation.
+    let only = TrainExample {
+        negatives: Vec::new(),
+        ..ex[0].clone()
+    };
+    let eval = eval_set_from_examples(&[only], &[]);
+    assert_eq!(eval.corpus.len(), 1);
+    let run = tempfile::tempdir().unwrap();
+    let cfg = TrainConfig {
+        eval_every: Some(2),
+        patience: Some(2),
+        ..config()
+    };
+    let s = train(
+        &model,
+        &ex,
+        Some(&eval),
+        &cfg,
+        run.path(),
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(s.stopped_early);
+    assert_eq!(s.steps, 6, "best at step 2, no improvement at 4 and 6");
+    assert_eq!(s.best.unwrap().0, 2);
+    assert!(run.path().join("last/trainer_state.json").exists());
+    assert!(run.path().join("last/optimizer.safetensors").exists());
+}
