@@ -110,15 +110,22 @@ pub fn reward_with_judgements(
     )
 }
 
-/// The ids of `ranking` in trec_eval's order: score descending, ties by id descending.
+/// The ids of `ranking` in trec_eval's order: score descending, ties by id descending (scores
+/// compare as C doubles: -0.0 equals 0.0, NaN last).
 pub fn trec_order(ranking: &[RetrievedDoc]) -> Vec<&str> {
-    let mut docs: Vec<(&str, f64)> = ranking.iter().map(|d| (&*d.id, d.score as f64)).collect();
-    match trawl_eval::ranking::sort_ranking("", &mut docs, usize::MAX) {
-        Ok(()) => docs.iter().map(|d| d.0).collect(),
-        // Repeated ids (impossible from a KB retriever): keep the given order; score_ranking
-        // counts a repeated id once.
-        Err(_) => ranking.iter().map(|d| &*d.id).collect(),
-    }
+    let key = |s: f32| {
+        let x = s as f64;
+        if x.is_nan() {
+            f64::NEG_INFINITY
+        } else if x == 0.0 {
+            0.0
+        } else {
+            x
+        }
+    };
+    let mut docs: Vec<(&str, f64)> = ranking.iter().map(|d| (&*d.id, key(d.score))).collect();
+    docs.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(a.0)));
+    docs.into_iter().map(|d| d.0).collect()
 }
 
 fn judgements_of<'a>(
