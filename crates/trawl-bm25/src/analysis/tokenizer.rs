@@ -4,8 +4,10 @@
 //! Consequences (as in Lucene): `3.5`, `1,000`, `don't`, `o'neil's`, `e.g`, `snake_case` are one
 //! token each; punctuation, spaces and symbols are dropped; each CJK ideograph is its own token.
 //! Tokens longer than [`MAX_TOKEN_CHARS`] are split into pieces of that length, like Lucene.
-//! Known differences from Lucene: emoji are dropped (Lucene emits them), and the Unicode version
-//! of the boundary tables differs.
+//! Emoji and pictographic symbols (`©`, `®`, `™`, ...) are tokens, as in Lucene since 7.x;
+//! superscript/subscript digits and vulgar fractions (`²`, `₂`, `½`) are not, as in Lucene.
+//! Known differences: the Unicode version of the boundary tables, the pictographic table is an
+//! approximation of `Extended_Pictographic`, and Thai/Lao/Khmer runs are not kept whole.
 
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -17,9 +19,77 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
     if text.is_ascii() {
         return tokenize_ascii(text.as_bytes(), &mut emit);
     }
-    for word in text.unicode_words() {
-        emit_split(word, &mut emit);
+    // Lucene keeps runs of Southeast Asian script (Thai, Lao, Myanmar, Khmer) whole, where the
+    // UAX#29 tables split them per character.
+    let mut sa_run: Option<(usize, usize)> = None;
+    for (start, segment) in text.split_word_bound_indices() {
+        if segment.chars().all(is_southeast_asian) {
+            let end = start + segment.len();
+            sa_run = Some(match sa_run {
+                Some((s, _)) => (s, end),
+                None => (start, end),
+            });
+            continue;
+        }
+        if let Some((s, e)) = sa_run.take() {
+            emit_split(&text[s..e], &mut emit);
+        }
+        if segment.chars().any(is_word_char) {
+            emit_split(segment, &mut emit);
+        } else if segment.chars().next().is_some_and(is_pictographic) {
+            emit(segment);
+        }
     }
+    if let Some((s, e)) = sa_run {
+        emit_split(&text[s..e], &mut emit);
+    }
+}
+
+/// Letters and marks of Thai, Lao, Myanmar, Khmer, Tai Le/Tai Lue and Tai Tham (Unicode's
+/// Line_Break=SA), without their digits and punctuation.
+fn is_southeast_asian(c: char) -> bool {
+    let u = c as u32;
+    matches!(u, 0x0E00..=0x0EFF | 0x1000..=0x109F | 0x1780..=0x17FF | 0x1950..=0x19DF | 0x1A20..=0x1AAF)
+        && !matches!(u,
+            0x0E3F | 0x0E4F | 0x0E50..=0x0E5B | 0x0ED0..=0x0ED9 | 0x1040..=0x104F
+            | 0x1090..=0x1099 | 0x17D4..=0x17DA | 0x17E0..=0x17E9 | 0x19D0..=0x19DA)
+}
+
+/// A char that makes a UAX#29 segment a word for Lucene: a letter (ALetter, ideograph, kana,
+/// ...) or a decimal digit. Other numerics (`²`, `₂`, `½`, `①`) do not.
+fn is_word_char(c: char) -> bool {
+    if c.is_alphabetic() {
+        return true;
+    }
+    if !c.is_numeric() {
+        return false;
+    }
+    let u = c as u32;
+    !matches!(u,
+        0x00B2 | 0x00B3 | 0x00B9 | 0x00BC..=0x00BE | 0x09F4..=0x09F9 | 0x0BF0..=0x0BF2
+        | 0x0F2A..=0x0F33 | 0x1369..=0x137C | 0x17F0..=0x17F9 | 0x2070..=0x209F
+        | 0x2150..=0x218F | 0x2460..=0x24FF | 0x2776..=0x2793 | 0x2CFD | 0x3192..=0x3195
+        | 0x3220..=0x3229 | 0x3248..=0x324F | 0x3251..=0x325F | 0x3280..=0x3289
+        | 0x32B1..=0x32BF | 0x10107..=0x10133 | 0x1F100..=0x1F10C)
+}
+
+/// Approximately Unicode's `Extended_Pictographic` (emoji and pictographic symbols).
+fn is_pictographic(c: char) -> bool {
+    matches!(c as u32,
+        0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139 | 0x2194..=0x2199 | 0x21A9..=0x21AA
+        | 0x231A..=0x231B | 0x2328 | 0x2388 | 0x23CF | 0x23E9..=0x23F3 | 0x23F8..=0x23FA
+        | 0x24C2 | 0x25AA..=0x25AB | 0x25B6 | 0x25C0 | 0x25FB..=0x25FE | 0x2600..=0x2605
+        | 0x2607..=0x2612 | 0x2614..=0x2685 | 0x2690..=0x2705 | 0x2708..=0x2712 | 0x2714
+        | 0x2716 | 0x271D | 0x2721 | 0x2728 | 0x2733..=0x2734 | 0x2744 | 0x2747 | 0x274C
+        | 0x274E | 0x2753..=0x2755 | 0x2757 | 0x2763..=0x2767 | 0x2795..=0x2797 | 0x27A1
+        | 0x27B0 | 0x27BF | 0x2934..=0x2935 | 0x2B05..=0x2B07 | 0x2B1B..=0x2B1C | 0x2B50
+        | 0x2B55 | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x1F000..=0x1F0FF | 0x1F10D..=0x1F10F
+        | 0x1F12F | 0x1F16C..=0x1F171 | 0x1F17E..=0x1F17F | 0x1F18E | 0x1F191..=0x1F19A
+        | 0x1F1AD..=0x1F1E5 | 0x1F201..=0x1F20F | 0x1F21A | 0x1F22F | 0x1F232..=0x1F23A
+        | 0x1F23C..=0x1F23F | 0x1F249..=0x1F3FA | 0x1F400..=0x1F53D | 0x1F546..=0x1F64F
+        | 0x1F680..=0x1F6FF | 0x1F774..=0x1F77F | 0x1F7D5..=0x1F7FF | 0x1F80C..=0x1F80F
+        | 0x1F848..=0x1F84F | 0x1F85A..=0x1F85F | 0x1F888..=0x1F88F | 0x1F8AE..=0x1F8FF
+        | 0x1F90C..=0x1F93A | 0x1F93C..=0x1F945 | 0x1F947..=0x1FAFF | 0x1FC00..=0x1FFFD)
 }
 
 fn emit_split(word: &str, emit: &mut impl FnMut(&str)) {
