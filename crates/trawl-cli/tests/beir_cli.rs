@@ -254,3 +254,58 @@ fn beir_on_the_sample_writes_the_run_it_evaluates() {
         );
     }
 }
+
+/// Dense and hybrid runs cache a KB with the model's vectors and reuse it.
+#[cfg(feature = "dense")]
+#[test]
+fn beir_dense_and_hybrid_cache_vectors_and_rank_the_obvious_documents_first() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2");
+    if !model.join("model.safetensors").is_file() {
+        eprintln!(
+            "skipped: {} missing (scripts/get-model.sh installs it)",
+            model.display()
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("tiny");
+    tiny_beir(&data);
+    let d = data.to_str().unwrap();
+    let m = model.to_str().unwrap();
+    let o = trawl(&["beir", d, "--retriever", "dense"]);
+    assert_eq!(o.status.code(), Some(1), "dense without --model is refused");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--model"));
+    let dense = json(&trawl(&[
+        "beir",
+        d,
+        "--retriever",
+        "dense",
+        "--model",
+        m,
+        "--json",
+    ]));
+    assert_eq!(dense["retriever"], "dense");
+    assert!(dense["kb_dir"].as_str().unwrap().contains("bm25-dense-"));
+    assert!(
+        dense["metrics"]["ndcg@10"].as_f64().unwrap() > 0.9,
+        "{dense}"
+    );
+    let hybrid = json(&trawl(&[
+        "beir",
+        d,
+        "--retriever",
+        "hybrid",
+        "--model",
+        m,
+        "--json",
+    ]));
+    assert_eq!(
+        hybrid["kb_reused"], true,
+        "the dense KB is shared by dense and hybrid runs"
+    );
+    assert_eq!(hybrid["kb_dir"], dense["kb_dir"]);
+    assert!(
+        hybrid["metrics"]["ndcg@10"].as_f64().unwrap() > 0.9,
+        "{hybrid}"
+    );
+}

@@ -5,12 +5,15 @@
 //! bits, or creating `.trawl` fails) `$XDG_CACHE_HOME/trawl/kb` (default `~/.cache/trawl/kb`)
 //! `/<dataset name>-<path hash>/bm25-<settings hash>` instead; `--kb-dir` overrides both. A
 //! cached KB is reused only when its manifest's BM25 settings and corpus hash match the
-//! dataset's; otherwise it is rebuilt in place.
+//! dataset's; otherwise it is rebuilt in place. `--retriever dense|hybrid --model M` caches a KB
+//! holding BM25 and M's document vectors (`bm25-dense-<hash>`); search time then includes
+//! encoding the queries.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -18,7 +21,7 @@ use trawl_data::beir::BeirDataset;
 use trawl_data::Run;
 use trawl_kb::{Bm25Options, CorpusHasher, KbBuildOptions, KbHit, KnowledgeBase};
 
-use super::kb::{build_with_progress, Bm25Args};
+use super::kb::{add_dense_index, build_with_progress, recorded_model, Bm25Args};
 
 /// Which retriever to run (dense and hybrid slot in here).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +60,9 @@ pub struct Args {
     /// Knowledge base directory to build or reuse (default: a cache dir, see `trawl beir --help`).
     #[arg(long, value_name = "DIR")]
     pub kb_dir: Option<PathBuf>,
+    /// Embedding model (folder or hub id) for --retriever dense|hybrid; the KB caches its vectors.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
     /// Rebuild the knowledge base even when a matching one is cached.
     #[arg(long)]
     pub rebuild: bool,
@@ -108,9 +114,13 @@ fn ordered_map<S: serde::Serializer>(
 const METRICS: [&str; 4] = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
 
 /// A short stable hash (hex) of the settings, naming the cache directory.
-fn settings_hash(options: &Bm25Options) -> String {
+fn settings_hash(options: &Bm25Options, model: Option<&str>) -> String {
     let mut h = CorpusHasher::new();
-    let text = format!("{}|{:?}", trawl_kb::manifest::FORMAT_VERSION, options);
+    let text = format!(
+        "{}|{:?}|{model:?}",
+        trawl_kb::manifest::FORMAT_VERSION,
+        options
+    );
     h.add(&text, "", "", b"");
     h.finish_hex()[..12].to_string()
 }
@@ -161,16 +171,23 @@ fn build_or_reuse(
     data_dir: &Path,
     dir: &Path,
     options: &Bm25Options,
+    model: Option<&str>,
     rebuild: bool,
 ) -> anyhow::Result<(KnowledgeBase, f64, bool)> {
     if !rebuild {
         if let Ok(kb) = KnowledgeBase::open(dir) {
             let m = kb.manifest();
-            let same_settings = m.bm25.as_ref().is_some_and(|b| {
+            let same_bm25 = m.bm25.as_ref().is_some_and(|b| {
                 b.analyzer == options.analyzer
                     && b.params == options.params
                     && b.fields == options.fields
             });
+            let same_dense = match (model, &m.dense) {
+                (None, _) => true,
+                (Some(want), Some(d)) => recorded_model(want) == d.model,
+                (Some(_), None) => false,
+            };
+            let same_settings = same_bm25 && same_dense;
             if same_settings {
                 let mut h = CorpusHasher::new();
                 for doc in dataset.read_corpus()? {
@@ -187,8 +204,45 @@ fn build_or_reuse(
         overwrite: true,
         ..KbBuildOptions::default()
     };
-    let (kb, secs) = build_with_progress(data_dir, dir, &build)?;
+    let (mut kb, mut secs) = build_with_progress(data_dir, dir, &build)?;
+    if let Some(model) = model {
+        let start = Instant::now();
+        add_dense_index(&mut kb, model)?;
+        secs += start.elapsed().as_secs_f64();
+    }
     Ok((kb, secs, false))
+}
+
+/// Runs every query through the chosen retriever, in parallel (BM25 straight on the KB; dense
+/// and hybrid through trawl-retrieve, which encodes the whole batch at once).
+fn retrieve(
+    kb: &Arc<KnowledgeBase>,
+    kind: RetrieverKind,
+    model: Option<&str>,
+    queries: &[&str],
+    k: usize,
+) -> anyhow::Result<Vec<Vec<KbHit>>> {
+    if kind == RetrieverKind::Bm25 {
+        return Ok(kb.search_bm25_batch(queries, k)?);
+    }
+    let opts = trawl_retrieve::KbRetrieverOptions {
+        model: model.map(str::to_string),
+        ..Default::default()
+    };
+    let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
+    let lists = retriever.retrieve_batch(queries, k)?;
+    Ok(lists
+        .into_iter()
+        .map(|hits| {
+            hits.into_iter()
+                .map(|d| KbHit {
+                    ordinal: d.ordinal,
+                    id: d.id.to_string(),
+                    score: d.score,
+                })
+                .collect()
+        })
+        .collect())
 }
 
 fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
@@ -201,12 +255,14 @@ fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.retriever != RetrieverKind::Bm25 {
-        anyhow::bail!(
-            "dense index not available: `trawl beir --retriever {}` is not wired in yet; use --retriever bm25",
+    let model = match (args.retriever, &args.model) {
+        (RetrieverKind::Bm25, _) => None,
+        (_, Some(m)) => Some(m.as_str()),
+        (_, None) => anyhow::bail!(
+            "--retriever {} needs --model MODEL (a sentence-transformers folder or hub id, e.g. models/all-MiniLM-L6-v2)",
             args.retriever.name()
-        );
-    }
+        ),
+    };
     let dataset = BeirDataset::open(&args.data_dir)?;
     let qrels = dataset.read_qrels(&args.split)?;
     let queries = dataset.read_queries()?;
@@ -226,16 +282,34 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.bm25.to_options()?;
     let kb_dir = match &args.kb_dir {
         Some(d) => d.clone(),
-        None => default_kb_dir(&args.data_dir, "bm25", &settings_hash(&options))?,
+        None => {
+            let kind = if model.is_some() {
+                "bm25-dense"
+            } else {
+                "bm25"
+            };
+            default_kb_dir(
+                &args.data_dir,
+                kind,
+                &settings_hash(&options, model.map(recorded_model).as_deref()),
+            )?
+        }
     };
     let open_start = Instant::now();
-    let (kb, index_s, reused) =
-        build_or_reuse(&dataset, &args.data_dir, &kb_dir, &options, args.rebuild)?;
+    let (kb, index_s, reused) = build_or_reuse(
+        &dataset,
+        &args.data_dir,
+        &kb_dir,
+        &options,
+        model,
+        args.rebuild,
+    )?;
+    let kb = Arc::new(kb);
     let open_s = open_start.elapsed().as_secs_f64();
 
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let search_start = Instant::now();
-    let results: Vec<Vec<KbHit>> = kb.search_bm25_batch(&texts, args.k)?;
+    let results = retrieve(&kb, args.retriever, model, &texts, args.k)?;
     let search_s = search_start.elapsed().as_secs_f64();
 
     let mut run = Run::new();

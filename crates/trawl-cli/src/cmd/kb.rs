@@ -192,6 +192,15 @@ pub fn build_with_progress(
     Ok((kb, start.elapsed().as_secs_f64()))
 }
 
+/// How a model is recorded in a KB: a model folder by absolute path (so the KB works from any
+/// directory), anything else (a hub id) as given.
+pub fn recorded_model(model: &str) -> String {
+    match Path::new(model).canonicalize() {
+        Ok(p) if p.is_dir() => p.display().to_string(),
+        _ => model.to_string(),
+    }
+}
+
 /// Encodes every document of `kb` (title + " " + text, the model's document prefix) with `model`
 /// and stores the vectors in the KB.
 #[cfg(feature = "dense")]
@@ -221,12 +230,7 @@ pub fn add_dense_index(kb: &mut KnowledgeBase, model: &str) -> anyhow::Result<()
     let emb = encoder.encode_documents_with_progress(&refs, &progress);
     bar.finish_and_clear();
     let emb = emb.with_context(|| format!("embedding documents with {model}"))?;
-    // A model folder is recorded by absolute path, so the KB works from any directory.
-    let recorded = match Path::new(model).canonicalize() {
-        Ok(p) if p.is_dir() => p.display().to_string(),
-        _ => model.to_string(),
-    };
-    let embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded);
+    let embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded_model(model));
     kb.add_dense(&embeddings)?;
     Ok(())
 }
