@@ -42,7 +42,8 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     if !data.starts_with(&GZIP_MAGIC) {
         return Ok(data);
     }
-    let mut out = Vec::with_capacity(data.len() * 4);
+    // Text compresses ~4x; cap the guess so a huge file does not reserve absurd memory up front.
+    let mut out = Vec::with_capacity(data.len().saturating_mul(4).min(1 << 30));
     MultiGzDecoder::new(&data[..])
         .read_to_end(&mut out)
         .map_err(|e| Error::io(path, e))?;

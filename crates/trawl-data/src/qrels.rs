@@ -8,10 +8,11 @@
 //! In both, a first content line whose grade column is a column name (`score`, `rel`,
 //! `relevance`, `label`, `grade`, `judgment`) is a header and skipped.
 //!
-//! Rules shared with trec_eval 10.0: a line whose first non-blank character is `#` is a comment
-//! (a `#` anywhere else is data, so MS MARCO ids like `doc_00_1#4_16` work); ids cannot contain
-//! whitespace. Blank lines are skipped. Grades must be integers (`2` or `2.0`); trec_eval would
-//! silently read `abc` as 0, trawl reports it.
+//! Rules shared with trec_eval 10.0: a line starting with `#` is a comment (a `#` anywhere else
+//! is data, so MS MARCO ids like `doc_00_1#4_16` work); ids cannot contain whitespace. trawl is
+//! more lenient in two ways: indented comments and blank lines are skipped (trec_eval's qrels
+//! reader calls both malformed). It is stricter in one: grades must be integers (`2` or `2.0`);
+//! trec_eval would silently read `abc` as 0, trawl reports it.
 //!
 //! A repeated (query, document) pair is by default an error naming both lines: trec_eval 10.0
 //! stops with `duplicate docs` on it (it checks when it evaluates that query, i.e. for queries
