@@ -39,11 +39,17 @@ pub struct ScoredDoc {
 }
 
 /// Retrieval results per query. Each list is kept in the order given; evaluation re-sorts by
-/// score the way trec_eval does.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// score the way trec_eval does. Equality compares the lists only, not the [`Run::tag`].
+#[derive(Debug, Clone, Default)]
 pub struct Run {
     pub(crate) by_query: HashMap<String, Vec<ScoredDoc>>,
     pub(crate) tag: Option<String>,
+}
+
+impl PartialEq for Run {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_query == other.by_query
+    }
 }
 
 impl Run {

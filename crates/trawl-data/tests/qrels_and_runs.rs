@@ -407,3 +407,14 @@ fn run_with_errors_in_several_chunks_reports_the_first_line() {
         assert!(err(run(&text)).starts_with("r.trec:11: expected 6 columns"));
     }
 }
+
+#[test]
+fn run_equality_compares_lists_not_tags() {
+    let mut a = Run::new();
+    a.push("q", "d", 1.0);
+    let mut b = a.clone();
+    b.set_tag("other");
+    assert_eq!(a, b);
+    b.push("q", "e", 0.5);
+    assert_ne!(a, b);
+}
