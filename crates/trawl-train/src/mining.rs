@@ -285,3 +285,14 @@ pub fn mine(
     }
     Ok(out)
 }
+
+/// Writes mined lines as JSONL to `path` atomically (temp file, then rename).
+pub fn write_jsonl(path: &std::path::Path, mined: &[MinedExample]) -> Result<()> {
+    let mut bytes = Vec::new();
+    for m in mined {
+        serde_json::to_writer(&mut bytes, m).expect("mined lines serialise");
+        bytes.push(b'\n');
+    }
+    trawl_store::write_file_atomic(path, &bytes)?;
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! `trawl train --model M --data TRAIN --out DIR`: contrastive fine-tuning (MNRL with in-batch
+//! and hard negatives), evaluation during training, best checkpoint kept, sentence-transformers
+//! folder out.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use trawl_train::data::{
+    eval_set_from_examples, read_beir_split, read_examples, split_train_validation,
+};
+use trawl_train::model::{resolve_model_dir, LoadOptions, SentenceModel};
+use trawl_train::trainer::{resume_point, train, TrainConfig, TrainEvent};
+use trawl_train::MnrlConfig;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Base model: a sentence-transformers folder or a hub id found in ./models or the HF cache.
+    #[arg(long)]
+    pub model: String,
+    /// Training data: JSONL ({"query","positive","negatives"} or {"question","answer"|"context"},
+    /// e.g. from `trawl mine-negatives`) or a BEIR folder (its --train-split qrels).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Qrels split of a BEIR training folder.
+    #[arg(long, default_value = "train")]
+    pub train_split: String,
+    /// Output folder for the trained model (the best checkpoint when evaluating).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Checkpoints and train_log.jsonl; default: `<out>.run`.
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    /// Replace an --out folder that holds something else.
+    #[arg(long)]
+    pub force: bool,
+    /// Continue the run in --run-dir from its last checkpoint (same data and settings).
+    #[arg(long)]
+    pub resume: bool,
+    /// Evaluation data: a BEIR folder (with --split) or JSONL pairs.
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// Qrels split of the --eval BEIR folder.
+    #[arg(long, default_value = "dev")]
+    pub split: String,
+    /// Without --eval: hold out this fraction of the training queries (seeded) for evaluation.
+    #[arg(long, default_value_t = 0.0)]
+    pub val_fraction: f64,
+    #[arg(long, default_value_t = 1)]
+    pub epochs: usize,
+    /// Stop after this many optimizer steps.
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Micro-batches per optimizer step.
+    #[arg(long, default_value_t = 1)]
+    pub grad_accum: usize,
+    /// Peak learning rate (of the base model; also the head's unless --head-lr).
+    #[arg(long, alias = "base-lr", default_value_t = 2e-5)]
+    pub lr: f64,
+    /// Peak learning rate of the projection head.
+    #[arg(long)]
+    pub head_lr: Option<f64>,
+    #[arg(long, default_value_t = 0.1)]
+    pub warmup_ratio: f64,
+    #[arg(long, default_value_t = 0.01)]
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0: off).
+    #[arg(long, default_value_t = 1.0)]
+    pub max_grad_norm: f64,
+    /// Tokens per text; default: the model's max_seq_length.
+    #[arg(long)]
+    pub max_seq_len: Option<usize>,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Similarity scale of the loss (sentence-transformers' 20).
+    #[arg(long, default_value_t = 20.0, conflicts_with = "temperature")]
+    pub scale: f64,
+    /// Softmax temperature instead of --scale (e.g. 0.07 = scale 1/0.07).
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Also score each positive against all queries (symmetric loss).
+    #[arg(long)]
+    pub symmetric: bool,
+    /// Hard negatives used per example.
+    #[arg(long)]
+    pub max_negatives: Option<usize>,
+    /// Evaluate every N steps (default: every epoch).
+    #[arg(long)]
+    pub eval_every: Option<u64>,
+    /// Metric that picks the best checkpoint.
+    #[arg(long, default_value = "ndcg@10")]
+    pub metric: String,
+    /// Stop after N evaluations without improvement.
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// Train only a projection head on top of the frozen model.
+    #[arg(long, requires = "projection_dim")]
+    pub freeze_base: bool,
+    /// Add a trainable Dense projection of this width.
+    #[arg(long)]
+    pub projection_dim: Option<usize>,
+    /// Stop this invocation after N steps (resume later with --resume).
+    #[arg(long)]
+    pub interrupt_after: Option<u64>,
+    /// Texts per forward pass during evaluation.
+    #[arg(long, default_value_t = 64)]
+    pub eval_batch_size: usize,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let run_dir = args.run_dir.clone().unwrap_or_else(|| {
+        let mut s = args.out.clone().into_os_string();
+        s.push(".run");
+        PathBuf::from(s)
+    });
+    let model_dir = if args.resume {
+        resume_point(&run_dir).with_context(|| {
+            format!(
+                "--resume: {} has no checkpoint",
+                run_dir.join("last").display()
+            )
+        })?
+    } else {
+        resolve_model_dir(&args.model)?
+    };
+    let opts = LoadOptions {
+        max_seq_len: args.max_seq_len,
+        projection_dim: if args.resume {
+            None
+        } else {
+            args.projection_dim
+        },
+        seed: args.seed,
+        ..Default::default()
+    };
+    let model = SentenceModel::load(&model_dir, &opts)
+        .with_context(|| format!("loading {}", model_dir.display()))?;
+    trawl_train::checkpoint::check_output_dir(&args.out, &model, args.force)?;
+    let all = read_examples(&args.data, &args.train_split)?;
+    let (examples, eval) = match &args.eval {
+        Some(p) if p.is_dir() => (all, Some(read_beir_split(p, &args.split)?)),
+        Some(p) => {
+            let ev = read_examples(p, &args.split)?;
+            let set = eval_set_from_examples(&ev, &all);
+            (all, Some(set))
+        }
+        None if args.val_fraction > 0.0 => {
+            let (t, v) = split_train_validation(all, args.val_fraction, args.seed)?;
+            let set = eval_set_from_examples(&v, &t);
+            (t, Some(set))
+        }
+        None => (all, None),
+    };
+    let loss = match args.temperature {
+        Some(t) => MnrlConfig::from_temperature(t, args.symmetric)?,
+        None => MnrlConfig {
+            scale: args.scale,
+            symmetric: args.symmetric,
+        },
+    };
+    let cfg = TrainConfig {
+        epochs: args.epochs,
+        max_steps: args.max_steps,
+        batch_size: args.batch_size,
+        grad_accum: args.grad_accum,
+        lr: args.lr,
+        head_lr: args.head_lr,
+        warmup_ratio: args.warmup_ratio,
+        weight_decay: args.weight_decay,
+        max_grad_norm: args.max_grad_norm,
+        loss,
+        max_negatives: args.max_negatives.unwrap_or(usize::MAX),
+        freeze_base: args.freeze_base,
+        seed: args.seed,
+        eval_every: args.eval_every,
+        eval_batch_size: args.eval_batch_size,
+        best_metric: args
+            .metric
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--metric: {e}"))?,
+        patience: args.patience,
+        interrupt_after: args.interrupt_after,
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    if args.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let summary = train(
+        &model,
+        &examples,
+        eval.as_ref(),
+        &cfg,
+        &run_dir,
+        args.resume,
+        &mut |e| match e {
+            TrainEvent::Started {
+                total_steps,
+                start_step,
+                ..
+            } => {
+                bar.set_length(*total_steps);
+                bar.set_position(*start_step);
+            }
+            TrainEvent::Step {
+                step,
+                loss,
+                lr,
+                examples_per_sec,
+                ..
+            } => {
+                bar.set_position(*step);
+                bar.set_message(format!(
+                    "loss {loss:.4}  lr {lr:.2e}  {examples_per_sec:.1} ex/s"
+                ));
+            }
+            TrainEvent::Evaluated {
+                step,
+                scores,
+                is_best,
+            } => {
+                let vals: Vec<String> = scores
+                    .values
+                    .iter()
+                    .map(|(n, v)| format!("{n} {v:.4}"))
+                    .collect();
+                bar.println(format!(
+                    "step {step}: {}{}",
+                    vals.join("  "),
+                    if *is_best { "  (best)" } else { "" }
+                ));
+            }
+            TrainEvent::Saved { .. } => {}
+        },
+    )?;
+    bar.finish_and_clear();
+    let final_model = SentenceModel::load(
+        &summary.model_dir,
+        &LoadOptions {
+            max_seq_len: args.max_seq_len,
+            ..Default::default()
+        },
+    )?;
+    trawl_train::checkpoint::save_model(&final_model, &args.out, args.force, &[])?;
+    let best = summary.best.as_ref().map(|(step, s)| {
+        let mut m = serde_json::Map::new();
+        m.insert("step".into(), (*step).into());
+        for (n, v) in &s.values {
+            m.insert(n.clone(), (*v).into());
+        }
+        serde_json::Value::Object(m)
+    });
+    if args.json {
+        let out = serde_json::json!({
+            "out": args.out, "run_dir": run_dir, "steps": summary.steps, "seconds": summary.seconds,
+            "seconds_per_step": summary.mean_step_seconds, "last_loss": summary.last_loss,
+            "best": best, "stopped_early": summary.stopped_early,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "trained {} steps in {:.1}s ({:.2} s/step), last loss {:.4}",
+            summary.steps, summary.seconds, summary.mean_step_seconds, summary.last_loss
+        );
+        if let Some((step, s)) = &summary.best {
+            let vals: Vec<String> = s
+                .values
+                .iter()
+                .map(|(n, v)| format!("{n} {v:.4}"))
+                .collect();
+            println!("best at step {step}: {}", vals.join("  "));
+        }
+        if summary.stopped_early {
+            println!(
+                "stopped early (no improvement for {} evaluations)",
+                args.patience.unwrap_or(0)
+            );
+        }
+        println!(
+            "model: {}   (checkpoints and train_log.jsonl: {})",
+            args.out.display(),
+            run_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
