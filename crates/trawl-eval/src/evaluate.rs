@@ -17,7 +17,7 @@ use crate::measures::{
     average_precision, map_at, ndcg, ndcg_at, precision_at, recall_at, recip_rank, success_at,
 };
 use crate::metric::Metric;
-use crate::ranking::{sort_ranking, RankedRels};
+use crate::ranking::{grade_ranking, sort_ranking, RankedRels};
 use crate::trec_format::{QrelsTable, RunTable};
 
 /// Options BEIR users rely on.
@@ -69,18 +69,18 @@ pub fn metric_value(metric: Metric, rr: &RankedRels, level: i32) -> f64 {
 fn score_query<'a>(
     qid: &str,
     docs: impl Iterator<Item = (&'a str, f64)>,
-    grade: impl Fn(&str) -> Option<i32>,
-    all_grades: impl Iterator<Item = i32>,
+    judged: impl ExactSizeIterator<Item = (&'a str, i32)> + Clone,
     metrics: &[Metric],
     opts: &EvalOptions,
 ) -> Result<Vec<f64>> {
     let mut ranking: Vec<(&str, f64)> = docs
         .filter(|(d, _)| !(opts.ignore_identical_ids && *d == qid))
         .collect();
-    sort_ranking(qid, &mut ranking, opts.max_docs.unwrap_or(usize::MAX))?;
+    sort_ranking(&mut ranking, opts.max_docs.unwrap_or(usize::MAX));
+    let grades = grade_ranking(qid, &ranking, judged.clone())?;
     let rr = RankedRels::new(
-        ranking.iter().map(|(d, _)| grade(d)),
-        all_grades,
+        grades.into_iter(),
+        judged.map(|(_, g)| g),
         opts.relevance_threshold,
     );
     Ok(metrics
@@ -126,8 +126,7 @@ pub fn evaluate(
             let values = score_query(
                 q,
                 docs.iter().map(|d| (d.doc_id.as_str(), d.score)),
-                |d| judged.get(d).copied(),
-                judged.values().copied(),
+                judged.iter().map(|(d, g)| (d.as_str(), *g)),
                 metrics,
                 opts,
             )?;
@@ -152,8 +151,7 @@ pub fn evaluate_table(
             let values = score_query(
                 q,
                 docs.iter().copied(),
-                |d| judged.grade(d),
-                judged.docs.iter().map(|(_, g)| *g),
+                judged.docs.iter().map(|(d, g)| (d.as_str(), *g)),
                 metrics,
                 opts,
             )?;

@@ -5,6 +5,10 @@
 //! grade from the qrels, [`NONPOOL`] when it was never judged, or [`UNJUDGED`] when the qrels list
 //! it with a negative grade (in the pool but not judged).
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
 use crate::error::{Error, Result};
 
 /// Grade of a retrieved document that is not in the qrels.
@@ -27,21 +31,90 @@ pub struct RankedRels {
     pub rel_levels: Vec<i64>,
 }
 
-/// Sorts `docs` into trec_eval's order and keeps the first `max_docs`.
-/// Fails when a document id occurs twice (trec_eval refuses such runs).
-pub fn sort_ranking(query: &str, docs: &mut Vec<(&str, f64)>, max_docs: usize) -> Result<()> {
-    // Id descending first, then a stable sort by score: ties keep id-descending order.
-    docs.sort_unstable_by(|a, b| b.0.cmp(a.0));
-    if let Some(w) = docs.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(Error::DuplicateDoc {
-            query: query.to_string(),
-            doc: w[0].0.to_string(),
-            origin: None,
-        });
-    }
-    docs.sort_by(|a, b| score_key(b.1).total_cmp(&score_key(a.1)));
+/// Sorts `docs` into trec_eval's order (score descending, ties by id descending) and keeps the
+/// first `max_docs`.
+pub fn sort_ranking(docs: &mut Vec<(&str, f64)>, max_docs: usize) {
+    // Ids are compared only on score ties, so this is mostly a float sort.
+    docs.sort_unstable_by(|a, b| {
+        score_key(b.1)
+            .total_cmp(&score_key(a.1))
+            .then_with(|| b.0.cmp(a.0))
+    });
     docs.truncate(max_docs);
-    Ok(())
+}
+
+/// Looks up the qrels grade of every ranked document (`None`: not judged), refusing a document
+/// that occurs twice (trec_eval refuses such runs). One hash lookup per document does both.
+pub fn grade_ranking<'x>(
+    query: &str,
+    ranking: &[(&'x str, f64)],
+    judged: impl ExactSizeIterator<Item = (&'x str, i32)>,
+) -> Result<Vec<Option<i32>>> {
+    struct Slot {
+        grade: Option<i32>,
+        seen: bool,
+    }
+    let mut table: HashMap<&str, Slot, BuildHasherDefault<IdHasher>> =
+        HashMap::with_capacity_and_hasher(ranking.len() + judged.len(), Default::default());
+    for (doc, grade) in judged {
+        table.insert(
+            doc,
+            Slot {
+                grade: Some(grade),
+                seen: false,
+            },
+        );
+    }
+    let mut grades = Vec::with_capacity(ranking.len());
+    for (doc, _) in ranking {
+        match table.entry(doc) {
+            Entry::Occupied(mut e) => {
+                let slot = e.get_mut();
+                if slot.seen {
+                    return Err(Error::DuplicateDoc {
+                        query: query.to_string(),
+                        doc: doc.to_string(),
+                        origin: None,
+                    });
+                }
+                slot.seen = true;
+                grades.push(slot.grade);
+            }
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    grade: None,
+                    seen: true,
+                });
+                grades.push(None);
+            }
+        }
+    }
+    Ok(grades)
+}
+
+/// A small fast hasher for document ids (FxHash's mixing): ids are short and not adversarial
+/// here (a slow path would only cost time, never correctness).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.0 =
+            (self.0.rotate_left(5) ^ u64::from_le_bytes(tail) ^ rest.len() as u64).wrapping_mul(K);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// Scores compare as in C: -0.0 equals 0.0; NaN (refused by the parsers) sorts last.
@@ -125,18 +198,20 @@ mod tests {
     #[test]
     fn ties_break_by_docid_descending_and_rank_is_ignored() {
         let mut docs = vec![("a", 1.0), ("c", 1.0), ("b", 2.0), ("d", 0.5)];
-        sort_ranking("q", &mut docs, usize::MAX).unwrap();
+        sort_ranking(&mut docs, usize::MAX);
         let ids: Vec<_> = docs.iter().map(|d| d.0).collect();
         assert_eq!(ids, ["b", "c", "a", "d"]);
     }
 
     #[test]
     fn duplicates_are_refused_and_max_docs_truncates() {
-        let mut docs = vec![("a", 1.0), ("a", 2.0)];
-        let e = sort_ranking("q1", &mut docs, 10).unwrap_err();
+        let docs = vec![("a", 1.0), ("b", 0.5), ("a", 2.0)];
+        let e = grade_ranking("q1", &docs, [("b", 1)].into_iter()).unwrap_err();
         assert!(e.to_string().contains("'a' appears more than once"), "{e}");
+        let grades = grade_ranking("q1", &docs[..2], [("b", 1), ("z", 0)].into_iter()).unwrap();
+        assert_eq!(grades, [None, Some(1)]);
         let mut docs = vec![("a", 1.0), ("b", 2.0), ("c", 3.0)];
-        sort_ranking("q", &mut docs, 2).unwrap();
+        sort_ranking(&mut docs, 2);
         assert_eq!(docs, [("c", 3.0), ("b", 2.0)]);
     }
 

@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::measures::{parse_measures, Context, Measure, Summary};
-use crate::ranking::{sort_ranking, RankedRels};
+use crate::ranking::{grade_ranking, sort_ranking, RankedRels};
 use crate::trec_format::{QrelsTable, QueryJudgements, RunTable};
 
 /// trec_eval's command-line options that change results.
@@ -82,9 +82,14 @@ fn evaluate_query(
         Some(d) => d.clone(),
         None => vec![(BOGUS_DOC, 1.0)],
     };
-    sort_ranking(&judged.query_id, &mut ranking, max_docs)?;
+    sort_ranking(&mut ranking, max_docs);
+    let grades = grade_ranking(
+        &judged.query_id,
+        &ranking,
+        judged.docs.iter().map(|(d, g)| (d.as_str(), *g)),
+    )?;
     let rr = RankedRels::new(
-        ranking.iter().map(|(d, _)| judged.grade(d)),
+        grades.into_iter(),
         judged.docs.iter().map(|(_, g)| *g),
         ctx.relevance_level,
     );

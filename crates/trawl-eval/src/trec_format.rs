@@ -86,32 +86,61 @@ impl<'a> RunTable<'a> {
     }
 }
 
-/// Reads a whole file, decompressing gzip, and checks it is UTF-8.
-pub fn read_text(path: &Path) -> Result<String> {
+/// The text of an input file: memory-mapped when plain (no copy, the page cache is the buffer),
+/// decompressed into memory when gzip.
+pub enum Text {
+    Owned(String),
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Owned(s) => s,
+            // SAFETY: `read_text` checked these bytes are UTF-8 before wrapping them.
+            Text::Mapped(m) => unsafe { std::str::from_utf8_unchecked(m) },
+        }
+    }
+}
+
+fn utf8_error(path: &Path, bytes: &[u8], bad: usize) -> Error {
+    let line = 1 + bytes[..bad].iter().filter(|&&b| b == b'\n').count();
+    Error::Parse {
+        path: path.to_path_buf(),
+        line,
+        message: "the file is not valid UTF-8; re-encode it as UTF-8".into(),
+    }
+}
+
+/// Reads a whole file (gzip detected by its magic bytes) and checks it is UTF-8.
+pub fn read_text(path: &Path) -> Result<Text> {
     let io = |e| Error::Io {
         path: path.to_path_buf(),
         source: e,
     };
-    let raw = std::fs::read(path).map_err(io)?;
-    let data = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(io)?;
-        out
-    } else {
-        raw
-    };
-    String::from_utf8(data).map_err(|e| {
-        let bad = e.utf8_error().valid_up_to();
-        let bytes = e.as_bytes();
-        let line = 1 + bytes[..bad].iter().filter(|&&b| b == b'\n').count();
-        Error::Parse {
-            path: path.to_path_buf(),
-            line,
-            message: "the file is not valid UTF-8; re-encode it as UTF-8".into(),
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(Text::Owned(String::new()));
+    }
+    // SAFETY: the map is read-only; as with every mmap-based reader (ripgrep, ...), another
+    // process truncating or rewriting the file while we read it is outside our control.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    if !map.starts_with(&[0x1f, 0x8b]) {
+        if let Err(e) = std::str::from_utf8(&map) {
+            return Err(utf8_error(path, &map, e.valid_up_to()));
         }
-    })
+        return Ok(Text::Mapped(map));
+    }
+    let mut out = Vec::with_capacity(map.len() * 4);
+    flate2::read::MultiGzDecoder::new(&map[..])
+        .read_to_end(&mut out)
+        .map_err(io)?;
+    String::from_utf8(out)
+        .map(Text::Owned)
+        .map_err(|e| utf8_error(path, e.as_bytes(), e.utf8_error().valid_up_to()))
 }
 
 fn strip_bom(line: &str) -> &str {
@@ -208,13 +237,48 @@ struct Chunk<'a> {
     last_run_id: Option<&'a str>,
 }
 
+/// Whitespace-separated fields of a line, as trec_eval splits them (`isspace`).
+struct Fields<'a> {
+    line: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    #[inline]
+    fn next(&mut self) -> Option<&'a str> {
+        let b = self.line.as_bytes();
+        let mut i = self.pos;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i == b.len() {
+            self.pos = i;
+            return None;
+        }
+        let start = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        self.pos = i;
+        // Whitespace bytes are ASCII, so both ends are char boundaries.
+        Some(&self.line[start..i])
+    }
+}
+
+fn fields(line: &str) -> Fields<'_> {
+    Fields { line, pos: 0 }
+}
+
+#[inline]
 fn parse_run_line(line: &str) -> std::result::Result<(&str, &str, f64, &str), String> {
-    let mut it = line.split_ascii_whitespace();
+    let mut it = fields(line);
     let mut next = || it.next();
     let (Some(qid), Some(_iter), Some(doc), Some(_rank), Some(score), Some(run_id)) =
         (next(), next(), next(), next(), next(), next())
     else {
-        let n = line.split_ascii_whitespace().count();
+        let n = fields(line).count();
         return Err(format!(
             "expected 6 columns `qid Q0 docid rank score run_id`, found {n}"
         ));
@@ -231,12 +295,19 @@ fn parse_run_line(line: &str) -> std::result::Result<(&str, &str, f64, &str), St
 fn parse_chunk(chunk: &str) -> std::result::Result<Chunk<'_>, (usize, String)> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut last_run_id = None;
-    for (i, raw) in chunk.split('\n').enumerate() {
-        let line = strip_bom(raw);
-        if is_comment_or_blank(line) {
+    let bytes = chunk.as_bytes();
+    let mut start = 0;
+    let mut line_index = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |p| start + p);
+        let line = strip_bom(&chunk[start..end]);
+        start = end + 1;
+        line_index += 1;
+        let first = line.bytes().find(|b| !b.is_ascii_whitespace());
+        if matches!(first, None | Some(b'#')) {
             continue;
         }
-        let (qid, doc, score, run_id) = parse_run_line(line).map_err(|m| (i, m))?;
+        let (qid, doc, score, run_id) = parse_run_line(line).map_err(|m| (line_index - 1, m))?;
         last_run_id = Some(run_id);
         match groups.last_mut() {
             Some((q, docs)) if *q == qid => docs.push((doc, score)),
@@ -281,20 +352,23 @@ pub fn parse_run<'a>(text: &'a str, path: &Path) -> Result<RunTable<'a>> {
     };
     let parsed: Vec<std::result::Result<Chunk<'a>, (usize, String)>> =
         pieces.par_iter().map(|p| parse_chunk(p)).collect();
-    let mut line_offset = 0;
     let mut chunks = Vec::with_capacity(parsed.len());
-    for (piece, res) in pieces.iter().zip(parsed) {
+    for (k, res) in parsed.into_iter().enumerate() {
         match res {
             Ok(c) => chunks.push(c),
             Err((i, message)) => {
+                // Line numbers are only needed on error: count the lines of earlier pieces.
+                let before: usize = pieces[..k]
+                    .iter()
+                    .map(|p| memchr::memchr_iter(b'\n', p.as_bytes()).count())
+                    .sum();
                 return Err(Error::Parse {
                     path: PathBuf::from(path),
-                    line: line_offset + i + 1,
+                    line: before + i + 1,
                     message,
-                })
+                });
             }
         }
-        line_offset += memchr::memchr_iter(b'\n', piece.as_bytes()).count();
     }
     let mut index: HashMap<&'a str, usize> = HashMap::new();
     let mut queries: Vec<Group<'a>> = Vec::new();
@@ -342,6 +416,31 @@ mod tests {
         assert!(e.to_string().contains("found 6 column"), "{e}");
         let e = parse_qrels("1 0 d1 1\n1 0 d1 0\n", Path::new("q.txt")).unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn gzip_and_plain_files_read_the_same() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let text = "1 Q0 a 1 2.5 r\n";
+        std::fs::write(dir.path().join("run"), text).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("run.gz"), gz.finish().unwrap()).unwrap();
+        std::fs::write(dir.path().join("empty"), "").unwrap();
+        std::fs::write(dir.path().join("bad"), b"1 Q0 a 1 2.5 r\n1 Q0 \xff 1 1 r\n").unwrap();
+        assert_eq!(&*read_text(&dir.path().join("run")).unwrap(), text);
+        assert_eq!(&*read_text(&dir.path().join("run.gz")).unwrap(), text);
+        assert_eq!(&*read_text(&dir.path().join("empty")).unwrap(), "");
+        let e = read_text(&dir.path().join("bad"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.ends_with("bad:2: the file is not valid UTF-8; re-encode it as UTF-8"),
+            "{e}"
+        );
+        assert!(read_text(&dir.path().join("missing")).is_err());
     }
 
     #[test]
