@@ -35,6 +35,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Preflight: prove that a KB, a model and labels work before a training run.
     Check(cmd::check::Args),
+    /// Fine-tune a dense retriever (contrastive, in-batch + hard negatives).
+    Train(cmd::train::Args),
+    /// Mine hard negatives for training pairs from BM25 or a dense model.
+    MineNegatives(cmd::mine_negatives::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +53,8 @@ fn main() -> ExitCode {
         Command::Encode(args) => cmd::encode::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
+        Command::Train(args) => cmd::train::run(args),
+        Command::MineNegatives(args) => cmd::mine_negatives::run(args),
     };
     match result {
         Ok(code) => code,

@@ -6,6 +6,16 @@ pub mod compare;
 pub mod encode;
 pub mod eval;
 pub mod kb;
+#[cfg(feature = "train")]
+pub mod mine_negatives;
 pub mod search;
 pub mod serve;
+#[cfg(feature = "train")]
+pub mod train;
 pub mod trec_eval;
+#[cfg(not(feature = "train"))]
+pub mod without_train;
+#[cfg(not(feature = "train"))]
+pub use without_train as train;
+#[cfg(not(feature = "train"))]
+pub use without_train as mine_negatives;
