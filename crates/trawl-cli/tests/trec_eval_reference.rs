@@ -218,3 +218,23 @@ fn missing_query_without_c_is_left_out() {
         "{text}"
     );
 }
+
+#[test]
+fn run_from_stdin() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let Some(dir) = trawl_data::shared_data::locate("trec_eval") else {
+        return;
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(["trec-eval", "qrels.test", "-"])
+        .current_dir(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = std::fs::read(dir.join("results.test")).unwrap();
+    child.stdin.take().unwrap().write_all(&run).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.stdout, std::fs::read(dir.join("out.test")).unwrap());
+}

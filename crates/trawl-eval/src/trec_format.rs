@@ -114,12 +114,20 @@ fn utf8_error(path: &Path, bytes: &[u8], bad: usize) -> Error {
     }
 }
 
-/// Reads a whole file (gzip detected by its magic bytes) and checks it is UTF-8.
+/// Reads a whole file (gzip detected by its magic bytes; `-` is standard input, as in
+/// trec_eval) and checks it is UTF-8.
 pub fn read_text(path: &Path) -> Result<Text> {
     let io = |e| Error::Io {
         path: path.to_path_buf(),
         source: e,
     };
+    if path == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map_err(io)?;
+        return String::from_utf8(buf)
+            .map(Text::Owned)
+            .map_err(|e| utf8_error(path, e.as_bytes(), e.utf8_error().valid_up_to()));
+    }
     let file = std::fs::File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {
