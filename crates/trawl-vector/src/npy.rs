@@ -136,6 +136,49 @@ pub fn read_npy_header(path: impl AsRef<Path>) -> Result<NpyHeader> {
     })
 }
 
+/// Reads a 2-d little-endian float32 or float16 C-order `.npy` array as f32: (values, n, dim).
+pub fn read_npy_f32(path: impl AsRef<Path>) -> Result<(Vec<f32>, usize, usize)> {
+    let path = path.as_ref();
+    let corrupt = |reason: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let h = read_npy_header(path)?;
+    let [n, dim] = h.shape[..] else {
+        return Err(corrupt(format!(
+            "expected a 2-d array, found shape {:?}",
+            h.shape
+        )));
+    };
+    if h.fortran_order {
+        return Err(corrupt("Fortran-order arrays are not supported".into()));
+    }
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let width = match h.descr.as_str() {
+        "<f4" => 4,
+        "<f2" => 2,
+        d => return Err(corrupt(format!("element type {d}: expected <f4 or <f2"))),
+    };
+    let data = &bytes[h.data_offset.min(bytes.len())..];
+    if data.len() != n * dim * width {
+        return Err(corrupt(format!(
+            "truncated: shape ({n}, {dim}) needs {} data bytes, found {}",
+            n * dim * width,
+            data.len()
+        )));
+    }
+    let values = if width == 4 {
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect()
+    } else {
+        data.chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes(c.try_into().expect("2 bytes")).to_f32())
+            .collect()
+    };
+    Ok((values, n, dim))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +205,7 @@ mod tests {
                 half::f16::from_le_bytes(last.try_into().unwrap()).to_f32()
             };
             assert_eq!(v, 10.0);
+            assert_eq!(read_npy_f32(&p).unwrap(), (data.clone(), 7, 3));
         }
         assert!(write_npy(dir.path().join("x.npy"), &[1.0; 5], 2, 3, Precision::F32).is_err());
         std::fs::write(dir.path().join("bad.npy"), b"hello world").unwrap();

@@ -98,12 +98,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let encode_started = std::time::Instant::now();
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
     let emb = if args.queries {
         encoder.encode_queries_with_progress(&refs, &progress)?
     } else {
         encoder.encode_documents_with_progress(&refs, &progress)?
     };
+    let encode_secs = encode_started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let precision = if args.f16 {
         Precision::F16
@@ -123,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let summary = serde_json::json!({
             "model": encoder.model_name(), "n": emb.n, "dim": emb.dim,
             "dtype": if args.f16 { "float16" } else { "float32" },
-            "out": args.out, "ids": ids_out, "seconds": secs,
+            "out": args.out, "ids": ids_out, "seconds": secs, "encode_seconds": encode_secs,
         });
         println!("{summary}");
     } else {

@@ -16,7 +16,10 @@ fn exp(x: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 5.000_000_1e-1;
     y = y * r * r + r + 1.0;
-    let pow2 = f32::from_bits(((fx as i32 + 127) as u32) << 23);
+    // 2^fx without a float->int cast (whose saturating semantics block vectorisation): adding
+    // 2^23 puts the integer fx + 127 (in 1..=254 after the clamp) in the low mantissa bits.
+    let biased = (fx + (127.0 + 8_388_608.0)).to_bits() - 0x4B00_0000;
+    let pow2 = f32::from_bits(biased << 23);
     y * pow2
 }
 
