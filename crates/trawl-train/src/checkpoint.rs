@@ -134,7 +134,11 @@ pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
     let p = &model.pipeline;
     write_json(
         &dir.join("sentence_bert_config.json"),
-        &serde_json::json!({"max_seq_length": model.max_seq_len(), "do_lower_case": false}),
+        // The source's inference length, not the (often shorter) training truncation.
+        &serde_json::json!({
+            "max_seq_length": p.max_seq_length.unwrap_or(model.max_seq_len()),
+            "do_lower_case": false
+        }),
     )?;
     let pooling_dir = dir.join("1_Pooling");
     std::fs::create_dir_all(&pooling_dir).map_err(|e| Error::io(&pooling_dir, e))?;
