@@ -1,44 +1,13 @@
 //! Building an index: analyse documents in parallel (rayon), gather per-document term counts,
 //! then lay out postings term by term with precomputed scores.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use rayon::prelude::*;
 
 use crate::analysis::{Analyzer, AnalyzerConfig, Scratch};
+use crate::hash::FxMap;
 use crate::index::{Bm25Index, IndexData};
 use crate::params::{Bm25Params, CollectionStats, Scorer};
 use crate::{column::Column, Error, Result};
-
-/// FxHash: fast, non-cryptographic; terms are not attacker-chosen keys of a long-lived server map.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let v = u64::from_le_bytes(c.try_into().expect("8 bytes"));
-            self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// Documents analysed per rayon task.
 const CHUNK: usize = 256;

@@ -33,6 +33,7 @@ pub mod analysis;
 pub mod builder;
 mod column;
 pub mod error;
+mod hash;
 pub mod index;
 pub mod params;
 pub mod persist;

@@ -8,11 +8,11 @@ pub mod porter;
 pub mod stopwords;
 pub mod tokenizer;
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::hash::{FxMap, FxSet};
 use crate::{Error, Result};
 pub use porter::PorterStemmer;
 
@@ -121,7 +121,7 @@ enum StemmerImpl {
 /// A ready-to-use analyzer built from an [`AnalyzerConfig`]. Cheap to share between threads.
 pub struct Analyzer {
     config: AnalyzerConfig,
-    stopwords: HashSet<String>,
+    stopwords: FxSet<String>,
     stemmer: StemmerImpl,
 }
 
@@ -133,13 +133,18 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// Per-thread scratch buffers, so analysing a document allocates nothing per token.
+/// Per-thread scratch buffers, so analysing a document allocates nothing per token, and a
+/// memo of recent stems (natural text repeats words, and stemming costs more than a lookup).
 #[derive(Default)]
 pub struct Scratch {
     token: String,
-    stemmed: String,
     porter: PorterStemmer,
+    /// lowercased token -> its term, or `None` for a stopword.
+    memo: FxMap<Box<str>, Option<Box<str>>>,
 }
+
+/// Entries kept in [`Scratch`]'s memo before it is cleared (bounds memory on huge vocabularies).
+const MEMO_LIMIT: usize = 1 << 17;
 
 impl Analyzer {
     /// Validates `config` (e.g. the Snowball language name).
@@ -149,7 +154,7 @@ impl Analyzer {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            Stopwords::None => HashSet::new(),
+            Stopwords::None => FxSet::default(),
             Stopwords::List(words) => words
                 .iter()
                 .map(|w| {
@@ -205,8 +210,8 @@ impl Analyzer {
     pub fn analyze_with(&self, text: &str, scratch: &mut Scratch, mut emit: impl FnMut(&str)) {
         let Scratch {
             token,
-            stemmed,
             porter,
+            memo,
         } = scratch;
         tokenizer::tokenize(text, |raw| {
             let mut word = raw;
@@ -219,41 +224,56 @@ impl Analyzer {
             } else {
                 token.push_str(word);
             }
-            if token.is_empty() || self.stopwords.contains(token.as_str()) {
+            if token.is_empty() {
                 return;
             }
-            match &self.stemmer {
-                StemmerImpl::None => emit(token),
-                StemmerImpl::Porter => {
-                    stemmed.clear();
-                    porter.stem_into(token, stemmed);
-                    emit(stemmed);
+            if let StemmerImpl::None = self.stemmer {
+                if !self.stopwords.contains(token.as_str()) {
+                    emit(token);
                 }
-                StemmerImpl::Snowball(s) => emit(&s.stem(token)),
+                return;
             }
+            if let Some(term) = memo.get(token.as_str()) {
+                if let Some(term) = term {
+                    emit(term);
+                }
+                return;
+            }
+            let term: Option<Box<str>> = if self.stopwords.contains(token.as_str()) {
+                None
+            } else {
+                Some(match &self.stemmer {
+                    StemmerImpl::Porter => porter.stem(token).into_boxed_str(),
+                    StemmerImpl::Snowball(s) => s.stem(token).into(),
+                    StemmerImpl::None => unreachable!("handled above"),
+                })
+            };
+            if let Some(t) = &term {
+                emit(t);
+            }
+            if memo.len() >= MEMO_LIMIT {
+                memo.clear();
+            }
+            memo.insert(token.as_str().into(), term);
         });
     }
 }
 
 /// Lucene `EnglishPossessiveFilter`: drops a trailing `'s`, `’s` or `＇s` (or `S`).
 fn strip_possessive(word: &str) -> &str {
-    for apostrophe in ["'", "\u{2019}", "\u{FF07}"] {
-        for s in ["s", "S"] {
-            if let Some(stem) = word
-                .strip_suffix(s)
-                .and_then(|w| w.strip_suffix(apostrophe))
-            {
-                return stem;
-            }
-        }
-    }
-    word
+    let Some(rest) = word.strip_suffix(['s', 'S']) else {
+        return word;
+    };
+    rest.strip_suffix(['\'', '\u{2019}', '\u{FF07}'])
+        .unwrap_or(word)
 }
 
 /// Lowercases like Java's `Character.toLowerCase(int)`: one char in, one char out.
 fn lowercase_into(word: &str, out: &mut String) {
     if word.is_ascii() {
-        out.extend(word.bytes().map(|b| b.to_ascii_lowercase() as char));
+        let start = out.len();
+        out.push_str(word);
+        out[start..].make_ascii_lowercase();
     } else {
         out.extend(word.chars().map(|c| c.to_lowercase().next().unwrap_or(c)));
     }

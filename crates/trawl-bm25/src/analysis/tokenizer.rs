@@ -19,6 +19,33 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
     if text.is_ascii() {
         return tokenize_ascii(text.as_bytes(), &mut emit);
     }
+    // Words never span ASCII whitespace (UAX#29 WB3a/WB3b/WB4 keep whitespace apart from
+    // letters), so pieces between spaces can be tokenised independently: ASCII ones on the
+    // fast path, the others with the full Unicode tables.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        while start < bytes.len() && bytes[start].is_ascii_whitespace() {
+            start += 1;
+        }
+        let mut end = start;
+        let mut ascii = true;
+        while end < bytes.len() && !bytes[end].is_ascii_whitespace() {
+            ascii &= bytes[end].is_ascii();
+            end += 1;
+        }
+        if end > start {
+            if ascii {
+                tokenize_ascii(&bytes[start..end], &mut emit);
+            } else {
+                tokenize_unicode(&text[start..end], &mut emit);
+            }
+        }
+        start = end;
+    }
+}
+
+fn tokenize_unicode(text: &str, mut emit: impl FnMut(&str)) {
     // Lucene keeps runs of Southeast Asian script (Thai, Lao, Myanmar, Khmer) whole, where the
     // UAX#29 tables split them per character.
     let mut sa_run: Option<(usize, usize)> = None;
@@ -125,7 +152,7 @@ enum Class {
     Other,
 }
 
-fn class(b: u8) -> Class {
+const fn class_of(b: u8) -> Class {
     match b {
         b'a'..=b'z' | b'A'..=b'Z' => Class::Letter,
         b'0'..=b'9' => Class::Digit,
@@ -135,6 +162,21 @@ fn class(b: u8) -> Class {
         b'.' | b'\'' => Class::MidNumLet,
         _ => Class::Other,
     }
+}
+
+const CLASSES: [Class; 256] = {
+    let mut t = [Class::Other; 256];
+    let mut i = 0;
+    while i < 128 {
+        t[i] = class_of(i as u8);
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn class(b: u8) -> Class {
+    CLASSES[b as usize]
 }
 
 /// The same UAX#29 rules (WB5-WB13b) specialised to ASCII, without the table lookups.
