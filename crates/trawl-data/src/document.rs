@@ -91,7 +91,8 @@ pub struct DocumentReader {
 }
 
 impl DocumentReader {
-    /// Reads from any buffered source (e.g. `&[u8]` in tests); `name` is used in errors.
+    /// Reads from any buffered source (e.g. a `std::io::Cursor<Vec<u8>>`); `name` is used in
+    /// errors.
     pub fn from_reader(
         reader: impl BufRead + Send + 'static,
         name: impl AsRef<Path>,
@@ -113,7 +114,8 @@ impl DocumentReader {
         }
     }
 
-    /// Makes a document id seen before an error naming both lines. Costs memory for every id.
+    /// Makes a repeated document id an error naming both lines (by default ids pass through
+    /// unchecked). Keeps every id in memory.
     pub fn reject_duplicate_ids(mut self) -> Self {
         self.state.seen = Some(HashMap::new());
         self
