@@ -58,6 +58,9 @@ impl LayerNorm {
                 self.eps as f32,
             )?);
         }
+        if let Some(ys) = crate::fused::layer_norm(xs, &self.weight, &self.bias, self.eps)? {
+            return Ok(ys);
+        }
         let mean = xs.mean_keepdim(D::Minus1)?;
         let centred = xs.broadcast_sub(&mean)?;
         let var = centred.sqr()?.mean_keepdim(D::Minus1)?;
@@ -227,7 +230,7 @@ impl Bert {
         let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (d as f64).sqrt()))?;
         let scores = scores.broadcast_add(bias)?;
         let probs = if mode.tracks_grad() {
-            candle_nn::ops::softmax(&scores, D::Minus1)?
+            crate::fused::softmax_last_dim(&scores)?
         } else {
             candle_nn::ops::softmax_last_dim(&scores)?
         };

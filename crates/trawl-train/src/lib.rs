@@ -37,6 +37,7 @@ pub mod data;
 pub mod dropout;
 pub mod error;
 pub mod evaluate;
+pub mod fused;
 pub mod loss;
 pub mod mining;
 pub mod model;

@@ -1,0 +1,377 @@
+//! Fused CPU kernels that keep a backward pass: softmax over the last dimension (one pass per
+//! row forward, `y * (g - sum(g * y))` backward) instead of the five-op composed softmax, whose
+//! autograd graph is large on `(batch, heads, seq, seq)` attention scores; and layer norm with
+//! fused forward and backward kernels (candle's own fused layer norm has no backward at all).
+//! Other devices and dtypes fall back to composed primitive ops.
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
+
+use crate::Result;
+
+struct SoftmaxLastDim;
+
+fn softmax_rows<T: num_like::Float>(src: &[T], dim: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); src.len()];
+    for (row, dst) in src.chunks(dim).zip(out.chunks_mut(dim)) {
+        let max = row.iter().copied().fold(T::neg_inf(), T::max);
+        let mut sum = T::zero();
+        for (d, &x) in dst.iter_mut().zip(row) {
+            *d = (x - max).exp();
+            sum = sum + *d;
+        }
+        let inv = T::one() / sum;
+        dst.iter_mut().for_each(|d| *d = *d * inv);
+    }
+    out
+}
+
+impl CustomOp1 for SoftmaxLastDim {
+    fn name(&self) -> &'static str {
+        "trawl-softmax-last-dim"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let dim = *layout.dims().last().unwrap_or(&1);
+        let (start, end) = layout
+            .contiguous_offsets()
+            .ok_or_else(|| candle_core::Error::Msg("softmax: input must be contiguous".into()))?;
+        let out = match storage {
+            CpuStorage::F32(v) => CpuStorage::F32(softmax_rows(&v[start..end], dim)),
+            CpuStorage::F64(v) => CpuStorage::F64(softmax_rows(&v[start..end], dim)),
+            _ => candle_core::bail!("softmax: only f32 and f64 are supported"),
+        };
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let dot = (grad_res * res)?.sum_keepdim(D::Minus1)?;
+        Ok(Some((grad_res.broadcast_sub(&dot)? * res)?))
+    }
+}
+
+/// Softmax over the last dimension with a backward pass (fused on CPU for f32/f64).
+pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() && matches!(xs.dtype(), DType::F32 | DType::F64) {
+        return Ok(xs.contiguous()?.apply_op1(SoftmaxLastDim)?);
+    }
+    Ok(candle_nn::ops::softmax(xs, D::Minus1)?)
+}
+
+fn contiguous<'a, T: candle_core::WithDType>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a [T]> {
+    let (a, b) = l
+        .contiguous_offsets()
+        .ok_or_else(|| candle_core::Error::Msg(format!("layer norm: {what} must be contiguous")))?;
+    Ok(&s.as_slice::<T>()?[a..b])
+}
+
+/// Mean and 1/sqrt(var + eps) of one row.
+fn row_stats<T: num_like::Float>(row: &[T], eps: f64) -> (T, T) {
+    let n = T::from_f64(row.len() as f64);
+    let mean = row.iter().fold(T::zero(), |a, &x| a + x) / n;
+    let var = row
+        .iter()
+        .fold(T::zero(), |a, &x| a + (x - mean) * (x - mean))
+        / n;
+    (mean, T::one() / (var + T::from_f64(eps)).sqrt())
+}
+
+struct LayerNormOp {
+    eps: f64,
+}
+
+fn ln_forward<T: num_like::Float>(x: &[T], w: &[T], b: &[T], eps: f64) -> Vec<T> {
+    let h = w.len();
+    let mut out = vec![T::zero(); x.len()];
+    for (row, dst) in x.chunks(h).zip(out.chunks_mut(h)) {
+        let (mean, rstd) = row_stats(row, eps);
+        for i in 0..h {
+            dst[i] = (row[i] - mean) * rstd * w[i] + b[i];
+        }
+    }
+    out
+}
+
+impl CustomOp3 for LayerNormOp {
+    fn name(&self) -> &'static str {
+        "trawl-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(ln_forward::<f32>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "weight")?,
+                contiguous(s3, l3, "bias")?,
+                self.eps,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(ln_forward::<f64>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "weight")?,
+                contiguous(s3, l3, "bias")?,
+                self.eps,
+            )),
+            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let dx = x.apply_op3_no_bwd(w, &grad, &LayerNormBackwardX { eps: self.eps })?;
+        let dwdb = x.apply_op2_no_bwd(&grad, &LayerNormBackwardWB { eps: self.eps })?;
+        Ok((Some(dx), Some(dwdb.get(0)?), Some(dwdb.get(1)?)))
+    }
+}
+
+/// dx = rstd * (g*w - mean(g*w) - xhat * mean(g*w * xhat)), per row.
+struct LayerNormBackwardX {
+    eps: f64,
+}
+
+fn ln_backward_x<T: num_like::Float>(x: &[T], w: &[T], g: &[T], eps: f64) -> Vec<T> {
+    let h = w.len();
+    let n = T::from_f64(h as f64);
+    let mut out = vec![T::zero(); x.len()];
+    let mut gw = vec![T::zero(); h];
+    for ((row, grow), dst) in x.chunks(h).zip(g.chunks(h)).zip(out.chunks_mut(h)) {
+        let (mean, rstd) = row_stats(row, eps);
+        let (mut m1, mut m2) = (T::zero(), T::zero());
+        for i in 0..h {
+            gw[i] = grow[i] * w[i];
+            m1 = m1 + gw[i];
+            m2 = m2 + gw[i] * (row[i] - mean) * rstd;
+        }
+        let (m1, m2) = (m1 / n, m2 / n);
+        for i in 0..h {
+            let xhat = (row[i] - mean) * rstd;
+            dst[i] = rstd * (gw[i] - m1 - xhat * m2);
+        }
+    }
+    out
+}
+
+impl CustomOp3 for LayerNormBackwardX {
+    fn name(&self) -> &'static str {
+        "trawl-layer-norm-bwd-x"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(ln_backward_x::<f32>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "weight")?,
+                contiguous(s3, l3, "gradient")?,
+                self.eps,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(ln_backward_x::<f64>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "weight")?,
+                contiguous(s3, l3, "gradient")?,
+                self.eps,
+            )),
+            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// [dw; db] = [sum over rows of g * xhat; sum over rows of g], shape (2, hidden).
+struct LayerNormBackwardWB {
+    eps: f64,
+}
+
+fn ln_backward_wb<T: num_like::Float>(x: &[T], g: &[T], h: usize, eps: f64) -> Vec<T> {
+    let mut out = vec![T::zero(); 2 * h];
+    for (row, grow) in x.chunks(h).zip(g.chunks(h)) {
+        let (mean, rstd) = row_stats(row, eps);
+        for i in 0..h {
+            out[i] = out[i] + grow[i] * (row[i] - mean) * rstd;
+            out[h + i] = out[h + i] + grow[i];
+        }
+    }
+    out
+}
+
+impl CustomOp2 for LayerNormBackwardWB {
+    fn name(&self) -> &'static str {
+        "trawl-layer-norm-bwd-wb"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let h = *l1.dims().last().unwrap_or(&1);
+        let out = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(ln_backward_wb::<f32>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "gradient")?,
+                h,
+                self.eps,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(ln_backward_wb::<f64>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "gradient")?,
+                h,
+                self.eps,
+            )),
+            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
+        };
+        Ok((out, Shape::from((2, h))))
+    }
+}
+
+/// Layer norm over the last dimension with a backward pass; `None` when this device/dtype has
+/// no fused kernel (the caller then composes primitive ops).
+pub fn layer_norm(xs: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Option<Tensor>> {
+    if !(xs.device().is_cpu() && matches!(xs.dtype(), DType::F32 | DType::F64)) {
+        return Ok(None);
+    }
+    let xs = xs.contiguous()?;
+    Ok(Some(xs.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        LayerNormOp { eps },
+    )?))
+}
+
+/// The few float operations the kernels need, for f32 and f64.
+mod num_like {
+    pub trait Float:
+        Copy
+        + std::ops::Sub<Output = Self>
+        + std::ops::Add<Output = Self>
+        + std::ops::Mul<Output = Self>
+        + std::ops::Div<Output = Self>
+    {
+        fn zero() -> Self;
+        fn one() -> Self;
+        fn neg_inf() -> Self;
+        fn exp(self) -> Self;
+        fn max(self, other: Self) -> Self;
+        fn sqrt(self) -> Self;
+        fn from_f64(v: f64) -> Self;
+    }
+    macro_rules! float {
+        ($t:ty) => {
+            impl Float for $t {
+                fn zero() -> Self {
+                    0.0
+                }
+                fn one() -> Self {
+                    1.0
+                }
+                fn neg_inf() -> Self {
+                    <$t>::NEG_INFINITY
+                }
+                fn exp(self) -> Self {
+                    <$t>::exp(self)
+                }
+                fn max(self, other: Self) -> Self {
+                    <$t>::max(self, other)
+                }
+                fn sqrt(self) -> Self {
+                    <$t>::sqrt(self)
+                }
+                fn from_f64(v: f64) -> Self {
+                    v as $t
+                }
+            }
+        };
+    }
+    float!(f32);
+    float!(f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use candle_core::{Device, Tensor, Var, D};
+
+    fn close(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f64>()
+            .unwrap()
+    }
+
+    #[test]
+    fn fused_kernels_match_composed_ops_forward_and_backward() {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f64, 2.0, (3, 5, 7), &dev).unwrap()).unwrap();
+        let w = Var::from_tensor(&Tensor::randn(1f64, 0.3, 7, &dev).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f64, 0.3, 7, &dev).unwrap()).unwrap();
+        let mix = Tensor::randn(0f64, 1.0, (3, 5, 7), &dev).unwrap();
+        // Composed references.
+        let mean = x.mean_keepdim(D::Minus1).unwrap();
+        let xc = x.broadcast_sub(&mean).unwrap();
+        let var = xc.sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
+        let ln_ref = xc
+            .broadcast_div(&(var + 1e-12).unwrap().sqrt().unwrap())
+            .unwrap()
+            .broadcast_mul(&w)
+            .unwrap()
+            .broadcast_add(&b)
+            .unwrap();
+        let sm_ref = candle_nn::ops::softmax(&x, D::Minus1).unwrap();
+        let ln = super::layer_norm(&x, &w, &b, 1e-12).unwrap().unwrap();
+        let sm = super::softmax_last_dim(&x).unwrap();
+        assert!(close(&ln, &ln_ref) < 1e-12);
+        assert!(close(&sm, &sm_ref) < 1e-12);
+        let loss = |a: &Tensor, s: &Tensor| {
+            ((a * &mix).unwrap().sum_all().unwrap()
+                + (s * &mix).unwrap().sqr().unwrap().sum_all().unwrap())
+            .unwrap()
+        };
+        let g_ref = loss(&ln_ref, &sm_ref).backward().unwrap();
+        let g = loss(&ln, &sm).backward().unwrap();
+        for v in [&x, &w, &b] {
+            let d = close(g.get(v).unwrap(), g_ref.get(v).unwrap());
+            assert!(d < 1e-10, "gradient differs by {d}");
+        }
+    }
+}
