@@ -27,15 +27,49 @@ impl DropoutRng {
             return Ok(xs.clone());
         }
         let keep_scale = (1.0 / (1.0 - p)) as f32;
-        // Drop when a uniform u32 falls below p * 2^32.
-        let threshold = (p * 4_294_967_296.0).min(u32::MAX as f64) as u32;
+        // Drop when a uniform 16-bit draw falls below p * 2^16 (four draws per u64).
+        let threshold = (p * 65536.0).round().min(65535.0) as u64;
         let n = xs.elem_count();
-        let mut mask = Vec::with_capacity(n);
-        for _ in 0..n {
-            let keep = self.rng.next_u32() >= threshold;
-            mask.push(if keep { keep_scale } else { 0.0 });
+        let mut mask = Vec::with_capacity(n + 3);
+        while mask.len() < n {
+            let bits = self.rng.next_u64();
+            for k in 0..4 {
+                let keep = (bits >> (16 * k)) & 0xffff >= threshold;
+                mask.push(if keep { keep_scale } else { 0.0 });
+            }
         }
+        mask.truncate(n);
         let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
         Ok(xs.mul(&mask)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_about_p_and_rescales_the_rest() {
+        let x = Tensor::ones(100_000, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+        let y: Vec<f32> = DropoutRng::for_step(1, 2)
+            .apply(&x, 0.1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let dropped = y.iter().filter(|v| **v == 0.0).count() as f64 / y.len() as f64;
+        assert!((dropped - 0.1).abs() < 0.005, "dropped {dropped}");
+        assert!(y.iter().all(|v| *v == 0.0 || (*v - 1.0 / 0.9).abs() < 1e-6));
+        let again: Vec<f32> = DropoutRng::for_step(1, 2)
+            .apply(&x, 0.1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_eq!(y, again, "same seed and step, same mask");
+        let other: Vec<f32> = DropoutRng::for_step(1, 3)
+            .apply(&x, 0.1)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert_ne!(y, other);
     }
 }

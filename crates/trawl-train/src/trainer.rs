@@ -441,7 +441,7 @@ fn batch_loss(
     let mut mode = Mode::Train(Some(rng));
     let q = model.encode(&queries, &mut mode, cfg.freeze_base)?;
     let d = model.encode(&docs, &mut mode, cfg.freeze_base)?;
-    mnrl_loss(&q, &d, &docs, &cfg.loss)
+    mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)
 }
 
 fn save_last(

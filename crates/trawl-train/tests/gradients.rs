@@ -31,7 +31,7 @@ fn loss(model: &SentenceModel, cfg: &MnrlConfig, mode: &mut Mode) -> Tensor {
     let q = model.encode(QUERIES, mode, false).unwrap();
     let docs: Vec<&str> = POSITIVES.iter().chain(NEGATIVES).copied().collect();
     let d = model.encode(&docs, mode, false).unwrap();
-    mnrl_loss(&q, &d, &docs, cfg).unwrap()
+    mnrl_loss(&q, &d, &docs, QUERIES, cfg).unwrap()
 }
 
 fn scalar(t: &Tensor) -> f64 {

@@ -36,7 +36,7 @@ fn minilm_gradients_match_pytorch() {
     let docs: Vec<&str> = p.iter().chain(&n).map(String::as_str).collect();
     let qe = model.encode(&qs, &mut Mode::Train(None), false).unwrap();
     let de = model.encode(&docs, &mut Mode::Train(None), false).unwrap();
-    let loss = mnrl_loss(&qe, &de, &docs, &MnrlConfig::default()).unwrap();
+    let loss = mnrl_loss(&qe, &de, &docs, &qs, &MnrlConfig::default()).unwrap();
     let value = loss.to_scalar::<f64>().unwrap();
     let want = r["loss"].as_f64().unwrap();
     assert!(
