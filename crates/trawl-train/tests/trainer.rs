@@ -262,3 +262,36 @@ fn early_stopping_after_patience_evaluations_without_improvement() {
     assert!(run.path().join("last/trainer_state.json").exists());
     assert!(run.path().join("last/optimizer.safetensors").exists());
 }
+
+#[test]
+fn gradient_accumulation_counts_optimizer_steps() {
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), None);
+    let before = weights(&model);
+    let run = tempfile::tempdir().unwrap();
+    // 43 examples, batch 4: 10 full batches + 1 of 3 per epoch = 11; accumulation 2 -> 5 steps.
+    let cfg = TrainConfig {
+        batch_size: 4,
+        grad_accum: 2,
+        epochs: 1,
+        eval_every: None,
+        ..config()
+    };
+    let mut steps = 0;
+    let s = train(
+        &model,
+        &examples(),
+        None,
+        &cfg,
+        run.path(),
+        false,
+        &mut |e| {
+            if let TrainEvent::Step { .. } = e {
+                steps += 1;
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!((s.steps, steps), (5, 5));
+    assert_ne!(before, weights(&model));
+}
