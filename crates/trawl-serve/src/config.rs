@@ -27,6 +27,9 @@ pub struct ServeConfig {
     pub default_retriever: Option<String>,
     /// Reward for an item whose uid has no labels.
     pub unknown_uid: UnknownUidPolicy,
+    /// Requests retrieving at the same time (others wait their turn); default: the number of
+    /// CPUs, since every batch is already spread over all cores.
+    pub max_concurrent_retrievals: usize,
 }
 
 impl Default for ServeConfig {
@@ -42,6 +45,7 @@ impl Default for ServeConfig {
             shutdown_grace: Duration::from_secs(5),
             default_retriever: None,
             unknown_uid: UnknownUidPolicy::Error,
+            max_concurrent_retrievals: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
 }

@@ -18,9 +18,19 @@ use crate::state::AppState;
 
 type Answer<T> = Result<Json<T>, ApiError>;
 
+/// Runs retrieval on the blocking pool, at most `max_concurrent_retrievals` at a time: more
+/// would only make threads fight for the same cores (each batch is already parallel inside)
+/// and hold more requests' memory at once. Waiting requests queue cheaply on the event loop.
 async fn blocking<T: Send + 'static>(
+    st: &AppState,
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    let _permit = st.retrieval_slots.acquire().await.map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down",
+        )
+    })?;
     tokio::task::spawn_blocking(f).await.map_err(|e| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -55,7 +65,7 @@ pub async fn search(
 ) -> Answer<SearchResponse> {
     let k = validate_k(req.k, &st.config)?;
     let r = st.retriever(req.retriever.as_deref())?;
-    let hits = blocking(move || {
+    let hits = blocking(&st, move || {
         let mut out = r.retrieve_batch(&[req.query.as_str()], k)?;
         Ok(hits(&*r, &out.pop().unwrap_or_default()))
     })
@@ -73,7 +83,7 @@ pub async fn retrieve_batch(
     let fuse = parse_fuse(req.fuse.as_deref())?;
     let r = st.retriever(req.retriever.as_deref())?;
     let texts: Vec<Vec<String>> = req.items.into_iter().map(|i| i.queries).collect();
-    let results = blocking(move || {
+    let results = blocking(&st, move || {
         let out = retrieve_rewrites(&*r, &texts, k, mode, fuse)?;
         Ok(out
             .into_iter()
@@ -124,7 +134,7 @@ pub async fn reward(
         unknown_uid: st.config.unknown_uid,
     };
     let labels = st.labels.clone();
-    let results = blocking(move || {
+    let results = blocking(&st, move || {
         let out = compute_rewards(&*r, &items, labels.as_deref(), &spec)?;
         Ok(out
             .into_iter()

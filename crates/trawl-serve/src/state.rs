@@ -21,6 +21,7 @@ pub struct AppState {
     pub(crate) cache: Arc<QueryCache>,
     pub(crate) stats: Stats,
     pub(crate) started: Instant,
+    pub(crate) retrieval_slots: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -55,11 +56,17 @@ impl AppState {
             }
             None => retrievers[0].name().to_string(),
         };
-        if config.max_k == 0 || config.max_batch == 0 || config.max_rewrites == 0 {
+        if config.max_k == 0
+            || config.max_batch == 0
+            || config.max_rewrites == 0
+            || config.max_concurrent_retrievals == 0
+        {
             return Err(Error::Config(
-                "max_k, max_batch and max_rewrites must be at least 1".into(),
+                "max_k, max_batch, max_rewrites and max_concurrent_retrievals must be at least 1"
+                    .into(),
             ));
         }
+        let retrieval_slots = tokio::sync::Semaphore::new(config.max_concurrent_retrievals);
         Ok(AppState {
             retrievers: map,
             default_retriever,
@@ -68,6 +75,7 @@ impl AppState {
             cache,
             stats: Stats::default(),
             started: Instant::now(),
+            retrieval_slots,
         })
     }
 
