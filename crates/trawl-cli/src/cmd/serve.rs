@@ -86,6 +86,9 @@ pub struct Args {
     /// Seconds before a request is answered 408.
     #[arg(long, default_value_t = 60.0)]
     pub timeout: f64,
+    /// Requests retrieving at once; others queue (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub max_concurrent: Option<usize>,
     /// Reward given to items whose uid has no labels (default: a per-item error).
     #[arg(long, value_name = "REWARD")]
     pub unknown_uid_reward: Option<f64>,
@@ -146,6 +149,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         unknown_uid: args
             .unknown_uid_reward
             .map_or(UnknownUidPolicy::Error, UnknownUidPolicy::Default),
+        max_concurrent_retrievals: args
+            .max_concurrent
+            .unwrap_or(ServeConfig::default().max_concurrent_retrievals),
         ..ServeConfig::default()
     };
     let state = AppState::new(opened.retrievers, labels, config)?;
