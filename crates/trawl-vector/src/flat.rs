@@ -152,10 +152,11 @@ impl FlatIndex {
         let q_blocks = nq.div_ceil(QUERY_BLOCK);
         let d_blocks = self.len.div_ceil(DOC_BLOCK);
         let threads = rayon::current_num_threads().max(1);
-        let shards = if q_blocks >= threads {
+        // At least ~4 tasks per thread so uneven blocks still keep every core busy.
+        let shards = if q_blocks >= 4 * threads {
             1
         } else {
-            (2 * threads).div_ceil(q_blocks).min(d_blocks)
+            (4 * threads).div_ceil(q_blocks).min(d_blocks).max(1)
         };
         let blocks_per_shard = d_blocks.div_ceil(shards);
         let rows = self.rows.view();
