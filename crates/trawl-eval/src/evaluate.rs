@@ -68,14 +68,14 @@ pub fn metric_value(metric: Metric, rr: &RankedRels, level: i32) -> f64 {
 
 fn score_query<'a>(
     qid: &str,
-    docs: impl Iterator<Item = (&'a str, f64)>,
+    mut ranking: Vec<(&'a str, f64)>,
     judged: impl ExactSizeIterator<Item = (&'a str, i32)> + Clone,
     metrics: &[Metric],
     opts: &EvalOptions,
 ) -> Result<Vec<f64>> {
-    let mut ranking: Vec<(&str, f64)> = docs
-        .filter(|(d, _)| !(opts.ignore_identical_ids && *d == qid))
-        .collect();
+    if opts.ignore_identical_ids {
+        ranking.retain(|(d, _)| *d != qid);
+    }
     sort_ranking(&mut ranking, opts.max_docs.unwrap_or(usize::MAX));
     let grades = grade_ranking(qid, &ranking, judged.clone())?;
     let rr = RankedRels::new(
@@ -125,7 +125,7 @@ pub fn evaluate(
         .map(|(q, docs, judged)| {
             let values = score_query(
                 q,
-                docs.iter().map(|d| (d.doc_id.as_str(), d.score)),
+                docs.iter().map(|d| (d.doc_id.as_str(), d.score)).collect(),
                 judged.iter().map(|(d, g)| (d.as_str(), *g)),
                 metrics,
                 opts,
@@ -137,20 +137,21 @@ pub fn evaluate(
 }
 
 /// [`evaluate`] on the borrowed tables of [`crate::trec_format`] (the fast path from files).
+/// Consumes the run: each query's list is sorted in place.
 pub fn evaluate_table(
     qrels: &QrelsTable,
-    run: &RunTable<'_>,
+    run: RunTable<'_>,
     metrics: &[Metric],
     opts: &EvalOptions,
 ) -> Result<Evaluation> {
     let per_query = run
         .queries
-        .par_iter()
+        .into_par_iter()
         .filter_map(|(q, docs)| qrels.get(q).map(|j| (q, docs, j)))
         .map(|(q, docs, judged)| {
             let values = score_query(
                 q,
-                docs.iter().copied(),
+                docs,
                 judged.docs.iter().map(|(d, g)| (d.as_str(), *g)),
                 metrics,
                 opts,

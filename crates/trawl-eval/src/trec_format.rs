@@ -137,8 +137,8 @@ pub fn read_text(path: &Path) -> Result<Text> {
     // process truncating or rewriting the file while we read it is outside our control.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
     if !map.starts_with(&[0x1f, 0x8b]) {
-        if let Err(e) = std::str::from_utf8(&map) {
-            return Err(utf8_error(path, &map, e.valid_up_to()));
+        if let Err(bad) = validate_utf8(&map) {
+            return Err(utf8_error(path, &map, bad));
         }
         return Ok(Text::Mapped(map));
     }
@@ -149,6 +149,34 @@ pub fn read_text(path: &Path) -> Result<Text> {
     String::from_utf8(out)
         .map(Text::Owned)
         .map_err(|e| utf8_error(path, e.as_bytes(), e.utf8_error().valid_up_to()))
+}
+
+/// UTF-8 check in parallel pieces cut after a newline (always a character boundary); the error
+/// is the offset of the first bad byte.
+fn validate_utf8(bytes: &[u8]) -> std::result::Result<(), usize> {
+    let n = if bytes.len() > 1 << 20 {
+        rayon::current_num_threads().max(1) * 4
+    } else {
+        1
+    };
+    let mut cuts = vec![0];
+    for k in 1..n {
+        let target = (bytes.len() * k / n).max(*cuts.last().unwrap_or(&0));
+        if let Some(p) = memchr::memchr(b'\n', &bytes[target..]) {
+            cuts.push(target + p + 1);
+        }
+    }
+    cuts.push(bytes.len());
+    cuts.dedup();
+    let bad = cuts
+        .par_windows(2)
+        .filter_map(|w| {
+            std::str::from_utf8(&bytes[w[0]..w[1]])
+                .err()
+                .map(|e| w[0] + e.valid_up_to())
+        })
+        .min();
+    bad.map_or(Ok(()), Err)
 }
 
 fn strip_bom(line: &str) -> &str {
@@ -291,13 +319,47 @@ fn parse_run_line(line: &str) -> std::result::Result<(&str, &str, f64, &str), St
             "expected 6 columns `qid Q0 docid rank score run_id`, found {n}"
         ));
     };
-    let score: f64 = score
-        .parse()
-        .map_err(|_| format!("score '{score}' is not a number"))?;
+    let score: f64 =
+        parse_score(score).ok_or_else(|| format!("score '{score}' is not a number"))?;
     if !score.is_finite() {
         return Err(format!("score '{score}' is not a finite number"));
     }
     Ok((qid, doc, score, run_id))
+}
+
+/// Parses a score. Plain decimals (`-12.345`) with a mantissa below 2^53 and at most 22
+/// fraction digits take an exact fast path: both the mantissa and the power of ten are exact
+/// doubles, so one IEEE division is correctly rounded and equals `str::parse` (and C's `strtod`).
+/// Everything else (exponents, long mantissas, `inf`) goes through `str::parse`.
+#[inline]
+fn parse_score(s: &str) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let (mut mant, mut frac, mut count, mut dot) = (0u64, 0usize, 0usize, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' if count < 19 => {
+                mant = mant * 10 + u64::from(c - b'0');
+                count += 1;
+                frac += usize::from(dot);
+            }
+            b'.' if !dot => dot = true,
+            _ => return s.parse().ok(),
+        }
+    }
+    if count == 0 || mant >= 1 << 53 || frac > 22 {
+        return s.parse().ok();
+    }
+    let v = mant as f64 / POW10[frac];
+    Some(if neg { -v } else { v })
 }
 
 fn parse_chunk(chunk: &str) -> std::result::Result<Chunk<'_>, (usize, String)> {
@@ -424,6 +486,64 @@ mod tests {
         assert!(e.to_string().contains("found 6 column"), "{e}");
         let e = parse_qrels("1 0 d1 1\n1 0 d1 0\n", Path::new("q.txt")).unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn fast_score_parser_equals_str_parse_bit_for_bit() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut cases: Vec<String> = [
+            "0",
+            "-0.0",
+            "1.",
+            ".5",
+            "+3.25",
+            "0.1",
+            "0.3",
+            "123456789012345678",
+            "9007199254740993",
+            "1e5",
+            "-2.5E-3",
+            "inf",
+            "0.0000000000000000000000001",
+            "12345678901234567890.5",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for _ in 0..20_000 {
+            let v: f64 = rng.random::<f64>() * 10f64.powi(rng.random_range(-6..8));
+            let digits = rng.random_range(0..18);
+            cases.push(format!("{v:.digits$}"));
+            cases.push(format!("-{v:.digits$}"));
+        }
+        for c in &cases {
+            let want: Option<f64> = c.parse().ok();
+            let got = parse_score(c);
+            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{c}");
+        }
+        for bad in ["", "-", ".", "1.2.3", "12a", "--1"] {
+            assert_eq!(parse_score(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn utf8_errors_in_large_files_name_the_line() {
+        let mut data = Vec::new();
+        for i in 0..100_000 {
+            data.extend_from_slice(format!("q Q0 d{i} 1 1.0 r\n").as_bytes());
+        }
+        let line_start = data.len();
+        data.extend_from_slice(b"q Q0 \xc3 1 1.0 r\n");
+        assert!(data.len() > 1 << 20);
+        assert_eq!(validate_utf8(&data), Err(line_start + 5));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("big"), &data).unwrap();
+        let e = read_text(&dir.path().join("big"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("big:100001: the file is not valid UTF-8"), "{e}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ proptest! {
             let opts = TrecEvalOptions { measures: vec!["all_trec".into()], per_query: true, complete: true, ..Default::default() };
             let _ = trec_eval(&q, &r, &opts);
             let metrics = [Metric::Ndcg(Some(10)), Metric::Map(None), Metric::Mrr(Some(10))];
-            let _ = evaluate_table(&q, &r, &metrics, &EvalOptions::default());
+            let _ = evaluate_table(&q, r, &metrics, &EvalOptions::default());
         }
     }
 

@@ -46,7 +46,7 @@ pub fn evaluate_files(
 ) -> anyhow::Result<Evaluation> {
     let text = read_text(run_path)?;
     let run = parse_run(&text, run_path)?;
-    evaluate_table(qrels, &run, metrics, opts)
+    evaluate_table(qrels, run, metrics, opts)
         .with_context(|| format!("evaluating {}", run_path.display()))
 }
 
