@@ -47,7 +47,11 @@ def median_steps(secs):
 def run_sentence_transformers(model_dir, pairs, steps, batch, max_len):
     import torch
     from datasets import Dataset
-    from sentence_transformers import SentenceTransformer, losses
+    from sentence_transformers import SentenceTransformer
+    try:
+        from sentence_transformers.sentence_transformer import losses
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers import losses
     from sentence_transformers.sentence_transformer.trainer import SentenceTransformerTrainer
     from sentence_transformers.sentence_transformer.training_args import SentenceTransformerTrainingArguments
     from transformers import TrainerCallback
