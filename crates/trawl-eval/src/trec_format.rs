@@ -184,8 +184,7 @@ fn strip_bom(line: &str) -> &str {
 }
 
 fn is_comment_or_blank(line: &str) -> bool {
-    let t = line.trim_start();
-    t.is_empty() || t.starts_with('#')
+    matches!(line.bytes().find(|&b| !is_space(b)), None | Some(b'#'))
 }
 
 /// Parses qrels text (TREC 4-column or BEIR 3-column TSV with header).
@@ -202,7 +201,7 @@ pub fn parse_qrels(text: &str, path: &Path) -> Result<QrelsTable> {
         if is_comment_or_blank(line) {
             continue;
         }
-        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let fields: Vec<&str> = fields(line).collect();
         let (qid, doc, grade) = match fields.as_slice() {
             [q, _, d, g] => (*q, *d, *g),
             [q, d, g] => {
@@ -273,6 +272,41 @@ struct Chunk<'a> {
     last_run_id: Option<&'a str>,
 }
 
+/// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
+#[inline]
+fn is_space(b: u8) -> bool {
+    b == b' ' || (b'\t'..=b'\r').contains(&b)
+}
+
+/// Index of the first byte at or after `i` that is `isspace`, or `b.len()`. Eight bytes at a
+/// time: the SWAR test flags bytes below 0x21 (exact for the lowest flagged byte; bytes >= 0x80
+/// are never flagged), then the flagged byte is checked against `isspace`.
+#[inline]
+fn next_space(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= b.len() {
+        let mut chunk = [0u8; 8];
+        chunk.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(chunk);
+        let flagged = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        if flagged == 0 {
+            i += 8;
+            continue;
+        }
+        let j = i + (flagged.trailing_zeros() / 8) as usize;
+        if is_space(b[j]) {
+            return j;
+        }
+        // A control character inside an id: not a separator, keep going.
+        i = j + 1;
+    }
+    while i < b.len() && !is_space(b[i]) {
+        i += 1;
+    }
+    i
+}
+
 /// Whitespace-separated fields of a line, as trec_eval splits them (`isspace`).
 struct Fields<'a> {
     line: &'a str,
@@ -286,7 +320,7 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<&'a str> {
         let b = self.line.as_bytes();
         let mut i = self.pos;
-        while i < b.len() && b[i].is_ascii_whitespace() {
+        while i < b.len() && is_space(b[i]) {
             i += 1;
         }
         if i == b.len() {
@@ -294,11 +328,9 @@ impl<'a> Iterator for Fields<'a> {
             return None;
         }
         let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() {
-            i += 1;
-        }
+        i = next_space(b, i);
         self.pos = i;
-        // Whitespace bytes are ASCII, so both ends are char boundaries.
+        // Separators are ASCII, so both ends are char boundaries.
         Some(&self.line[start..i])
     }
 }
@@ -373,15 +405,20 @@ fn parse_chunk(chunk: &str) -> std::result::Result<Chunk<'_>, (usize, String)> {
         let line = strip_bom(&chunk[start..end]);
         start = end + 1;
         line_index += 1;
-        let first = line.bytes().find(|b| !b.is_ascii_whitespace());
-        if matches!(first, None | Some(b'#')) {
+        if is_comment_or_blank(line) {
             continue;
         }
         let (qid, doc, score, run_id) = parse_run_line(line).map_err(|m| (line_index - 1, m))?;
         last_run_id = Some(run_id);
         match groups.last_mut() {
             Some((q, docs)) if *q == qid => docs.push((doc, score)),
-            _ => groups.push((qid, vec![(doc, score)])),
+            last => {
+                // Runs usually have the same depth for every query: reserve the last one's.
+                let cap = last.map_or(16, |(_, d)| d.len());
+                let mut docs = Vec::with_capacity(cap);
+                docs.push((doc, score));
+                groups.push((qid, docs));
+            }
         }
     }
     Ok(Chunk {
@@ -486,6 +523,28 @@ mod tests {
         assert!(e.to_string().contains("found 6 column"), "{e}");
         let e = parse_qrels("1 0 d1 1\n1 0 d1 0\n", Path::new("q.txt")).unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
+    }
+
+    #[test]
+    fn field_splitting_matches_c_isspace() {
+        let lines = [
+            "a b",
+            "  q1\tQ0  doc-123456789012345 1 2.5 run\r",
+            "\u{feff}x\x0by\x0cz",
+            "id\x01with\x02controls next",
+            "ééééééééé ü",
+            "12345678 12345678 123456789",
+            "",
+            "   ",
+        ];
+        for line in lines {
+            let want: Vec<&str> = line
+                .split(|c: char| c.is_ascii() && is_space(c as u8))
+                .filter(|f| !f.is_empty())
+                .collect();
+            let got: Vec<&str> = fields(line).collect();
+            assert_eq!(got, want, "{line:?}");
+        }
     }
 
     #[test]
