@@ -14,7 +14,7 @@ for g in "${groups[@]}"; do
   echo "bench/setup.sh: installing peers for '$g' into $venv" >&2
   case "$g" in
     eval) pip numpy pytrec-eval-terrier ranx ;;
-    bm25) pip numpy scipy bm25s PyStemmer numba rank-bm25 psutil
+    bm25) pip numpy scipy bm25s PyStemmer numba rank-bm25 psutil onnxruntime
           pip pyjnius && pip --no-deps pyserini==0.22.1 ;;
     dense) pip numpy sentence-transformers faiss-cpu hnswlib psutil ;;
     serve) pip fastapi uvicorn httpx psutil ;;

@@ -1,12 +1,14 @@
 //! The document store: id, title, text and metadata of every document, by ordinal.
 //!
-//! Two files:
-//! - `docs.dat`: for each document in ordinal order, its id, title, text and metadata (compact
-//!   JSON, empty when there is none) as raw UTF-8 bytes, back to back;
-//! - `docs.idx`: `4 * n + 1` little-endian `u64` offsets into `docs.dat`; field `f` of document
-//!   `i` is `dat[idx[4i + f] .. idx[4i + f + 1]]`.
+//! Two columns of UTF-8 strings, each a data file plus an offsets file:
+//! - `ids.dat` / `ids.idx`: the ids, in ordinal order (kept apart and compact so that attaching
+//!   ids to a million hits touches a few cache-friendly megabytes, not the whole corpus);
+//! - `docs.dat` / `docs.idx`: title, text and metadata (compact JSON, empty when there is none)
+//!   of every document, back to back.
 //!
-//! Both are memory-mapped on open. Opening checks the shapes (sizes, monotone offsets, last
+//! An offsets file holds `fields * n + 1` little-endian `u64`s; field `f` of record `i` is
+//! `dat[idx[fields*i + f] .. idx[fields*i + f + 1]]`. All four files are checksummed
+//! (trawl-store footers) and memory-mapped on open. Opening checks the shapes (sizes, monotone offsets, last
 //! offset == data size), so a later lookup can never read out of bounds; text is checked to be
 //! UTF-8 when read, so even a store whose checksums were not verified never panics.
 
@@ -16,11 +18,16 @@ use trawl_store::{ByteSource, Checked, CheckedWriter, MmapBytes, Verify};
 
 use crate::{Error, Result};
 
-pub(crate) const DATA_FILE: &str = "docs.dat";
-pub(crate) const INDEX_FILE: &str = "docs.idx";
-const FIELDS: usize = 4;
-const DATA_MAGIC: &[u8; 8] = b"TRWLDOCS";
-const INDEX_MAGIC: &[u8; 8] = b"TRWLDIDX";
+/// (data file, offsets file, data magic, offsets magic, fields per record)
+type ColumnSpec = (
+    &'static str,
+    &'static str,
+    &'static [u8; 8],
+    &'static [u8; 8],
+    usize,
+);
+const IDS: ColumnSpec = ("ids.dat", "ids.idx", b"TRWLIDSD", b"TRWLIDSI", 1);
+const DOCS: ColumnSpec = ("docs.dat", "docs.idx", b"TRWLDOCS", b"TRWLDIDX", 3);
 const VERSION: u32 = 1;
 
 /// One stored document, borrowed from the memory-mapped store.
@@ -53,48 +60,35 @@ impl DocumentRef<'_> {
     }
 }
 
-/// Streams documents into `docs.dat` and collects their offsets.
-pub(crate) struct DocStoreWriter {
+/// Streams one column to disk.
+struct ColumnWriter {
     dat: CheckedWriter,
-    dir: PathBuf,
+    spec: ColumnSpec,
     offsets: Vec<u64>,
     pos: u64,
 }
 
-impl DocStoreWriter {
-    pub(crate) fn create(dir: &Path) -> Result<Self> {
-        Ok(DocStoreWriter {
-            dat: CheckedWriter::create(&dir.join(DATA_FILE), DATA_MAGIC, VERSION)?,
-            dir: dir.to_path_buf(),
+impl ColumnWriter {
+    fn create(dir: &Path, spec: ColumnSpec) -> Result<Self> {
+        Ok(ColumnWriter {
+            dat: CheckedWriter::create(&dir.join(spec.0), spec.2, VERSION)?,
+            spec,
             offsets: vec![0],
             pos: 0,
         })
     }
 
-    pub(crate) fn push(
-        &mut self,
-        id: &str,
-        title: &str,
-        text: &str,
-        metadata_json: &[u8],
-    ) -> Result<()> {
-        for field in [
-            id.as_bytes(),
-            title.as_bytes(),
-            text.as_bytes(),
-            metadata_json,
-        ] {
-            self.dat.write_all(field)?;
-            self.pos += field.len() as u64;
-            self.offsets.push(self.pos);
-        }
+    fn push(&mut self, field: &[u8]) -> Result<()> {
+        self.dat.write_all(field)?;
+        self.pos += field.len() as u64;
+        self.offsets.push(self.pos);
         Ok(())
     }
 
-    /// Writes the offsets, footers and syncs both files; returns their total size in bytes.
-    pub(crate) fn finish(self) -> Result<u64> {
+    /// Writes the offsets and both footers; returns the bytes written.
+    fn finish(self, dir: &Path) -> Result<u64> {
         self.dat.finish()?;
-        let mut idx = CheckedWriter::create(&self.dir.join(INDEX_FILE), INDEX_MAGIC, VERSION)?;
+        let mut idx = CheckedWriter::create(&dir.join(self.spec.1), self.spec.3, VERSION)?;
         let mut bytes = Vec::with_capacity(self.offsets.len() * 8);
         for o in &self.offsets {
             bytes.extend_from_slice(&o.to_le_bytes());
@@ -105,23 +99,58 @@ impl DocStoreWriter {
     }
 }
 
-/// The memory-mapped, read-only document store.
+/// Streams documents into the store.
+pub(crate) struct DocStoreWriter {
+    ids: ColumnWriter,
+    docs: ColumnWriter,
+    dir: PathBuf,
+}
+
+impl DocStoreWriter {
+    pub(crate) fn create(dir: &Path) -> Result<Self> {
+        Ok(DocStoreWriter {
+            ids: ColumnWriter::create(dir, IDS)?,
+            docs: ColumnWriter::create(dir, DOCS)?,
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        id: &str,
+        title: &str,
+        text: &str,
+        metadata_json: &[u8],
+    ) -> Result<()> {
+        self.ids.push(id.as_bytes())?;
+        for field in [title.as_bytes(), text.as_bytes(), metadata_json] {
+            self.docs.push(field)?;
+        }
+        Ok(())
+    }
+
+    /// Writes offsets and footers (files are synced); returns the store's size in bytes.
+    pub(crate) fn finish(self) -> Result<u64> {
+        Ok(self.ids.finish(&self.dir)? + self.docs.finish(&self.dir)?)
+    }
+}
+
+/// One memory-mapped column, its shape checked on open.
 #[derive(Debug)]
-pub struct DocStore {
+struct Column {
     dat: Checked<MmapBytes>,
     idx: Checked<MmapBytes>,
-    num_docs: usize,
+    fields: usize,
     dat_path: PathBuf,
 }
 
-impl DocStore {
-    /// Maps the store in `dir` and checks that it holds `num_docs` well-formed records.
-    pub(crate) fn open(dir: &Path, num_docs: usize, verify: Verify) -> Result<Self> {
-        let dat_path = dir.join(DATA_FILE);
-        let idx_path = dir.join(INDEX_FILE);
-        let dat = Checked::open(&dat_path, DATA_MAGIC, VERSION, verify)?;
-        let idx = Checked::open(&idx_path, INDEX_MAGIC, VERSION, verify)?;
-        let want = (num_docs * FIELDS + 1) * 8;
+impl Column {
+    fn open(dir: &Path, spec: ColumnSpec, num_docs: usize, verify: Verify) -> Result<Self> {
+        let (dat_path, idx_path) = (dir.join(spec.0), dir.join(spec.1));
+        let dat = Checked::open(&dat_path, spec.2, VERSION, verify)?;
+        let idx = Checked::open(&idx_path, spec.3, VERSION, verify)?;
+        let fields = spec.4;
+        let want = (num_docs * fields + 1) * 8;
         if idx.len() != want {
             return Err(Error::corrupt(
                 &idx_path,
@@ -131,15 +160,15 @@ impl DocStore {
                 ),
             ));
         }
-        let store = DocStore {
+        let column = Column {
             dat,
             idx,
-            num_docs,
+            fields,
             dat_path,
         };
         let mut prev = 0u64;
-        for i in 0..=num_docs * FIELDS {
-            let o = store.offset(i);
+        for i in 0..=num_docs * fields {
+            let o = column.offset(i);
             if o < prev {
                 return Err(Error::corrupt(
                     &idx_path,
@@ -148,16 +177,16 @@ impl DocStore {
             }
             prev = o;
         }
-        if store.offset(0) != 0 || prev != store.dat.len() as u64 {
+        if column.offset(0) != 0 || prev != column.dat.len() as u64 {
             return Err(Error::corrupt(
-                &store.dat_path,
+                &column.dat_path,
                 format!(
                     "offsets end at {prev} but the file holds {} bytes",
-                    store.dat.len()
+                    column.dat.len()
                 ),
             ));
         }
-        Ok(store)
+        Ok(column)
     }
 
     #[inline]
@@ -166,23 +195,47 @@ impl DocStore {
         u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
     }
 
+    /// Raw bytes of field `f` of an in-range record.
+    #[inline]
+    fn bytes(&self, record: usize, f: usize) -> &[u8] {
+        let i = record * self.fields + f;
+        let (start, end) = (self.offset(i) as usize, self.offset(i + 1) as usize);
+        &self.dat.as_slice()[start..end]
+    }
+
+    fn str(&self, record: usize, f: usize) -> Result<&str> {
+        std::str::from_utf8(self.bytes(record, f)).map_err(|_| {
+            Error::corrupt(
+                &self.dat_path,
+                format!("document {record} holds bytes that are not UTF-8"),
+            )
+        })
+    }
+}
+
+/// The memory-mapped, read-only document store.
+#[derive(Debug)]
+pub struct DocStore {
+    ids: Column,
+    docs: Column,
+    num_docs: usize,
+}
+
+impl DocStore {
+    /// Maps the store in `dir` and checks that it holds `num_docs` well-formed records.
+    pub(crate) fn open(dir: &Path, num_docs: usize, verify: Verify) -> Result<Self> {
+        Ok(DocStore {
+            ids: Column::open(dir, IDS, num_docs, verify)?,
+            docs: Column::open(dir, DOCS, num_docs, verify)?,
+            num_docs,
+        })
+    }
+
     pub fn num_docs(&self) -> usize {
         self.num_docs
     }
 
-    fn field(&self, ordinal: usize, f: usize) -> Result<&str> {
-        let start = self.offset(ordinal * FIELDS + f) as usize;
-        let end = self.offset(ordinal * FIELDS + f + 1) as usize;
-        std::str::from_utf8(&self.dat.as_slice()[start..end]).map_err(|_| {
-            Error::corrupt(
-                &self.dat_path,
-                format!("document {ordinal} holds bytes that are not UTF-8"),
-            )
-        })
-    }
-
-    /// The document at `ordinal`.
-    pub fn get(&self, ordinal: u32) -> Result<DocumentRef<'_>> {
+    fn check(&self, ordinal: u32) -> Result<usize> {
         let i = ordinal as usize;
         if i >= self.num_docs {
             return Err(Error::OrdinalOutOfRange {
@@ -190,30 +243,28 @@ impl DocStore {
                 num_docs: self.num_docs as u64,
             });
         }
+        Ok(i)
+    }
+
+    /// The document at `ordinal`.
+    pub fn get(&self, ordinal: u32) -> Result<DocumentRef<'_>> {
+        let i = self.check(ordinal)?;
         Ok(DocumentRef {
-            id: self.field(i, 0)?,
-            title: self.field(i, 1)?,
-            text: self.field(i, 2)?,
-            metadata_json: self.field(i, 3)?,
+            id: self.ids.str(i, 0)?,
+            title: self.docs.str(i, 0)?,
+            text: self.docs.str(i, 1)?,
+            metadata_json: self.docs.str(i, 2)?,
         })
     }
 
     /// The raw id bytes of an in-range ordinal (no UTF-8 check; for the id map's search).
     pub(crate) fn id_bytes(&self, ordinal: u32) -> &[u8] {
-        let i = ordinal as usize * FIELDS;
-        let (s, e) = (self.offset(i) as usize, self.offset(i + 1) as usize);
-        &self.dat.as_slice()[s..e]
+        self.ids.bytes(ordinal as usize, 0)
     }
 
     /// The id of the document at `ordinal` (cheaper than [`DocStore::get`]).
     pub fn id(&self, ordinal: u32) -> Result<&str> {
-        let i = ordinal as usize;
-        if i >= self.num_docs {
-            return Err(Error::OrdinalOutOfRange {
-                ordinal: ordinal.into(),
-                num_docs: self.num_docs as u64,
-            });
-        }
-        self.field(i, 0)
+        let i = self.check(ordinal)?;
+        self.ids.str(i, 0)
     }
 }

@@ -6,7 +6,9 @@
 //! | file            | what                                                               |
 //! |-----------------|--------------------------------------------------------------------|
 //! | `manifest.json` | format + version, trawl version, settings, doc count, corpus hash  |
-//! | `docs.dat`      | id, title, text, metadata JSON of every document (checksummed)     |
+//! | `ids.dat`       | document ids in ordinal order, compact (checksummed)               |
+//! | `ids.idx`       | offsets into `ids.dat` (checksummed)                               |
+//! | `docs.dat`      | title, text, metadata JSON of every document (checksummed)         |
 //! | `docs.idx`      | offsets into `docs.dat` (checksummed)                              |
 //! | `ids.ord`       | ordinals sorted by id, for `ordinal_of` (checksummed)              |
 //! | `bm25/`         | the `trawl_bm25::Bm25Index`                                        |
@@ -51,6 +53,6 @@ pub use corpus_hash::{hash_documents, CorpusHasher};
 pub use dense::DenseEmbeddings;
 pub use doc_store::DocumentRef;
 pub use error::{Error, Result};
-pub use kb::{KbHit, KnowledgeBase, OpenOptions};
+pub use kb::{KbHit, KbHitRef, KnowledgeBase, OpenOptions};
 pub use manifest::{DenseDtype, DenseMetric, IndexedFields, Manifest};
 pub use trawl_store::Verify;

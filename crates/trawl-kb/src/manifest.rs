@@ -15,7 +15,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of the `format` field: marks a directory as a trawl KB.
 pub const FORMAT_NAME: &str = "trawl-kb";
 /// The on-disk format this build writes and reads. Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The trawl version recorded in new manifests.
 pub const TRAWL_VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -89,6 +89,11 @@ fn reopened_kb_searches_exactly_like_the_in_memory_index() {
         }
     }
     let batch = kb.search_bm25_batch(&QUERIES, 50).unwrap();
+    let refs = kb.search_bm25_batch_refs(&QUERIES, 50).unwrap();
+    for (owned, borrowed) in batch.iter().zip(&refs) {
+        let converted: Vec<trawl_kb::KbHit> = borrowed.iter().map(|h| (*h).into()).collect();
+        assert_eq!(&converted, owned, "borrowed-id hits equal owned ones");
+    }
     for (q, hits) in QUERIES.iter().zip(&batch) {
         assert_eq!(hits, &kb.search_bm25(q, 50).unwrap());
     }
