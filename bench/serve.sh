@@ -14,9 +14,12 @@ target="${CARGO_TARGET_DIR:-$root/target}"
 model="${TRAWL_BENCH_MODEL:-$root/models/all-MiniLM-L6-v2}"
 scifact="$("$here/.venv/bin/python" -c "import sys; sys.path.insert(0, '$here'); from bm25_common import shared_data; print(shared_data('beir/scifact'))")"
 (cd "$root" && cargo build --release -q -p trawl-cli --features dense \
-   && cargo build --release -q -p trawl-retrieve --features dense --example hybrid_beir)
+   && cargo build --release -q -p trawl-retrieve --features dense --example hybrid_beir --example export_vectors)
 kb="$target/bench-serve/kb-scifact"
 mkdir -p "$target/bench-serve"
 # Builds the KB with vectors if needed and prints hybrid vs single nDCG@10 on the way.
 "$target/release/examples/hybrid_beir" "$scifact" "$model" "$kb"
+# The peer's FAISS index gets the same document vectors (sentence-transformers-equal, see
+# trawl-embed's reference test), so no time goes into encoding the corpus twice.
+"$target/release/examples/export_vectors" "$kb" "$target/bench-serve/scifact-$(basename "$model").npy"
 exec "$here/.venv/bin/python" "$here/serve_load.py" --trawl "$target/release/trawl" --kb "$kb" --model "$model" "$@"

@@ -73,7 +73,8 @@ def make_body(queries, request_no, items, rewrites, retriever):
 class Server:
     def __init__(self, name, cmd, port=None, parse_port=False):
         self.name = name
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.log = open(OUT / f"{name}.stderr.log", "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True)
         if parse_port:
             line = self.proc.stdout.readline()
             if not line.startswith("listening on http://"):
@@ -81,7 +82,7 @@ class Server:
             self.port = int(line.strip().rsplit(":", 1)[1])
         else:
             self.port = port
-        deadline = time.time() + 600
+        deadline = time.time() + 1800
         while True:
             try:
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
@@ -91,7 +92,7 @@ class Server:
             except OSError:
                 pass
             if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"{name} did not become healthy")
+                raise RuntimeError(f"{name} did not become healthy (see {OUT / (name + '.stderr.log')})")
             time.sleep(0.5)
 
     def stop(self):
@@ -173,6 +174,7 @@ def main():
     ap.add_argument("--clients", default="1,4,16,64")
     ap.add_argument("--dense-clients", default="1,4,16")
     ap.add_argument("--per-client", type=int, default=2)
+    ap.add_argument("--dense-per-client", type=int, default=1)
     ap.add_argument("--items", type=int, default=256)
     ap.add_argument("--rewrites", type=int, default=4)
     ap.add_argument("--max-seconds", type=float, default=1500)
@@ -184,10 +186,11 @@ def main():
     rss_log = []
     rows = []
     print(f"scifact: reward requests of {a.items} items x {a.rewrites} rewrites, k=10, nDCG@10, "
-          f"{a.per_client} requests per client, loopback, {os.cpu_count()} CPUs", flush=True)
+          f"{a.per_client} (dense: {a.dense_per_client}) requests per client, loopback, {os.cpu_count()} CPUs", flush=True)
     for retriever in a.retrievers.split(","):
         levels = [int(c) for c in (a.clients if retriever == "bm25" else a.dense_clients).split(",")]
-        n_bodies = max(levels) * a.per_client
+        per_client = a.per_client if retriever == "bm25" else a.dense_per_client
+        n_bodies = max(levels) * per_client
         bodies = [make_body(queries, i, a.items, a.rewrites, retriever) for i in range(n_bodies)]
         per_server = {}
         for name in ["trawl", "python"]:
@@ -195,8 +198,10 @@ def main():
                 print(f"stopping: --max-seconds {a.max_seconds} reached", flush=True)
                 break
             if name == "trawl":
-                srv = Server("trawl", [a.trawl, "serve", a.kb, "--addr", "127.0.0.1:0", "--cache-size", "0",
-                                       "--model", a.model, "--max-batch", "4096"], parse_port=True)
+                model = ["--model", a.model] if retriever != "bm25" else []
+                srv = Server("trawl", [a.trawl, "serve", a.kb, "--labels", str(dataset / "qrels" / "test.tsv"),
+                                       "--addr", "127.0.0.1:0", "--cache-size", "0",
+                                       "--max-batch", "4096"] + model, parse_port=True)
             else:
                 port = free_port()
                 srv = Server("python", [sys.executable, str(Path(__file__).with_name("serve_peer.py")),
@@ -210,7 +215,7 @@ def main():
                     if time.time() - start > a.max_seconds:
                         print(f"stopping: --max-seconds {a.max_seconds} reached", flush=True)
                         break
-                    m = run_level(srv, bodies, c, a.per_client, rss_log, f"{retriever}/{name}/{c}")
+                    m = run_level(srv, bodies, c, per_client, rss_log, f"{retriever}/{name}/{c}")
                     per_server[(name, c)] = m
                     rows.append((retriever, c, name, m))
                     print(f"  {retriever:<5} {name:<6} {c:>3} clients: {m['rps']:7.2f} req/s "
@@ -228,6 +233,8 @@ def main():
             for n, rewards in t["results"].items():
                 if n in p["results"]:
                     for x, y in zip(rewards, p["results"][n]):
+                        if x is None or y is None:
+                            continue
                         total += 1
                         agree += abs(x - y) < 1e-4
                         mt.append(x)

@@ -87,7 +87,7 @@ def main():
     ap.add_argument("--dataset", required=True)
     ap.add_argument("--retriever", choices=["bm25", "dense"], required=True)
     ap.add_argument("--model")
-    ap.add_argument("--cache")
+    ap.add_argument("--cache", help=".npy of document vectors: loaded when present, else written")
     ap.add_argument("--port", type=int, required=True)
     a = ap.parse_args()
     from pathlib import Path
