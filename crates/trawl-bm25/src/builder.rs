@@ -9,8 +9,12 @@ use crate::index::{Bm25Index, IndexData};
 use crate::params::{Bm25Params, CollectionStats, Scorer};
 use crate::{column::Column, Error, Result};
 
-/// Documents analysed per rayon task.
-const CHUNK: usize = 256;
+/// Documents analysed per rayon task: large enough that per-chunk vocabularies and the merge
+/// stay cheap, small enough to balance the threads.
+fn chunk_size(docs: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    (docs / (threads * 4)).clamp(64, 16_384)
+}
 
 /// One chunk's analysis, with chunk-local term ids.
 #[derive(Default)]
@@ -23,14 +27,13 @@ struct ChunkTerms {
     lengths: Vec<u32>,
 }
 
-fn analyze_chunk(analyzer: &Analyzer, docs: &[&str]) -> ChunkTerms {
+fn analyze_chunk(analyzer: &Analyzer, docs: &[&str], scratch: &mut Scratch) -> ChunkTerms {
     let mut out = ChunkTerms::default();
     let mut local: FxMap<String, u32> = FxMap::default();
-    let mut scratch = Scratch::default();
     let mut ids: Vec<u32> = Vec::new();
     for text in docs {
         ids.clear();
-        analyzer.analyze_with(text, &mut scratch, |term| {
+        analyzer.analyze_with(text, scratch, |term| {
             let id = match local.get(term) {
                 Some(&id) => id,
                 None => {
@@ -100,8 +103,10 @@ impl Bm25Builder {
     /// Analyses `docs` on all rayon threads and appends them, in order.
     pub fn add_documents(&mut self, docs: &[&str]) -> &mut Self {
         let chunks: Vec<ChunkTerms> = docs
-            .par_chunks(CHUNK)
-            .map(|c| analyze_chunk(&self.analyzer, c))
+            .par_chunks(chunk_size(docs.len()))
+            .map_init(Scratch::default, |scratch, c| {
+                analyze_chunk(&self.analyzer, c, scratch)
+            })
             .collect();
         for chunk in chunks {
             self.merge(chunk);

@@ -143,8 +143,8 @@ pub struct Scratch {
     memo: FxMap<Box<str>, Option<Box<str>>>,
 }
 
-/// Entries kept in [`Scratch`]'s memo before it is cleared (bounds memory on huge vocabularies).
-const MEMO_LIMIT: usize = 1 << 17;
+/// Entries in [`Scratch`]'s memo, at most (bounds memory and keeps lookups in cache).
+const MEMO_LIMIT: usize = 1 << 15;
 
 impl Analyzer {
     /// Validates `config` (e.g. the Snowball language name).
@@ -251,10 +251,11 @@ impl Analyzer {
             if let Some(t) = &term {
                 emit(t);
             }
-            if memo.len() >= MEMO_LIMIT {
-                memo.clear();
+            // Frequent words show up early (Zipf), so a full memo simply stops growing: it stays
+            // small enough to live in cache.
+            if memo.len() < MEMO_LIMIT {
+                memo.insert(token.as_str().into(), term);
             }
-            memo.insert(token.as_str().into(), term);
         });
     }
 }
