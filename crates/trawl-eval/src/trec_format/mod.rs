@@ -12,12 +12,17 @@
 //! run costs one read and no per-line allocation.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+
+mod fields;
+mod text;
+
+use fields::{fields, is_comment_or_blank, parse_score, strip_bom};
+pub use text::{read_text, Text};
 
 /// The judgements of one query, sorted by document id (byte order, like `strcmp`).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -84,107 +89,6 @@ impl<'a> RunTable<'a> {
     pub fn num_lines(&self) -> usize {
         self.queries.iter().map(|(_, d)| d.len()).sum()
     }
-}
-
-/// The text of an input file: memory-mapped when plain (no copy, the page cache is the buffer),
-/// decompressed into memory when gzip.
-pub enum Text {
-    Owned(String),
-    Mapped(memmap2::Mmap),
-}
-
-impl std::ops::Deref for Text {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        match self {
-            Text::Owned(s) => s,
-            // SAFETY: `read_text` checked these bytes are UTF-8 before wrapping them.
-            Text::Mapped(m) => unsafe { std::str::from_utf8_unchecked(m) },
-        }
-    }
-}
-
-fn utf8_error(path: &Path, bytes: &[u8], bad: usize) -> Error {
-    let line = 1 + bytes[..bad].iter().filter(|&&b| b == b'\n').count();
-    Error::Parse {
-        path: path.to_path_buf(),
-        line,
-        message: "the file is not valid UTF-8; re-encode it as UTF-8".into(),
-    }
-}
-
-/// Reads a whole file (gzip detected by its magic bytes; `-` is standard input, as in
-/// trec_eval) and checks it is UTF-8.
-pub fn read_text(path: &Path) -> Result<Text> {
-    let io = |e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut buf).map_err(io)?;
-        return String::from_utf8(buf)
-            .map(Text::Owned)
-            .map_err(|e| utf8_error(path, e.as_bytes(), e.utf8_error().valid_up_to()));
-    }
-    let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
-    if len == 0 {
-        return Ok(Text::Owned(String::new()));
-    }
-    // SAFETY: the map is read-only; as with every mmap-based reader (ripgrep, ...), another
-    // process truncating or rewriting the file while we read it is outside our control.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    if !map.starts_with(&[0x1f, 0x8b]) {
-        if let Err(bad) = validate_utf8(&map) {
-            return Err(utf8_error(path, &map, bad));
-        }
-        return Ok(Text::Mapped(map));
-    }
-    let mut out = Vec::with_capacity(map.len() * 4);
-    flate2::read::MultiGzDecoder::new(&map[..])
-        .read_to_end(&mut out)
-        .map_err(io)?;
-    String::from_utf8(out)
-        .map(Text::Owned)
-        .map_err(|e| utf8_error(path, e.as_bytes(), e.utf8_error().valid_up_to()))
-}
-
-/// UTF-8 check in parallel pieces cut after a newline (always a character boundary); the error
-/// is the offset of the first bad byte.
-fn validate_utf8(bytes: &[u8]) -> std::result::Result<(), usize> {
-    let n = if bytes.len() > 1 << 20 {
-        rayon::current_num_threads().max(1) * 4
-    } else {
-        1
-    };
-    let mut cuts = vec![0];
-    for k in 1..n {
-        let target = (bytes.len() * k / n).max(*cuts.last().unwrap_or(&0));
-        if let Some(p) = memchr::memchr(b'\n', &bytes[target..]) {
-            cuts.push(target + p + 1);
-        }
-    }
-    cuts.push(bytes.len());
-    cuts.dedup();
-    let bad = cuts
-        .par_windows(2)
-        .filter_map(|w| {
-            std::str::from_utf8(&bytes[w[0]..w[1]])
-                .err()
-                .map(|e| w[0] + e.valid_up_to())
-        })
-        .min();
-    bad.map_or(Ok(()), Err)
-}
-
-fn strip_bom(line: &str) -> &str {
-    line.strip_prefix('\u{feff}').unwrap_or(line)
-}
-
-fn is_comment_or_blank(line: &str) -> bool {
-    matches!(line.bytes().find(|&b| !is_space(b)), None | Some(b'#'))
 }
 
 /// Parses qrels text (TREC 4-column or BEIR 3-column TSV with header).
@@ -272,74 +176,6 @@ struct Chunk<'a> {
     last_run_id: Option<&'a str>,
 }
 
-/// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
-#[inline]
-fn is_space(b: u8) -> bool {
-    b == b' ' || (b'\t'..=b'\r').contains(&b)
-}
-
-/// Index of the first byte at or after `i` that is `isspace`, or `b.len()`. Eight bytes at a
-/// time: the SWAR test flags bytes below 0x21 (exact for the lowest flagged byte; bytes >= 0x80
-/// are never flagged), then the flagged byte is checked against `isspace`.
-#[inline]
-fn next_space(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= b.len() {
-        let mut chunk = [0u8; 8];
-        chunk.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(chunk);
-        let flagged = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
-        if flagged == 0 {
-            i += 8;
-            continue;
-        }
-        let j = i + (flagged.trailing_zeros() / 8) as usize;
-        if is_space(b[j]) {
-            return j;
-        }
-        // A control character inside an id: not a separator, keep going.
-        i = j + 1;
-    }
-    while i < b.len() && !is_space(b[i]) {
-        i += 1;
-    }
-    i
-}
-
-/// Whitespace-separated fields of a line, as trec_eval splits them (`isspace`).
-struct Fields<'a> {
-    line: &'a str,
-    pos: usize,
-}
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = &'a str;
-
-    #[inline]
-    fn next(&mut self) -> Option<&'a str> {
-        let b = self.line.as_bytes();
-        let mut i = self.pos;
-        while i < b.len() && is_space(b[i]) {
-            i += 1;
-        }
-        if i == b.len() {
-            self.pos = i;
-            return None;
-        }
-        let start = i;
-        i = next_space(b, i);
-        self.pos = i;
-        // Separators are ASCII, so both ends are char boundaries.
-        Some(&self.line[start..i])
-    }
-}
-
-fn fields(line: &str) -> Fields<'_> {
-    Fields { line, pos: 0 }
-}
-
-#[inline]
 fn parse_run_line(line: &str) -> std::result::Result<(&str, &str, f64, &str), String> {
     let mut it = fields(line);
     let mut next = || it.next();
@@ -357,41 +193,6 @@ fn parse_run_line(line: &str) -> std::result::Result<(&str, &str, f64, &str), St
         return Err(format!("score '{score}' is not a finite number"));
     }
     Ok((qid, doc, score, run_id))
-}
-
-/// Parses a score. Plain decimals (`-12.345`) with a mantissa below 2^53 and at most 22
-/// fraction digits take an exact fast path: both the mantissa and the power of ten are exact
-/// doubles, so one IEEE division is correctly rounded and equals `str::parse` (and C's `strtod`).
-/// Everything else (exponents, long mantissas, `inf`) goes through `str::parse`.
-#[inline]
-fn parse_score(s: &str) -> Option<f64> {
-    const POW10: [f64; 23] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-    ];
-    let b = s.as_bytes();
-    let (neg, digits) = match b.first() {
-        Some(b'-') => (true, &b[1..]),
-        Some(b'+') => (false, &b[1..]),
-        _ => (false, b),
-    };
-    let (mut mant, mut frac, mut count, mut dot) = (0u64, 0usize, 0usize, false);
-    for &c in digits {
-        match c {
-            b'0'..=b'9' if count < 19 => {
-                mant = mant * 10 + u64::from(c - b'0');
-                count += 1;
-                frac += usize::from(dot);
-            }
-            b'.' if !dot => dot = true,
-            _ => return s.parse().ok(),
-        }
-    }
-    if count == 0 || mant >= 1 << 53 || frac > 22 {
-        return s.parse().ok();
-    }
-    let v = mant as f64 / POW10[frac];
-    Some(if neg { -v } else { v })
 }
 
 fn parse_chunk(chunk: &str) -> std::result::Result<Chunk<'_>, (usize, String)> {
@@ -523,111 +324,6 @@ mod tests {
         assert!(e.to_string().contains("found 6 column"), "{e}");
         let e = parse_qrels("1 0 d1 1\n1 0 d1 0\n", Path::new("q.txt")).unwrap_err();
         assert!(e.to_string().contains("more than once"), "{e}");
-    }
-
-    #[test]
-    fn field_splitting_matches_c_isspace() {
-        let lines = [
-            "a b",
-            "  q1\tQ0  doc-123456789012345 1 2.5 run\r",
-            "\u{feff}x\x0by\x0cz",
-            "id\x01with\x02controls next",
-            "ééééééééé ü",
-            "12345678 12345678 123456789",
-            "",
-            "   ",
-        ];
-        for line in lines {
-            let want: Vec<&str> = line
-                .split(|c: char| c.is_ascii() && is_space(c as u8))
-                .filter(|f| !f.is_empty())
-                .collect();
-            let got: Vec<&str> = fields(line).collect();
-            assert_eq!(got, want, "{line:?}");
-        }
-    }
-
-    #[test]
-    fn fast_score_parser_equals_str_parse_bit_for_bit() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
-        let mut cases: Vec<String> = [
-            "0",
-            "-0.0",
-            "1.",
-            ".5",
-            "+3.25",
-            "0.1",
-            "0.3",
-            "123456789012345678",
-            "9007199254740993",
-            "1e5",
-            "-2.5E-3",
-            "inf",
-            "0.0000000000000000000000001",
-            "12345678901234567890.5",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        for _ in 0..20_000 {
-            let v: f64 = rng.random::<f64>() * 10f64.powi(rng.random_range(-6..8));
-            let digits = rng.random_range(0..18);
-            cases.push(format!("{v:.digits$}"));
-            cases.push(format!("-{v:.digits$}"));
-        }
-        for c in &cases {
-            let want: Option<f64> = c.parse().ok();
-            let got = parse_score(c);
-            assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{c}");
-        }
-        for bad in ["", "-", ".", "1.2.3", "12a", "--1"] {
-            assert_eq!(parse_score(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn utf8_errors_in_large_files_name_the_line() {
-        let mut data = Vec::new();
-        for i in 0..100_000 {
-            data.extend_from_slice(format!("q Q0 d{i} 1 1.0 r\n").as_bytes());
-        }
-        let line_start = data.len();
-        data.extend_from_slice(b"q Q0 \xc3 1 1.0 r\n");
-        assert!(data.len() > 1 << 20);
-        assert_eq!(validate_utf8(&data), Err(line_start + 5));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("big"), &data).unwrap();
-        let e = read_text(&dir.path().join("big"))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(e.contains("big:100001: the file is not valid UTF-8"), "{e}");
-    }
-
-    #[test]
-    fn gzip_and_plain_files_read_the_same() {
-        use std::io::Write;
-        let dir = tempfile::tempdir().unwrap();
-        let text = "1 Q0 a 1 2.5 r\n";
-        std::fs::write(dir.path().join("run"), text).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(text.as_bytes()).unwrap();
-        std::fs::write(dir.path().join("run.gz"), gz.finish().unwrap()).unwrap();
-        std::fs::write(dir.path().join("empty"), "").unwrap();
-        std::fs::write(dir.path().join("bad"), b"1 Q0 a 1 2.5 r\n1 Q0 \xff 1 1 r\n").unwrap();
-        assert_eq!(&*read_text(&dir.path().join("run")).unwrap(), text);
-        assert_eq!(&*read_text(&dir.path().join("run.gz")).unwrap(), text);
-        assert_eq!(&*read_text(&dir.path().join("empty")).unwrap(), "");
-        let e = read_text(&dir.path().join("bad"))
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            e.ends_with("bad:2: the file is not valid UTF-8; re-encode it as UTF-8"),
-            "{e}"
-        );
-        assert!(read_text(&dir.path().join("missing")).is_err());
     }
 
     #[test]
