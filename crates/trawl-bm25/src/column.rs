@@ -29,9 +29,15 @@ impl<T: Pod> Column<T> {
     }
 
     /// Maps and verifies `dir/name` (magic + version + CRC) and checks it holds whole `T`s.
-    pub fn open(dir: &Path, name: &str, magic: &[u8; 8], version: u32) -> Result<Self> {
+    pub fn open(
+        dir: &Path,
+        name: &str,
+        magic: &[u8; 8],
+        version: u32,
+        verify: Verify,
+    ) -> Result<Self> {
         let path = dir.join(name);
-        let checked = Checked::open(&path, magic, version, Verify::Full)?;
+        let checked = Checked::open(&path, magic, version, verify)?;
         if bytemuck::try_cast_slice::<u8, T>(checked.as_slice()).is_err() {
             return Err(Error::Corrupt {
                 path,

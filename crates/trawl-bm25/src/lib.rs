@@ -45,3 +45,4 @@ pub use builder::Bm25Builder;
 pub use error::{Error, Result};
 pub use index::{Bm25Index, Hit};
 pub use params::{Bm25Method, Bm25Params};
+pub use trawl_store::Verify;

@@ -100,6 +100,13 @@ impl Bm25Index {
     /// (checksums and structure), so a truncated or damaged index is an error, never a panic
     /// or a wrong answer.
     pub fn open(dir: &Path) -> Result<Bm25Index> {
+        Bm25Index::open_with(dir, Verify::Full)
+    }
+
+    /// [`Bm25Index::open`] choosing how much to verify: [`Verify::FooterOnly`] skips reading
+    /// every byte for the CRC (constant-time open of a large index; truncation, foreign files
+    /// and structural damage are still refused, flipped bits inside the data are not).
+    pub fn open_with(dir: &Path, verify: Verify) -> Result<Bm25Index> {
         if !dir.is_dir() {
             return Err(Error::Io {
                 path: dir.to_path_buf(),
@@ -115,7 +122,7 @@ impl Bm25Index {
             &meta_path,
             META.1,
             FORMAT_VERSION,
-            Verify::Full,
+            verify,
         )?;
         let meta: Meta =
             serde_json::from_slice(meta_src.as_slice()).map_err(|e| Error::Corrupt {
@@ -128,23 +135,37 @@ impl Bm25Index {
             docs_with_terms: meta.docs_with_terms,
             total_terms: meta.total_terms,
             avgdl: meta.avgdl,
-            term_bytes: Column::open(dir, TERMS.0, TERMS.1, FORMAT_VERSION)?,
-            term_offsets: Column::open(dir, TERM_OFFSETS.0, TERM_OFFSETS.1, FORMAT_VERSION)?,
+            term_bytes: Column::open(dir, TERMS.0, TERMS.1, FORMAT_VERSION, verify)?,
+            term_offsets: Column::open(
+                dir,
+                TERM_OFFSETS.0,
+                TERM_OFFSETS.1,
+                FORMAT_VERSION,
+                verify,
+            )?,
             postings_offsets: Column::open(
                 dir,
                 POSTINGS_OFFSETS.0,
                 POSTINGS_OFFSETS.1,
                 FORMAT_VERSION,
+                verify,
             )?,
-            postings_docs: Column::open(dir, POSTINGS_DOCS.0, POSTINGS_DOCS.1, FORMAT_VERSION)?,
+            postings_docs: Column::open(
+                dir,
+                POSTINGS_DOCS.0,
+                POSTINGS_DOCS.1,
+                FORMAT_VERSION,
+                verify,
+            )?,
             postings_scores: Column::open(
                 dir,
                 POSTINGS_SCORES.0,
                 POSTINGS_SCORES.1,
                 FORMAT_VERSION,
+                verify,
             )?,
-            term_absent: Column::open(dir, TERM_ABSENT.0, TERM_ABSENT.1, FORMAT_VERSION)?,
-            doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION)?,
+            term_absent: Column::open(dir, TERM_ABSENT.0, TERM_ABSENT.1, FORMAT_VERSION, verify)?,
+            doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION, verify)?,
         };
         validate(dir, &meta, &data)?;
         Ok(Bm25Index::from_data(analyzer, meta.params, data))

@@ -137,6 +137,21 @@ fn every_flipped_byte_is_refused() {
 }
 
 #[test]
+fn footer_only_open_still_refuses_truncation_and_matches_results() {
+    let (_d, path) = saved();
+    let full = Bm25Index::open(&path).unwrap();
+    let fast = Bm25Index::open_with(&path, trawl_bm25::Verify::FooterOnly).unwrap();
+    for q in QUERIES {
+        assert_eq!(fast.search(q, 50), full.search(q, 50));
+    }
+    let f = path.join("postings_scores.bin");
+    let orig = std::fs::read(&f).unwrap();
+    std::fs::write(&f, &orig[..orig.len() - 5]).unwrap();
+    let err = Bm25Index::open_with(&path, trawl_bm25::Verify::FooterOnly).unwrap_err();
+    assert!(err.to_string().contains("postings_scores.bin"), "{err}");
+}
+
+#[test]
 fn missing_dir_and_missing_file_are_clear_errors() {
     let err = Bm25Index::open(Path::new("/nonexistent/bm25")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/bm25"), "{err}");
