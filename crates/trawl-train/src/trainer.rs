@@ -277,6 +277,14 @@ pub fn train(
                 }
             }
             let grad_norm = clip_grad_norm(&mut grads, cfg.max_grad_norm)?;
+            if !loss_sum.is_finite() || !grad_norm.is_finite() {
+                // Stop before the update: the weights and the last checkpoint stay good.
+                return Err(Error::InvalidOption(format!(
+                    "loss or gradient became non-finite at step {} (loss {loss_sum}, gradient norm {grad_norm}); \
+                     lower --lr or raise --temperature, and resume from the last checkpoint",
+                    state.step + 1
+                )));
+            }
             let mult = linear_schedule(state.step, warmup, total);
             opt.step(&grads, mult)?;
             state.step += 1;

@@ -295,3 +295,33 @@ fn gradient_accumulation_counts_optimizer_steps() {
     assert_eq!((s.steps, steps), (5, 5));
     assert_ne!(before, weights(&model));
 }
+
+#[test]
+fn a_diverging_run_stops_before_corrupting_the_weights() {
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), None);
+    // A temperature of 1e-300 gives a scale of 1e300: the f32 logits overflow to infinity.
+    let loss = trawl_train::MnrlConfig {
+        scale: 1e300,
+        symmetric: false,
+    };
+    let cfg = TrainConfig {
+        loss,
+        max_steps: Some(3),
+        ..config()
+    };
+    let before = weights(&model);
+    let run = tempfile::tempdir().unwrap();
+    let err = train(
+        &model,
+        &examples(),
+        None,
+        &cfg,
+        run.path(),
+        false,
+        &mut |_| {},
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("non-finite"), "{err}");
+    assert_eq!(before, weights(&model), "no update was applied");
+}
