@@ -7,7 +7,7 @@
 //! [`model`] (tokenizer + BERT + pooling + optional projection), [`loss`] (MNRL / InfoNCE),
 //! [`data`] (training data readers, splits), [`optim`] (AdamW, schedule, clipping),
 //! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`checkpoint`]
-//! (saving folders), [`mining`] (hard negatives), [`testkit`] (a tiny random model for tests).
+//! (saving folders), [`resume`] (resumable state), [`mining`] (hard negatives), [`testkit`] (a tiny random model for tests).
 //!
 //! # Quickstart
 //! ```
@@ -43,6 +43,7 @@ pub mod mining;
 pub mod model;
 pub mod modules;
 pub mod optim;
+pub mod resume;
 pub mod testkit;
 pub mod trainer;
 

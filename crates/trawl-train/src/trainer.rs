@@ -15,7 +15,6 @@ use candle_core::{Tensor, Var};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use trawl_eval::Metric;
 
 use crate::bert::Mode;
@@ -26,6 +25,8 @@ use crate::evaluate::{default_metrics, evaluate_dense, EvalScores};
 use crate::loss::{mnrl_loss, MnrlConfig};
 use crate::model::SentenceModel;
 use crate::optim::{clip_grad_norm, linear_schedule, AdamW, ParamGroup};
+pub use crate::resume::resume_point;
+use crate::resume::{restore, save_last, TrainerState};
 use crate::{Error, Result};
 
 /// Training settings (defaults follow sentence-transformers' MNRL recipe).
@@ -126,25 +127,6 @@ pub struct TrainSummary {
     pub stopped_early: bool,
     /// The folder to publish: `best/` when evaluation ran, else `last/`.
     pub model_dir: PathBuf,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct TrainerState {
-    step: u64,
-    seed: u64,
-    batch_size: usize,
-    grad_accum: usize,
-    examples: usize,
-    total_steps: u64,
-    best_value: Option<f64>,
-    best_step: Option<u64>,
-    evals_since_best: usize,
-}
-
-/// Where a run in `run_dir` can be resumed from (the `last/` checkpoint), if anywhere.
-pub fn resume_point(run_dir: &Path) -> Option<PathBuf> {
-    let last = run_dir.join("last");
-    last.join("trainer_state.json").exists().then_some(last)
 }
 
 fn batches_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
@@ -450,63 +432,4 @@ fn batch_loss(
     let q = model.encode(&queries, &mut mode, cfg.freeze_base)?;
     let d = model.encode(&docs, &mut mode, cfg.freeze_base)?;
     mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)
-}
-
-fn save_last(
-    model: &SentenceModel,
-    opt: &AdamW,
-    state: &TrainerState,
-    run_dir: &Path,
-) -> Result<()> {
-    let tensors = opt.state_tensors()?;
-    let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
-    items.sort_by(|a, b| a.0.cmp(b.0));
-    let bytes = safetensors::tensor::serialize(items, None)
-        .map_err(|e| Error::InvalidOption(format!("cannot serialise optimizer state: {e}")))?;
-    let state_json = serde_json::to_vec_pretty(state).expect("state serialises");
-    save_model(
-        model,
-        &run_dir.join("last"),
-        false,
-        &[
-            ("optimizer.safetensors", bytes),
-            ("trainer_state.json", state_json),
-        ],
-    )
-}
-
-fn restore(run_dir: &Path, fresh: &TrainerState, opt: &mut AdamW) -> Result<TrainerState> {
-    let last = resume_point(run_dir).ok_or_else(|| {
-        Error::InvalidOption(format!(
-            "nothing to resume: {} has no checkpoint",
-            run_dir.join("last").display()
-        ))
-    })?;
-    let path = last.join("trainer_state.json");
-    let state: TrainerState = crate::modules::read_json(&path)?;
-    let same = (
-        state.seed,
-        state.batch_size,
-        state.grad_accum,
-        state.examples,
-    ) == (
-        fresh.seed,
-        fresh.batch_size,
-        fresh.grad_accum,
-        fresh.examples,
-    );
-    if !same {
-        return Err(Error::InvalidOption(format!(
-            "{}: checkpoint was made with seed {}, batch size {}, accumulation {} on {} examples; resume with the same settings and data",
-            path.display(), state.seed, state.batch_size, state.grad_accum, state.examples
-        )));
-    }
-    let opt_path = last.join("optimizer.safetensors");
-    let tensors = candle_core::safetensors::load(&opt_path, &candle_core::Device::Cpu)
-        .map_err(|e| Error::model(&opt_path, e.to_string()))?;
-    opt.load_state(&tensors, state.step)?;
-    Ok(TrainerState {
-        total_steps: fresh.total_steps,
-        ..state
-    })
 }
