@@ -5,7 +5,9 @@
 //! grade from the qrels, [`NONPOOL`] when it was never judged, or [`UNJUDGED`] when the qrels list
 //! it with a negative grade (in the pool but not judged).
 
-use std::hash::Hasher;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::{Error, Result};
 
@@ -42,79 +44,56 @@ pub fn sort_ranking(docs: &mut Vec<(&str, f64)>, max_docs: usize) {
 }
 
 /// Looks up the qrels grade of every ranked document (`None`: not judged), refusing a document
-/// that occurs twice (trec_eval refuses such runs).
-///
-/// Each id is hashed once: the hash probes a small open-addressing table of the judged ids
-/// (a handful per query, so it stays in L1), and the sorted (hash, rank) pairs reveal
-/// duplicates; equal hashes are confirmed by comparing the ids.
+/// that occurs twice (trec_eval refuses such runs). One hash lookup per document does both.
 pub fn grade_ranking<'x>(
     query: &str,
     ranking: &[(&'x str, f64)],
     judged: impl ExactSizeIterator<Item = (&'x str, i32)>,
 ) -> Result<Vec<Option<i32>>> {
-    let cap = (judged.len() * 2).next_power_of_two().max(8);
-    let mask = cap - 1;
-    let mut table: Vec<Option<(u64, &str, i32)>> = vec![None; cap];
+    struct Slot {
+        grade: Option<i32>,
+        seen: bool,
+    }
+    let mut table: HashMap<&str, Slot, BuildHasherDefault<IdHasher>> =
+        HashMap::with_capacity_and_hasher(ranking.len() + judged.len(), Default::default());
     for (doc, grade) in judged {
-        let h = hash_id(doc);
-        let mut i = h as usize & mask;
-        while let Some((_, d, _)) = table[i] {
-            if d == doc {
-                break;
-            }
-            i = (i + 1) & mask;
-        }
-        table[i] = Some((h, doc, grade));
+        table.insert(
+            doc,
+            Slot {
+                grade: Some(grade),
+                seen: false,
+            },
+        );
     }
     let mut grades = Vec::with_capacity(ranking.len());
-    let mut hashes: Vec<(u64, u32)> = Vec::with_capacity(ranking.len());
-    for (rank, (doc, _)) in ranking.iter().enumerate() {
-        let h = hash_id(doc);
-        hashes.push((h, rank as u32));
-        let mut i = h as usize & mask;
-        let mut grade = None;
-        while let Some((th, d, g)) = table[i] {
-            if th == h && d == *doc {
-                grade = Some(g);
-                break;
-            }
-            i = (i + 1) & mask;
-        }
-        grades.push(grade);
-    }
-    hashes.sort_unstable();
-    let mut start = 0;
-    while start < hashes.len() {
-        let mut end = start + 1;
-        while end < hashes.len() && hashes[end].0 == hashes[start].0 {
-            end += 1;
-        }
-        let group = &hashes[start..end];
-        for (k, a) in group.iter().enumerate() {
-            for b in &group[k + 1..] {
-                let doc = ranking[a.1 as usize].0;
-                if doc == ranking[b.1 as usize].0 {
+    for (doc, _) in ranking {
+        match table.entry(doc) {
+            Entry::Occupied(mut e) => {
+                let slot = e.get_mut();
+                if slot.seen {
                     return Err(Error::DuplicateDoc {
                         query: query.to_string(),
                         doc: doc.to_string(),
                         origin: None,
                     });
                 }
+                slot.seen = true;
+                grades.push(slot.grade);
+            }
+            Entry::Vacant(e) => {
+                e.insert(Slot {
+                    grade: None,
+                    seen: true,
+                });
+                grades.push(None);
             }
         }
-        start = end;
     }
     Ok(grades)
 }
 
-fn hash_id(id: &str) -> u64 {
-    let mut h = IdHasher::default();
-    h.write(id.as_bytes());
-    h.finish()
-}
-
-/// A small fast hash for document ids (FxHash's mixing). Collisions cost a string comparison,
-/// never correctness.
+/// A small fast hasher for document ids (FxHash's mixing): ids are short and not adversarial
+/// here (a slow path would only cost time, never correctness).
 #[derive(Default)]
 struct IdHasher(u64);
 
