@@ -17,7 +17,7 @@ pub const MAX_TOKEN_CHARS: usize = 255;
 /// Calls `emit` for every token of `text`, in order.
 pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
     if text.is_ascii() {
-        return tokenize_ascii(text.as_bytes(), &mut emit);
+        return tokenize_ascii(text, &mut emit);
     }
     // Words never span ASCII whitespace (UAX#29 WB3a/WB3b/WB4 keep whitespace apart from
     // letters), so pieces between spaces can be tokenised independently: ASCII ones on the
@@ -36,7 +36,7 @@ pub fn tokenize(text: &str, mut emit: impl FnMut(&str)) {
         }
         if end > start {
             if ascii {
-                tokenize_ascii(&bytes[start..end], &mut emit);
+                tokenize_ascii(&text[start..end], &mut emit);
             } else {
                 tokenize_unicode(&text[start..end], &mut emit);
             }
@@ -180,7 +180,8 @@ fn class(b: u8) -> Class {
 }
 
 /// The same UAX#29 rules (WB5-WB13b) specialised to ASCII, without the table lookups.
-fn tokenize_ascii(s: &[u8], emit: &mut impl FnMut(&str)) {
+fn tokenize_ascii(text: &str, emit: &mut impl FnMut(&str)) {
+    let s = text.as_bytes();
     let n = s.len();
     let mut i = 0;
     while i < n {
@@ -228,8 +229,7 @@ fn tokenize_ascii(s: &[u8], emit: &mut impl FnMut(&str)) {
         }
         if has_alnum {
             // ASCII: byte offsets are char boundaries.
-            let word = std::str::from_utf8(&s[start..i]).expect("ASCII is UTF-8");
-            emit_split(word, emit);
+            emit_split(&text[start..i], emit);
         }
     }
 }
