@@ -140,12 +140,18 @@ fn tokenizer_json() -> serde_json::Value {
     })
 }
 
-/// The all-MiniLM-L6-v2 folder (`models/all-MiniLM-L6-v2` beside an ancestor of the current
-/// directory, or `$TRAWL_MINILM`), or `None` with the reason printed (tests then skip; run
-/// `scripts/get-model.sh` to unpack it).
+/// The all-MiniLM-L6-v2 folder (`$TRAWL_TEST_MODEL`, `$TRAWL_MINILM`, or
+/// `models/all-MiniLM-L6-v2` beside an ancestor of the current directory), or `None` with the
+/// reason printed (tests then skip; `scripts/get-model.sh` installs it).
+///
+/// # Panics
+/// When the model is missing and `TRAWL_REQUIRE_MODEL=1` (CI must not skip silently), the
+/// convention trawl-embed's model tests use too.
 pub fn locate_minilm() -> Option<std::path::PathBuf> {
-    if let Some(p) = std::env::var_os("TRAWL_MINILM") {
-        return Some(p.into());
+    for var in ["TRAWL_TEST_MODEL", "TRAWL_MINILM"] {
+        if let Some(p) = std::env::var_os(var) {
+            return Some(p.into());
+        }
     }
     let cwd = std::env::current_dir().ok()?;
     let found = cwd
@@ -153,7 +159,12 @@ pub fn locate_minilm() -> Option<std::path::PathBuf> {
         .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
         .find(|p| p.join("model.safetensors").exists());
     if found.is_none() {
-        eprintln!("skipped: models/all-MiniLM-L6-v2 not found (run scripts/get-model.sh)");
+        let msg =
+            "models/all-MiniLM-L6-v2 not found (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
+        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
+            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
+        }
+        eprintln!("skipped: {msg}");
     }
     found
 }
