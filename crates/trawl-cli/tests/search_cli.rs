@@ -105,11 +105,7 @@ fn search_errors_are_clear() {
     );
     let o = trawl(&["search", &kb, "cats", "--retriever", "dense"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("dense"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("dense"), "{}", stderr(&o));
     let o = trawl(&["search", &kb, "cats", "--retriever", "magic"]);
     assert_eq!(o.status.code(), Some(2));
 }

@@ -11,9 +11,13 @@ use std::path::{Path, PathBuf};
 /// # Panics
 /// When `TRAWL_REQUIRE_SHARED=1` and the folder is not found: CI must not skip silently.
 pub fn locate(relative: &str) -> Option<PathBuf> {
-    let found = candidates().map(|root| root.join(relative)).find(|p| p.exists());
+    let found = candidates()
+        .map(|root| root.join(relative))
+        .find(|p| p.exists());
     if found.is_none() {
-        let msg = format!("shared data `{relative}` not found (looked for ../shared/data beside the checkout)");
+        let msg = format!(
+            "shared data `{relative}` not found (looked for ../shared/data beside the checkout)"
+        );
         if std::env::var("TRAWL_REQUIRE_SHARED").as_deref() == Ok("1") {
             panic!("{msg}; TRAWL_REQUIRE_SHARED=1 forbids skipping");
         }

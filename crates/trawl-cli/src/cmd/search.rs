@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn snippet_collapses_whitespace_and_cuts_with_ellipsis() {
         assert_eq!(snippet("a  b\n c", 80), "a b c");
-        assert_eq!(snippet("hello world again", 8), "hello w…");
+        assert_eq!(snippet("hello world again", 8), "hello wo…");
         assert_eq!(snippet("", 8), "");
         assert_eq!(snippet("ééééé", 3), "ééé…");
     }
