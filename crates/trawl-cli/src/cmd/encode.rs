@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 #[derive(clap::Args)]
 pub struct Args {
     /// Model: a sentence-transformers folder, or a hub id found in ./models or the local
@@ -78,6 +76,7 @@ fn read_input(input: &Path, queries: bool) -> anyhow::Result<(Vec<String>, Vec<S
 
 #[cfg(feature = "dense")]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use trawl_embed::{EncoderOptions, SentenceEncoder};
     use trawl_vector::{npy, Precision};
