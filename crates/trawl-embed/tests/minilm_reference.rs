@@ -4,29 +4,11 @@
 //! Needs the model: scripts/get-model.sh installs ./models/all-MiniLM-L6-v2, or set
 //! TRAWL_TEST_MODEL to a folder. Skips (printing why) without it, fails under TRAWL_REQUIRE_MODEL=1.
 
+mod common;
+
 use std::path::PathBuf;
 
 use trawl_embed::{Backend, EncoderOptions, SentenceEncoder};
-
-fn model_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
-    if found.is_none() {
-        let msg =
-            "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
-        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
 
 struct Item {
     kind: String,
@@ -63,7 +45,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn check(backend: Backend) {
-    let Some(dir) = model_dir() else { return };
+    let Some(dir) = common::model_dir() else {
+        return;
+    };
     let opts = EncoderOptions {
         backend,
         batch_size: 8,

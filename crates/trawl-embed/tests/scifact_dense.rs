@@ -6,7 +6,7 @@
 //! (scripts/get-model.sh; TRAWL_REQUIRE_MODEL=1 makes its absence a failure) and
 //! ../shared/data/beir/scifact (TRAWL_REQUIRE_SHARED=1 likewise).
 
-use std::path::PathBuf;
+mod common;
 
 use trawl_data::beir::BeirDataset;
 use trawl_data::run::Run;
@@ -14,29 +14,11 @@ use trawl_embed::{EncoderOptions, SentenceEncoder};
 use trawl_eval::{evaluate, EvalOptions, Metric};
 use trawl_vector::{FlatIndex, Metric as VecMetric, Precision};
 
-fn model_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
-    if found.is_none() {
-        let msg =
-            "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
-        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
-
 #[test]
 fn scifact_ndcg_at_10_matches_sentence_transformers_plus_faiss() {
-    let Some(model) = model_dir() else { return };
+    let Some(model) = common::model_dir() else {
+        return;
+    };
     let Some(dir) = trawl_data::shared_data::locate("beir/scifact") else {
         return;
     };
