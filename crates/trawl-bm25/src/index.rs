@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::analysis::{Analyzer, AnalyzerConfig, Scratch};
 use crate::column::Column;
 use crate::params::Bm25Params;
-use crate::topk::top_k;
+use crate::topk::{rank_key, top_k_keys};
 
 /// One search result: a document ordinal (insertion order, from 0) and its BM25 score.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,13 +49,13 @@ pub struct Bm25Index {
     pub(crate) data: IndexData,
 }
 
-/// Per-thread search buffers: a dense score accumulator plus the list of documents touched, so
-/// resetting costs O(touched), not O(num_docs).
+/// Per-thread search buffers: a dense score accumulator and a bitmap of the documents touched,
+/// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
 #[derive(Default)]
 struct SearchScratch {
     acc: Vec<f32>,
     seen: Vec<u64>,
-    touched: Vec<u32>,
+    keys: Vec<u64>,
     analysis: Scratch,
     terms: Vec<String>,
 }
@@ -201,35 +201,51 @@ impl Bm25Index {
         let scores = self.data.postings_scores.as_slice();
         let absent = self.data.term_absent.as_slice();
         let acc = &mut s.acc[..n];
-        let seen = &mut s.seen;
-        let touched = &mut s.touched;
-        touched.clear();
+        let seen = &mut s.seen[..n.div_ceil(64)];
+        // Words of `seen` that may hold a bit: postings are sorted, so first/last bound them.
+        let (mut lo, mut hi) = (usize::MAX, 0usize);
         let mut constant = 0f32;
         for &(t, w) in weighted {
             let t = t as usize;
             constant += w * absent[t];
             let (start, end) = (offsets[t] as usize, offsets[t + 1] as usize);
-            for (&d, &sc) in docs[start..end].iter().zip(&scores[start..end]) {
-                let d = d as usize;
-                let (word, bit) = (d >> 6, 1u64 << (d & 63));
-                if seen[word] & bit == 0 {
-                    seen[word] |= bit;
-                    touched.push(d as u32);
+            let (term_docs, term_scores) = (&docs[start..end], &scores[start..end]);
+            let (Some(&first), Some(&last)) = (term_docs.first(), term_docs.last()) else {
+                continue;
+            };
+            lo = lo.min(first as usize >> 6);
+            hi = hi.max(last as usize >> 6);
+            // Marking is branch-free; the touched documents are read back from the bitmap.
+            // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
+            if w == 1.0 {
+                for (&d, &sc) in term_docs.iter().zip(term_scores) {
+                    let d = d as usize;
+                    seen[d >> 6] |= 1u64 << (d & 63);
+                    acc[d] += sc;
                 }
-                acc[d] += w * sc;
+            } else {
+                for (&d, &sc) in term_docs.iter().zip(term_scores) {
+                    let d = d as usize;
+                    seen[d >> 6] |= 1u64 << (d & 63);
+                    acc[d] += w * sc;
+                }
             }
         }
-        let mut hits: Vec<Hit> = Vec::with_capacity(touched.len());
-        for &d in touched.iter() {
-            let du = d as usize;
-            hits.push(Hit {
-                doc: d,
-                score: acc[du] + constant,
-            });
-            acc[du] = 0.0;
-            seen[du >> 6] = 0;
+        let keys = &mut s.keys;
+        keys.clear();
+        if lo <= hi {
+            for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
+                let mut bits = std::mem::take(word);
+                let base = (lo + wi) << 6;
+                while bits != 0 {
+                    let d = base + bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    keys.push(rank_key(acc[d] + constant, d as u32));
+                    acc[d] = 0.0;
+                }
+            }
         }
-        top_k(hits, k)
+        top_k_keys(keys, k)
     }
 }
 

@@ -107,6 +107,39 @@ fn kb_build_refuses_to_overwrite_without_force_and_never_a_foreign_dir() {
 }
 
 #[test]
+fn kb_build_force_with_a_model_that_fails_keeps_the_old_kb() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = write_corpus(tmp.path());
+    let kb = tmp.path().join("kb");
+    let kb = kb.to_str().unwrap();
+    assert!(trawl(&["kb", "build", &corpus, "--out", kb])
+        .status
+        .success());
+    let missing = tmp.path().join("no-such-model");
+    let o = trawl(&[
+        "kb",
+        "build",
+        &corpus,
+        "--out",
+        kb,
+        "--force",
+        "--dense",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let o = trawl(&["kb", "info", kb]);
+    assert!(o.status.success(), "the old KB is gone: {:?}", text(&o));
+    let info: serde_json::Value = serde_json::from_str(&text(&o).0).unwrap();
+    assert_eq!(info["num_docs"], 3);
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "staging left behind: {leftovers:?}");
+}
+
+#[test]
 fn kb_build_reports_bad_input_with_file_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let p = tmp.path().join("bad.jsonl");

@@ -52,8 +52,9 @@ impl Default for KbBuildOptions {
     }
 }
 
-/// Refuses destinations that are not ours to replace.
-fn check_destination(out_dir: &Path, overwrite: bool) -> Result<()> {
+/// Refuses destinations that are not ours to replace: a file, a non-empty directory without a
+/// KB manifest, or an existing KB when `overwrite` is false.
+pub fn check_destination(out_dir: &Path, overwrite: bool) -> Result<()> {
     match std::fs::symlink_metadata(out_dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(out_dir, e)),

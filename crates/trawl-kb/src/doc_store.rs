@@ -142,6 +142,8 @@ struct Column {
     idx: Checked<MmapBytes>,
     fields: usize,
     dat_path: PathBuf,
+    /// The whole data file is UTF-8 and every offset is a char boundary (checked on open).
+    utf8: bool,
 }
 
 impl Column {
@@ -160,11 +162,12 @@ impl Column {
                 ),
             ));
         }
-        let column = Column {
+        let mut column = Column {
             dat,
             idx,
             fields,
             dat_path,
+            utf8: false,
         };
         let mut prev = 0u64;
         for i in 0..=num_docs * fields {
@@ -186,6 +189,13 @@ impl Column {
                 ),
             ));
         }
+        // Ids are read on every search hit: check them once here, not per hit.
+        if fields == 1 {
+            if let Ok(all) = std::str::from_utf8(column.dat.as_slice()) {
+                column.utf8 =
+                    (0..=num_docs).all(|i| all.is_char_boundary(column.offset(i) as usize));
+            }
+        }
         Ok(column)
     }
 
@@ -204,7 +214,13 @@ impl Column {
     }
 
     fn str(&self, record: usize, f: usize) -> Result<&str> {
-        std::str::from_utf8(self.bytes(record, f)).map_err(|_| {
+        let bytes = self.bytes(record, f);
+        if self.utf8 {
+            // SAFETY: `open` checked that the whole file is UTF-8 and that every record starts
+            // and ends on a char boundary, and the mapping is read-only.
+            return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+        }
+        std::str::from_utf8(bytes).map_err(|_| {
             Error::corrupt(
                 &self.dat_path,
                 format!("document {record} holds bytes that are not UTF-8"),
@@ -266,5 +282,30 @@ impl DocStore {
     pub fn id(&self, ordinal: u32) -> Result<&str> {
         let i = self.check(ordinal)?;
         self.ids.str(i, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_with_multibyte_characters_read_back_through_the_checked_once_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids = ["ü-1", "", "東京/2", "plain", "e\u{301}"];
+        let mut w = DocStoreWriter::create(dir.path()).unwrap();
+        for id in ids {
+            w.push(id, "t", "x", b"{}").unwrap();
+        }
+        w.finish().unwrap();
+        let store = DocStore::open(dir.path(), ids.len(), Verify::Full).unwrap();
+        assert!(
+            store.ids.utf8,
+            "a UTF-8 id column is validated once on open"
+        );
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(store.id(i as u32).unwrap(), *id);
+            assert_eq!(store.get(i as u32).unwrap().id, *id);
+        }
     }
 }

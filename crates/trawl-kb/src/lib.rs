@@ -48,7 +48,7 @@ mod id_map;
 mod kb;
 pub mod manifest;
 
-pub use build::{Bm25Options, KbBuildOptions};
+pub use build::{check_destination, Bm25Options, KbBuildOptions};
 pub use corpus_hash::{hash_documents, CorpusHasher};
 pub use dense::DenseEmbeddings;
 pub use doc_store::DocumentRef;

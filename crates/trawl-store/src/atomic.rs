@@ -125,32 +125,52 @@ impl AtomicDir {
     /// old copy as a hidden `.<name>.old-<pid>` sibling, never a half-written `dest`).
     pub fn commit(mut self) -> Result<()> {
         sync_tree(&self.tmp)?;
-        let parent = parent_of(&self.dest);
-        let old = sibling(&self.dest, "old")?;
-        let had_old = match fs::symlink_metadata(&self.dest) {
-            Ok(_) => {
-                if old.exists() {
-                    remove_any(&old)?;
-                }
-                fs::rename(&self.dest, &old).map_err(|e| Error::io(&self.dest, e))?;
-                true
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
-            Err(e) => return Err(Error::io(&self.dest, e)),
-        };
-        if let Err(e) = fs::rename(&self.tmp, &self.dest) {
-            if had_old {
-                let _ = fs::rename(&old, &self.dest);
-            }
-            return Err(Error::io(&self.dest, e));
-        }
+        swap_into_place(&self.tmp, &self.dest)?;
         self.done = true;
-        fsync_dir(&parent)?;
-        if had_old {
-            remove_any(&old)?;
-        }
         Ok(())
     }
+}
+
+/// `parent/.<name>.<tag>-<pid>` beside `dest`: a place to build a directory that will replace
+/// `dest` with [`replace_dir`] (same filesystem, so the rename is atomic).
+pub fn staging_path(dest: &Path, tag: &str) -> Result<PathBuf> {
+    sibling(dest, tag)
+}
+
+/// Replaces `dest` with the finished directory `src` (fsynced first), as
+/// [`AtomicDir::commit`] does: readers see the old `dest` or the whole new one, never a mix.
+pub fn replace_dir(src: &Path, dest: &Path) -> Result<()> {
+    sync_tree(src)?;
+    swap_into_place(src, dest)
+}
+
+/// Moves an existing `dest` aside, renames `src` into place, then deletes the old copy (a crash
+/// in between leaves the old copy as a hidden `.<name>.old-<pid>` sibling).
+fn swap_into_place(src: &Path, dest: &Path) -> Result<()> {
+    let parent = parent_of(dest);
+    let old = sibling(dest, "old")?;
+    let had_old = match fs::symlink_metadata(dest) {
+        Ok(_) => {
+            if old.exists() {
+                remove_any(&old)?;
+            }
+            fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(dest, e)),
+    };
+    if let Err(e) = fs::rename(src, dest) {
+        if had_old {
+            let _ = fs::rename(&old, dest);
+        }
+        return Err(Error::io(dest, e));
+    }
+    fsync_dir(&parent)?;
+    if had_old {
+        remove_any(&old)?;
+    }
+    Ok(())
 }
 
 fn remove_any(path: &Path) -> Result<()> {

@@ -29,7 +29,7 @@ pub mod checked;
 pub mod error;
 pub mod source;
 
-pub use atomic::{write_file_atomic, AtomicDir};
+pub use atomic::{replace_dir, staging_path, write_file_atomic, AtomicDir};
 pub use checked::{seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN};
 pub use error::{Error, Result};
 pub use source::{ByteSource, MmapBytes, RamBytes};

@@ -260,16 +260,35 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         overwrite: args.force,
         ..KbBuildOptions::default()
     };
-    let (mut kb, mut secs) = build_with_progress(&args.docs, &args.out, &options)?;
+    // With --dense, a KB that --force would replace is built beside it and swapped in only once
+    // its vectors are written: a model that fails to load or encode leaves the old KB intact.
+    trawl_kb::check_destination(&args.out, args.force)?;
+    let staged = args.dense.is_some() && args.out.exists();
+    let build_dir = if staged {
+        trawl_store::staging_path(&args.out, "build")?
+    } else {
+        args.out.clone()
+    };
+    let build_options = KbBuildOptions {
+        overwrite: options.overwrite || staged,
+        ..options
+    };
+    let (mut kb, mut secs) = build_with_progress(&args.docs, &build_dir, &build_options)?;
     if let Some(model) = &args.dense {
         let start = Instant::now();
         if let Err(e) = add_dense_index(&mut kb, model) {
             // The KB we just wrote lacks what was asked for: do not leave it looking finished.
             drop(kb);
-            let _ = std::fs::remove_dir_all(&args.out);
+            let _ = std::fs::remove_dir_all(&build_dir);
             return Err(e);
         }
         secs += start.elapsed().as_secs_f64();
+    }
+    if staged {
+        drop(kb);
+        trawl_store::replace_dir(&build_dir, &args.out)
+            .with_context(|| format!("moving the new KB into {}", args.out.display()))?;
+        kb = KnowledgeBase::open(&args.out)?;
     }
     let m = kb.manifest();
     let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
