@@ -2,7 +2,7 @@
 //! primitive ops while gradients are tracked (candle's fused layer norm has no backward and would
 //! silently cut the graph), and dropout is real during training.
 
-use candle_core::{DType, Module, Tensor, D};
+use candle_core::{DType, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::config::BertConfig;
@@ -29,6 +29,18 @@ impl Mode<'_> {
             _ => Ok(xs.clone()),
         }
     }
+}
+
+/// `xs W^T + b` for `(batch, seq, in)` inputs as one 2-d matmul and a fused bias add (see
+/// [`crate::fused::add_bias`]).
+fn linear(lin: &Linear, xs: &Tensor) -> Result<Tensor> {
+    let (b, t, h) = xs.dims3()?;
+    let ys = xs.reshape((b * t, h))?.matmul(&lin.weight().t()?)?;
+    let ys = match lin.bias() {
+        Some(bias) => crate::fused::add_bias(&ys, bias)?,
+        None => ys,
+    };
+    Ok(ys.reshape((b, t, ()))?)
 }
 
 /// Layer norm over the last dimension, `eps` inside the square root as in PyTorch.
@@ -224,9 +236,9 @@ impl Bert {
         let split = |x: Tensor| -> Result<Tensor> {
             Ok(x.reshape((b, t, heads, d))?.transpose(1, 2)?.contiguous()?)
         };
-        let q = split(l.query.forward(xs)?)?;
-        let k = split(l.key.forward(xs)?)?;
-        let v = split(l.value.forward(xs)?)?;
+        let q = split(linear(&l.query, xs)?)?;
+        let k = split(linear(&l.key, xs)?)?;
+        let v = split(linear(&l.value, xs)?)?;
         let scores = (q.matmul(&k.t()?.contiguous()?)? * (1.0 / (d as f64).sqrt()))?;
         let scores = scores.broadcast_add(bias)?;
         let probs = if mode.tracks_grad() {
@@ -240,11 +252,11 @@ impl Bert {
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, t, h))?;
-        let attn = l.attn_out.forward(&ctx)?;
+        let attn = linear(&l.attn_out, &ctx)?;
         let attn = mode.dropout(&attn, self.cfg.hidden_dropout_prob)?;
         let xs = l.attn_norm.forward(&(attn + xs)?, mode)?;
-        let inter = l.intermediate.forward(&xs)?.gelu_erf()?;
-        let out = l.output.forward(&inter)?;
+        let inter = crate::fused::gelu_erf(&linear(&l.intermediate, &xs)?)?;
+        let out = linear(&l.output, &inter)?;
         let out = mode.dropout(&out, self.cfg.hidden_dropout_prob)?;
         l.out_norm.forward(&(out + xs)?, mode)
     }

@@ -1,7 +1,9 @@
 //! Fused CPU kernels that keep a backward pass: softmax over the last dimension (one pass per
 //! row forward, `y * (g - sum(g * y))` backward) instead of the five-op composed softmax, whose
 //! autograd graph is large on `(batch, heads, seq, seq)` attention scores; and layer norm with
-//! fused forward and backward kernels (candle's own fused layer norm has no backward at all).
+//! fused forward and backward kernels (candle's own fused layer norm has no backward at all); and
+//! GELU (erf) whose derivative is one pass instead of candle's dozen full-size temporaries; and a
+//! bias add whose gradient is a contiguous column sum.
 //! Other devices and dtypes fall back to composed primitive ops.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor, D};
@@ -75,6 +77,253 @@ fn contiguous<'a, T: candle_core::WithDType>(
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg(format!("layer norm: {what} must be contiguous")))?;
     Ok(&s.as_slice::<T>()?[a..b])
+}
+
+/// GELU (erf form) with its derivative computed in one pass over the input, instead of candle's
+/// backward of a dozen ops (each a full-size temporary) on the `(batch, seq, 4 * hidden)` tensor.
+struct GeluErf;
+
+/// Elements per parallel task: large enough that the split costs nothing.
+const GELU_CHUNK: usize = 1 << 15;
+
+trait GeluFloat: Copy + Send + Sync {
+    fn gelu(self) -> Self;
+    /// d gelu / dx.
+    fn gelu_grad(self) -> Self;
+    fn mul(self, other: Self) -> Self;
+}
+
+impl GeluFloat for f32 {
+    fn gelu(self) -> f32 {
+        (candle_core::cpu::erf::erf_f32(self * std::f32::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * self
+    }
+    fn gelu_grad(self) -> f32 {
+        // Computed in f64: the difference is invisible in f32 and the cost is the erf anyway.
+        (self as f64).gelu_grad() as f32
+    }
+    fn mul(self, other: f32) -> f32 {
+        self * other
+    }
+}
+
+impl GeluFloat for f64 {
+    fn gelu(self) -> f64 {
+        (candle_core::cpu::erf::erf_f64(self * std::f64::consts::FRAC_1_SQRT_2) + 1.0) * 0.5 * self
+    }
+    fn gelu_grad(self) -> f64 {
+        const INV_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+        let cdf =
+            0.5 * (1.0 + candle_core::cpu::erf::erf_f64(self * std::f64::consts::FRAC_1_SQRT_2));
+        cdf + self * INV_SQRT_2PI * (-0.5 * self * self).exp()
+    }
+    fn mul(self, other: f64) -> f64 {
+        self * other
+    }
+}
+
+fn gelu_forward<T: GeluFloat + Default>(x: &[T]) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = vec![T::default(); x.len()];
+    out.par_chunks_mut(GELU_CHUNK)
+        .zip(x.par_chunks(GELU_CHUNK))
+        .for_each(|(dst, src)| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v.gelu();
+            }
+        });
+    out
+}
+
+fn gelu_backward<T: GeluFloat + Default>(x: &[T], g: &[T]) -> Vec<T> {
+    use rayon::prelude::*;
+    let mut out = vec![T::default(); x.len()];
+    out.par_chunks_mut(GELU_CHUNK)
+        .zip(x.par_chunks(GELU_CHUNK).zip(g.par_chunks(GELU_CHUNK)))
+        .for_each(|(dst, (xs, gs))| {
+            for ((d, &v), &gv) in dst.iter_mut().zip(xs).zip(gs) {
+                *d = gv.mul(v.gelu_grad());
+            }
+        });
+    out
+}
+
+impl CustomOp1 for GeluErf {
+    fn name(&self) -> &'static str {
+        "trawl-gelu-erf"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match storage {
+            CpuStorage::F32(_) => {
+                CpuStorage::F32(gelu_forward(contiguous::<f32>(storage, layout, "input")?))
+            }
+            CpuStorage::F64(_) => {
+                CpuStorage::F64(gelu_forward(contiguous::<f64>(storage, layout, "input")?))
+            }
+            _ => candle_core::bail!("gelu: only f32 and f64 are supported"),
+        };
+        Ok((out, layout.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let grad = grad_res.contiguous()?;
+        Ok(Some(arg.apply_op2_no_bwd(&grad, &GeluErfBackward)?))
+    }
+}
+
+/// `grad * gelu'(x)` for the inputs (x, grad).
+struct GeluErfBackward;
+
+impl CustomOp2 for GeluErfBackward {
+    fn name(&self) -> &'static str {
+        "trawl-gelu-erf-bwd"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(gelu_backward::<f32>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "gradient")?,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(gelu_backward::<f64>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "gradient")?,
+            )),
+            _ => candle_core::bail!("gelu: only f32 and f64 are supported"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+}
+
+/// GELU, erf form (BERT's `gelu`), with a backward pass; fused on CPU for f32/f64.
+pub fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() && matches!(xs.dtype(), DType::F32 | DType::F64) {
+        return Ok(xs.contiguous()?.apply_op1(GeluErf)?);
+    }
+    Ok(xs.gelu_erf()?)
+}
+
+/// `x + bias` over the last dimension of a contiguous `(rows, h)` input. Its backward sums the
+/// gradient's rows in one contiguous pass; candle's backward of a broadcast add reduces over the
+/// leading dimensions with a strided loop, a visible share of every training step.
+struct AddBias;
+
+fn add_bias_rows<T: Copy + Default + std::ops::Add<Output = T>>(x: &[T], b: &[T]) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    for (dst, row) in out.chunks_mut(b.len()).zip(x.chunks(b.len())) {
+        for ((d, &v), &bv) in dst.iter_mut().zip(row).zip(b) {
+            *d = v + bv;
+        }
+    }
+    out
+}
+
+impl CustomOp2 for AddBias {
+    fn name(&self) -> &'static str {
+        "trawl-add-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let out = match s1 {
+            CpuStorage::F32(_) => CpuStorage::F32(add_bias_rows::<f32>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "bias")?,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(add_bias_rows::<f64>(
+                contiguous(s1, l1, "input")?,
+                contiguous(s2, l2, "bias")?,
+            )),
+            _ => candle_core::bail!("bias add: only f32 and f64 are supported"),
+        };
+        Ok((out, l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let db = grad.apply_op1_no_bwd(&ColumnSum)?;
+        Ok((Some(grad), Some(db)))
+    }
+}
+
+/// Sum over the rows of a contiguous `(rows, h)` tensor, shape `(h,)`.
+struct ColumnSum;
+
+fn column_sum<T: Copy + Default + Send + Sync + std::ops::Add<Output = T>>(
+    x: &[T],
+    h: usize,
+) -> Vec<T> {
+    use rayon::prelude::*;
+    let rows_per_task = (GELU_CHUNK / h.max(1)).max(1);
+    let add = |mut acc: Vec<T>, other: &[T]| {
+        for (a, &v) in acc.iter_mut().zip(other) {
+            *a = *a + v;
+        }
+        acc
+    };
+    x.par_chunks(rows_per_task * h)
+        .map(|block| block.chunks(h).fold(vec![T::default(); h], add))
+        .reduce(|| vec![T::default(); h], |a, b| add(a, &b))
+}
+
+impl CustomOp1 for ColumnSum {
+    fn name(&self) -> &'static str {
+        "trawl-column-sum"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let h = *layout.dims().last().unwrap_or(&1);
+        let out = match storage {
+            CpuStorage::F32(_) => CpuStorage::F32(column_sum(
+                contiguous::<f32>(storage, layout, "gradient")?,
+                h,
+            )),
+            CpuStorage::F64(_) => CpuStorage::F64(column_sum(
+                contiguous::<f64>(storage, layout, "gradient")?,
+                h,
+            )),
+            _ => candle_core::bail!("bias add: only f32 and f64 are supported"),
+        };
+        Ok((out, Shape::from(h)))
+    }
+}
+
+/// `xs + bias` broadcast over the rows of a 2-d `xs`, with a backward pass (fused on CPU).
+pub fn add_bias(xs: &Tensor, bias: &Tensor) -> Result<Tensor> {
+    if xs.device().is_cpu() && matches!(xs.dtype(), DType::F32 | DType::F64) && xs.rank() == 2 {
+        return Ok(xs.contiguous()?.apply_op2(&bias.contiguous()?, AddBias)?);
+    }
+    Ok(xs.broadcast_add(bias)?)
 }
 
 /// Mean and 1/sqrt(var + eps) of one row.
@@ -372,6 +621,69 @@ mod tests {
         for v in [&x, &w, &b] {
             let d = close(g.get(v).unwrap(), g_ref.get(v).unwrap());
             assert!(d < 1e-10, "gradient differs by {d}");
+        }
+    }
+
+    #[test]
+    fn fused_gelu_matches_candle_forward_and_finite_differences_backward() {
+        let dev = Device::Cpu;
+        // Large enough to split across parallel chunks, with values well into both tails.
+        let n = 3 * super::GELU_CHUNK + 17;
+        let x = Var::from_tensor(&Tensor::randn(0f64, 3.0, n, &dev).unwrap()).unwrap();
+        let mix = Tensor::randn(0f64, 1.0, n, &dev).unwrap();
+        let y = super::gelu_erf(&x).unwrap();
+        assert!(close(&y, &x.gelu_erf().unwrap()) < 1e-12);
+        let g = (&y * &mix).unwrap().sum_all().unwrap().backward().unwrap();
+        let grad = g.get(&x).unwrap();
+        // Central differences of sum(gelu(x) * mix) per element.
+        let h = 1e-6;
+        let fd = ((x.affine(1.0, h).unwrap().gelu_erf().unwrap()
+            - x.affine(1.0, -h).unwrap().gelu_erf().unwrap())
+        .unwrap()
+            / (2.0 * h))
+            .unwrap();
+        let fd = (fd * &mix).unwrap();
+        let d = close(grad, &fd);
+        assert!(
+            d < 1e-7,
+            "gelu gradient differs from finite differences by {d}"
+        );
+        // f32 goes through the same kernel.
+        let x32 = Var::from_tensor(&x.to_dtype(candle_core::DType::F32).unwrap()).unwrap();
+        let y32 = super::gelu_erf(&x32).unwrap();
+        let ref32 = x32.gelu_erf().unwrap();
+        let d32 = close(
+            &y32.to_dtype(candle_core::DType::F64).unwrap(),
+            &ref32.to_dtype(candle_core::DType::F64).unwrap(),
+        );
+        assert!(d32 < 1e-6, "f32 forward differs by {d32}");
+    }
+
+    #[test]
+    fn fused_bias_add_matches_broadcast_add_forward_and_backward() {
+        let dev = Device::Cpu;
+        let rows = 2 * super::GELU_CHUNK / 5 + 3; // several parallel row blocks
+        let x = Var::from_tensor(&Tensor::randn(0f64, 1.0, (rows, 5), &dev).unwrap()).unwrap();
+        let b = Var::from_tensor(&Tensor::randn(0f64, 1.0, 5, &dev).unwrap()).unwrap();
+        let mix = Tensor::randn(0f64, 1.0, (rows, 5), &dev).unwrap();
+        let want = x.broadcast_add(&b).unwrap();
+        let got = super::add_bias(&x, &b).unwrap();
+        assert!(close(&got, &want) < 1e-15);
+        let g_ref = (want.sqr().unwrap() * &mix)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let g = (got.sqr().unwrap() * &mix)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        for v in [&x, &b] {
+            let d = close(g.get(v).unwrap(), g_ref.get(v).unwrap());
+            assert!(d < 1e-9, "gradient differs by {d}");
         }
     }
 }
