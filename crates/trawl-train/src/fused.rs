@@ -10,6 +10,24 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Sh
 
 use crate::Result;
 
+/// Runs `$body` with `$t` bound to the element type of an f32 or f64 CPU storage and wraps the
+/// resulting `Vec` back into a storage; other dtypes are an error naming `$op`.
+macro_rules! per_float {
+    ($storage:expr, $op:literal, |$t:ident| $body:expr) => {
+        match $storage {
+            CpuStorage::F32(_) => {
+                type $t = f32;
+                CpuStorage::F32($body)
+            }
+            CpuStorage::F64(_) => {
+                type $t = f64;
+                CpuStorage::F64($body)
+            }
+            _ => candle_core::bail!(concat!($op, ": only f32 and f64 are supported")),
+        }
+    };
+}
+
 struct SoftmaxLastDim;
 
 fn softmax_rows<T: num_like::Float>(src: &[T], dim: usize) -> Vec<T> {
@@ -157,15 +175,9 @@ impl CustomOp1 for GeluErf {
         storage: &CpuStorage,
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match storage {
-            CpuStorage::F32(_) => {
-                CpuStorage::F32(gelu_forward(contiguous::<f32>(storage, layout, "input")?))
-            }
-            CpuStorage::F64(_) => {
-                CpuStorage::F64(gelu_forward(contiguous::<f64>(storage, layout, "input")?))
-            }
-            _ => candle_core::bail!("gelu: only f32 and f64 are supported"),
-        };
+        let out = per_float!(storage, "gelu", |T| gelu_forward(contiguous::<T>(
+            storage, layout, "input"
+        )?));
         Ok((out, layout.shape().clone()))
     }
 
@@ -195,17 +207,10 @@ impl CustomOp2 for GeluErfBackward {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => CpuStorage::F32(gelu_backward::<f32>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "gradient")?,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(gelu_backward::<f64>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "gradient")?,
-            )),
-            _ => candle_core::bail!("gelu: only f32 and f64 are supported"),
-        };
+        let out = per_float!(s1, "gelu", |T| gelu_backward::<T>(
+            contiguous(s1, l1, "input")?,
+            contiguous(s2, l2, "gradient")?,
+        ));
         Ok((out, l1.shape().clone()))
     }
 }
@@ -245,17 +250,10 @@ impl CustomOp2 for AddBias {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => CpuStorage::F32(add_bias_rows::<f32>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "bias")?,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(add_bias_rows::<f64>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "bias")?,
-            )),
-            _ => candle_core::bail!("bias add: only f32 and f64 are supported"),
-        };
+        let out = per_float!(s1, "bias add", |T| add_bias_rows::<T>(
+            contiguous(s1, l1, "input")?,
+            contiguous(s2, l2, "bias")?,
+        ));
         Ok((out, l1.shape().clone()))
     }
 
@@ -303,17 +301,10 @@ impl CustomOp1 for ColumnSum {
         layout: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let h = *layout.dims().last().unwrap_or(&1);
-        let out = match storage {
-            CpuStorage::F32(_) => CpuStorage::F32(column_sum(
-                contiguous::<f32>(storage, layout, "gradient")?,
-                h,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(column_sum(
-                contiguous::<f64>(storage, layout, "gradient")?,
-                h,
-            )),
-            _ => candle_core::bail!("bias add: only f32 and f64 are supported"),
-        };
+        let out = per_float!(storage, "bias add", |T| column_sum(
+            contiguous::<T>(storage, layout, "gradient")?,
+            h,
+        ));
         Ok((out, Shape::from(h)))
     }
 }
@@ -367,21 +358,12 @@ impl CustomOp3 for LayerNormOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => CpuStorage::F32(ln_forward::<f32>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "weight")?,
-                contiguous(s3, l3, "bias")?,
-                self.eps,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(ln_forward::<f64>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "weight")?,
-                contiguous(s3, l3, "bias")?,
-                self.eps,
-            )),
-            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
-        };
+        let out = per_float!(s1, "layer norm", |T| ln_forward::<T>(
+            contiguous(s1, l1, "input")?,
+            contiguous(s2, l2, "weight")?,
+            contiguous(s3, l3, "bias")?,
+            self.eps,
+        ));
         Ok((out, l1.shape().clone()))
     }
 
@@ -441,21 +423,12 @@ impl CustomOp3 for LayerNormBackwardX {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let out = match s1 {
-            CpuStorage::F32(_) => CpuStorage::F32(ln_backward_x::<f32>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "weight")?,
-                contiguous(s3, l3, "gradient")?,
-                self.eps,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(ln_backward_x::<f64>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "weight")?,
-                contiguous(s3, l3, "gradient")?,
-                self.eps,
-            )),
-            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
-        };
+        let out = per_float!(s1, "layer norm", |T| ln_backward_x::<T>(
+            contiguous(s1, l1, "input")?,
+            contiguous(s2, l2, "weight")?,
+            contiguous(s3, l3, "gradient")?,
+            self.eps,
+        ));
         Ok((out, l1.shape().clone()))
     }
 }
@@ -490,21 +463,12 @@ impl CustomOp2 for LayerNormBackwardWB {
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let h = *l1.dims().last().unwrap_or(&1);
-        let out = match s1 {
-            CpuStorage::F32(_) => CpuStorage::F32(ln_backward_wb::<f32>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "gradient")?,
-                h,
-                self.eps,
-            )),
-            CpuStorage::F64(_) => CpuStorage::F64(ln_backward_wb::<f64>(
-                contiguous(s1, l1, "input")?,
-                contiguous(s2, l2, "gradient")?,
-                h,
-                self.eps,
-            )),
-            _ => candle_core::bail!("layer norm: only f32 and f64 are supported"),
-        };
+        let out = per_float!(s1, "layer norm", |T| ln_backward_wb::<T>(
+            contiguous(s1, l1, "input")?,
+            contiguous(s2, l2, "gradient")?,
+            h,
+            self.eps,
+        ));
         Ok((out, Shape::from((2, h))))
     }
 }
