@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fine-tuning step time: trawl (candle, CPU) vs sentence-transformers (PyTorch, CPU), same run.
+"""Fine-tuning step time: trawl (packed CPU kernels) vs sentence-transformers (PyTorch, CPU), same run.
 
 Usage (from the repository root, after scripts/get-model.sh and bench/setup.sh train):
     bench/train.sh [--steps 5] [--batch-size 32] [--max-seq-len 128]
@@ -110,7 +110,7 @@ def main():
     t_trawl, t_st = median_steps(trawl["step_seconds"]), median_steps(st_times)
     print(f"MNRL fine-tuning, all-MiniLM-L6-v2, batch {args.batch_size}, max_seq_len {args.max_seq_len}, {args.steps} steps")
     print(f"{'':28}{'s/step (median)':>16}")
-    print(f"{'trawl (candle CPU)':28}{t_trawl:>16.2f}")
+    print(f"{'trawl (packed CPU)':28}{t_trawl:>16.2f}")
     print(f"{'sentence-transformers (CPU)':28}{t_st:>16.2f}")
     print(f"ratio trawl/sentence-transformers: {t_trawl / t_st:.2f}x (lower is better for trawl)")
     print(f"trawl-saved folder loaded in sentence-transformers: max |embedding diff| vs trawl = {diff:.2e}")

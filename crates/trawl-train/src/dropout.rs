@@ -20,6 +20,31 @@ impl DropoutRng {
         Self { rng }
     }
 
+    /// One byte per element, 1 = kept: each element is dropped with probability `p` (a uniform
+    /// 16-bit draw below `p * 2^16`, four draws per u64). Empty when `p <= 0`.
+    pub fn keep_mask(&mut self, n: usize, p: f64) -> Vec<u8> {
+        if p <= 0.0 {
+            return Vec::new();
+        }
+        let threshold = (p * 65536.0).round().min(65535.0) as u64;
+        let mut mask = vec![0u8; n];
+        let mut chunks = mask.chunks_exact_mut(4);
+        for c in &mut chunks {
+            let bits = self.rng.next_u64();
+            for (k, m) in c.iter_mut().enumerate() {
+                *m = ((bits >> (16 * k)) & 0xffff >= threshold) as u8;
+            }
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let bits = self.rng.next_u64();
+            for (k, m) in rest.iter_mut().enumerate() {
+                *m = ((bits >> (16 * k)) & 0xffff >= threshold) as u8;
+            }
+        }
+        mask
+    }
+
     /// Zeroes each element with probability `p` and scales the rest by `1 / (1 - p)`
     /// (inverted dropout, as in PyTorch). `p == 0` returns the input unchanged.
     pub fn apply(&mut self, xs: &Tensor, p: f64) -> Result<Tensor> {
@@ -27,18 +52,11 @@ impl DropoutRng {
             return Ok(xs.clone());
         }
         let keep_scale = (1.0 / (1.0 - p)) as f32;
-        // Drop when a uniform 16-bit draw falls below p * 2^16 (four draws per u64).
-        let threshold = (p * 65536.0).round().min(65535.0) as u64;
-        let n = xs.elem_count();
-        let mut mask = Vec::with_capacity(n + 3);
-        while mask.len() < n {
-            let bits = self.rng.next_u64();
-            for k in 0..4 {
-                let keep = (bits >> (16 * k)) & 0xffff >= threshold;
-                mask.push(if keep { keep_scale } else { 0.0 });
-            }
-        }
-        mask.truncate(n);
+        let mask: Vec<f32> = self
+            .keep_mask(xs.elem_count(), p)
+            .into_iter()
+            .map(|k| k as f32 * keep_scale)
+            .collect();
         let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
         Ok(xs.mul(&mask)?)
     }

@@ -4,7 +4,8 @@
 //!
 //! Module map: [`config`] (BERT `config.json`), [`bert`] (a trainable BERT whose every op has a
 //! backward pass), [`dropout`] (seeded masks), [`modules`] (sentence-transformers module files),
-//! [`model`] (tokenizer + BERT + pooling + optional projection), [`loss`] (MNRL / InfoNCE),
+//! [`model`] (tokenizer + BERT + pooling + optional projection), [`packed`] (the fast CPU
+//! training path: hand-written forward and backward over packed sequences), [`loss`] (MNRL / InfoNCE),
 //! [`data`] (training data readers, splits), [`optim`] (AdamW, schedule, clipping),
 //! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`checkpoint`]
 //! (saving folders), [`resume`] (resumable state), [`mining`] (hard negatives), [`testkit`] (a tiny random model for tests).
@@ -43,6 +44,7 @@ pub mod mining;
 pub mod model;
 pub mod modules;
 pub mod optim;
+pub mod packed;
 pub mod resume;
 pub mod testkit;
 pub mod trainer;

@@ -220,6 +220,39 @@ impl SentenceModel {
         })
     }
 
+    /// Tokenizes with truncation to `max_seq_len`, without padding: the sequences end to end.
+    pub fn tokenize_packed(&self, texts: &[&str]) -> Result<crate::packed::PackedBatch> {
+        let enc = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut batch = crate::packed::PackedBatch {
+            ids: Vec::new(),
+            type_ids: Vec::new(),
+            starts: vec![0],
+        };
+        for e in &enc {
+            let len = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
+            batch.ids.extend_from_slice(&e.get_ids()[..len]);
+            batch.type_ids.extend_from_slice(&e.get_type_ids()[..len]);
+            batch.starts.push(batch.ids.len());
+        }
+        Ok(batch)
+    }
+
+    /// The modules after pooling: the projection head (if any), then L2 normalisation (if the
+    /// pipeline has it).
+    pub fn finish(&self, pooled: &Tensor) -> Result<Tensor> {
+        let mut out = pooled.clone();
+        if let Some(head) = &self.head {
+            out = head.forward(&out)?;
+        }
+        if self.pipeline.normalize {
+            out = bert::l2_normalize(&out)?;
+        }
+        Ok(out)
+    }
+
     /// Sentence embeddings `(batch, dim)` of one batch, with the graph for backward when `mode`
     /// is `Train`. With `frozen_base` the transformer runs without gradients (only the head learns).
     pub fn encode(&self, texts: &[&str], mode: &mut Mode, frozen_base: bool) -> Result<Tensor> {
@@ -229,14 +262,7 @@ impl SentenceModel {
         } else {
             self.pool(&input, mode)?
         };
-        let mut out = pooled;
-        if let Some(head) = &self.head {
-            out = head.forward(&out)?;
-        }
-        if self.pipeline.normalize {
-            out = bert::l2_normalize(&out)?;
-        }
-        Ok(out)
+        self.finish(&pooled)
     }
 
     fn pool(&self, input: &BertInput, mode: &mut Mode) -> Result<Tensor> {

@@ -24,7 +24,7 @@ use crate::dropout::DropoutRng;
 use crate::evaluate::{default_metrics, evaluate_dense, EvalScores};
 use crate::loss::{mnrl_loss, MnrlConfig};
 use crate::model::SentenceModel;
-use crate::optim::{clip_grad_norm, linear_schedule, AdamW, ParamGroup};
+use crate::optim::{clip_factor, grad_norm, linear_schedule, AdamW, ParamGroup};
 pub use crate::resume::resume_point;
 use crate::resume::{restore, save_last, TrainerState};
 use crate::{Error, Result};
@@ -61,6 +61,9 @@ pub struct TrainConfig {
     /// Stop this invocation after N steps (checkpointing `last/`) while the schedule still spans
     /// the whole run: for time-boxed sessions that `resume` later.
     pub interrupt_after: Option<u64>,
+    /// Train f32 CPU models on the packed path ([`crate::packed`]); `false` uses the candle
+    /// graph ([`crate::bert`]), which other devices and dtypes always use.
+    pub packed_cpu: bool,
 }
 
 impl Default for TrainConfig {
@@ -84,6 +87,7 @@ impl Default for TrainConfig {
             best_metric: Metric::Ndcg(Some(10)),
             patience: None,
             interrupt_after: None,
+            packed_cpu: true,
         }
     }
 }
@@ -244,21 +248,17 @@ pub fn train(
             for (mi, batch) in group.iter().enumerate() {
                 let micro = state.step * cfg.grad_accum as u64 + mi as u64;
                 let mut rng = DropoutRng::for_step(cfg.seed, micro);
-                let loss = batch_loss(model, examples, batch, cfg, &mut rng)?;
-                let loss = (loss / cfg.grad_accum as f64)?;
-                loss_sum += loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
-                let g = loss.backward()?;
-                for (name, var) in &trainable {
-                    if let Some(t) = g.get(var) {
-                        let t = match grads.remove(name) {
-                            Some(acc) => (acc + t)?,
-                            None => t.clone(),
-                        };
-                        grads.insert(name.clone(), t);
-                    }
+                let (loss, g) = batch_grads(model, examples, batch, cfg, &mut rng, &trainable)?;
+                loss_sum += loss;
+                for (name, t) in g {
+                    let t = match grads.remove(&name) {
+                        Some(acc) => (acc + t)?,
+                        None => t,
+                    };
+                    grads.insert(name, t);
                 }
             }
-            let grad_norm = clip_grad_norm(&mut grads, cfg.max_grad_norm)?;
+            let grad_norm = grad_norm(&grads)?;
             if !loss_sum.is_finite() || !grad_norm.is_finite() {
                 // Stop before the update: the weights and the last checkpoint stay good.
                 return Err(Error::InvalidOption(format!(
@@ -268,7 +268,7 @@ pub fn train(
                 )));
             }
             let mult = linear_schedule(state.step, warmup, total);
-            opt.step(&grads, mult)?;
+            opt.step(&grads, mult, clip_factor(grad_norm, cfg.max_grad_norm))?;
             state.step += 1;
             stepped += 1;
             last_loss = loss_sum;
@@ -407,13 +407,16 @@ fn validate(cfg: &TrainConfig, examples: &[TrainExample], model: &SentenceModel)
     Ok(())
 }
 
-fn batch_loss(
+/// The loss of one micro-batch (divided by the accumulation count) and the gradients of the
+/// `trainable` parameters.
+fn batch_grads(
     model: &SentenceModel,
     examples: &[TrainExample],
     batch: &[usize],
     cfg: &TrainConfig,
     rng: &mut DropoutRng,
-) -> Result<Tensor> {
+    trainable: &[(String, Var)],
+) -> Result<(f64, HashMap<String, Tensor>)> {
     let queries: Vec<&str> = batch.iter().map(|&i| examples[i].query.as_str()).collect();
     let mut docs: Vec<&str> = batch
         .iter()
@@ -428,8 +431,19 @@ fn batch_loss(
                 .map(String::as_str),
         );
     }
+    let scale = 1.0 / cfg.grad_accum as f64;
+    if cfg.packed_cpu && !cfg.freeze_base && crate::packed::supports(model) {
+        return crate::packed::batch_grads(model, &queries, &docs, &cfg.loss, Some(rng), scale);
+    }
     let mut mode = Mode::Train(Some(rng));
     let q = model.encode(&queries, &mut mode, cfg.freeze_base)?;
     let d = model.encode(&docs, &mut mode, cfg.freeze_base)?;
-    mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)
+    let loss = (mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)? * scale)?;
+    let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+    let store = loss.backward()?;
+    let grads = trainable
+        .iter()
+        .filter_map(|(name, var)| store.get(var).map(|g| (name.clone(), g.clone())))
+        .collect();
+    Ok((value, grads))
 }

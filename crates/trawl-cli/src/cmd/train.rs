@@ -104,6 +104,10 @@ pub struct Args {
     /// Stop this invocation after N steps (resume later with --resume).
     #[arg(long)]
     pub interrupt_after: Option<u64>,
+    /// Compute gradients with candle's generic autograd instead of trawl's packed CPU kernels
+    /// (same gradients, slower; the packed path is used only for f32 models on the CPU anyway).
+    #[arg(long)]
+    pub autograd: bool,
     /// Texts per forward pass during evaluation.
     #[arg(long, default_value_t = 64)]
     pub eval_batch_size: usize,
@@ -185,6 +189,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("--metric: {e}"))?,
         patience: args.patience,
         interrupt_after: args.interrupt_after,
+        packed_cpu: !args.autograd,
     };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

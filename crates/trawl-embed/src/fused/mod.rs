@@ -2,7 +2,8 @@
 //! for the dense layers (one gemm each), attention runs per (sequence, head) on strided views,
 //! and bias, GELU, softmax, residual and LayerNorm are fused vectorised passes.
 
-mod kernels;
+use trawl_kernels::rows as kernels;
+use trawl_kernels::SharedMut;
 
 use rayon::prelude::*;
 
@@ -12,20 +13,6 @@ use crate::weights::Weights;
 pub(crate) struct FusedBert {
     cfg: BertConfig,
     w: Weights<Vec<f32>>,
-}
-
-/// A raw pointer that tasks writing disjoint regions of one buffer may share.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: only used for writes to disjoint regions, one task per region.
-unsafe impl Send for SharedMut {}
-unsafe impl Sync for SharedMut {}
-
-impl SharedMut {
-    // A method (not field access) so closures capture the whole Sync wrapper.
-    fn ptr(&self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// `dst (m x n) [+]= lhs (m x k, row stride lhs_rs) * rhs^T` where rhs is n x k row-major
@@ -174,7 +161,7 @@ impl FusedBert {
         let dh = h / heads;
         let scale = 1.0 / (dh as f32).sqrt();
         let n = starts.len() - 1;
-        let out = SharedMut(ctx.as_mut_ptr());
+        let out = SharedMut::new(ctx);
         assert!(ctx.len() >= starts[n] * h && qkv.len() >= starts[n] * 3 * h);
         let task = |scores: &mut Vec<f32>, (i, head): (usize, usize)| {
             let (s0, len) = (starts[i], starts[i + 1] - starts[i]);
