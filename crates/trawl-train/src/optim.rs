@@ -289,10 +289,13 @@ pub fn grad_norm(grads: &HashMap<String, Tensor>) -> Result<f64> {
     let mut sq = 0f64;
     for g in grads.values() {
         sq += match HostF32::new(g) {
+            // Block sums collected, then added in order: the same bits on every run.
             Some(host) => host
                 .as_slice()
                 .par_chunks(1 << 14)
                 .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+                .collect::<Vec<f64>>()
+                .iter()
                 .sum::<f64>(),
             None => g
                 .to_dtype(DType::F64)?

@@ -125,21 +125,21 @@ pub(crate) fn grad_weight(
     }
 }
 
-/// Column sums of row-major `x` (rows of width `w`): a bias gradient.
+/// Column sums of row-major `x` (rows of width `w`): a bias gradient. Partial sums per fixed
+/// block of rows are added in block order, so the result does not depend on scheduling.
 pub(crate) fn column_sums(x: &[f32], w: usize) -> Vec<f32> {
-    x.par_chunks(ROW_BLOCK * 8 * w)
+    let partials: Vec<Vec<f32>> = x
+        .par_chunks(ROW_BLOCK * 8 * w)
         .map(|rows| {
             let mut acc = vec![0f32; w];
             trawl_kernels::backward::add_column_sums(rows, &mut acc);
             acc
         })
-        .reduce(
-            || vec![0f32; w],
-            |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                a
-            },
-        )
+        .collect();
+    partials.into_iter().fold(vec![0f32; w], |mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    })
 }
 
 /// Each row of `y` (width `bias.len()`) set to `bias`: the start of a biased product.

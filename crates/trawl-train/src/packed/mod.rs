@@ -8,7 +8,9 @@
 
 mod attention;
 mod encoder;
+mod layer;
 mod linear;
+mod rows;
 mod weights;
 
 use std::collections::HashMap;
