@@ -386,42 +386,9 @@ fn new_dense(inp: usize, out: usize, vars: &VarMap, opts: &LoadOptions) -> Resul
     })
 }
 
-/// Finds a model folder: an existing path, else `models/<name>` (the last `/` part of a hub id)
-/// beside the current directory or an ancestor, else the local Hugging Face cache snapshot.
+/// Finds a model folder from a path, `./models/<name>` or the local Hugging Face cache: the same
+/// lookup as inference ([`trawl_embed::resolve_model_dir`]), so `trawl train --model` accepts
+/// every name `trawl encode --model` does.
 pub fn resolve_model_dir(name: &str) -> Result<PathBuf> {
-    let direct = PathBuf::from(name);
-    if direct.join("config.json").exists() {
-        return Ok(direct);
-    }
-    let short = name.rsplit('/').next().unwrap_or(name);
-    if let Ok(cwd) = std::env::current_dir() {
-        for a in cwd.ancestors() {
-            let p = a.join("models").join(short);
-            if p.join("config.json").exists() {
-                return Ok(p);
-            }
-        }
-    }
-    let hub_dir = format!("models--{}", name.replace('/', "--"));
-    if let Some(home) = std::env::var_os("HF_HOME")
-        .map(PathBuf::from)
-        .map(|h| h.join("hub"))
-        .or_else(|| {
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/huggingface/hub"))
-        })
-    {
-        let snaps = home.join(hub_dir).join("snapshots");
-        if let Ok(entries) = std::fs::read_dir(&snaps) {
-            for e in entries.flatten() {
-                if e.path().join("config.json").exists() {
-                    return Ok(e.path());
-                }
-            }
-        }
-    }
-    Err(Error::model(
-        &direct,
-        "not a model folder (no config.json), not under ./models and not in the Hugging Face cache; \
-         for all-MiniLM-L6-v2 run scripts/get-model.sh",
-    ))
+    trawl_embed::resolve_model_dir(name).map_err(Error::ModelLookup)
 }

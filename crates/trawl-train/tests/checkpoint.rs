@@ -137,3 +137,23 @@ fn minilm_saved_folder_has_the_original_tensors() {
         model.embed(&texts, 2).unwrap()
     );
 }
+
+#[test]
+fn model_lookup_finds_folders_and_names_where_it_looked() {
+    let dir = tempfile::tempdir().unwrap();
+    write_tiny_model(dir.path(), 1).unwrap();
+    let name = dir.path().to_str().unwrap();
+    assert_eq!(
+        trawl_train::model::resolve_model_dir(name).unwrap(),
+        dir.path()
+    );
+    let err = trawl_train::model::resolve_model_dir("surely-no-such-model-7f3a")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("model `surely-no-such-model-7f3a` not found; looked in:"),
+        "{err}"
+    );
+    assert!(err.contains("models/surely-no-such-model-7f3a"), "{err}");
+    assert!(err.contains("scripts/get-model.sh"), "{err}");
+}
