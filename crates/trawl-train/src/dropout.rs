@@ -28,17 +28,10 @@ impl DropoutRng {
         }
         let threshold = (p * 65536.0).round().min(65535.0) as u64;
         let mut mask = vec![0u8; n];
-        let mut chunks = mask.chunks_exact_mut(4);
-        for c in &mut chunks {
+        // One u64 per four elements; the last, shorter chunk takes a whole u64 too.
+        for c in mask.chunks_mut(4) {
             let bits = self.rng.next_u64();
             for (k, m) in c.iter_mut().enumerate() {
-                *m = ((bits >> (16 * k)) & 0xffff >= threshold) as u8;
-            }
-        }
-        let rest = chunks.into_remainder();
-        if !rest.is_empty() {
-            let bits = self.rng.next_u64();
-            for (k, m) in rest.iter_mut().enumerate() {
                 *m = ((bits >> (16 * k)) & 0xffff >= threshold) as u8;
             }
         }

@@ -25,10 +25,6 @@ impl PackedBatch {
     pub fn tokens(&self) -> usize {
         self.ids.len()
     }
-
-    pub fn sequences(&self) -> usize {
-        self.starts.len() - 1
-    }
 }
 
 /// The forward pass's record, consumed by [`PackedBert::backward`].
