@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::measures::{parse_measures, Context, Measure, Summary};
+use crate::measures::{parse_measures, Context, Measure, RecallRounding, Summary};
 use crate::ranking::{grade_ranking, sort_ranking, RankedRels};
 use crate::trec_format::{QrelsTable, QueryJudgements, RunTable};
 
@@ -120,6 +120,7 @@ pub fn trec_eval(qrels: &QrelsTable, run: &RunTable<'_>, opts: &TrecEvalOptions)
     let ctx = Context {
         relevance_level: opts.relevance_level,
         num_docs_in_coll: opts.num_docs_in_coll,
+        recall_rounding: RecallRounding::Nearest,
     };
     let width: usize = measures.iter().map(|m| m.value_names.len()).sum();
     let index = run.index();

@@ -60,8 +60,9 @@ pub fn inf_ap(rr: &RankedRels, level: i32) -> f64 {
             ap += 1.0 / (fj + 1.0)
                 + (fj / (fj + 1.0))
                     * ((rel - 1 + nonrel + unjudged) as f64 / fj)
-                    * ((rel - 1) as f64 + INFAP_EPSILON)
-                    / ((rel - 1 + nonrel) as f64 + 2.0 * INFAP_EPSILON);
+                    // One quotient, as m_infAP.c groups it (the last bit of the value depends on it).
+                    * (((rel - 1) as f64 + INFAP_EPSILON)
+                        / ((rel - 1 + nonrel) as f64 + 2.0 * INFAP_EPSILON));
         }
     }
     if rr.num_rel > 0 {

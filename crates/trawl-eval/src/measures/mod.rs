@@ -278,6 +278,17 @@ pub struct Measure {
 pub struct Context {
     pub relevance_level: i32,
     pub num_docs_in_coll: i64,
+    pub recall_rounding: RecallRounding,
+}
+
+/// How iprec_at_recall and 11pt_avg turn a recall point into a number of relevant documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RecallRounding {
+    /// trec_eval 10.0: `lround(point * num_rel)`.
+    #[default]
+    Nearest,
+    /// trec_eval 9 (and so pytrec_eval): `(long) (point * num_rel + 0.9)`.
+    Legacy,
 }
 
 /// C `atol`: optional sign and leading digits, the rest ignored.
@@ -479,14 +490,16 @@ impl Measure {
             Rprec => out[0] = precision::r_prec(rr, lv),
             Bpref => out[0] = judged::bpref(rr, lv),
             RecipRank => out[0] = precision::recip_rank(rr, lv, usize::MAX),
-            IprecAtRecall => precision::iprec_at_recall(rr, lv, doubles(), out),
+            IprecAtRecall => {
+                precision::iprec_at_recall(rr, lv, doubles(), ctx.recall_rounding, out)
+            }
             P => precision::precision_at(rr, lv, longs(), out),
             Recall => precision::recall_at(rr, lv, longs(), out),
             InfAp => out[0] = judged::inf_ap(rr, lv),
             GmBpref => out[0] = judged::gm_bpref(rr, lv),
             RprecMult => precision::rprec_mult(rr, lv, doubles(), out),
             Utility => out[0] = judged::utility(rr, doubles(), ctx.num_docs_in_coll),
-            Pt11Avg => out[0] = precision::eleven_pt_avg(rr, lv, doubles()),
+            Pt11Avg => out[0] = precision::eleven_pt_avg(rr, lv, doubles(), ctx.recall_rounding),
             BinG => out[0] = judged::bin_g(rr, lv),
             G => out[0] = gain::g_measure(rr, pairs()),
             Dcg => out[0] = gain::dcg_and_ideal(rr, pairs()).0,

@@ -3,6 +3,7 @@
 //! m_*.c file of the same name, including its edge cases (zero relevant documents, cutoffs
 //! beyond the ranking).
 
+use super::RecallRounding;
 use crate::ranking::{RankedRels, NONPOOL, UNJUDGED};
 
 /// Geometric-mean measures store log(max(x, MIN_GEO_MEAN)) per query.
@@ -167,10 +168,19 @@ pub fn map_at(rr: &RankedRels, level: i32, cutoffs: &[i64], out: &mut [f64]) {
 }
 
 /// Interpolated precision at recall points; `emit(cut_index, value)` (m_iprec_at_recall.c).
-fn interpolated(rr: &RankedRels, level: i32, percents: &[f64], mut emit: impl FnMut(usize, f64)) {
+fn interpolated(
+    rr: &RankedRels,
+    level: i32,
+    percents: &[f64],
+    rounding: RecallRounding,
+    mut emit: impl FnMut(usize, f64),
+) {
     let cutoffs: Vec<i64> = percents
         .iter()
-        .map(|p| (p * rr.num_rel as f64).round() as i64)
+        .map(|p| match rounding {
+            RecallRounding::Nearest => (p * rr.num_rel as f64).round() as i64,
+            RecallRounding::Legacy => (p * rr.num_rel as f64 + 0.9) as i64,
+        })
         .collect();
     let mut cc = cutoffs.len() as i64 - 1;
     while cc >= 0 && cutoffs[cc as usize] > rr.num_rel_ret {
@@ -200,14 +210,25 @@ fn interpolated(rr: &RankedRels, level: i32, percents: &[f64], mut emit: impl Fn
 }
 
 /// iprec_at_recall at the given recall fractions.
-pub fn iprec_at_recall(rr: &RankedRels, level: i32, percents: &[f64], out: &mut [f64]) {
-    interpolated(rr, level, percents, |i, v| out[i] = v);
+pub fn iprec_at_recall(
+    rr: &RankedRels,
+    level: i32,
+    percents: &[f64],
+    rounding: RecallRounding,
+    out: &mut [f64],
+) {
+    interpolated(rr, level, percents, rounding, |i, v| out[i] = v);
 }
 
 /// 11pt_avg: mean interpolated precision over the recall points (m_11pt_avg.c).
-pub fn eleven_pt_avg(rr: &RankedRels, level: i32, percents: &[f64]) -> f64 {
+pub fn eleven_pt_avg(
+    rr: &RankedRels,
+    level: i32,
+    percents: &[f64],
+    rounding: RecallRounding,
+) -> f64 {
     let mut sum = 0.0;
-    interpolated(rr, level, percents, |_, v| sum += v);
+    interpolated(rr, level, percents, rounding, |_, v| sum += v);
     sum / percents.len() as f64
 }
 
@@ -234,5 +255,25 @@ pub fn rprec_mult(rr: &RankedRels, level: i32, percents: &[f64], out: &mut [f64]
             rel_so_far -= 1;
         }
         i -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two relevant documents, only the second retrieved one relevant: recall 0.5 is reached at
+    /// rank 2. Recall point 0.6 means 1 document under trec_eval 10 (lround(1.2)) but 2 under
+    /// trec_eval 9 ((long)(1.2 + 0.9)), which pytrec_eval reports as 0.
+    #[test]
+    fn recall_points_round_as_trec_eval_10_or_9() {
+        let rr = RankedRels::new([Some(0), Some(1)].into_iter(), [0, 1, 2].into_iter(), 1);
+        let points = [0.5, 0.6];
+        let mut out = [f64::NAN; 2];
+        iprec_at_recall(&rr, 1, &points, RecallRounding::Nearest, &mut out);
+        assert_eq!(out, [0.5, 0.5]);
+        let mut out = [0.0; 2];
+        iprec_at_recall(&rr, 1, &points, RecallRounding::Legacy, &mut out);
+        assert_eq!(out, [0.5, 0.0]);
     }
 }
