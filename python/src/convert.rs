@@ -3,8 +3,9 @@
 //! without the GIL.
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyFloat, PyString};
 use trawl_eval::trec_format::{QrelsTable, QueryJudgements, RunTable};
 
 fn type_name(obj: &Bound<'_, PyAny>) -> String {
@@ -28,7 +29,7 @@ pub fn id_str(obj: &Bound<'_, PyAny>, what: &dyn Fn() -> String) -> PyResult<Str
     let s = obj.cast::<PyString>().map_err(|_| {
         PyTypeError::new_err(format!("{} must be a str, got {}", what(), type_name(obj)))
     })?;
-    Ok(s.to_cow()?.into_owned())
+    Ok(crate::pystr::utf8(s)?.to_owned())
 }
 
 /// `{query_id: {doc_id: grade}}` into trawl-eval's sorted qrels table. Queries without
@@ -105,33 +106,7 @@ pub fn run_from_dict(
             ends: Vec::with_capacity(docs.len()),
             scores: Vec::with_capacity(docs.len()),
         };
-        for (d, s) in docs.iter() {
-            let d = d.cast::<PyString>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "a document id of run[{:?}] must be a str, got {}",
-                    r.query_id,
-                    type_name(&d)
-                ))
-            })?;
-            let score: f64 = s.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "run[{:?}][{:?}] must be a float score, got {}",
-                    r.query_id,
-                    d.to_string_lossy(),
-                    type_name(&s)
-                ))
-            })?;
-            if !score.is_finite() {
-                return Err(PyValueError::new_err(format!(
-                    "run[{:?}][{:?}] is {score}: scores must be finite numbers",
-                    r.query_id,
-                    d.to_string_lossy()
-                )));
-            }
-            r.ids.push_str(&d.to_cow()?);
-            r.ends.push(r.ids.len());
-            r.scores.push(score);
-        }
+        read_docs(docs, &mut r)?;
         out.push(r);
     }
     Ok(out)
@@ -146,4 +121,50 @@ pub fn run_table(rankings: &[OwnedRanking]) -> RunTable<'_> {
             .collect(),
         run_id: "",
     }
+}
+
+/// Appends the `{doc_id: score}` entries of `docs` to `r`. The loop of every evaluation: it walks
+/// the dict with `PyDict_Next` and borrowed references (no reference counting per entry).
+fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
+    let py = docs.py();
+    r.ids.reserve(docs.len() * 12);
+    let mut pos: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: PyDict_Next hands out borrowed references that stay valid while the dict is not
+    // modified; nothing below runs Python code (no __eq__/__hash__/__float__ calls on the fast
+    // path), so the dict cannot change under us. The slow path re-borrows them as Bound values.
+    while unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
+        let (d, s) = unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
+        let d = d.cast::<PyString>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "a document id of run[{:?}] must be a str, got {}",
+                r.query_id,
+                type_name(&d)
+            ))
+        })?;
+        let score = if let Ok(f) = s.cast::<PyFloat>() {
+            f.value()
+        } else {
+            s.extract::<f64>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "run[{:?}][{:?}] must be a float score, got {}",
+                    r.query_id,
+                    d.to_string_lossy(),
+                    type_name(&s)
+                ))
+            })?
+        };
+        if !score.is_finite() {
+            return Err(PyValueError::new_err(format!(
+                "run[{:?}][{:?}] is {score}: scores must be finite numbers",
+                r.query_id,
+                d.to_string_lossy()
+            )));
+        }
+        r.ids.push_str(crate::pystr::utf8(&d)?);
+        r.ends.push(r.ids.len());
+        r.scores.push(score);
+    }
+    Ok(())
 }

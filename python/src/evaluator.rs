@@ -2,7 +2,7 @@
 //! `trawl.evaluate` (BEIR-style metrics on dicts or files). The dicts are read with the GIL held;
 //! the measures run in parallel with it released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use pyo3::exceptions::PyValueError;
@@ -10,7 +10,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use rayon::prelude::*;
 use trawl_eval::measures::{parse_measures, Context, Measure, RecallRounding};
-use trawl_eval::ranking::{grade_ranking, sort_ranking, RankedRels};
+use trawl_eval::ranking::{sort_ranking, RankedRels};
 use trawl_eval::trec_format::{parse_run, read_qrels, read_text, QrelsTable};
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
@@ -22,6 +22,9 @@ use crate::errors::eval_error;
 #[pyclass(module = "trawl._trawl", subclass, name = "_RelevanceEvaluator")]
 pub struct RelevanceEvaluator {
     qrels: QrelsTable,
+    /// Each qrels query's grades by document id (dict keys never repeat, so one lookup per
+    /// ranked document is all grading needs).
+    grades: Vec<HashMap<String, i32, foldhash::fast::RandomState>>,
     measures: Vec<Measure>,
     ctx: Context,
     judged_docs_only: bool,
@@ -44,8 +47,14 @@ impl RelevanceEvaluator {
             ));
         }
         let measures = parse_measures(&measures).map_err(eval_error)?;
+        let grades = qrels
+            .queries
+            .iter()
+            .map(|q| q.docs.iter().cloned().collect())
+            .collect();
         Ok(RelevanceEvaluator {
             qrels,
+            grades,
             measures,
             ctx: Context {
                 relevance_level,
@@ -64,13 +73,8 @@ impl RelevanceEvaluator {
         scores: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let run = run_from_dict(scores, &|q| self.qrels.get(q).is_some())?;
-        let values: Vec<Vec<f64>> = py
-            .detach(|| {
-                run.par_iter()
-                    .map(|r| self.evaluate_query(r))
-                    .collect::<trawl_eval::Result<_>>()
-            })
-            .map_err(eval_error)?;
+        let values: Vec<Vec<f64>> =
+            py.detach(|| run.par_iter().map(|r| self.evaluate_query(r)).collect());
         let names: Vec<Bound<'py, PyString>> = self
             .measures
             .iter()
@@ -90,18 +94,16 @@ impl RelevanceEvaluator {
 }
 
 impl RelevanceEvaluator {
-    fn evaluate_query(&self, r: &OwnedRanking) -> trawl_eval::Result<Vec<f64>> {
-        let judged = self
+    fn evaluate_query(&self, r: &OwnedRanking) -> Vec<f64> {
+        let at = self
             .qrels
-            .get(&r.query_id)
+            .queries
+            .binary_search_by(|q| q.query_id.as_str().cmp(&r.query_id))
             .expect("run_from_dict keeps judged queries only");
+        let (judged, table) = (&self.qrels.queries[at], &self.grades[at]);
         let mut ranking = r.docs();
         sort_ranking(&mut ranking, usize::MAX);
-        let grades = grade_ranking(
-            &r.query_id,
-            &ranking,
-            judged.docs.iter().map(|(d, g)| (d.as_str(), *g)),
-        )?;
+        let grades = ranking.iter().map(|(d, _)| table.get(*d).copied());
         let all_grades = judged.docs.iter().map(|(_, g)| *g);
         let level = self.ctx.relevance_level;
         // trec_eval -J: unjudged documents leave the ranking before anything is computed.
@@ -125,7 +127,7 @@ impl RelevanceEvaluator {
             }
             at += n;
         }
-        Ok(values)
+        values
     }
 }
 

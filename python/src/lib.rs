@@ -6,6 +6,7 @@ use pyo3::prelude::*;
 mod convert;
 mod errors;
 mod evaluator;
+mod pystr;
 
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
