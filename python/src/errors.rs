@@ -37,3 +37,56 @@ pub fn eval_error(e: trawl_eval::Error) -> PyErr {
         _ => PyValueError::new_err(message),
     }
 }
+
+create_exception!(
+    trawl,
+    KnowledgeBaseError,
+    Error,
+    "A directory that is not a trawl knowledge base, a damaged one, or one without the index asked for."
+);
+create_exception!(
+    trawl,
+    ModelError,
+    Error,
+    "An embedding model that cannot be loaded or run (bad config, unsupported architecture)."
+);
+
+pub fn data_error(e: trawl_data::Error) -> PyErr {
+    ParseError::new_err(e.to_string())
+}
+
+pub fn kb_error(e: trawl_kb::Error) -> PyErr {
+    use trawl_kb::Error as E;
+    let message = e.to_string();
+    match &e {
+        E::Io { source, .. } => io_error(source.kind(), message),
+        E::Input(_) => ParseError::new_err(message),
+        E::DuplicateId { .. } | E::EmptyId { .. } | E::EmptyCorpus | E::BadEmbeddings { .. } => {
+            PyValueError::new_err(message)
+        }
+        _ => KnowledgeBaseError::new_err(message),
+    }
+}
+
+pub fn retrieve_error(e: trawl_retrieve::Error) -> PyErr {
+    use trawl_retrieve::Error as E;
+    let message = e.to_string();
+    match e {
+        E::InvalidArgument { .. } | E::UnknownMetric { .. } => PyValueError::new_err(message),
+        E::Labels { .. } | E::Data(_) => ParseError::new_err(message),
+        E::MissingIndex { .. } | E::DenseNotBuilt => KnowledgeBaseError::new_err(message),
+        E::Engine { .. } => Error::new_err(message),
+    }
+}
+
+#[cfg(feature = "dense")]
+pub fn embed_error(e: trawl_embed::Error) -> PyErr {
+    use trawl_embed::Error as E;
+    let message = e.to_string();
+    match &e {
+        E::ModelNotFound { .. } | E::MissingFile { .. } => PyFileNotFoundError::new_err(message),
+        E::Io { source, .. } => io_error(source.kind(), message),
+        E::InvalidOption(_) => PyValueError::new_err(message),
+        _ => ModelError::new_err(message),
+    }
+}

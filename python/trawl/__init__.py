@@ -2,6 +2,13 @@
 
 - Evaluation: ``RelevanceEvaluator`` (pytrec_eval's API and numbers: ``import trawl as
   pytrec_eval``) and ``evaluate`` (BEIR-style metrics on dicts or TREC/BEIR files).
+- Knowledge bases: ``KB.build(docs, path, bm25=True, dense=model)``, ``KB.open(path)``,
+  ``kb.search(query, k, retriever="bm25"|"dense"|"hybrid")`` -> ``Hit`` objects,
+  ``kb.search_batch(queries, k)`` -> numpy (scores, ordinals), ``kb.ids(ordinals)``.
+- RL rewards: ``Retriever(kb).retrieve_batch(query_rewrites, k, mode="union"|"intersection"|
+  "single")`` and ``DocumentDataset(labels).compute_rewards_batch(uids, doc_ids, method, k)``.
+- RAG: ``RetrievalManager(retriever_type, knowledge_base_path).retrieve(query, top_k)``.
+- Embeddings: ``Encoder(model).encode(texts)`` -> float32 numpy array.
 
 Heavy calls release the GIL and run on all cores. trawl's errors are ``trawl.Error`` subclasses
 (``trawl.ParseError`` for bad file contents), ``FileNotFoundError``, ``TypeError`` or
@@ -14,12 +21,33 @@ import os
 
 from . import _trawl
 from ._measures import supported_measures, supported_nicknames, to_trec_eval
-from ._trawl import Error, ParseError, evaluate
+from ._trawl import (
+    KB,
+    DocumentDataset,
+    Error,
+    Hit,
+    KnowledgeBaseError,
+    ModelError,
+    ParseError,
+    Retriever,
+    evaluate,
+)
+
+if _trawl.HAS_DENSE:
+    from ._trawl import Encoder
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "KB",
+    "DocumentDataset",
+    "Encoder",
     "Error",
+    "Hit",
+    "KnowledgeBaseError",
+    "ModelError",
+    "RetrievalManager",
+    "Retriever",
     "ParseError",
     "RelevanceEvaluator",
     "compute_aggregated_measure",
@@ -109,3 +137,38 @@ def parse_qrel(f_qrel):
             raise ParseError(f"qrels line {n}: document {doc!r} judged twice for query {qid!r}")
         qrel[qid][doc] = int(grade)
     return qrel
+
+
+class RetrievalManager:
+    """Retrieval for RAG data loaders: ``retrieve(query, top_k)`` returns ``Hit`` objects
+    (``.id .score .title .text .metadata .to_dict()``), best first.
+
+    ``retriever_type``: ``bm25``, ``dense`` or ``hybrid``; ``knowledge_base_path``: a KB built
+    with ``trawl.KB.build`` or ``trawl kb build``; ``model``: the query encoder for dense/hybrid
+    (default: the model recorded in the KB).
+    """
+
+    def __init__(self, retriever_type="bm25", knowledge_base_path=None, model=None, top_k=5):
+        if knowledge_base_path is None:
+            raise TypeError("RetrievalManager needs knowledge_base_path (a trawl KB directory)")
+        self.retriever_type = retriever_type
+        self.top_k = top_k
+        self.model = model
+        self.kb = KB.open(knowledge_base_path)
+        if retriever_type not in self.kb.retrievers:
+            raise KnowledgeBaseError(
+                f"{knowledge_base_path}: retriever {retriever_type!r} is not available "
+                f"(this KB supports {', '.join(self.kb.retrievers)})"
+            )
+        # Open the retriever (and load its model) now, not on the first query.
+        self.kb.search("warm up", k=1, retriever=retriever_type, model=model)
+
+    def retrieve(self, query, top_k=None):
+        """The ``top_k`` best documents for ``query``."""
+        return self.kb.search(query, k=top_k or self.top_k, retriever=self.retriever_type,
+                              model=self.model)
+
+    def retrieve_batch(self, queries, top_k=None):
+        """``retrieve`` for many queries (one batch call)."""
+        return self.kb.search_many(queries, k=top_k or self.top_k,
+                                   retriever=self.retriever_type, model=self.model)
