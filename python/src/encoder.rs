@@ -19,7 +19,11 @@ pub struct Encoder {
     loaded: Mutex<(SentenceEncoder, usize)>,
 }
 
-fn load(model: &str, batch_size: usize, max_seq_len: Option<usize>) -> trawl_embed::Result<SentenceEncoder> {
+fn load(
+    model: &str,
+    batch_size: usize,
+    max_seq_len: Option<usize>,
+) -> trawl_embed::Result<SentenceEncoder> {
     SentenceEncoder::load(
         model,
         &EncoderOptions {
@@ -38,11 +42,18 @@ impl Encoder {
     /// `./models` and the Hugging Face cache (BERT family, e.g. all-MiniLM-L6-v2).
     #[new]
     #[pyo3(signature = (model, *, batch_size = 32, max_seq_len = None))]
-    fn new(py: Python<'_>, model: String, batch_size: usize, max_seq_len: Option<usize>) -> PyResult<Self> {
+    fn new(
+        py: Python<'_>,
+        model: String,
+        batch_size: usize,
+        max_seq_len: Option<usize>,
+    ) -> PyResult<Self> {
         if batch_size == 0 {
             return Err(PyValueError::new_err("batch_size must be positive"));
         }
-        let enc = py.detach(|| load(&model, batch_size, max_seq_len)).map_err(embed_error)?;
+        let enc = py
+            .detach(|| load(&model, batch_size, max_seq_len))
+            .map_err(embed_error)?;
         Ok(Encoder {
             model,
             max_seq_len,
@@ -69,7 +80,10 @@ impl Encoder {
         let emb = py.detach(|| -> PyResult<trawl_embed::Embeddings> {
             let mut guard = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
             if guard.1 != batch_size {
-                *guard = (load(&self.model, batch_size, self.max_seq_len).map_err(embed_error)?, batch_size);
+                *guard = (
+                    load(&self.model, batch_size, self.max_seq_len).map_err(embed_error)?,
+                    batch_size,
+                );
             }
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
             let enc = &guard.0;
@@ -101,7 +115,11 @@ impl Encoder {
     /// The embedding dimension.
     #[getter]
     fn dim(&self) -> usize {
-        self.loaded.lock().unwrap_or_else(|p| p.into_inner()).0.dim()
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .dim()
     }
 
     fn __repr__(&self) -> String {

@@ -52,7 +52,8 @@ create_exception!(
 );
 
 pub fn data_error(e: trawl_data::Error) -> PyErr {
-    ParseError::new_err(e.to_string())
+    let message = e.to_string();
+    data_error_ref(&e, message)
 }
 
 pub fn kb_error(e: trawl_kb::Error) -> PyErr {
@@ -60,7 +61,7 @@ pub fn kb_error(e: trawl_kb::Error) -> PyErr {
     let message = e.to_string();
     match &e {
         E::Io { source, .. } => io_error(source.kind(), message),
-        E::Input(_) => ParseError::new_err(message),
+        E::Input(inner) => data_error_ref(inner, message),
         E::DuplicateId { .. } | E::EmptyId { .. } | E::EmptyCorpus | E::BadEmbeddings { .. } => {
             PyValueError::new_err(message)
         }
@@ -88,5 +89,13 @@ pub fn embed_error(e: trawl_embed::Error) -> PyErr {
         E::Io { source, .. } => io_error(source.kind(), message),
         E::InvalidOption(_) => PyValueError::new_err(message),
         _ => ModelError::new_err(message),
+    }
+}
+
+fn data_error_ref(e: &trawl_data::Error, message: String) -> PyErr {
+    match e {
+        trawl_data::Error::MissingFile { .. } => PyFileNotFoundError::new_err(message),
+        trawl_data::Error::Io { source, .. } => io_error(source.kind(), message),
+        _ => ParseError::new_err(message),
     }
 }

@@ -44,7 +44,8 @@ impl Hit {
         if self.metadata_json.is_empty() {
             return Ok(PyDict::new(py).into_any());
         }
-        py.import("json")?.call_method1("loads", (&self.metadata_json,))
+        py.import("json")?
+            .call_method1("loads", (&self.metadata_json,))
     }
 
     /// `{"id", "score", "title", "text", "metadata"}`.
@@ -146,9 +147,19 @@ pub fn str_list(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<String>> {
 
 /// A document dict: `id` or `_id`, optional `title`, `text` or `contents`/`content`; other keys are
 /// kept as metadata (JSON values).
-fn document_from_dict(obj: &Bound<'_, PyAny>, n: usize, json: &Bound<'_, PyModule>) -> PyResult<Document> {
+fn document_from_dict(
+    obj: &Bound<'_, PyAny>,
+    n: usize,
+    json: &Bound<'_, PyModule>,
+) -> PyResult<Document> {
     let d = obj.cast::<PyDict>().map_err(|_| {
-        PyTypeError::new_err(format!("document {n} must be a dict, got {}", obj.get_type().name().map(|n| n.to_string()).unwrap_or_default()))
+        PyTypeError::new_err(format!(
+            "document {n} must be a dict, got {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
     })?;
     let field = |names: &[&str]| -> PyResult<Option<(String, String)>> {
         for name in names {
@@ -175,9 +186,9 @@ fn document_from_dict(obj: &Bound<'_, PyAny>, n: usize, json: &Bound<'_, PyModul
         .collect();
     let rest = PyDict::new(d.py());
     for (k, v) in d.iter() {
-        let key: String = k.extract().map_err(|_| {
-            PyTypeError::new_err(format!("document {n}: keys must be str"))
-        })?;
+        let key: String = k
+            .extract()
+            .map_err(|_| PyTypeError::new_err(format!("document {n}: keys must be str")))?;
         if !used.contains(&key) {
             rest.set_item(key, v)?;
         }
@@ -186,7 +197,8 @@ fn document_from_dict(obj: &Bound<'_, PyAny>, n: usize, json: &Bound<'_, PyModul
         Default::default()
     } else {
         let text: String = json.call_method1("dumps", (rest,))?.extract()?;
-        serde_json::from_str(&text).map_err(|e| PyValueError::new_err(format!("document {n}: metadata: {e}")))?
+        serde_json::from_str(&text)
+            .map_err(|e| PyValueError::new_err(format!("document {n}: metadata: {e}")))?
     };
     Ok(Document {
         id,
@@ -226,21 +238,23 @@ impl Kb {
         };
         let kb = if let Ok(src) = docs.extract::<PathBuf>() {
             py.detach(|| -> PyResult<KnowledgeBase> {
-                let stream: Box<dyn Iterator<Item = trawl_data::Result<Document>>> = if src.is_dir() {
+                let stream: Box<dyn Iterator<Item = trawl_data::Result<Document>>> = if src.is_dir()
+                {
                     let ds = trawl_data::beir::BeirDataset::open(&src).map_err(data_error)?;
                     Box::new(ds.read_corpus().map_err(data_error)?)
                 } else {
-                    Box::new(trawl_data::document::read_documents(&src).map_err(|e| match e {
-                        trawl_data::Error::Io { .. } if !src.exists() => PyFileNotFoundError::new_err(e.to_string()),
-                        e => data_error(e),
-                    })?)
+                    Box::new(trawl_data::document::read_documents(&src).map_err(data_error)?)
                 };
                 KnowledgeBase::build(stream, &path, &options, |_| {}).map_err(kb_error)
             })?
         } else {
             let json = py.import("json")?;
             let mut list = Vec::new();
-            for (n, d) in docs.try_iter().map_err(|_| PyTypeError::new_err("docs must be a path or an iterable of dicts"))?.enumerate() {
+            for (n, d) in docs
+                .try_iter()
+                .map_err(|_| PyTypeError::new_err("docs must be a path or an iterable of dicts"))?
+                .enumerate()
+            {
                 list.push(document_from_dict(&d?, n, &json)?);
             }
             py.detach(|| KnowledgeBase::build(list.into_iter().map(Ok), &path, &options, |_| {}))
@@ -276,7 +290,9 @@ impl Kb {
         retriever: &str,
         model: Option<&str>,
     ) -> PyResult<Vec<Hit>> {
-        let query: String = query.extract().map_err(|_| PyTypeError::new_err("query must be a str"))?;
+        let query: String = query
+            .extract()
+            .map_err(|_| PyTypeError::new_err("query must be a str"))?;
         check_k(k)?;
         let r = self.retriever(retriever, model)?;
         let mut ranked = py
@@ -322,12 +338,11 @@ impl Kb {
         let n = queries.len();
         let mut scores = vec![f32::NEG_INFINITY; n * k];
         let mut ordinals = vec![-1i64; n * k];
-        let fill = |row: usize, hits: &mut dyn Iterator<Item = (u32, f32)>, s: &mut [f32], o: &mut [i64]| {
+        let fill = |hits: &mut dyn Iterator<Item = (u32, f32)>, s: &mut [f32], o: &mut [i64]| {
             for (j, (ord, score)) in hits.take(k).enumerate() {
                 s[j] = score;
                 o[j] = ord as i64;
             }
-            let _ = row;
         };
         if retriever == "bm25" {
             let index = self.kb.bm25().ok_or_else(|| {
@@ -340,19 +355,19 @@ impl Kb {
                     .par_chunks_mut(k)
                     .zip(ordinals.par_chunks_mut(k))
                     .zip(queries.par_iter())
-                    .enumerate()
-                    .for_each(|(row, ((s, o), q))| {
+                    .for_each(|((s, o), q)| {
                         let hits = index.search(q, k);
-                        fill(row, &mut hits.iter().map(|h| (h.doc, h.score)), s, o);
+                        fill(&mut hits.iter().map(|h| (h.doc, h.score)), s, o);
                     })
             });
         } else {
             let r = self.retriever(retriever, model)?;
             let refs: Vec<&str> = queries.iter().map(String::as_str).collect();
-            let ranked = py.detach(|| r.retrieve_batch(&refs, k)).map_err(retrieve_error)?;
+            let ranked = py
+                .detach(|| r.retrieve_batch(&refs, k))
+                .map_err(retrieve_error)?;
             for (row, hits) in ranked.iter().enumerate() {
                 fill(
-                    row,
                     &mut hits.iter().map(|h| (h.ordinal, h.score)),
                     &mut scores[row * k..(row + 1) * k],
                     &mut ordinals[row * k..(row + 1) * k],
@@ -365,7 +380,11 @@ impl Kb {
     }
 
     /// The ids of document ordinals (an int, or a nested list/array of ints; -1 gives None).
-    fn ids<'py>(&self, py: Python<'py>, ordinals: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    fn ids<'py>(
+        &self,
+        py: Python<'py>,
+        ordinals: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         if let Ok(o) = ordinals.extract::<i64>() {
             return self.id_of(py, o);
         }

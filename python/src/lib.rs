@@ -17,7 +17,10 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("Error", py.get_type::<errors::Error>())?;
     m.add("ParseError", py.get_type::<errors::ParseError>())?;
-    m.add("KnowledgeBaseError", py.get_type::<errors::KnowledgeBaseError>())?;
+    m.add(
+        "KnowledgeBaseError",
+        py.get_type::<errors::KnowledgeBaseError>(),
+    )?;
     m.add("ModelError", py.get_type::<errors::ModelError>())?;
     m.add_class::<kb::Kb>()?;
     m.add_class::<kb::Hit>()?;

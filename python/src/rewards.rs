@@ -10,7 +10,9 @@ use pyo3::exceptions::{PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use rayon::prelude::*;
-use trawl_retrieve::{retrieve_rewrites, Labels, Retriever as _, RewardMetric, RewriteFusion, RewriteMode};
+use trawl_retrieve::{
+    retrieve_rewrites, Labels, Retriever as _, RewardMetric, RewriteFusion, RewriteMode,
+};
 
 use crate::errors::retrieve_error;
 use crate::kb::{str_list, Kb};
@@ -95,7 +97,11 @@ impl PyRetriever {
     }
 
     fn __repr__(&self) -> String {
-        format!("Retriever({:?}, {} documents)", self.name, self.inner.num_docs())
+        format!(
+            "Retriever({:?}, {} documents)",
+            self.name,
+            self.inner.num_docs()
+        )
     }
 }
 
@@ -139,7 +145,9 @@ impl DocumentDataset {
                 .map_err(|_| PyTypeError::new_err("label uids must be str"))?;
             let judged: HashMap<String, i32> = if let Ok(d) = docs.cast::<PyDict>() {
                 d.extract().map_err(|_| {
-                    PyTypeError::new_err(format!("labels[{uid:?}] must map str doc ids to int grades"))
+                    PyTypeError::new_err(format!(
+                        "labels[{uid:?}] must map str doc ids to int grades"
+                    ))
                 })?
             } else {
                 str_list(&docs, &format!("labels[{uid:?}]"))?

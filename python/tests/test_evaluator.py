@@ -119,8 +119,10 @@ def test_bad_input_raises_python_errors():
         ev.evaluate({"q1": [("d1", 1.0)]})
     with pytest.raises(ValueError, match="unsupported measure"):
         trawl.RelevanceEvaluator(qrels, {"nDCG@10"})
-    with pytest.raises(ValueError, match="not implemented by trawl"):
-        trawl.RelevanceEvaluator(qrels, {"all_prefs"} - {"runid", "num_q"} | {"prefs_simp"})
+    with pytest.raises(ValueError, match="unsupported measure 'all_prefs'"):
+        trawl.RelevanceEvaluator(qrels, {"all_prefs"})
+    with pytest.raises(ValueError, match="duplicate cutoffs"):
+        trawl.RelevanceEvaluator(qrels, {"P.5,05"})
     with pytest.raises(TypeError):
         trawl.RelevanceEvaluator(qrels, "map")
 

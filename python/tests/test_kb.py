@@ -20,7 +20,7 @@ def test_search_returns_hits_with_fields(sample_kb):
 
 
 def test_search_batch_matches_search(sample_kb):
-    queries = ["bottom trawl net", "herring mackerel sonar", "zzzz no match"]
+    queries = ["bottom trawl net", "herring mackerel sonar", "zzzz qqqq"]
     scores, ordinals = sample_kb.search_batch(queries, k=5)
     assert scores.dtype == np.float32 and ordinals.dtype == np.int64
     assert scores.shape == ordinals.shape == (3, 5)
