@@ -182,7 +182,7 @@ def bench_import(args):
                              capture_output=True, text=True, check=True).stderr.strip().splitlines()
         times.append(int(out[-1].split("|")[1]) / 1000)
     ext = next(Path(trawl.__file__).parent.glob("_trawl*.so"))
-    print(f"import trawl: {statistics.median(times):.1f} ms (median of {len(times)}, incl. numpy)   "
+    print(f"import trawl: {statistics.median(times):.1f} ms (median of {len(times)}; numpy loads on the first array)   "
           f"extension {ext.stat().st_size / 1e6:.1f} MB", flush=True)
 
 

@@ -109,7 +109,7 @@ impl Encoder {
                 }
             }
         }
-        Ok(numpy::PyArray1::from_vec(py, data).reshape([n, dim])?)
+        numpy::PyArray1::from_vec(py, data).reshape([n, dim])
     }
 
     /// The embedding dimension.

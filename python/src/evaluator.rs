@@ -101,7 +101,13 @@ impl RelevanceEvaluator {
             .binary_search_by(|q| q.query_id.as_str().cmp(&r.query_id))
             .expect("run_from_dict keeps judged queries only");
         let (judged, table) = (&self.qrels.queries[at], &self.grades[at]);
-        let mut ranking = r.docs();
+        // trec_eval 9 (inside pytrec_eval) keeps scores as C floats: rank on the f32 values, so
+        // scores equal in single precision tie and fall back to the doc id order as there.
+        let mut ranking: Vec<(&str, f64)> = r
+            .docs()
+            .into_iter()
+            .map(|(d, s)| (d, s as f32 as f64))
+            .collect();
         sort_ranking(&mut ranking, usize::MAX);
         let grades = ranking.iter().map(|(d, _)| table.get(*d).copied());
         let all_grades = judged.docs.iter().map(|(_, g)| *g);

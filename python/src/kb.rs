@@ -67,11 +67,16 @@ impl Hit {
     }
 }
 
+/// Opened retrievers by (name, model).
+type RetrieverCache = HashMap<(String, Option<String>), Arc<dyn Retriever>>;
+/// `search_batch`'s result: scores and ordinals, both (queries, k).
+type ScoresAndOrdinals<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>);
+
 /// A knowledge base opened from its directory, with its retrievers opened on first use.
 #[pyclass(module = "trawl", name = "KB", frozen)]
 pub struct Kb {
     pub kb: Arc<KnowledgeBase>,
-    retrievers: Mutex<HashMap<(String, Option<String>), Arc<dyn Retriever>>>,
+    retrievers: Mutex<RetrieverCache>,
 }
 
 impl Kb {
@@ -97,9 +102,7 @@ impl Kb {
         Ok(r)
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<(String, Option<String>), Arc<dyn Retriever>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RetrieverCache> {
         self.retrievers.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -332,7 +335,7 @@ impl Kb {
         k: usize,
         retriever: &str,
         model: Option<&str>,
-    ) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray2<i64>>)> {
+    ) -> PyResult<ScoresAndOrdinals<'py>> {
         let queries = str_list(queries, "queries")?;
         check_k(k)?;
         let n = queries.len();

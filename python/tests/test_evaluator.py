@@ -29,7 +29,9 @@ def random_case(seed, num_queries=60, num_docs=80):
         judged = rng.sample(docs, rng.randint(1, 25))
         qrels[f"q{i}"] = {d: rng.choice([-1, 0, 0, 1, 1, 2, 3]) for d in judged}
         # Rounded scores make ties, which both must break by doc id.
-        run[f"q{i}"] = {d: rng.choice([rng.random(), round(rng.random(), 1), float(rng.randint(0, 3))])
+        # 1 + x*1e-9: distinct doubles that are one float (trec_eval 9 ranks on floats).
+        run[f"q{i}"] = {d: rng.choice([rng.random(), round(rng.random(), 1), float(rng.randint(0, 3)),
+                                       1.0 + rng.random() * 1e-9])
                         for d in rng.sample(docs, rng.randint(1, 60))}
     run["unjudged-query"] = {"d1": 1.0}
     return qrels, run
