@@ -85,15 +85,36 @@ pub fn check_exposure(local: SocketAddr, cfg: &ServeConfig) -> Result<()> {
     Ok(())
 }
 
-/// Answers a connection over the cap with 503 and closes it (best effort, never waits).
-fn refuse(stream: TcpStream) {
+/// Answers a connection over the cap with 503 and closes it. What the client sends meanwhile
+/// is read and dropped for a moment, so that closing does not reset the connection before
+/// the client has read the answer.
+async fn refuse(stream: TcpStream) {
     const BODY: &str = r#"{"error":"too many open connections: retry later","field":null}"#;
     let msg = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{BODY}",
         BODY.len()
     );
-    let _ = stream.try_write(msg.as_bytes());
+    if stream.try_write(msg.as_bytes()).is_err() {
+        return;
+    }
+    let Ok(std) = stream.into_std() else { return };
+    let _ = std.shutdown(std::net::Shutdown::Write);
+    let Ok(stream) = TcpStream::from_std(std) else {
+        return;
+    };
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while stream.readable().await.is_ok() {
+            match stream.try_read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }
 
 /// Serves on `listener` until `shutdown` completes. Then: no new connections; idle ones are
@@ -131,7 +152,7 @@ pub async fn serve(
             },
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refuse(stream);
+            tokio::spawn(refuse(stream));
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -228,6 +249,10 @@ pub fn run(state: AppState, on_listening: impl FnOnce(SocketAddr)) -> Result<()>
         .build()?;
     let result = runtime.block_on(async move {
         let addr = state.config.addr.clone();
+        // Refuse before binding when the address is literal; names are checked once bound.
+        if let Ok(literal) = addr.parse::<SocketAddr>() {
+            check_exposure(literal, &state.config)?;
+        }
         let listener = TcpListener::bind(&addr)
             .await
             .map_err(|source| Error::Bind { addr, source })?;

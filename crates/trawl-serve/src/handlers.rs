@@ -54,9 +54,10 @@ pub async fn search(
     let k = validate_k(req.k, &st.config)?;
     let served = st.served();
     let r = served.retriever(req.retriever.as_deref())?;
+    let per_list = served.list_len(k);
     let budget = Budget {
-        hits: k,
-        answer_bytes: k.saturating_mul(served.hit_bytes),
+        hits: per_list,
+        answer_bytes: per_list.saturating_mul(served.hit_bytes),
     };
     budget.check(&st.config)?;
     let limit = st.config.max_answer_bytes;
@@ -80,7 +81,12 @@ pub async fn retrieve_batch(
     let fuse = parse_fuse(req.fuse.as_deref())?;
     let served = st.served();
     let r = served.retriever(req.retriever.as_deref())?;
-    Budget::of_hits(req.items.iter().map(|i| &i.queries), k, served.hit_bytes).check(&st.config)?;
+    Budget::of_hits(
+        req.items.iter().map(|i| &i.queries),
+        served.list_len(k),
+        served.hit_bytes,
+    )
+    .check(&st.config)?;
     let texts: Vec<Vec<String>> = req.items.into_iter().map(|i| i.queries).collect();
     let limit = st.config.max_answer_bytes;
     let body = blocking(&st, move |cancel| {
@@ -134,7 +140,8 @@ pub async fn reward(
         unknown_uid: st.config.unknown_uid,
     };
     let depth = spec.depth();
-    Budget::of_rewards(req.items.iter().map(|i| &i.queries), depth).check(&st.config)?;
+    Budget::of_rewards(req.items.iter().map(|i| &i.queries), served.list_len(depth))
+        .check(&st.config)?;
     let mut items = Vec::with_capacity(req.items.len());
     for (i, it) in req.items.into_iter().enumerate() {
         if it.uid.is_none() && it.relevant.is_none() {

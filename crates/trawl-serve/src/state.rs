@@ -81,6 +81,11 @@ impl Served {
         })
     }
 
+    /// The longest ranking a request for the top `k` can get: no more than the documents.
+    pub(crate) fn list_len(&self, k: usize) -> usize {
+        k.min(self.num_docs.max(1))
+    }
+
     /// The named retriever (the default when `None`); 400 listing the available ones otherwise.
     pub(crate) fn retriever(
         &self,

@@ -322,8 +322,14 @@ impl Retriever for Slow {
 
 fn slow_server(config: ServeConfig) -> (Server, Arc<Counters>) {
     let c = Arc::new(Counters::default());
+    // 300 documents: enough that budgets count k hits per list, not the corpus size.
+    let ids: Vec<String> = (0..300).map(|i| format!("doc-{i:03}")).collect();
+    let docs: Vec<(&str, &str, &str)> = ids
+        .iter()
+        .map(|id| (id.as_str(), "", "cats and dogs"))
+        .collect();
     let slow: Arc<dyn Retriever> = Arc::new(Slow {
-        inner: InMemoryRetriever::new("bm25", DOCS),
+        inner: InMemoryRetriever::new("bm25", &docs),
         c: c.clone(),
     });
     let srv = start_state(AppState::new(vec![slow], None, config).unwrap());
@@ -521,15 +527,15 @@ fn a_client_that_disconnects_stops_its_retrieval() {
 #[test]
 fn shutdown_answers_in_flight_requests_cancels_past_the_grace_and_exits() {
     let (srv, c) = slow_server(ServeConfig {
-        shutdown_grace: Duration::from_millis(300),
+        shutdown_grace: Duration::from_millis(1000),
         max_concurrent_retrievals: 2,
         ..ServeConfig::default()
     });
     let addr = srv.addr;
-    // One request that would take 2 s, one that takes 3 engine calls (60 ms).
-    let long = std::thread::spawn(move || post(addr, "/retrieve_batch", long_batch(100)));
+    // One request that would take 5 s, one that takes 3 engine calls (60 ms).
+    let long = std::thread::spawn(move || post(addr, "/retrieve_batch", long_batch(250)));
     let short = std::thread::spawn(move || post(addr, "/retrieve_batch", long_batch(3)));
-    std::thread::sleep(Duration::from_millis(30));
+    std::thread::sleep(Duration::from_millis(100));
     let took = shut_down(srv);
     let (s, v) = short.join().unwrap();
     assert_eq!(
@@ -539,13 +545,13 @@ fn shutdown_answers_in_flight_requests_cancels_past_the_grace_and_exits() {
     let (s, v) = long.join().unwrap();
     assert_eq!(s, 503, "the long request got no answer or a wrong one: {v}");
     assert!(v["error"].as_str().unwrap().contains("cancelled"), "{v}");
-    assert!(took < Duration::from_millis(1500), "shutdown took {took:?}");
+    assert!(took < Duration::from_millis(3000), "shutdown took {took:?}");
     assert_eq!(
         c.running.load(Ordering::SeqCst),
         0,
         "work outlived the server"
     );
-    assert!(c.calls.load(Ordering::SeqCst) < 100);
+    assert!(c.calls.load(Ordering::SeqCst) < 250);
     assert!(
         TcpStream::connect(addr).is_err(),
         "still accepting connections"

@@ -223,8 +223,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         dir: args.kb.clone(),
         retriever: args.retriever.clone(),
     };
-    let state = AppState::new(opened.retrievers, labels, config)?
-        .with_source(Box::new(source), generation);
+    let state =
+        AppState::new(opened.retrievers, labels, config)?.with_source(Box::new(source), generation);
     trawl_serve::run(state, |addr| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
