@@ -48,6 +48,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// answer in the statistics.
 async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let _in_flight = InFlight::enter(&st);
     let endpoint = match req.uri().path() {
         p @ ("/search" | "/retrieve_batch" | "/reward" | "/reload" | "/health" | "/stats"
         | "/openapi.json") => p.to_string(),
@@ -72,6 +73,22 @@ async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
         start.elapsed(),
     );
     resp
+}
+
+/// Counts a request as in flight until dropped.
+struct InFlight<'a>(&'a AppState);
+
+impl<'a> InFlight<'a> {
+    fn enter(st: &'a AppState) -> Self {
+        st.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight(st)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Refuses to expose the service beyond loopback without a token, unless told to.
@@ -174,11 +191,27 @@ pub async fn serve(
     drop(listener);
     state.draining.store(true, Ordering::Relaxed);
     let _ = close_tx.send(true);
+    // Done when every connection has closed, or when no request is in flight any more (what
+    // remains are idle or half-sent connections, which are dropped).
     let drained = tokio::time::timeout(cfg.shutdown_grace, async {
-        while conns.join_next().await.is_some() {}
+        loop {
+            tokio::select! {
+                next = conns.join_next() => if next.is_none() { break },
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {
+                    if state.in_flight.load(Ordering::SeqCst) == 0 { break }
+                }
+            }
+        }
     })
     .await;
-    if drained.is_err() {
+    if drained.is_ok() {
+        // Let answers already handed to hyper be written out, then drop the rest.
+        let _ = tokio::time::timeout(Duration::from_millis(200), async {
+            while conns.join_next().await.is_some() {}
+        })
+        .await;
+        conns.abort_all();
+    } else {
         // Grace over: stop the retrievals; their requests are answered 503 (briefly awaited).
         state.cancel_all.store(true, Ordering::Relaxed);
         let _ = tokio::time::timeout(Duration::from_secs(2), async {

@@ -141,6 +141,8 @@ pub struct AppState {
     /// The address actually bound (for the Host check), set by `serve`.
     pub(crate) bound: OnceLock<SocketAddr>,
     pub(crate) reloads: AtomicU64,
+    /// Requests being handled now (read, not yet answered).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
 }
 
 /// What `POST /reload` did.
@@ -189,6 +191,7 @@ impl AppState {
             cancel_all: Arc::new(AtomicBool::new(false)),
             bound: OnceLock::new(),
             reloads: AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
