@@ -217,7 +217,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_concurrent_retrievals: args
             .max_concurrent
             .unwrap_or(ServeConfig::default().max_concurrent_retrievals),
-        ..ServeConfig::default()
     };
     let source = KbFolder {
         dir: args.kb.clone(),
