@@ -4,7 +4,7 @@ flat, see serve_peer.py) on BEIR scifact, in one run. Run via bench/serve.sh.
 Workload: POST /reward with 256 items x 4 rewrites (the test query, a word dropped, the words
 shuffled, a word from another query added; seeded per request so both servers get identical
 bodies and texts rarely repeat), k=10, mode single, nDCG@10. trawl runs with its LRU cache off
-(--cache-size 0) so the two servers do the same work. For each retriever and each number of
+(--cache-mib 0) so the two servers do the same work. For each retriever and each number of
 concurrent clients, every client sends --per-client requests over a kept-alive connection.
 Reports requests/s, items/s, p50/p99 latency, server RSS (min/peak, sampled every 0.2 s, series
 in target/bench-serve/rss.csv), errors, the agreement of rewards, and the items/s ratio.
@@ -200,7 +200,7 @@ def main():
             if name == "trawl":
                 model = ["--model", a.model] if retriever != "bm25" else []
                 srv = Server("trawl", [a.trawl, "serve", a.kb, "--labels", str(dataset / "qrels" / "test.tsv"),
-                                       "--addr", "127.0.0.1:0", "--cache-size", "0",
+                                       "--addr", "127.0.0.1:0", "--cache-mib", "0",
                                        "--max-batch", "4096"] + model, parse_port=True)
             else:
                 port = free_port()

@@ -74,7 +74,7 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Val
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -193,16 +193,16 @@ fn stalled_and_dropped_clients_do_not_block_others_and_sigterm_stops_cleanly() {
     let idle = TcpStream::connect(a).unwrap();
     let mut half_head = TcpStream::connect(a).unwrap();
     half_head
-        .write_all(b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Le")
+        .write_all(b"POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
         .unwrap();
     let mut half_body = TcpStream::connect(a).unwrap();
     half_body
-        .write_all(b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n{\"query\": ")
+        .write_all(b"POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"query\": ")
         .unwrap();
     drop(TcpStream::connect(a).unwrap());
     let mut dropped = TcpStream::connect(a).unwrap();
     dropped
-        .write_all(b"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n{\"qu")
+        .write_all(b"POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 40\r\n\r\n{\"qu")
         .unwrap();
     drop(dropped);
     let t = Instant::now();

@@ -22,6 +22,21 @@ impl RewardMetric {
     pub fn metric(&self) -> &trawl_eval::Metric {
         &self.metric
     }
+
+    /// The cut-off K of `name@K`: how many ranked documents the metric looks at.
+    pub fn cutoff(&self) -> usize {
+        use trawl_eval::Metric as M;
+        match self.metric {
+            M::Ndcg(Some(k))
+            | M::Mrr(Some(k))
+            | M::Map(Some(k))
+            | M::Recall(k)
+            | M::Precision(k)
+            | M::Hit(k) => k,
+            // Not produced by `from_str`, which requires a cut-off.
+            M::Ndcg(None) | M::Mrr(None) | M::Map(None) => usize::MAX,
+        }
+    }
 }
 
 impl fmt::Display for RewardMetric {
@@ -178,6 +193,8 @@ pub struct ItemReward {
 /// Settings of a reward computation.
 #[derive(Debug, Clone)]
 pub struct RewardSpec {
+    /// Documents retrieved per rewrite; raised to the metric's cut-off when smaller (see
+    /// [`RewardSpec::depth`]), so that `recall@100` is never scored on 10 documents.
     pub k: usize,
     pub mode: RewriteMode,
     pub fusion: RewriteFusion,
@@ -185,7 +202,16 @@ pub struct RewardSpec {
     pub unknown_uid: UnknownUidPolicy,
 }
 
-/// Retrieves every rewrite of every item in one batch and scores each item.
+impl RewardSpec {
+    /// The retrieval depth used: `max(k, metric cut-off)`. A metric at K scored on fewer than K
+    /// retrieved documents would be a different (smaller) number under the same name.
+    pub fn depth(&self) -> usize {
+        self.k.max(self.metric.cutoff())
+    }
+}
+
+/// Retrieves every rewrite of every item in one batch, to [`RewardSpec::depth`] documents,
+/// and scores each item.
 pub fn compute_rewards(
     retriever: &dyn Retriever,
     items: &[RewardItem],
@@ -193,7 +219,7 @@ pub fn compute_rewards(
     spec: &RewardSpec,
 ) -> Result<Vec<ItemReward>> {
     let texts: Vec<Vec<String>> = items.iter().map(|i| i.queries.clone()).collect();
-    let rankings = retrieve_rewrites(retriever, &texts, spec.k, spec.mode, spec.fusion)?;
+    let rankings = retrieve_rewrites(retriever, &texts, spec.depth(), spec.mode, spec.fusion)?;
     Ok(items
         .iter()
         .zip(rankings)
@@ -359,6 +385,34 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("no labels are loaded"));
+    }
+
+    #[test]
+    fn a_cutoff_beyond_k_raises_the_retrieval_depth_instead_of_scoring_k_documents() {
+        // Ten filler documents match the query better than the relevant one, which ranks 11th.
+        let mut docs: Vec<(String, String)> = (0..10)
+            .map(|i| (format!("f{i:02}"), "needle needle needle".to_string()))
+            .collect();
+        docs.push(("rel".into(), "needle haystack".into()));
+        let docs: Vec<(&str, &str, &str)> = docs
+            .iter()
+            .map(|(id, text)| (id.as_str(), "", text.as_str()))
+            .collect();
+        let r = InMemoryRetriever::new("m", &docs);
+        let labels = Labels::parse_json(r#"{"q": ["rel"]}"#, "t".as_ref()).unwrap();
+        let items = [item("q", &["needle"])];
+        let s = spec(RewriteMode::Single, "recall@100", UnknownUidPolicy::Error);
+        assert_eq!((s.k, s.depth()), (10, 100));
+        let out = compute_rewards(&r, &items, Some(&labels), &s).unwrap();
+        assert_eq!(out[0].reward, Some(1.0), "{out:?}");
+        assert_eq!(out[0].doc_ids.len(), 11);
+        // A cut-off within k keeps k.
+        let s = spec(RewriteMode::Single, "recall@5", UnknownUidPolicy::Error);
+        assert_eq!(s.depth(), 10);
+        assert_eq!(
+            compute_rewards(&r, &items, Some(&labels), &s).unwrap()[0].reward,
+            Some(0.0)
+        );
     }
 
     #[test]

@@ -107,6 +107,8 @@ pub struct RewardResult {
 #[derive(Debug, Serialize)]
 pub struct RewardResponse {
     pub metric: String,
+    /// Documents retrieved per rewrite: `max(k, the metric's cut-off)`.
+    pub depth: usize,
     pub results: Vec<RewardResult>,
 }
 
@@ -162,4 +164,77 @@ pub fn validate_batch<'a>(
         }
     }
     Ok(())
+}
+
+/// JSON bytes of one doc id in a reward answer (quotes, comma, a typical id).
+const DOC_ID_BYTES: usize = 24;
+/// JSON bytes of one number in a reward answer.
+const NUMBER_BYTES: usize = 24;
+
+/// What a request asks for, computed from its shape before any work starts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budget {
+    /// Hits retrieved: the sum over items of rewrites x depth.
+    pub hits: usize,
+    /// Estimated bytes of the JSON answer.
+    pub answer_bytes: usize,
+}
+
+impl Budget {
+    /// `/search` and `/retrieve_batch`: every rewrite's ranking plus the fused one is returned.
+    pub fn of_hits<'a>(
+        rewrites: impl Iterator<Item = &'a Vec<String>>,
+        k: usize,
+        hit_bytes: usize,
+    ) -> Budget {
+        let (mut hits, mut returned) = (0usize, 0usize);
+        for q in rewrites {
+            hits = hits.saturating_add(q.len().saturating_mul(k));
+            returned = returned.saturating_add((q.len() + 1).saturating_mul(k));
+        }
+        Budget {
+            hits,
+            answer_bytes: returned.saturating_mul(hit_bytes),
+        }
+    }
+
+    /// `/reward`: items return their scored doc ids and one number per rewrite.
+    pub fn of_rewards<'a>(rewrites: impl Iterator<Item = &'a Vec<String>>, depth: usize) -> Budget {
+        let (mut hits, mut bytes) = (0usize, 0usize);
+        for q in rewrites {
+            hits = hits.saturating_add(q.len().saturating_mul(depth));
+            bytes = bytes
+                .saturating_add(depth.saturating_mul(DOC_ID_BYTES))
+                .saturating_add((q.len() + 1).saturating_mul(NUMBER_BYTES));
+        }
+        Budget {
+            hits,
+            answer_bytes: bytes,
+        }
+    }
+
+    /// 413 naming the limit and what was asked for, before any retrieval starts.
+    pub fn check(&self, cfg: &ServeConfig) -> Result<(), ApiError> {
+        if self.hits > cfg.max_hits {
+            return Err(ApiError::too_large(
+                "items",
+                format!(
+                    "this request asks for {} hits (items x rewrites x k), over the limit of {} \
+                     per request (--max-hits): lower k, send fewer rewrites or split the batch",
+                    self.hits, cfg.max_hits
+                ),
+            ));
+        }
+        if self.answer_bytes > cfg.max_answer_bytes {
+            return Err(ApiError::too_large(
+                "items",
+                format!(
+                    "the answer to this request would be about {} bytes, over the limit of {} \
+                     bytes (--max-answer-mib): lower k, send fewer rewrites or split the batch",
+                    self.answer_bytes, cfg.max_answer_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
 }

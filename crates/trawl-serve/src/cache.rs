@@ -1,17 +1,34 @@
-//! An LRU cache of rankings keyed by (retriever, k, query text), shared by all retrievers of a
-//! service, and `CachedRetriever`, which consults it before a batch goes to the engine.
+//! An LRU cache of rankings keyed by (retriever, k, query text), bounded in estimated bytes,
+//! and `CachedRetriever`, which consults it before a batch goes to the engine.
 
-use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use trawl_retrieve::{RetrievedDoc, Retriever};
 
-/// Rankings of recently seen query texts. Capacity 0 disables caching.
+/// Bookkeeping bytes of one LRU entry besides key and ranking (hash slot, list node, Arc).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// The estimated heap bytes an entry holds: its key, the ranking and every id it owns.
+pub fn entry_bytes(key: &str, ranking: &[RetrievedDoc]) -> usize {
+    let docs: usize = ranking
+        .iter()
+        .map(|d| std::mem::size_of::<RetrievedDoc>() + d.id.len() + 16)
+        .sum();
+    ENTRY_OVERHEAD + key.len() + docs
+}
+
+struct Entries {
+    lru: LruCache<String, Arc<[RetrievedDoc]>>,
+    bytes: usize,
+}
+
+/// Rankings of recently seen query texts, at most `capacity_bytes` of them (estimated by
+/// [`entry_bytes`]); the least recently used go first. Capacity 0 disables caching.
 pub struct QueryCache {
-    entries: Option<Mutex<LruCache<String, Arc<[RetrievedDoc]>>>>,
-    capacity: usize,
+    entries: Option<Mutex<Entries>>,
+    capacity_bytes: usize,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -21,10 +38,15 @@ fn key(retriever: &str, k: usize, text: &str) -> String {
 }
 
 impl QueryCache {
-    pub fn new(capacity: usize) -> Self {
+    pub fn new(capacity_bytes: usize) -> Self {
         QueryCache {
-            entries: NonZeroUsize::new(capacity).map(|c| Mutex::new(LruCache::new(c))),
-            capacity,
+            entries: (capacity_bytes > 0).then(|| {
+                Mutex::new(Entries {
+                    lru: LruCache::unbounded(),
+                    bytes: 0,
+                })
+            }),
+            capacity_bytes,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -38,18 +60,49 @@ impl QueryCache {
         self.misses.load(Ordering::Relaxed)
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
+    pub fn capacity_bytes(&self) -> usize {
+        self.capacity_bytes
+    }
+
+    fn lock(&self) -> Option<std::sync::MutexGuard<'_, Entries>> {
+        self.entries
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn len(&self) -> usize {
-        self.entries
-            .as_ref()
-            .map_or(0, |m| m.lock().map(|c| c.len()).unwrap_or(0))
+        self.lock().map_or(0, |e| e.lru.len())
+    }
+
+    /// Estimated bytes held now (never above the capacity).
+    pub fn bytes(&self) -> usize {
+        self.lock().map_or(0, |e| e.bytes)
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Entries {
+    /// Inserts, then evicts least recently used entries until the total fits; an entry larger
+    /// than the whole capacity is not kept.
+    fn put(&mut self, key: String, ranking: Arc<[RetrievedDoc]>, capacity: usize) {
+        let size = entry_bytes(&key, &ranking);
+        if size > capacity {
+            return;
+        }
+        if let Some(old) = self.lru.peek(&key) {
+            self.bytes -= entry_bytes(&key, old);
+        }
+        self.lru.put(key, ranking);
+        self.bytes += size;
+        while self.bytes > capacity {
+            match self.lru.pop_lru() {
+                Some((k, v)) => self.bytes -= entry_bytes(&k, &v),
+                None => break,
+            }
+        }
     }
 }
 
@@ -76,18 +129,18 @@ impl Retriever for CachedRetriever {
         queries: &[&str],
         k: usize,
     ) -> trawl_retrieve::Result<Vec<Vec<RetrievedDoc>>> {
-        let Some(entries) = &self.cache.entries else {
+        if self.cache.entries.is_none() {
             self.cache
                 .misses
                 .fetch_add(queries.len() as u64, Ordering::Relaxed);
             return self.inner.retrieve_batch(queries, k);
-        };
+        }
         let name = self.inner.name();
         let mut out: Vec<Option<Arc<[RetrievedDoc]>>> = Vec::with_capacity(queries.len());
         {
-            let mut lru = entries.lock().unwrap_or_else(|p| p.into_inner());
+            let mut e = self.cache.lock().expect("checked above");
             for q in queries {
-                out.push(lru.get(&key(name, k, q)).cloned());
+                out.push(e.lru.get(&key(name, k, q)).cloned());
             }
         }
         let missing: Vec<usize> = (0..queries.len()).filter(|&i| out[i].is_none()).collect();
@@ -100,10 +153,14 @@ impl Retriever for CachedRetriever {
         if !missing.is_empty() {
             let texts: Vec<&str> = missing.iter().map(|&i| queries[i]).collect();
             let fresh = self.inner.retrieve_batch(&texts, k)?;
-            let mut lru = entries.lock().unwrap_or_else(|p| p.into_inner());
+            let mut e = self.cache.lock().expect("checked above");
             for (&i, ranking) in missing.iter().zip(fresh) {
                 let ranking: Arc<[RetrievedDoc]> = ranking.into();
-                lru.put(key(name, k, queries[i]), ranking.clone());
+                e.put(
+                    key(name, k, queries[i]),
+                    ranking.clone(),
+                    self.cache.capacity_bytes,
+                );
                 out[i] = Some(ranking);
             }
         }
@@ -133,7 +190,7 @@ mod tests {
             "m",
             &[("a", "", "x y"), ("b", "", "y z")],
         ));
-        let cache = Arc::new(QueryCache::new(10));
+        let cache = Arc::new(QueryCache::new(1 << 20));
         let cached = CachedRetriever::new(mem.clone(), cache.clone());
         let first = cached.retrieve_batch(&["y", "z"], 5).unwrap();
         assert_eq!((cache.hits(), cache.misses()), (0, 2));
@@ -145,6 +202,46 @@ mod tests {
         cached.retrieve_batch(&["y"], 1).unwrap();
         assert_eq!(cache.misses(), 4);
         assert_eq!(cache.len(), 4);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes_and_evicts_the_least_recently_used() {
+        let docs: Vec<(String, String)> = (0..200)
+            .map(|i| (format!("doc-{i:04}"), "w".to_string()))
+            .collect();
+        let docs: Vec<(&str, &str, &str)> = docs
+            .iter()
+            .map(|(id, t)| (id.as_str(), "", t.as_str()))
+            .collect();
+        let mem: Arc<dyn Retriever> = Arc::new(InMemoryRetriever::new("m", &docs));
+        let one = mem.retrieve_batch(&["w"], 200).unwrap().remove(0);
+        let size = entry_bytes(&key("m", 200, "w"), &one);
+        // 200 docs of 9-byte ids: over 10 KB an entry, counted with its ids.
+        assert!(
+            size > 200 * (std::mem::size_of::<RetrievedDoc>() + 9),
+            "{size}"
+        );
+        // Room for two such entries, not three.
+        let cache = Arc::new(QueryCache::new(size * 5 / 2));
+        let cached = CachedRetriever::new(mem, cache.clone());
+        for q in ["w", "w w", "w w w"] {
+            cached.retrieve_batch(&[q], 200).unwrap();
+            assert!(cache.bytes() <= cache.capacity_bytes());
+        }
+        assert_eq!(cache.len(), 2);
+        // "w" was least recently used, so it was evicted: a miss; "w w w" is a hit.
+        let misses = cache.misses();
+        cached.retrieve_batch(&["w w w"], 200).unwrap();
+        assert_eq!(cache.misses(), misses);
+        cached.retrieve_batch(&["w"], 200).unwrap();
+        assert_eq!(cache.misses(), misses + 1);
+        // An entry larger than the whole cache is not kept.
+        let tiny = Arc::new(QueryCache::new(size / 2));
+        let mem: Arc<dyn Retriever> = Arc::new(InMemoryRetriever::new("m", &docs));
+        CachedRetriever::new(mem, tiny.clone())
+            .retrieve_batch(&["w"], 200)
+            .unwrap();
+        assert_eq!((tiny.len(), tiny.bytes()), (0, 0));
     }
 
     #[test]

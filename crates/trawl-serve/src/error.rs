@@ -42,6 +42,20 @@ impl ApiError {
         }
     }
 
+    /// 413: the request asks for more work or a larger answer than the service allows.
+    pub fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: message.into(),
+            field: Some(field.into()),
+        }
+    }
+
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,

@@ -1,42 +1,30 @@
-//! Request handlers. Retrieval runs on tokio's blocking pool so that slow work never stalls the
-//! event loop that serves other clients.
+//! Request handlers. Retrieval runs on tokio's blocking pool (see [`crate::work`]) so that slow
+//! work never stalls the event loop that serves other clients; every request's work and answer
+//! size are checked against the limits before it starts.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use trawl_retrieve::{
-    compute_rewards, retrieve_rewrites, RetrievedDoc, Retriever, RewardItem, RewardSpec,
-    RewriteFusion, RewriteMode,
+    compute_rewards, retrieve_rewrites, RetrievedDoc, Retriever, RewardItem, RewardMetric,
+    RewardSpec, RewriteFusion, RewriteMode,
 };
 
 use crate::api::*;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::work::{blocking, json_capped, Cancellable};
 
-type Answer<T> = Result<Json<T>, ApiError>;
+type Answer = Result<Response, ApiError>;
 
-/// Runs retrieval on the blocking pool, at most `max_concurrent_retrievals` at a time: more
-/// would only make threads fight for the same cores (each batch is already parallel inside)
-/// and hold more requests' memory at once. Waiting requests queue cheaply on the event loop.
-async fn blocking<T: Send + 'static>(
-    st: &AppState,
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let _permit = st.retrieval_slots.acquire().await.map_err(|_| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is shutting down",
-        )
-    })?;
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("retrieval task failed: {e}"),
-        )
-    })?
+fn json_bytes(bytes: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 fn hits(r: &dyn Retriever, docs: &[RetrievedDoc]) -> Vec<Hit> {
@@ -62,56 +50,98 @@ fn parse_fuse(fuse: Option<&str>) -> Result<RewriteFusion, ApiError> {
 pub async fn search(
     State(st): State<Arc<AppState>>,
     JsonBody(req): JsonBody<SearchRequest>,
-) -> Answer<SearchResponse> {
+) -> Answer {
     let k = validate_k(req.k, &st.config)?;
-    let r = st.retriever(req.retriever.as_deref())?;
-    let hits = blocking(&st, move || {
+    let served = st.served();
+    let r = served.retriever(req.retriever.as_deref())?;
+    let per_list = served.list_len(k);
+    let budget = Budget {
+        hits: per_list,
+        answer_bytes: per_list.saturating_mul(served.hit_bytes),
+    };
+    budget.check(&st.config)?;
+    let limit = st.config.max_answer_bytes;
+    let body = blocking(&st, move |cancel| {
+        let r = Cancellable { inner: &*r, cancel };
         let mut out = r.retrieve_batch(&[req.query.as_str()], k)?;
-        Ok(hits(&*r, &out.pop().unwrap_or_default()))
+        let hits = hits(&r, &out.pop().unwrap_or_default());
+        json_capped(&SearchResponse { hits }, limit)
     })
     .await?;
-    Ok(Json(SearchResponse { hits }))
+    Ok(json_bytes(body))
 }
 
 pub async fn retrieve_batch(
     State(st): State<Arc<AppState>>,
     JsonBody(req): JsonBody<RetrieveBatchRequest>,
-) -> Answer<RetrieveBatchResponse> {
+) -> Answer {
     let k = validate_k(req.k, &st.config)?;
     validate_batch(req.items.iter().map(|i| &i.queries), &st.config)?;
     let mode = parse_mode(req.mode.as_deref())?;
     let fuse = parse_fuse(req.fuse.as_deref())?;
-    let r = st.retriever(req.retriever.as_deref())?;
+    let served = st.served();
+    let r = served.retriever(req.retriever.as_deref())?;
+    Budget::of_hits(
+        req.items.iter().map(|i| &i.queries),
+        served.list_len(k),
+        served.hit_bytes,
+    )
+    .check(&st.config)?;
     let texts: Vec<Vec<String>> = req.items.into_iter().map(|i| i.queries).collect();
-    let results = blocking(&st, move || {
-        let out = retrieve_rewrites(&*r, &texts, k, mode, fuse)?;
-        Ok(out
+    let limit = st.config.max_answer_bytes;
+    let body = blocking(&st, move |cancel| {
+        let r = Cancellable { inner: &*r, cancel };
+        let out = retrieve_rewrites(&r, &texts, k, mode, fuse)?;
+        let results = out
             .into_iter()
             .map(|res| BatchResult {
-                hits: hits(&*r, &res.fused),
+                hits: hits(&r, &res.fused),
                 per_query: res
                     .per_query
                     .iter()
-                    .map(|q| Hits { hits: hits(&*r, q) })
+                    .map(|q| Hits { hits: hits(&r, q) })
                     .collect(),
             })
-            .collect())
+            .collect();
+        json_capped(&RetrieveBatchResponse { results }, limit)
     })
     .await?;
-    Ok(Json(RetrieveBatchResponse { results }))
+    Ok(json_bytes(body))
 }
 
 pub async fn reward(
     State(st): State<Arc<AppState>>,
     JsonBody(req): JsonBody<RewardRequest>,
-) -> Answer<RewardResponse> {
+) -> Answer {
     let k = validate_k(req.k, &st.config)?;
     validate_batch(req.items.iter().map(|i| &i.queries), &st.config)?;
     let mode = parse_mode(req.mode.as_deref())?;
     let fusion = parse_fuse(req.fuse.as_deref())?;
     let metric_name = req.metric.unwrap_or_else(|| format!("ndcg@{k}"));
-    let metric = metric_name.parse().map_err(ApiError::from)?;
-    let r = st.retriever(req.retriever.as_deref())?;
+    let metric: RewardMetric = metric_name.parse().map_err(ApiError::from)?;
+    if metric.cutoff() > st.config.max_k {
+        return Err(ApiError::bad_request(
+            "metric",
+            format!(
+                "{metric} needs {} retrieved documents, more than the largest k of {} \
+                 (--max-k): use a smaller cut-off",
+                metric.cutoff(),
+                st.config.max_k
+            ),
+        ));
+    }
+    let served = st.served();
+    let r = served.retriever(req.retriever.as_deref())?;
+    let spec = RewardSpec {
+        k,
+        mode,
+        fusion,
+        metric,
+        unknown_uid: st.config.unknown_uid,
+    };
+    let depth = spec.depth();
+    Budget::of_rewards(req.items.iter().map(|i| &i.queries), served.list_len(depth))
+        .check(&st.config)?;
     let mut items = Vec::with_capacity(req.items.len());
     for (i, it) in req.items.into_iter().enumerate() {
         if it.uid.is_none() && it.relevant.is_none() {
@@ -126,17 +156,12 @@ pub async fn reward(
             relevant: it.relevant.map(Relevant::into_map),
         });
     }
-    let spec = RewardSpec {
-        k,
-        mode,
-        fusion,
-        metric,
-        unknown_uid: st.config.unknown_uid,
-    };
     let labels = st.labels.clone();
-    let results = blocking(&st, move || {
-        let out = compute_rewards(&*r, &items, labels.as_deref(), &spec)?;
-        Ok(out
+    let limit = st.config.max_answer_bytes;
+    let body = blocking(&st, move |cancel| {
+        let r = Cancellable { inner: &*r, cancel };
+        let out = compute_rewards(&r, &items, labels.as_deref(), &spec)?;
+        let results = out
             .into_iter()
             .map(|x| RewardResult {
                 uid: x.uid,
@@ -145,45 +170,72 @@ pub async fn reward(
                 doc_ids: x.doc_ids.iter().map(|d| d.to_string()).collect(),
                 error: x.error,
             })
-            .collect())
+            .collect();
+        let answer = RewardResponse {
+            metric: metric_name,
+            depth,
+            results,
+        };
+        json_capped(&answer, limit)
     })
     .await?;
-    Ok(Json(RewardResponse {
-        metric: metric_name,
-        results,
-    }))
+    Ok(json_bytes(body))
 }
 
 pub async fn health(State(st): State<Arc<AppState>>) -> Json<serde_json::Value> {
-    let num_docs = st
-        .retrievers
-        .values()
-        .map(|r| r.num_docs())
-        .max()
-        .unwrap_or(0);
+    let served = st.served();
+    let on_disk = {
+        let st = st.clone();
+        tokio::task::spawn_blocking(move || st.on_disk_generation())
+            .await
+            .ok()
+            .flatten()
+    };
+    let (on_disk_generation, stale, on_disk_error) = match on_disk {
+        None => (None, false, None),
+        Some(Ok(g)) => {
+            let stale = served.generation.as_deref() != Some(g.as_str());
+            (Some(g), stale, None)
+        }
+        Some(Err(e)) => (None, true, Some(e)),
+    };
+    let draining = st.draining.load(Ordering::Relaxed);
     Json(serde_json::json!({
-        "status": "ok",
+        "status": if draining { "draining" } else { "ok" },
         "version": env!("CARGO_PKG_VERSION"),
-        "retrievers": st.retriever_names(),
-        "default_retriever": st.default_retriever,
-        "num_docs": num_docs,
+        "retrievers": served.retrievers.keys().collect::<Vec<_>>(),
+        "default_retriever": served.default_retriever,
+        "num_docs": served.num_docs,
         "labelled_uids": st.labels.as_ref().map(|l| l.num_queries()),
+        "generation": served.generation,
+        "on_disk_generation": on_disk_generation,
+        "on_disk_error": on_disk_error,
+        "stale": stale,
+        "reloads": st.reloads.load(Ordering::Relaxed),
     }))
+}
+
+pub async fn reload(State(st): State<Arc<AppState>>) -> Result<Json<serde_json::Value>, ApiError> {
+    let r = st.reload().await?;
+    Ok(Json(serde_json::to_value(r).unwrap_or_default()))
 }
 
 pub async fn stats(State(st): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let snap = st.stats.snapshot();
+    let served = st.served();
     Json(serde_json::json!({
         "requests": snap.requests,
         "errors": snap.errors,
         "endpoints": snap.endpoints,
         "latency_ms": snap.latency_ms,
         "cache": {
-            "hits": st.cache.hits(),
-            "misses": st.cache.misses(),
-            "entries": st.cache.len(),
-            "capacity": st.cache.capacity(),
+            "hits": served.cache.hits(),
+            "misses": served.cache.misses(),
+            "entries": served.cache.len(),
+            "bytes": served.cache.bytes(),
+            "capacity_bytes": served.cache.capacity_bytes(),
         },
+        "retrievals_running": st.config.max_concurrent_retrievals - st.retrieval_slots.available_permits(),
         "uptime_s": st.started.elapsed().as_secs_f64(),
     }))
 }
@@ -195,6 +247,6 @@ pub async fn openapi() -> Json<serde_json::Value> {
 pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "no such endpoint: see GET /openapi.json (POST /search, /retrieve_batch, /reward; GET /health, /stats)",
+        "no such endpoint: see GET /openapi.json (POST /search, /retrieve_batch, /reward, /reload; GET /health, /stats)",
     )
 }

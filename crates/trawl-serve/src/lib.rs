@@ -1,8 +1,9 @@
 //! The trawl HTTP service: search, batched multi-rewrite retrieval and RL rewards over any
-//! [`trawl_retrieve::Retriever`], with an LRU query cache, request limits, JSON errors,
-//! statistics and graceful shutdown.
+//! [`trawl_retrieve::Retriever`], with an LRU query cache bounded in bytes, per-request budgets
+//! checked before work starts, cancellation of abandoned work, a token and Host check for
+//! serving beyond loopback, KB reload, JSON errors, statistics and graceful shutdown.
 //!
-//! Endpoints: `POST /search`, `POST /retrieve_batch`, `POST /reward`, `GET /health`,
+//! Endpoints: `POST /search`, `POST /retrieve_batch`, `POST /reward`, `POST /reload`, `GET /health`,
 //! `GET /stats`, `GET /openapi.json` (the shapes are described there and in [`api`]).
 //!
 //! ```
@@ -29,12 +30,15 @@ pub mod cache;
 pub mod config;
 pub mod error;
 mod extract;
+pub mod generation;
+mod guard;
 mod handlers;
 pub mod openapi;
 pub mod state;
 pub mod stats;
+mod work;
 
-pub use app::{router, run, serve, shutdown_signal};
+pub use app::{check_exposure, router, run, serve, shutdown_signal};
 pub use config::ServeConfig;
 pub use error::{ApiError, Error, Result};
-pub use state::AppState;
+pub use state::{AppState, KbSource, Reloaded, Served};

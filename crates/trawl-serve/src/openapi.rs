@@ -10,8 +10,12 @@ fn post(summary: &str, request: &str, response: &str) -> Value {
             "responses": {
                 "200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{response}")}}}},
                 "400": {"description": "Invalid request (malformed JSON, wrong type, limit exceeded, unknown retriever or metric)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "408": {"description": "Request timed out", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
-                "413": {"description": "Body too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                "401": {"description": "Missing or wrong bearer token (servers started with --token)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "408": {"description": "Request timed out (its retrieval is cancelled)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "413": {"description": "Body too large, or the request asks for more hits (--max-hits) or a larger answer (--max-answer-mib) than allowed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "415": {"description": "The body is not Content-Type: application/json", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "421": {"description": "The Host header is not this server's address (see --allow-host)", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "503": {"description": "Shutting down, too many connections, or the work was cancelled at shutdown", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         }
     })
@@ -37,7 +41,11 @@ pub fn document() -> Value {
             "/search": post("Search one query", "SearchRequest", "SearchResponse"),
             "/retrieve_batch": post("Retrieve for a batch of items, each with one or more rewrites", "RetrieveBatchRequest", "RetrieveBatchResponse"),
             "/reward": post("Rewards: a metric of each item's ranking against the labels of its uid", "RewardRequest", "RewardResponse"),
-            "/health": get("Liveness, retrievers, document and label counts"),
+            "/reload": {"post": {"summary": "Reopen the KB folder if it was replaced on disk and swap it in (no body)", "responses": {
+                "200": {"description": "{reloaded, generation, num_docs, retrievers}", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "409": {"description": "Not started from a KB folder", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "500": {"description": "The new KB could not be opened; the previous one is still served", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+            "/health": get("Liveness, retrievers, document and label counts, served and on-disk KB generation (stale)"),
             "/stats": get("Requests, errors, latency percentiles (ms), cache hits and misses"),
             "/openapi.json": get("This document")
         },
@@ -63,9 +71,10 @@ pub fn document() -> Value {
                     "relevant": {"description": "Inline labels instead of a uid: doc ids (grade 1) or doc id -> grade",
                                  "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "integer"}}]}}}},
                 "k": k, "mode": mode, "fuse": fuse, "retriever": retriever,
-                "metric": {"type": "string", "example": "ndcg@10", "description": "ndcg@K, recall@K, hit@K, mrr@K or precision@K (default ndcg@k)"}}},
+                "metric": {"type": "string", "example": "ndcg@10", "description": "ndcg@K, recall@K, hit@K, mrr@K or precision@K (default ndcg@k); K above k raises the retrieval depth to K"}}},
             "RewardResponse": {"type": "object", "required": ["results"], "properties": {
                 "metric": {"type": "string"},
+                "depth": {"type": "integer", "description": "Documents retrieved per rewrite: max(k, the metric's cut-off)"},
                 "results": {"type": "array", "items": {"type": "object", "required": ["uid", "reward", "per_query", "doc_ids", "error"], "properties": {
                     "uid": {"type": "string"},
                     "reward": {"type": "number", "nullable": true, "description": "single: mean of per_query; union/intersection: metric of the fused ranking; null on error"},

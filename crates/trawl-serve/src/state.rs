@@ -1,9 +1,13 @@
-//! The shared state of a running service: retrievers (behind the cache), labels, limits, stats.
+//! The shared state of a running service: the served generation of retrievers (behind its
+//! cache, swapped whole on reload), labels, limits, stats and the flags of a shutdown.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
+use axum::http::StatusCode;
 use trawl_retrieve::{Labels, Retriever};
 
 use crate::cache::{CachedRetriever, QueryCache};
@@ -12,29 +16,39 @@ use crate::error::ApiError;
 use crate::stats::Stats;
 use crate::{Error, Result};
 
-/// Everything a request handler needs.
-pub struct AppState {
-    pub(crate) retrievers: BTreeMap<String, Arc<dyn Retriever>>,
-    pub(crate) default_retriever: String,
-    pub(crate) labels: Option<Arc<Labels>>,
-    pub(crate) config: ServeConfig,
-    pub(crate) cache: Arc<QueryCache>,
-    pub(crate) stats: Stats,
-    pub(crate) started: Instant,
-    pub(crate) retrieval_slots: tokio::sync::Semaphore,
+/// Where the served retrievers come from, so that a replaced KB can be detected and reopened.
+pub trait KbSource: Send + Sync {
+    /// The generation on disk now (see [`crate::generation::kb_generation`]).
+    fn generation(&self) -> std::result::Result<String, String>;
+    /// Opens the retrievers of what is on disk now.
+    fn open(&self) -> std::result::Result<Vec<Arc<dyn Retriever>>, String>;
 }
 
-impl AppState {
-    /// Registers `retrievers` (by their names, each behind the shared cache).
-    pub fn new(
+/// One generation of retrievers with its own cache (rankings of an older KB must not answer
+/// for a newer one). Requests hold an `Arc` to it, so a reload never pulls it from under them.
+pub struct Served {
+    pub(crate) retrievers: BTreeMap<String, Arc<dyn Retriever>>,
+    pub(crate) default_retriever: String,
+    pub(crate) cache: Arc<QueryCache>,
+    pub(crate) generation: Option<String>,
+    /// Estimated JSON bytes of one hit (`{"id":..,"score":..,"title":..}`), for answer budgets.
+    pub(crate) hit_bytes: usize,
+    pub(crate) num_docs: usize,
+}
+
+/// JSON bytes of a hit besides its title: braces, keys, an id of typical length, a score.
+const HIT_BYTES_BESIDES_TITLE: usize = 56;
+
+impl Served {
+    fn new(
         retrievers: Vec<Arc<dyn Retriever>>,
-        labels: Option<Labels>,
-        config: ServeConfig,
+        config: &ServeConfig,
+        generation: Option<String>,
     ) -> Result<Self> {
         if retrievers.is_empty() {
             return Err(Error::Config("no retriever to serve".into()));
         }
-        let cache = Arc::new(QueryCache::new(config.cache_size));
+        let cache = Arc::new(QueryCache::new(config.cache_bytes));
         let mut map: BTreeMap<String, Arc<dyn Retriever>> = BTreeMap::new();
         for r in &retrievers {
             let cached: Arc<dyn Retriever> =
@@ -56,27 +70,20 @@ impl AppState {
             }
             None => retrievers[0].name().to_string(),
         };
-        if config.max_k == 0
-            || config.max_batch == 0
-            || config.max_rewrites == 0
-            || config.max_concurrent_retrievals == 0
-        {
-            return Err(Error::Config(
-                "max_k, max_batch, max_rewrites and max_concurrent_retrievals must be at least 1"
-                    .into(),
-            ));
-        }
-        let retrieval_slots = tokio::sync::Semaphore::new(config.max_concurrent_retrievals);
-        Ok(AppState {
+        let num_docs = retrievers.iter().map(|r| r.num_docs()).max().unwrap_or(0);
+        Ok(Served {
+            hit_bytes: HIT_BYTES_BESIDES_TITLE + mean_title_bytes(&*retrievers[0]),
             retrievers: map,
             default_retriever,
-            labels: labels.map(Arc::new),
-            config,
             cache,
-            stats: Stats::default(),
-            started: Instant::now(),
-            retrieval_slots,
+            generation,
+            num_docs,
         })
+    }
+
+    /// The longest ranking a request for the top `k` can get: no more than the documents.
+    pub(crate) fn list_len(&self, k: usize) -> usize {
+        k.min(self.num_docs.max(1))
     }
 
     /// The named retriever (the default when `None`); 400 listing the available ones otherwise.
@@ -90,14 +97,174 @@ impl AppState {
                 "retriever",
                 format!(
                     "unknown retriever `{name}`: this server has {}",
-                    self.retriever_names().join(", ")
+                    self.retrievers
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             )
         })
     }
+}
+
+/// Mean title length over up to 256 documents spread over the collection.
+fn mean_title_bytes(r: &dyn Retriever) -> usize {
+    let n = r.num_docs();
+    if n == 0 {
+        return 0;
+    }
+    let samples = n.min(256);
+    let total: usize = (0..samples)
+        .map(|i| {
+            r.document_title((i * n / samples) as u32)
+                .map_or(0, |t| t.len())
+        })
+        .sum();
+    total / samples
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    served: RwLock<Arc<Served>>,
+    source: Option<Box<dyn KbSource>>,
+    reload_lock: tokio::sync::Mutex<()>,
+    pub(crate) labels: Option<Arc<Labels>>,
+    pub(crate) config: ServeConfig,
+    pub(crate) stats: Stats,
+    pub(crate) started: Instant,
+    pub(crate) retrieval_slots: Arc<tokio::sync::Semaphore>,
+    /// Set at a shutdown signal: new requests get 503.
+    pub(crate) draining: AtomicBool,
+    /// Set when the shutdown grace is over: running retrievals stop.
+    pub(crate) cancel_all: Arc<AtomicBool>,
+    /// The address actually bound (for the Host check), set by `serve`.
+    pub(crate) bound: OnceLock<SocketAddr>,
+    pub(crate) reloads: AtomicU64,
+    /// Requests being handled now (read, not yet answered).
+    pub(crate) in_flight: std::sync::atomic::AtomicUsize,
+}
+
+/// What `POST /reload` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Reloaded {
+    pub reloaded: bool,
+    pub generation: Option<String>,
+    pub num_docs: usize,
+    pub retrievers: Vec<String>,
+}
+
+impl AppState {
+    /// Registers `retrievers` (by their names, each behind the shared cache).
+    pub fn new(
+        retrievers: Vec<Arc<dyn Retriever>>,
+        labels: Option<Labels>,
+        config: ServeConfig,
+    ) -> Result<Self> {
+        if config.max_k == 0
+            || config.max_batch == 0
+            || config.max_rewrites == 0
+            || config.max_concurrent_retrievals == 0
+            || config.max_hits == 0
+            || config.max_connections == 0
+        {
+            return Err(Error::Config(
+                "max_k, max_batch, max_rewrites, max_hits, max_connections and \
+                 max_concurrent_retrievals must be at least 1"
+                    .into(),
+            ));
+        }
+        let served = Served::new(retrievers, &config, None)?;
+        let retrieval_slots = Arc::new(tokio::sync::Semaphore::new(
+            config.max_concurrent_retrievals,
+        ));
+        Ok(AppState {
+            served: RwLock::new(Arc::new(served)),
+            source: None,
+            reload_lock: tokio::sync::Mutex::new(()),
+            labels: labels.map(Arc::new),
+            config,
+            stats: Stats::default(),
+            started: Instant::now(),
+            retrieval_slots,
+            draining: AtomicBool::new(false),
+            cancel_all: Arc::new(AtomicBool::new(false)),
+            bound: OnceLock::new(),
+            reloads: AtomicU64::new(0),
+            in_flight: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Serves retrievers opened from `source`, whose generation was `generation` when they
+    /// were opened (read it before opening: a replacement in between then shows as stale).
+    pub fn with_source(mut self, source: Box<dyn KbSource>, generation: String) -> Self {
+        self.source = Some(source);
+        let served = self.served.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = Arc::get_mut(served) {
+            s.generation = Some(generation);
+        }
+        self
+    }
+
+    /// The generation being served now.
+    pub fn served(&self) -> Arc<Served> {
+        self.served
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The generation on disk now (`None` without a source).
+    pub(crate) fn on_disk_generation(&self) -> Option<std::result::Result<String, String>> {
+        self.source.as_ref().map(|s| s.generation())
+    }
+
+    /// Opens what the source holds now and swaps it in; requests already running finish on
+    /// the old one. On error the old generation keeps being served.
+    pub async fn reload(self: &Arc<Self>) -> std::result::Result<Reloaded, ApiError> {
+        if self.source.is_none() {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "this server was not started from a KB folder: nothing to reload",
+            ));
+        }
+        let _one_at_a_time = self.reload_lock.lock().await;
+        let st = self.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let source = st.source.as_ref().expect("checked above");
+            let generation = source.generation()?;
+            if st.served().generation.as_deref() == Some(generation.as_str()) {
+                return Ok(None);
+            }
+            let retrievers = source.open()?;
+            Served::new(retrievers, &st.config, Some(generation))
+                .map(Some)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("reload failed, still serving the previous KB: {e}"),
+            )
+        })?;
+        let reloaded = opened.is_some();
+        if let Some(new) = opened {
+            *self.served.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+            self.reloads.fetch_add(1, Ordering::Relaxed);
+        }
+        let now = self.served();
+        Ok(Reloaded {
+            reloaded,
+            generation: now.generation.clone(),
+            num_docs: now.num_docs,
+            retrievers: now.retrievers.keys().cloned().collect(),
+        })
+    }
 
     pub fn retriever_names(&self) -> Vec<String> {
-        self.retrievers.keys().cloned().collect()
+        self.served().retrievers.keys().cloned().collect()
     }
 
     pub fn config(&self) -> &ServeConfig {

@@ -10,9 +10,10 @@ use anyhow::Context;
 use trawl_kb::KnowledgeBase;
 use trawl_retrieve::{
     open_all, Fusion, HybridConfig, KbRetrieverOptions, KbRetrievers, Labels, Normalization,
-    UnknownUidPolicy,
+    Retriever, UnknownUidPolicy,
 };
-use trawl_serve::{AppState, ServeConfig};
+use trawl_serve::generation::kb_generation;
+use trawl_serve::{AppState, KbSource, ServeConfig};
 
 /// Retriever settings shared by `trawl serve` and `trawl check`.
 #[derive(clap::Args, Debug, Clone)]
@@ -68,9 +69,9 @@ pub struct Args {
     /// Retriever used when a request names none (default: bm25 when present).
     #[arg(long, value_name = "NAME")]
     pub default_retriever: Option<String>,
-    /// Entries in the LRU cache of query rankings (0: off).
-    #[arg(long, default_value_t = 100_000)]
-    pub cache_size: usize,
+    /// MiB of the LRU cache of query rankings, estimated per entry (0: off).
+    #[arg(long, default_value_t = 256)]
+    pub cache_mib: usize,
     /// Most items per /retrieve_batch or /reward request.
     #[arg(long, default_value_t = 4096)]
     pub max_batch: usize,
@@ -80,12 +81,40 @@ pub struct Args {
     /// Largest k accepted.
     #[arg(long, default_value_t = 1000)]
     pub max_k: usize,
+    /// Most hits one request may retrieve (sum over items of rewrites x k); larger requests
+    /// are answered 413 before any work starts.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_hits: usize,
+    /// Largest JSON answer in MiB (estimated before work starts, enforced while writing).
+    #[arg(long, default_value_t = 64)]
+    pub max_answer_mib: usize,
     /// Largest request body in MiB.
     #[arg(long, default_value_t = 8)]
     pub max_body_mib: usize,
-    /// Seconds before a request is answered 408.
+    /// Seconds before a request is answered 408 (its retrieval is cancelled).
     #[arg(long, default_value_t = 60.0)]
     pub timeout: f64,
+    /// Seconds a connection has to send a complete request head, after opening or after its
+    /// previous answer (idle keep-alive connections are closed after this too).
+    #[arg(long, default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Most open connections; more are answered 503.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/Ctrl-C before they are cancelled.
+    #[arg(long, default_value_t = 10.0)]
+    pub shutdown_grace: f64,
+    /// Bearer token required on every endpoint but /health (also read from
+    /// TRAWL_SERVE_TOKEN, which keeps it out of the process list). Required for a
+    /// non-loopback --addr unless --insecure-public.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Serve a non-loopback address without a token.
+    #[arg(long)]
+    pub insecure_public: bool,
+    /// Host header names accepted besides localhost and the bound IP (repeatable; `*`: any).
+    #[arg(long, value_name = "NAME")]
+    pub allow_host: Vec<String>,
     /// Requests retrieving at once; others queue (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     pub max_concurrent: Option<usize>,
@@ -111,13 +140,41 @@ pub fn load_labels(path: &Path) -> anyhow::Result<Labels> {
     Labels::load(path).with_context(|| format!("cannot load the labels {}", path.display()))
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        anyhow::bail!(
-            "--timeout must be a positive number of seconds, got {}",
-            args.timeout
-        );
+/// The KB folder being served: its generation on disk, and its retrievers opened anew.
+struct KbFolder {
+    dir: PathBuf,
+    retriever: RetrieverArgs,
+}
+
+impl KbSource for KbFolder {
+    fn generation(&self) -> Result<String, String> {
+        kb_generation(&self.dir)
     }
+
+    fn open(&self) -> Result<Vec<Arc<dyn Retriever>>, String> {
+        let (_, opened) = open_kb(&self.dir, &self.retriever).map_err(|e| format!("{e:#}"))?;
+        Ok(opened.retrievers)
+    }
+}
+
+fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    if !(s > 0.0 && s.is_finite()) {
+        anyhow::bail!("{flag} must be a positive number of seconds, got {s}");
+    }
+    Ok(Duration::from_secs_f64(s))
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let request_timeout = seconds("--timeout", args.timeout)?;
+    let header_timeout = seconds("--header-timeout", args.header_timeout)?;
+    let shutdown_grace = seconds("--shutdown-grace", args.shutdown_grace)?;
+    let token = match args.token.clone() {
+        Some(t) => Some(t),
+        None => std::env::var("TRAWL_SERVE_TOKEN").ok(),
+    }
+    .filter(|t| !t.is_empty());
+    // Read before opening: a replacement in between then shows as stale in /health.
+    let generation = kb_generation(&args.kb).map_err(|e| anyhow::anyhow!("{e}"))?;
     let (kb, opened) = open_kb(&args.kb, &args.retriever)?;
     for note in &opened.notes {
         eprintln!("note: {note}");
@@ -139,12 +196,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let config = ServeConfig {
         addr: args.addr.clone(),
-        cache_size: args.cache_size,
+        cache_bytes: args.cache_mib.saturating_mul(1024 * 1024),
         max_batch: args.max_batch,
         max_rewrites: args.max_rewrites,
         max_k: args.max_k,
+        max_hits: args.max_hits,
+        max_answer_bytes: args.max_answer_mib.saturating_mul(1024 * 1024),
         max_body_bytes: args.max_body_mib.saturating_mul(1024 * 1024),
-        request_timeout: Duration::from_secs_f64(args.timeout),
+        request_timeout,
+        header_timeout,
+        max_connections: args.max_connections,
+        shutdown_grace,
+        token,
+        insecure_public: args.insecure_public,
+        allowed_hosts: args.allow_host.clone(),
         default_retriever: args.default_retriever.clone(),
         unknown_uid: args
             .unknown_uid_reward
@@ -152,9 +217,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         max_concurrent_retrievals: args
             .max_concurrent
             .unwrap_or(ServeConfig::default().max_concurrent_retrievals),
-        ..ServeConfig::default()
     };
-    let state = AppState::new(opened.retrievers, labels, config)?;
+    let source = KbFolder {
+        dir: args.kb.clone(),
+        retriever: args.retriever.clone(),
+    };
+    let state =
+        AppState::new(opened.retrievers, labels, config)?.with_source(Box::new(source), generation);
     trawl_serve::run(state, |addr| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");
