@@ -44,7 +44,9 @@ pub use atomic::{replace_dir, staging_path, write_file_atomic, AtomicDir, Atomic
 pub use checked::{seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN};
 pub use error::{Error, Result};
 pub use lock::DirLock;
-pub use paths::{confined_join, foreign_entries, list_files, refuse_output_containing};
+pub use paths::{
+    confined_join, foreign_entries, link_or_copy, list_files, refuse_output_containing,
+};
 pub use read::{read_regular_capped, SMALL_FILE_LIMIT};
 pub use recover::{recover_unlocked, Recovery};
 pub use source::{ByteSource, MmapBytes, RamBytes};

@@ -98,3 +98,17 @@ pub fn foreign_entries(dir: &Path, owned: &[String]) -> Result<Vec<String>> {
         .filter(|f| !owned.contains(f.as_str()))
         .collect())
 }
+
+/// Puts `from`'s content at `to` (parents created): a hard link where the filesystem allows (a
+/// new generation shares the unchanged files of the old one; safe because trawl never writes a
+/// file in place), a copy otherwise.
+pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    if fs::hard_link(from, to).is_ok() {
+        return Ok(());
+    }
+    fs::copy(from, to).map_err(|e| Error::io(from, e))?;
+    Ok(())
+}
