@@ -222,7 +222,12 @@ impl Manifest {
 
     /// Pretty JSON with its checksum, as written to disk.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
+        // Through text, so f32 settings keep their short form (0.9, not 0.8999999761581421):
+        // the value checksummed is the one a reader parses.
+        let mut value: serde_json::Value = serde_json::to_vec(self)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
         let sum = checksum_of(&value);
         if let Some(map) = value.as_object_mut() {
             map.insert("checksum".into(), serde_json::Value::String(sum));
