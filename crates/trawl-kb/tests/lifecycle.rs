@@ -392,3 +392,52 @@ mod hostile {
         }
     }
 }
+
+// ---- kill -9 while adding vectors ------------------------------------------------------------
+
+/// Child side: adds vectors to the KB at `CRASH_CHILD_KB` (the parent sets the kill hook).
+/// Ignored unless run by the parent.
+#[test]
+#[ignore]
+fn crash_child_add_dense() {
+    let Ok(dir) = std::env::var("CRASH_CHILD_KB") else {
+        return;
+    };
+    let mut kb = KnowledgeBase::open(&dir).unwrap();
+    let n = kb.num_docs();
+    kb.add_dense(&DenseEmbeddings::new(vec![0.5; n * 2], 2, "m"))
+        .unwrap();
+}
+
+#[test]
+fn a_kill_at_any_rename_of_adding_vectors_leaves_the_last_complete_kb() {
+    use trawl_store::fault::{KILL_AT_RENAME_ENV, NO_EXCHANGE_ENV};
+    for fallback in [false, true] {
+        let mut kills = 0;
+        for n in 1..=3 {
+            let (tmp, dir) = setup();
+            let before = build(&dir, 12, false).unwrap().generation().to_string();
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args(["--exact", "crash_child_add_dense", "--ignored"])
+                .env("CRASH_CHILD_KB", &dir)
+                .env(KILL_AT_RENAME_ENV, n.to_string())
+                .env_remove(NO_EXCHANGE_ENV);
+            if fallback {
+                cmd.env(NO_EXCHANGE_ENV, "1");
+            }
+            let finished = cmd.output().unwrap().status.success();
+            kills += usize::from(!finished);
+            let kb = KnowledgeBase::open(&dir)
+                .unwrap_or_else(|e| panic!("kill at rename {n} (fallback {fallback}): {e}"));
+            // Either the old generation without vectors or the new one with them, whole.
+            if kb.generation() == before {
+                assert!(kb.vectors().is_none() && !finished);
+            } else {
+                assert_eq!(kb.vectors().unwrap().len(), 12);
+            }
+            assert_eq!(kb.search_bm25("common", 3).unwrap().len(), 3);
+            assert!(hidden(tmp.path()).is_empty(), "{:?}", hidden(tmp.path()));
+        }
+        assert_eq!(kills, if fallback { 2 } else { 1 }, "fallback {fallback}");
+    }
+}
