@@ -1,4 +1,5 @@
 //! Control files read with a cap, recorded paths confined, outputs that never hold their inputs.
+#![cfg(unix)]
 
 use std::path::Path;
 use trawl_store::{
