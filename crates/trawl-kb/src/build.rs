@@ -76,6 +76,26 @@ pub fn check_destination(out_dir: &Path, overwrite: bool) -> Result<()> {
         Err(Error::NotAKnowledgeBase { reason, .. }) => {
             return Err(refuse(format!("is not a trawl knowledge base ({reason})")))
         }
+        // A KB of format 2 (before manifests listed their files) is replaced only when it holds
+        // nothing but the files that format wrote.
+        Err(Error::FormatVersion { found: 2, .. }) if overwrite => {
+            let foreign: Vec<String> = trawl_store::list_files(out_dir)?
+                .into_iter()
+                .filter(|f| {
+                    !V2_FILES.contains(&f.as_str())
+                        && !f.starts_with("bm25/")
+                        && !f.starts_with("dense/")
+                })
+                .collect();
+            if foreign.is_empty() {
+                return Ok(());
+            }
+            return Err(trawl_store::Error::ForeignFiles {
+                path: out_dir.to_path_buf(),
+                files: foreign,
+            }
+            .into());
+        }
         Err(e @ (Error::FormatVersion { .. } | Error::BadManifest { .. } | Error::Store(_))) => {
             return Err(refuse(format!(
                 "is not a knowledge base this trawl can safely replace: {e}"
@@ -98,6 +118,16 @@ pub fn check_destination(out_dir: &Path, overwrite: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// The files of a format-2 KB (besides its `bm25/` and `dense/` folders).
+const V2_FILES: &[&str] = &[
+    "manifest.json",
+    "ids.dat",
+    "ids.idx",
+    "ids.ord",
+    "docs.dat",
+    "docs.idx",
+];
 
 /// Checks that a document id can be written to a TREC run file: no whitespace, no control
 /// characters. `Err` says what it contains.

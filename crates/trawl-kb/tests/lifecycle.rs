@@ -441,3 +441,23 @@ fn a_kill_at_any_rename_of_adding_vectors_leaves_the_last_complete_kb() {
         assert_eq!(kills, if fallback { 2 } else { 1 }, "fallback {fallback}");
     }
 }
+
+#[test]
+fn a_format_2_kb_is_replaced_with_force_only_when_it_holds_only_its_own_files() {
+    let (_tmp, dir) = setup();
+    build(&dir, 10, false).unwrap();
+    // What an older trawl left: format 2, no list of files.
+    let mut v = read_manifest(&dir);
+    v["format_version"] = serde_json::json!(2);
+    v.as_object_mut().unwrap().remove("files");
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&v).unwrap()).unwrap();
+    std::fs::write(dir.join("thesis.tex"), "x").unwrap();
+    let err = build(&dir, 20, true).unwrap_err();
+    assert!(err.to_string().contains("thesis.tex"), "{err}");
+    std::fs::remove_file(dir.join("thesis.tex")).unwrap();
+    assert!(matches!(
+        build(&dir, 20, false),
+        Err(Error::RefuseOverwrite { .. })
+    ));
+    assert_eq!(build(&dir, 20, true).unwrap().num_docs(), 20);
+}
