@@ -1,20 +1,21 @@
 //! Building a knowledge base: stream documents into the store and the BM25 builder, then write
-//! the indexes and the manifest into a temporary directory that is renamed into place.
+//! the indexes and the manifest into a temporary directory that is swapped into place, all under
+//! the destination's write lock.
 
 use std::path::Path;
 
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Params};
 use trawl_data::Document;
-use trawl_store::AtomicDir;
+use trawl_store::{AtomicDir, DirLock, Recovery};
 
 use crate::corpus_hash::{metadata_json, CorpusHasher};
 use crate::dense::{self, DenseEmbeddings};
 use crate::doc_store::DocStoreWriter;
 use crate::manifest::{
-    now_unix_s, Bm25Manifest, IndexedFields, Manifest, FORMAT_NAME, FORMAT_VERSION, MANIFEST_FILE,
+    new_generation, now_unix_s, Bm25Manifest, IndexedFields, Manifest, FORMAT_NAME, FORMAT_VERSION,
     TRAWL_VERSION,
 };
-use crate::{id_map, Error, KnowledgeBase, Result};
+use crate::{id_map, Error, KnowledgeBase, OpenOptions, Result};
 
 /// Sub-directory of the BM25 index inside a KB.
 pub(crate) const BM25_DIR: &str = "bm25";
@@ -52,46 +53,169 @@ impl Default for KbBuildOptions {
     }
 }
 
-/// Refuses destinations that are not ours to replace: a file, a non-empty directory without a
-/// KB manifest, or an existing KB when `overwrite` is false.
+/// Refuses destinations that are not ours to replace: a file, a non-empty directory that is not
+/// a KB of this format (a stub manifest, an older format without a list of its files), a KB
+/// holding files trawl did not write, or an existing KB when `overwrite` is false.
 pub fn check_destination(out_dir: &Path, overwrite: bool) -> Result<()> {
+    let refuse = |reason: String| Error::RefuseOverwrite {
+        path: out_dir.to_path_buf(),
+        reason,
+    };
     match std::fs::symlink_metadata(out_dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(out_dir, e)),
-        Ok(m) if !m.is_dir() => {
-            return Err(Error::RefuseOverwrite {
-                path: out_dir.to_path_buf(),
-            })
-        }
+        Ok(m) if !m.is_dir() => return Err(refuse("is not a directory".into())),
         Ok(_) => {}
     }
     let mut entries = std::fs::read_dir(out_dir).map_err(|e| Error::io(out_dir, e))?;
     if entries.next().is_none() {
         return Ok(()); // an empty directory holds nothing to lose
     }
-    if !out_dir.join(MANIFEST_FILE).is_file() {
-        return Err(Error::RefuseOverwrite {
-            path: out_dir.to_path_buf(),
-        });
-    }
+    let manifest = match Manifest::read(out_dir) {
+        Ok(m) => m,
+        Err(Error::NotAKnowledgeBase { reason, .. }) => {
+            return Err(refuse(format!("is not a trawl knowledge base ({reason})")))
+        }
+        // A KB of format 2 (before manifests listed their files) is replaced only when it holds
+        // nothing but the files that format wrote.
+        Err(Error::FormatVersion { found: 2, .. }) if overwrite => {
+            let foreign: Vec<String> = trawl_store::list_files(out_dir)?
+                .into_iter()
+                .filter(|f| {
+                    !V2_FILES.contains(&f.as_str())
+                        && !f.starts_with("bm25/")
+                        && !f.starts_with("dense/")
+                })
+                .collect();
+            if foreign.is_empty() {
+                return Ok(());
+            }
+            return Err(trawl_store::Error::ForeignFiles {
+                path: out_dir.to_path_buf(),
+                files: foreign,
+            }
+            .into());
+        }
+        Err(e @ (Error::FormatVersion { .. } | Error::BadManifest { .. } | Error::Store(_))) => {
+            return Err(refuse(format!(
+                "is not a knowledge base this trawl can safely replace: {e}"
+            )))
+        }
+        Err(e) => return Err(e),
+    };
     if !overwrite {
         return Err(Error::AlreadyExists {
             path: out_dir.to_path_buf(),
         });
     }
+    let foreign = trawl_store::foreign_entries(out_dir, &manifest.files)?;
+    if !foreign.is_empty() {
+        return Err(trawl_store::Error::ForeignFiles {
+            path: out_dir.to_path_buf(),
+            files: foreign,
+        }
+        .into());
+    }
     Ok(())
 }
 
-/// Builds a KB at `out_dir` from `docs`; `progress` is called with the number of documents read
-/// so far (every batch and at the end).
-pub(crate) fn build(
+/// The files of a format-2 KB (besides its `bm25/` and `dense/` folders).
+const V2_FILES: &[&str] = &[
+    "manifest.json",
+    "ids.dat",
+    "ids.idx",
+    "ids.ord",
+    "docs.dat",
+    "docs.idx",
+];
+
+/// Checks that a document id can be written to a TREC run file: no whitespace, no control
+/// characters. `Err` says what it contains.
+pub fn check_doc_id(id: &str) -> std::result::Result<(), String> {
+    match id.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        None => Ok(()),
+        Some('\t') => Err("a tab".into()),
+        Some('\n') | Some('\r') => Err("a line break".into()),
+        Some(' ') => Err("a space".into()),
+        Some(c) if c.is_whitespace() => Err(format!("whitespace (U+{:04X})", c as u32)),
+        Some(c) => Err(format!("a control character (U+{:04X})", c as u32)),
+    }
+}
+
+/// A KB built in its temporary directory, under the destination's lock, not yet visible at the
+/// destination: indexes can still be added ([`StagedKb::add_dense`]) before
+/// [`StagedKb::commit`] swaps it into place. Dropped without commit, it leaves nothing behind
+/// (a killed process leaves a hidden `.<name>.tmp-<pid>` that the next writer removes).
+#[derive(Debug)]
+pub struct StagedKb {
+    // Field order: the KB (mapping the staged files) is dropped before the directory.
+    kb: KnowledgeBase,
+    dir: AtomicDir,
+    recovered: Vec<Recovery>,
+}
+
+impl StagedKb {
+    /// The KB as built so far (reads work; its `dir()` is the temporary directory).
+    pub fn kb(&self) -> &KnowledgeBase {
+        &self.kb
+    }
+
+    /// Where it will appear.
+    pub fn dest(&self) -> &Path {
+        self.dir.dest()
+    }
+
+    /// What recovery did before the build (interrupted writers' leftovers), to report.
+    pub fn recovered(&self) -> &[Recovery] {
+        &self.recovered
+    }
+
+    /// Adds (or replaces) the dense index, then rewrites the manifest to declare it.
+    pub fn add_dense(&mut self, embeddings: &DenseEmbeddings) -> Result<()> {
+        let tmp = self.dir.path();
+        let dense_dir = tmp.join(dense::DENSE_DIR);
+        if dense_dir.exists() {
+            std::fs::remove_dir_all(&dense_dir).map_err(|e| Error::io(&dense_dir, e))?;
+        }
+        let section = dense::write(&dense_dir, embeddings, self.kb.num_docs())?;
+        let mut manifest = self.kb.manifest().clone();
+        manifest.dense = Some(section);
+        manifest.write_into(tmp)?;
+        self.kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+        Ok(())
+    }
+
+    /// Swaps the finished KB into place (atomically; see `trawl_store::atomic`) and opens it.
+    pub fn commit(self) -> Result<KnowledgeBase> {
+        let StagedKb { kb, dir, .. } = self;
+        let dest = dir.dest().to_path_buf();
+        drop(kb);
+        dir.commit()?;
+        KnowledgeBase::open(dest)
+    }
+}
+
+/// The staged KB was just written and fsynced by us: sizes and footers suffice.
+fn staged_open() -> OpenOptions {
+    OpenOptions {
+        verify: trawl_store::Verify::FooterOnly,
+    }
+}
+
+/// Builds a KB for `out_dir` from `docs` in a temporary directory, under `out_dir`'s lock;
+/// `progress` is called with the number of documents read so far (every batch and at the end).
+pub(crate) fn build_staged(
     docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
     out_dir: &Path,
     options: &KbBuildOptions,
     mut progress: impl FnMut(u64),
-) -> Result<KnowledgeBase> {
+) -> Result<StagedKb> {
+    let lock = DirLock::acquire(out_dir)?;
+    // Recover first: an interrupted replace may have left the destination missing.
+    let mut recovered = lock.recover()?;
     check_destination(out_dir, options.overwrite)?;
-    let staging = AtomicDir::create(out_dir)?;
+    let staging = AtomicDir::with_lock(lock)?;
+    recovered.extend(staging.recovered().iter().cloned());
     let tmp = staging.path();
 
     let mut store = DocStoreWriter::create(tmp)?;
@@ -110,6 +234,13 @@ pub(crate) fn build(
         let record = ids.len() as u64 + 1;
         if doc.id.is_empty() {
             return Err(Error::EmptyId { record });
+        }
+        if let Err(what) = check_doc_id(&doc.id) {
+            return Err(Error::BadId {
+                record,
+                id: doc.id,
+                what,
+            });
         }
         if ids.len() >= u32::MAX as usize {
             return Err(Error::TooManyDocuments {
@@ -174,7 +305,7 @@ pub(crate) fn build(
         None => None,
     };
 
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format: FORMAT_NAME.into(),
         format_version: FORMAT_VERSION,
         trawl_version: TRAWL_VERSION.into(),
@@ -185,10 +316,18 @@ pub(crate) fn build(
         doc_store_bytes,
         bm25: bm25_manifest,
         dense: dense_manifest,
+        generation: new_generation(),
+        files: Vec::new(),
+        checksum: String::new(),
     };
-    staging.write_file(MANIFEST_FILE, &manifest.to_json())?;
-    staging.commit()?;
-    KnowledgeBase::open(out_dir)
+    // Last: only now is every declared index on disk.
+    manifest.write_into(tmp)?;
+    let kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+    Ok(StagedKb {
+        kb,
+        dir: staging,
+        recovered,
+    })
 }
 
 /// The text the BM25 index sees for `doc`.

@@ -30,12 +30,22 @@ pub enum Error {
     /// More documents than ordinals (u32) can address.
     #[error("too many documents: a knowledge base holds at most {max}")]
     TooManyDocuments { max: u64 },
-    /// The output path exists and is not a knowledge base: refusing to replace it.
+    /// A document id that cannot be written to a TREC run file.
     #[error(
-        "{path} exists and is not a trawl knowledge base (no manifest.json); refusing to \
-         overwrite it: choose another --out directory or remove it yourself"
+        "input record {record}: document id {id:?} contains {what}; ids are written to TREC run \
+         files, which split on whitespace: fix the corpus (records count from 1)"
     )]
-    RefuseOverwrite { path: PathBuf },
+    BadId {
+        record: u64,
+        id: String,
+        what: String,
+    },
+    /// The output path exists and is not a knowledge base this trawl may replace.
+    #[error(
+        "{path} exists and {reason}; refusing to overwrite it: choose another --out directory \
+         or remove it yourself"
+    )]
+    RefuseOverwrite { path: PathBuf, reason: String },
     /// The output path is a knowledge base and overwriting was not asked for.
     #[error("{path} already holds a knowledge base; pass --force (overwrite: true) to replace it")]
     AlreadyExists { path: PathBuf },

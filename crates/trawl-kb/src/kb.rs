@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use trawl_bm25::Bm25Index;
 use trawl_data::Document;
-use trawl_store::{AtomicDir, Verify};
+use trawl_store::{AtomicDir, Recovery, Verify};
 use trawl_vector::FlatIndex;
 
-use crate::build::{self, KbBuildOptions};
+use crate::build::{self, KbBuildOptions, StagedKb};
 use crate::dense::{self, DenseEmbeddings};
 use crate::doc_store::{DocStore, DocumentRef};
 use crate::id_map::IdMap;
-use crate::manifest::{Manifest, MANIFEST_FILE};
+use crate::manifest::{new_generation, Manifest, MANIFEST_FILE};
 use crate::{Error, Result};
 
 /// One retrieved document: its ordinal in the KB, its id and its score.
@@ -67,6 +67,7 @@ pub struct KnowledgeBase {
     ids: IdMap,
     bm25: Option<Bm25Index>,
     dense: Option<FlatIndex>,
+    recovered: Vec<Recovery>,
 }
 
 impl KnowledgeBase {
@@ -82,7 +83,24 @@ impl KnowledgeBase {
         options: &KbBuildOptions,
         progress: impl FnMut(u64),
     ) -> Result<KnowledgeBase> {
-        build::build(docs, out_dir.as_ref(), options, progress)
+        let staged = build::build_staged(docs, out_dir.as_ref(), options, progress)?;
+        let recovered = staged.recovered().to_vec();
+        let mut kb = staged.commit()?;
+        kb.recovered.splice(0..0, recovered);
+        Ok(kb)
+    }
+
+    /// [`KnowledgeBase::build`] without the final swap: the KB is built in a temporary
+    /// directory under `out_dir`'s write lock, more indexes can be added (e.g. vectors computed
+    /// from its documents), and [`StagedKb::commit`] makes it appear whole. A process killed
+    /// before the commit leaves `out_dir` as it was.
+    pub fn build_staged(
+        docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
+        out_dir: impl AsRef<Path>,
+        options: &KbBuildOptions,
+        progress: impl FnMut(u64),
+    ) -> Result<StagedKb> {
+        build::build_staged(docs, out_dir.as_ref(), options, progress)
     }
 
     /// Opens the KB at `dir`, verifying every checksum (see [`OpenOptions`]).
@@ -90,32 +108,45 @@ impl KnowledgeBase {
         Self::open_with(dir, &OpenOptions::default())
     }
 
-    /// Opens the KB at `dir`: checks the manifest (foreign directories and other format
-    /// versions are refused), then maps the document store and the indexes it lists.
+    /// Opens the KB at `dir`: recovers what an interrupted writer left beside it (when no
+    /// writer holds its lock; see [`KnowledgeBase::recovered`]), checks the manifest (foreign
+    /// directories, other format versions, damaged or hostile manifests are refused) and that
+    /// every file it lists is present, then maps the document store and the indexes it lists.
     pub fn open_with(dir: impl AsRef<Path>, options: &OpenOptions) -> Result<KnowledgeBase> {
         let dir = dir.as_ref();
+        let recovered = trawl_store::recover_unlocked(dir)?;
         let manifest = Manifest::read(dir)?;
+        for f in &manifest.files {
+            let p = dir.join(f.trim_end_matches('/'));
+            if std::fs::symlink_metadata(&p).is_err() {
+                return Err(Error::corrupt(
+                    p,
+                    "listed in the manifest but missing (an interrupted or tampered build)",
+                ));
+            }
+        }
         let n = usize::try_from(manifest.num_docs).map_err(|_| Error::BadManifest {
             path: dir.join(MANIFEST_FILE),
             message: "num_docs does not fit this machine".into(),
         })?;
         let store = DocStore::open(dir, n, options.verify)?;
         let ids = IdMap::open(dir, n, options.verify)?;
-        let bm25 = match &manifest.bm25 {
-            Some(m) => {
-                let index = Bm25Index::open(&dir.join(&m.dir))?;
+        let bm25 = match manifest.bm25_dir(dir) {
+            Some(path) => {
+                let index = Bm25Index::open(&path?)?;
                 check_count(dir, "bm25", index.num_docs(), n)?;
                 Some(index)
             }
             None => None,
         };
-        let dense = match &manifest.dense {
-            Some(m) => {
-                let index = FlatIndex::open(dir.join(&m.dir))?;
+        let dense = match (&manifest.dense, manifest.dense_dir(dir)) {
+            (Some(m), Some(path)) => {
+                let path = path?;
+                let index = FlatIndex::open(&path)?;
                 check_count(dir, "dense", index.len(), n)?;
                 if index.dim() != m.dim {
                     return Err(Error::corrupt(
-                        dir.join(&m.dir),
+                        path,
                         format!(
                             "vectors have dimension {} but the manifest says {}",
                             index.dim(),
@@ -125,7 +156,7 @@ impl KnowledgeBase {
                 }
                 Some(index)
             }
-            None => None,
+            _ => None,
         };
         Ok(KnowledgeBase {
             dir: dir.to_path_buf(),
@@ -134,11 +165,26 @@ impl KnowledgeBase {
             ids,
             bm25,
             dense,
+            recovered,
         })
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The KB's generation: a new id for every build or replacement, never reused. Files of a
+    /// generation are never modified in place (a change builds a new directory and swaps it in),
+    /// so a reader holding this KB keeps valid maps; comparing [`Manifest::read`]'s
+    /// `generation` on disk with this one tells whether the KB was replaced since it was opened.
+    pub fn generation(&self) -> &str {
+        &self.manifest.generation
+    }
+
+    /// What recovery did when this KB was opened or built (leftovers of interrupted writers
+    /// removed, an interrupted replace undone), for the caller to report.
+    pub fn recovered(&self) -> &[Recovery] {
+        &self.recovered
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -266,17 +312,29 @@ impl KnowledgeBase {
     }
 
     /// Adds (or replaces) the dense index from precomputed embeddings, one row per document in
-    /// ordinal order. The index directory and then the manifest are replaced atomically.
+    /// ordinal order, as a new generation: under the KB's write lock, a new directory shares the
+    /// unchanged files (hard links), gets the new index and manifest, and is swapped in whole.
     pub fn add_dense(&mut self, embeddings: &DenseEmbeddings) -> Result<()> {
-        let dest = self.dir.join(dense::DENSE_DIR);
-        let staging = AtomicDir::create(&dest)?;
-        let section = dense::write(staging.path(), embeddings, self.num_docs())?;
-        staging.commit()?;
+        let staging = AtomicDir::create(&self.dir)?;
+        for f in &self.manifest.files {
+            let dense_prefix = format!("{}/", dense::DENSE_DIR);
+            if f == MANIFEST_FILE || f.starts_with(&dense_prefix) || f.ends_with('/') {
+                continue;
+            }
+            let from = trawl_store::confined_join(&self.dir, f)?;
+            trawl_store::link_or_copy(&from, &staging.path().join(f))?;
+        }
+        let section = dense::write(
+            &staging.path().join(dense::DENSE_DIR),
+            embeddings,
+            self.num_docs(),
+        )?;
         let mut manifest = self.manifest.clone();
         manifest.dense = Some(section);
-        trawl_store::write_file_atomic(&self.dir.join(MANIFEST_FILE), &manifest.to_json())?;
-        self.dense = Some(FlatIndex::open(&dest)?);
-        self.manifest = manifest;
+        manifest.generation = new_generation();
+        manifest.write_into(staging.path())?;
+        staging.commit()?;
+        *self = KnowledgeBase::open(&self.dir)?;
         Ok(())
     }
 }

@@ -14,9 +14,14 @@
 //! | `bm25/`         | the `trawl_bm25::Bm25Index`                                        |
 //! | `dense/`        | the `trawl_vector::FlatIndex` (optional)                           |
 //!
-//! A build writes everything into a hidden temporary sibling and renames it into place
-//! (`trawl_store::AtomicDir`), the manifest last: an interrupted build never leaves a directory
-//! that opens. Opening maps the files and verifies their checksums ([`OpenOptions`]).
+//! Beside it: `.<name>.lock` while a writer works, `.<name>.tmp-<pid>` while it builds.
+//!
+//! A build writes everything into a hidden temporary sibling and swaps it into place
+//! (`trawl_store::AtomicDir`: `renameat2(RENAME_EXCHANGE)` on Linux), the manifest last, under
+//! the destination's write lock (`trawl_store::DirLock`): an interrupted build never leaves a
+//! directory that opens, a replace never leaves the destination missing, and two writers never
+//! race. Opening recovers leftovers of killed writers, checks the manifest (size cap, checksum,
+//! paths confined to the folder), maps the files and verifies their checksums ([`OpenOptions`]).
 //!
 //! Quickstart:
 //! ```
@@ -48,7 +53,7 @@ mod id_map;
 mod kb;
 pub mod manifest;
 
-pub use build::{check_destination, Bm25Options, KbBuildOptions};
+pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};
 pub use corpus_hash::{hash_documents, CorpusHasher};
 pub use dense::DenseEmbeddings;
 pub use doc_store::DocumentRef;

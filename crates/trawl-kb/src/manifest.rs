@@ -1,10 +1,17 @@
 //! `manifest.json`: what a knowledge base holds and how it was built.
 //!
-//! It is written last, inside the temporary build directory, so a directory without one is never
-//! a finished KB. Opening checks `format` (a foreign directory is refused) and `format_version`
-//! (a KB from another format version is refused with "rebuild it") before anything else.
+//! It is written last, inside the temporary build directory, once every index it declares is
+//! written, so a directory without one is never a finished KB. It lists every file of the KB
+//! (`files`: what `--force` may delete, and what opening checks is present), carries a
+//! `generation` id that changes with every build or replacement (a server compares it to notice
+//! a swapped KB), and a `checksum` over its own canonical content.
+//!
+//! Opening reads it with a size cap (1 MiB; FIFOs and devices are refused before reading),
+//! checks `format` (a foreign directory is refused), `format_version` (a KB from another format
+//! version is refused with "rebuild it"), the checksum, and that every index directory it names
+//! lies inside the KB folder.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +22,7 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// The value of the `format` field: marks a directory as a trawl KB.
 pub const FORMAT_NAME: &str = "trawl-kb";
 /// The on-disk format this build writes and reads. Bump on any incompatible change.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The trawl version recorded in new manifests.
 pub const TRAWL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -91,6 +98,40 @@ pub struct Manifest {
     pub doc_store_bytes: u64,
     pub bm25: Option<Bm25Manifest>,
     pub dense: Option<DenseManifest>,
+    /// Changes with every build or replacement of the KB (see [`crate::KnowledgeBase::generation`]).
+    pub generation: String,
+    /// Every file of the KB (relative, `/`-separated, sorted; `manifest.json` included): the
+    /// files trawl wrote, and the only ones a rebuild with `--force` removes.
+    pub files: Vec<String>,
+    /// `crc32:` and 8 hex digits over the canonical manifest without this field
+    /// ([`checksum_of`]); set when written.
+    #[serde(default)]
+    pub checksum: String,
+}
+
+/// The checksum of a manifest's JSON value: CRC-32 of its compact serialisation with the
+/// `checksum` field removed. It catches damage, not deliberate edits.
+pub fn checksum_of(value: &serde_json::Value) -> String {
+    let mut v = value.clone();
+    if let Some(map) = v.as_object_mut() {
+        map.remove("checksum");
+    }
+    let bytes = serde_json::to_vec(&v).unwrap_or_default();
+    format!("crc32:{:08x}", crc32fast::hash(&bytes))
+}
+
+/// A new generation id: creation time in nanoseconds, process id and 64 random bits, so two
+/// builds never share one.
+pub(crate) fn new_generation() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    format!("{nanos:x}-{:x}-{:016x}", std::process::id(), h.finish())
 }
 
 impl Manifest {
@@ -103,15 +144,17 @@ impl Manifest {
                 reason: "no such directory".into(),
             });
         }
-        let bytes = match std::fs::read(&path) {
+        let bytes = match trawl_store::read_regular_capped(&path, MANIFEST_LIMIT) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(trawl_store::Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
                 return Err(Error::NotAKnowledgeBase {
                     path: dir.to_path_buf(),
                     reason: format!("it has no {MANIFEST_FILE} (a foreign directory, or a build that never finished)"),
                 })
             }
-            Err(e) => return Err(Error::io(path, e)),
+            Err(e) => return Err(e.into()),
         };
         let bad = |message: String| Error::BadManifest {
             path: path.clone(),
@@ -137,16 +180,80 @@ impl Manifest {
                 trawl: TRAWL_VERSION,
             });
         }
-        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+        let stored = value.get("checksum").and_then(|c| c.as_str()).unwrap_or("");
+        let computed = checksum_of(&value);
+        if stored != computed {
+            return Err(bad(format!(
+                "checksum mismatch (recorded {stored:?}, content gives {computed:?}): the file was damaged or edited"
+            )));
+        }
+        let manifest: Manifest = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        manifest.check_paths(dir)?;
+        Ok(manifest)
     }
 
-    /// Pretty JSON, as written to disk.
+    /// Every path the manifest names stays inside `dir` (no `..`, no absolute path, no link).
+    fn check_paths(&self, dir: &Path) -> Result<()> {
+        if let Some(b) = &self.bm25 {
+            trawl_store::confined_join(dir, &b.dir)?;
+        }
+        if let Some(d) = &self.dense {
+            trawl_store::confined_join(dir, &d.dir)?;
+        }
+        for f in &self.files {
+            trawl_store::confined_join(dir, f.trim_end_matches('/'))?;
+        }
+        Ok(())
+    }
+
+    /// The directory of the BM25 index, inside `dir` (checked when the manifest was read).
+    pub fn bm25_dir(&self, dir: &Path) -> Option<Result<PathBuf>> {
+        self.bm25
+            .as_ref()
+            .map(|b| trawl_store::confined_join(dir, &b.dir).map_err(Error::from))
+    }
+
+    /// The directory of the dense index, inside `dir`.
+    pub fn dense_dir(&self, dir: &Path) -> Option<Result<PathBuf>> {
+        self.dense
+            .as_ref()
+            .map(|d| trawl_store::confined_join(dir, &d.dir).map_err(Error::from))
+    }
+
+    /// Pretty JSON with its checksum, as written to disk.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut v = serde_json::to_vec_pretty(self).unwrap_or_default();
+        // Through text, so f32 settings keep their short form (0.9, not 0.8999999761581421):
+        // the value checksummed is the one a reader parses.
+        let mut value: serde_json::Value = serde_json::to_vec(self)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let sum = checksum_of(&value);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("checksum".into(), serde_json::Value::String(sum));
+        }
+        let mut v = serde_json::to_vec_pretty(&value).unwrap_or_default();
         v.push(b'\n');
         v
     }
+
+    /// Lists the files of the KB being written in `dir` (plus the manifest itself) and writes
+    /// the manifest there: the last file of a build, once every declared index is written.
+    pub(crate) fn write_into(&mut self, dir: &Path) -> Result<()> {
+        let mut files: Vec<String> = trawl_store::list_files(dir)?
+            .into_iter()
+            .filter(|f| f != MANIFEST_FILE)
+            .collect();
+        files.push(MANIFEST_FILE.into());
+        files.sort();
+        self.files = files;
+        let path = dir.join(MANIFEST_FILE);
+        std::fs::write(&path, self.to_json()).map_err(|e| Error::io(path, e))
+    }
 }
+
+/// Size cap of `manifest.json`.
+pub const MANIFEST_LIMIT: u64 = trawl_store::SMALL_FILE_LIMIT;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
 pub(crate) fn now_unix_s() -> u64 {

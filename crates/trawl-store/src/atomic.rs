@@ -1,20 +1,34 @@
-//! Atomic writes: build into a temporary sibling, fsync, then rename into place, so a crash or an
-//! error part-way never leaves a file or directory that looks complete.
+//! Atomic writes: build into a temporary sibling, fsync, then swap it into place, so a crash or
+//! an error part-way never leaves a file or directory that looks complete, and never leaves the
+//! destination missing.
+//!
+//! Replacing an existing directory uses `renameat2(RENAME_EXCHANGE)` on Linux: one system call
+//! swaps the new directory and the old one, so at every instant the destination is either the
+//! whole old one or the whole new one. Where the exchange is not available (other systems, or a
+//! filesystem that refuses it) the old directory is renamed aside to `.<name>.old-<pid>` and the
+//! new one renamed in; a crash between those two renames leaves the destination missing for a
+//! moment, and the next writer (or reader, see [`crate::recover`]) renames the old copy back.
+//!
+//! Every temporary name is `.<name>.<tag>-<pid>` beside the destination (same filesystem, so
+//! renames are atomic; hidden; owned by one process), which is what recovery looks for.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::fault::before_rename;
+use crate::lock::DirLock;
+use crate::recover::{self, Recovery};
 use crate::{Error, Result};
 
-fn parent_of(path: &Path) -> PathBuf {
+pub(crate) fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     }
 }
 
-fn file_name(path: &Path) -> Result<String> {
+pub(crate) fn file_name(path: &Path) -> Result<String> {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .ok_or_else(|| {
@@ -27,7 +41,7 @@ fn file_name(path: &Path) -> Result<String> {
 
 /// `parent/.<name>.<tag>-<pid>`: hidden, beside the destination (same filesystem, so rename is
 /// atomic), and unique per process.
-fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
+pub(crate) fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
     let name = file_name(path)?;
     Ok(parent_of(path).join(format!(".{name}.{tag}-{}", std::process::id())))
 }
@@ -45,24 +59,97 @@ fn fsync_dir(dir: &Path) -> Result<()> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: readers see either the old file or the whole new one.
-pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = sibling(path, "tmp")?;
-    let result = (|| {
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        fsync_dir(&parent_of(path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+/// `fs::rename` through the fault-injection hook.
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<()> {
+    before_rename();
+    fs::rename(from, to).map_err(|e| Error::io(to, e))
 }
 
-/// A directory built under a temporary name and renamed into place by [`AtomicDir::commit`].
+/// Writes `bytes` to `path` atomically: readers see either the old file or the whole new one.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(path)?;
+    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    f.commit()
+}
+
+/// A file streamed to a temporary sibling and renamed over `path` by [`AtomicFile::commit`]:
+/// an error or a crash part-way leaves an existing `path` untouched (a run file, a `.npy`, a
+/// JSONL of mined negatives). Dropping it without `commit` deletes the temporary file.
+///
+/// ```
+/// # let root = tempfile::tempdir().unwrap();
+/// use std::io::Write;
+/// let path = root.path().join("run.txt");
+/// std::fs::write(&path, "old\n").unwrap();
+/// let mut f = trawl_store::AtomicFile::create(&path)?;
+/// writeln!(f, "q1 Q0 d1 1 2.5 trawl").unwrap();
+/// drop(f); // failed part-way: the old file is intact
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+/// let mut f = trawl_store::AtomicFile::create(&path)?;
+/// writeln!(f, "q1 Q0 d1 1 2.5 trawl").unwrap();
+/// f.commit()?;
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "q1 Q0 d1 1 2.5 trawl\n");
+/// # Ok::<(), trawl_store::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct AtomicFile {
+    out: Option<BufWriter<File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+impl AtomicFile {
+    /// Starts writing `path` (its parent must exist). Temporary files left beside it by killed
+    /// processes are removed first.
+    pub fn create(path: &Path) -> Result<Self> {
+        recover::remove_dead_leftovers(path);
+        let tmp = sibling(path, "tmp")?;
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        Ok(AtomicFile {
+            out: Some(BufWriter::with_capacity(1 << 20, file)),
+            tmp,
+            dest: path.to_path_buf(),
+        })
+    }
+
+    /// The final location.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Flushes, fsyncs and renames the file into place.
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.take().expect("present until commit");
+        let file = out
+            .into_inner()
+            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        drop(file);
+        rename(&self.tmp, &self.dest)?;
+        fsync_dir(&parent_of(&self.dest))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.as_mut().expect("present until commit").write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.as_mut().expect("present until commit").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.out.is_some() {
+            self.out = None;
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// A directory built under a temporary name and swapped into place by [`AtomicDir::commit`],
+/// while holding the destination's write lock ([`DirLock`]).
 ///
 /// ```
 /// # let root = tempfile::tempdir().unwrap();
@@ -77,30 +164,39 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// ```
 ///
 /// Dropping it without `commit` (an error, a panic) deletes the temporary directory; a process
-/// killed mid-build leaves only a hidden `.<name>.tmp-<pid>` that is never mistaken for `dest`.
+/// killed mid-build leaves only a hidden `.<name>.tmp-<pid>` that is never mistaken for `dest`
+/// and is removed by the next writer.
 #[derive(Debug)]
 pub struct AtomicDir {
     tmp: PathBuf,
     dest: PathBuf,
     done: bool,
+    recovered: Vec<Recovery>,
+    // Dropped last: the lock outlives the temporary directory's clean-up.
+    _lock: DirLock,
 }
 
 impl AtomicDir {
-    /// Starts building `dest` (its parent is created if missing). The destination itself is
-    /// untouched until [`AtomicDir::commit`].
+    /// Takes the write lock of `dest`, recovers what an interrupted writer left (see
+    /// [`DirLock::recover`]) and starts building. `dest` itself is untouched until
+    /// [`AtomicDir::commit`]. The parent is created if missing.
     pub fn create(dest: &Path) -> Result<Self> {
-        let parent = parent_of(dest);
-        fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
-        let tmp = sibling(dest, "tmp")?;
-        if tmp.exists() {
-            // Left by an earlier crashed run that had our pid; never a valid directory.
-            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        }
+        Self::with_lock(DirLock::acquire(dest)?)
+    }
+
+    /// [`AtomicDir::create`] under a lock the caller already holds (taken earlier to check the
+    /// destination before a long build).
+    pub fn with_lock(lock: DirLock) -> Result<Self> {
+        let recovered = lock.recover()?;
+        let dest = lock.dest().to_path_buf();
+        let tmp = sibling(&dest, "tmp")?;
         fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(AtomicDir {
             tmp,
-            dest: dest.to_path_buf(),
+            dest,
             done: false,
+            recovered,
+            _lock: lock,
         })
     }
 
@@ -114,15 +210,19 @@ impl AtomicDir {
         &self.dest
     }
 
+    /// What recovery did before this build started (for the caller to report).
+    pub fn recovered(&self) -> &[Recovery] {
+        &self.recovered
+    }
+
     /// Convenience: writes one file (plain, fsynced at commit) into the directory.
     pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<()> {
         let p = self.tmp.join(name);
         fs::write(&p, bytes).map_err(|e| Error::io(&p, e))
     }
 
-    /// Fsyncs every file, then renames the directory into place. An existing `dest` is moved
-    /// aside first and deleted after the new one is in place (a crash in between leaves the
-    /// old copy as a hidden `.<name>.old-<pid>` sibling, never a half-written `dest`).
+    /// Fsyncs every file, then swaps the directory into place (see the module docs); the old
+    /// directory, if any, is deleted after the swap; the lock is released last.
     pub fn commit(mut self) -> Result<()> {
         sync_tree(&self.tmp)?;
         swap_into_place(&self.tmp, &self.dest)?;
@@ -139,41 +239,80 @@ pub fn staging_path(dest: &Path, tag: &str) -> Result<PathBuf> {
 
 /// Replaces `dest` with the finished directory `src` (fsynced first), as
 /// [`AtomicDir::commit`] does: readers see the old `dest` or the whole new one, never a mix.
+/// The caller should hold `dest`'s [`DirLock`].
 pub fn replace_dir(src: &Path, dest: &Path) -> Result<()> {
     sync_tree(src)?;
     swap_into_place(src, dest)
 }
 
-/// Moves an existing `dest` aside, renames `src` into place, then deletes the old copy (a crash
-/// in between leaves the old copy as a hidden `.<name>.old-<pid>` sibling).
+/// Puts `src` at `dest`: a plain rename when `dest` is absent, an exchange (or the two-rename
+/// fallback) when it exists; then deletes the old copy.
 fn swap_into_place(src: &Path, dest: &Path) -> Result<()> {
     let parent = parent_of(dest);
-    let old = sibling(dest, "old")?;
-    let had_old = match fs::symlink_metadata(dest) {
-        Ok(_) => {
-            if old.exists() {
-                remove_any(&old)?;
-            }
-            fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
-            true
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            rename(src, dest)?;
+            return fsync_dir(&parent);
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(Error::io(dest, e)),
-    };
-    if let Err(e) = fs::rename(src, dest) {
-        if had_old {
-            let _ = fs::rename(&old, dest);
-        }
-        return Err(Error::io(dest, e));
+        Ok(_) => {}
     }
-    fsync_dir(&parent)?;
-    if had_old {
+    if exchange(src, dest).map_err(|e| Error::io(dest, e))? {
+        // `src` now names the old directory: complete, but no longer wanted.
+        fsync_dir(&parent)?;
+        return remove_any(src);
+    }
+    let old = sibling(dest, "old")?;
+    if fs::symlink_metadata(&old).is_ok() {
         remove_any(&old)?;
     }
-    Ok(())
+    rename(dest, &old)?;
+    if let Err(e) = rename(src, dest) {
+        let _ = fs::rename(&old, dest);
+        return Err(e);
+    }
+    fsync_dir(&parent)?;
+    remove_any(&old)
 }
 
-fn remove_any(path: &Path) -> Result<()> {
+/// Swaps two existing paths in one step; `Ok(false)` where the system or filesystem cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<bool> {
+    use std::ffi::CString;
+    if crate::fault::exchange_disabled() {
+        return Ok(false);
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes())?;
+    let cb = CString::new(b.as_os_str().as_bytes())?;
+    before_rename();
+    // SAFETY: two valid NUL-terminated paths; the raw system call avoids needing glibc 2.28.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        return Ok(true);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) | Some(libc::EOPNOTSUPP) => Ok(false),
+        _ => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<bool> {
+    Ok(false)
+}
+
+pub(crate) fn remove_any(path: &Path) -> Result<()> {
     let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         fs::remove_dir_all(path).map_err(|e| Error::io(path, e))

@@ -30,6 +30,44 @@ pub enum Error {
         found: u32,
         expected: u32,
     },
+    /// Another process holds the write lock of this destination.
+    #[error(
+        "{path} is being written by another trawl process ({holder}; lock file {lock}); wait for \
+         it to finish or stop it (the lock is released when that process exits)"
+    )]
+    Locked {
+        path: PathBuf,
+        lock: PathBuf,
+        holder: String,
+    },
+    /// A file that must be a regular file is a FIFO, a device, a directory, ...
+    #[error("{path}: not a regular file ({kind}); refusing to read it")]
+    NotRegularFile { path: PathBuf, kind: String },
+    /// A file larger than the cap for its kind.
+    #[error(
+        "{path}: larger than the {limit}-byte limit for this kind of file; refusing to read it"
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+    /// A path recorded inside a directory (e.g. in a manifest) would lead outside it.
+    #[error("{root}: the recorded path `{entry}` is not allowed: {reason}")]
+    UnsafePath {
+        root: PathBuf,
+        entry: String,
+        reason: String,
+    },
+    /// An output folder holds files that trawl did not write: it is never replaced.
+    #[error(
+        "{path} holds files that trawl did not write ({list}); refusing to replace or delete \
+         it: move those files away, remove the folder yourself, or choose another output",
+        list = preview(files)
+    )]
+    ForeignFiles { path: PathBuf, files: Vec<String> },
+    /// An output location that contains (or is) something the command reads.
+    #[error(
+        "the output {out} contains {input}, which this command reads; replacing it would \
+         destroy the input: choose an output outside it"
+    )]
+    OutputContainsInput { out: PathBuf, input: PathBuf },
     /// A byte range outside a source was requested.
     #[error("byte range {start}..{end} is outside a source of {len} bytes")]
     OutOfRange {
@@ -55,6 +93,21 @@ impl Error {
             reason: reason.into(),
         }
     }
+}
+
+/// The first few names of a list, for messages.
+fn preview(files: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut s = files
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > SHOWN {
+        s.push_str(&format!(" and {} more", files.len() - SHOWN));
+    }
+    s
 }
 
 /// `Result` with this crate's [`Error`].

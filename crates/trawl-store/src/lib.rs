@@ -5,8 +5,14 @@
 //!   without copying.
 //! - [`checked`]: files with a footer (magic, format version, payload length, CRC-32) so a file
 //!   cut short, damaged or foreign is refused with an error naming it, never read as data.
-//! - [`atomic`]: [`AtomicDir`] and [`write_file_atomic`]: write to a temporary sibling, fsync,
-//!   rename into place, so an interrupted build never leaves something that looks valid.
+//! - [`atomic`]: [`AtomicDir`], [`AtomicFile`] and [`write_file_atomic`]: write to a temporary
+//!   sibling, fsync, swap into place (`renameat2(RENAME_EXCHANGE)` on Linux), so an interrupted
+//!   build never leaves something that looks valid and never leaves the destination missing.
+//! - [`lock`]: [`DirLock`], one writer per destination; a second one is told the holder's PID.
+//! - [`recover`]: finishing or discarding what a killed writer left (`.<name>.tmp-<pid>`, ...).
+//! - [`read`], [`paths`]: size-capped reads of control files, paths confined to their folder,
+//!   lists of owned files, outputs that never contain their inputs.
+//! - [`fault`]: `TRAWL_STORE_KILL_AT_RENAME=N`, a crash-test hook.
 //!
 //! Quickstart:
 //! ```
@@ -27,9 +33,20 @@
 pub mod atomic;
 pub mod checked;
 pub mod error;
+pub mod fault;
+pub mod lock;
+pub mod paths;
+pub mod read;
+pub mod recover;
 pub mod source;
 
-pub use atomic::{replace_dir, staging_path, write_file_atomic, AtomicDir};
+pub use atomic::{replace_dir, staging_path, write_file_atomic, AtomicDir, AtomicFile};
 pub use checked::{seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN};
 pub use error::{Error, Result};
+pub use lock::DirLock;
+pub use paths::{
+    confined_join, foreign_entries, link_or_copy, list_files, refuse_output_containing,
+};
+pub use read::{read_regular_capped, SMALL_FILE_LIMIT};
+pub use recover::{recover_unlocked, Recovery};
 pub use source::{ByteSource, MmapBytes, RamBytes};

@@ -2,14 +2,18 @@
 //!
 //! `model.safetensors` starts from the source model's full tensor map (it holds `pooler.*` and the
 //! int64 `position_ids`, which training does not touch), with the trained tensors swapped in under
-//! their original names, dtypes and shapes. Folders are built in a temporary sibling and renamed
-//! into place, so a failed save never replaces the last good one.
+//! their original names, dtypes and shapes. Folders are built in a temporary sibling under the
+//! destination's write lock and swapped into place (`trawl_store::AtomicDir`), so a failed or
+//! killed save never replaces the last good one and never leaves the destination missing.
+//!
+//! The marker file lists every file of the folder: a later save replaces the folder only when it
+//! holds nothing else (files trawl did not write are never deleted, even with `force`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};
-use trawl_store::AtomicDir;
+use trawl_store::{AtomicDir, DirLock};
 
 use crate::model::SentenceModel;
 use crate::{Error, Result};
@@ -40,10 +44,44 @@ fn architecture(model: &SentenceModel) -> serde_json::Value {
     })
 }
 
-/// Fails when `dest` exists, is not empty and was not written by trawl-train for a model of the
-/// same architecture (unless `force`).
+/// What a marker of an older trawl (without `files`) may own: the files this module writes.
+const KNOWN_FILES: &[&str] = &[
+    "model.safetensors",
+    "sentence_bert_config.json",
+    "modules.json",
+    "1_Pooling/config.json",
+    "2_Dense/config.json",
+    "2_Dense/model.safetensors",
+    "optimizer.safetensors",
+    "trainer_state.json",
+    MARKER,
+];
+
+/// The files a trawl-train folder owns, from its marker: `None` when `dest` has no readable
+/// marker (it was not written by trawl-train).
+fn owned_files(dest: &Path) -> Option<(serde_json::Value, Vec<String>)> {
+    let bytes =
+        trawl_store::read_regular_capped(&dest.join(MARKER), trawl_store::SMALL_FILE_LIMIT).ok()?;
+    let marker: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let files = match marker.get("files").and_then(|f| f.as_array()) {
+        Some(list) => list
+            .iter()
+            .filter_map(|f| f.as_str().map(str::to_string))
+            .collect(),
+        None => KNOWN_FILES
+            .iter()
+            .chain(COPIED)
+            .map(|f| f.to_string())
+            .collect(),
+    };
+    Some((marker, files))
+}
+
+/// Fails when `dest` exists, is not empty and may not be replaced: a folder not written by
+/// trawl-train, or one holding files trawl did not write, is always refused; one holding a model
+/// of another architecture needs `force`.
 pub fn check_output_dir(dest: &Path, model: &SentenceModel, force: bool) -> Result<()> {
-    if force || !dest.exists() {
+    if !dest.exists() {
         return Ok(());
     }
     if !dest.is_dir() {
@@ -56,36 +94,84 @@ pub fn check_output_dir(dest: &Path, model: &SentenceModel, force: bool) -> Resu
     if entries.next().is_none() {
         return Ok(());
     }
-    let marker = dest.join(MARKER);
-    let same = std::fs::read_to_string(&marker)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v.get("architecture") == Some(&architecture(model)));
-    if same {
+    let Some((marker, owned)) = owned_files(dest) else {
+        return Err(Error::OutputExists {
+            path: dest.to_path_buf(),
+            message: format!(
+                "holds files that trawl did not write (no {MARKER}); refusing to replace it, even with --force: choose another --out or empty it yourself"
+            ),
+        });
+    };
+    let foreign = trawl_store::foreign_entries(dest, &owned)?;
+    if !foreign.is_empty() {
+        return Err(trawl_store::Error::ForeignFiles {
+            path: dest.to_path_buf(),
+            files: foreign,
+        }
+        .into());
+    }
+    if force || marker.get("architecture") == Some(&architecture(model)) {
         return Ok(());
     }
     Err(Error::OutputExists {
         path: dest.to_path_buf(),
-        message: "already holds other files or a different model; choose another --out or pass --force to replace it".into(),
+        message:
+            "already holds a different model; choose another --out or pass --force to replace it"
+                .into(),
     })
 }
 
-/// Saves `model` as a sentence-transformers folder at `dest` (atomically; see module docs).
-/// `extra` files (name, bytes) are written beside the model (trainer state, metrics).
+/// Saves `model` as a sentence-transformers folder at `dest` (atomically, under its write lock;
+/// see module docs). `extra` files (name, bytes) are written beside the model (trainer state,
+/// metrics).
 pub fn save_model(
     model: &SentenceModel,
     dest: &Path,
     force: bool,
     extra: &[(&str, Vec<u8>)],
 ) -> Result<()> {
-    check_output_dir(dest, model, force)?;
-    let dir = AtomicDir::create(dest)?;
+    save_model_with_lock(model, DirLock::acquire(dest)?, force, extra)
+}
+
+/// [`save_model`] under a lock the caller took earlier (e.g. for a whole training run, so a
+/// second run with the same output fails at once, not hours later).
+pub fn save_model_with_lock(
+    model: &SentenceModel,
+    lock: DirLock,
+    force: bool,
+    extra: &[(&str, Vec<u8>)],
+) -> Result<()> {
+    let dest = lock.dest().to_path_buf();
+    // Recovery first: a save killed between renames may have left `dest` missing.
+    lock.recover()?;
+    check_output_dir(&dest, model, force)?;
+    let dir = AtomicDir::with_lock(lock)?;
     write_model_files(model, dir.path())?;
     for (name, bytes) in extra {
         dir.write_file(name, bytes)?;
     }
+    write_marker(model, dir.path())?;
     dir.commit()?;
     Ok(())
+}
+
+/// The marker, written last: what the folder is and every file it holds.
+fn write_marker(model: &SentenceModel, dir: &Path) -> Result<()> {
+    let mut files: Vec<String> = trawl_store::list_files(dir)?
+        .into_iter()
+        .filter(|f| f != MARKER)
+        .collect();
+    files.push(MARKER.into());
+    files.sort();
+    write_json(
+        &dir.join(MARKER),
+        &serde_json::json!({
+            "format": "trawl-train/1",
+            "base_model": model.source_dir.display().to_string(),
+            "architecture": architecture(model),
+            "files": files,
+        }),
+    )
 }
 
 fn write_json(path: &Path, v: &serde_json::Value) -> Result<()> {
@@ -186,12 +272,5 @@ pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
         &dir.join("modules.json"),
         &serde_json::Value::Array(modules),
     )?;
-    write_json(
-        &dir.join(MARKER),
-        &serde_json::json!({
-            "format": "trawl-train/1",
-            "base_model": model.source_dir.display().to_string(),
-            "architecture": architecture(model),
-        }),
-    )
+    write_marker(model, dir)
 }

@@ -24,9 +24,13 @@ pub(crate) struct TrainerState {
     pub(crate) evals_since_best: usize,
 }
 
-/// Where a run in `run_dir` can be resumed from (the `last/` checkpoint), if anywhere.
+/// Where a run in `run_dir` can be resumed from (the `last/` checkpoint), if anywhere. A save
+/// killed part-way is recovered first (an old checkpoint moved aside is put back, temporary
+/// folders are removed), so the last complete checkpoint is found after a kill at any point.
 pub fn resume_point(run_dir: &Path) -> Option<PathBuf> {
     let last = run_dir.join("last");
+    // Best effort: a run folder we cannot lock or clean is still read as it is.
+    let _ = trawl_store::recover_unlocked(&last);
     last.join("trainer_state.json").exists().then_some(last)
 }
 

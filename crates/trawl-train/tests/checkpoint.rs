@@ -89,7 +89,7 @@ fn projection_head_is_saved_as_a_dense_module() {
 }
 
 #[test]
-fn refuses_a_folder_holding_something_else_unless_forced() {
+fn refuses_a_folder_holding_something_else_even_when_forced() {
     let src = tempfile::tempdir().unwrap();
     write_tiny_model(src.path(), 3).unwrap();
     let model = SentenceModel::load(src.path(), &LoadOptions::default()).unwrap();
@@ -102,11 +102,125 @@ fn refuses_a_folder_holding_something_else_unless_forced() {
         std::fs::read_to_string(dest.path().join("notes.txt")).unwrap(),
         "mine"
     );
-    // The source model folder itself (no trawl marker) is refused too.
+    // --force removes only what trawl wrote: a folder with files of its own is still refused.
+    let err = save_model(&model, dest.path(), true, &[]).unwrap_err();
+    assert!(err.to_string().contains("did not write"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // The source model folder itself (no trawl marker) is refused too, forced or not.
     assert!(save_model(&model, src.path(), false, &[]).is_err());
-    save_model(&model, dest.path(), true, &[]).unwrap();
-    assert!(dest.path().join("model.safetensors").exists());
-    assert!(!dest.path().join("notes.txt").exists());
+    assert!(save_model(&model, src.path(), true, &[]).is_err());
+    assert!(src.path().join("model.safetensors").exists());
+    // A trawl folder with a file added by hand: refused, the file kept.
+    let out = dest.path().join("trained");
+    save_model(&model, &out, false, &[]).unwrap();
+    std::fs::write(out.join("README.md"), "my notes").unwrap();
+    let err = save_model(&model, &out, true, &[]).unwrap_err();
+    assert!(err.to_string().contains("README.md"), "{err}");
+    std::fs::remove_file(out.join("README.md")).unwrap();
+    save_model(&model, &out, true, &[]).unwrap();
+}
+
+#[test]
+fn a_second_writer_of_the_same_folder_is_refused() {
+    let src = tempfile::tempdir().unwrap();
+    write_tiny_model(src.path(), 3).unwrap();
+    let model = SentenceModel::load(src.path(), &LoadOptions::default()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("trained");
+    let held = trawl_store::DirLock::acquire(&dest).unwrap();
+    let err = save_model(&model, &dest, false, &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains(&format!("PID {}", std::process::id())),
+        "{err}"
+    );
+    drop(held);
+    save_model(&model, &dest, false, &[]).unwrap();
+}
+
+/// Child side of the crash test: saves a `last/` checkpoint whose trainer state records the
+/// generation. Ignored unless run by the parent (which sets the kill hook).
+#[test]
+#[ignore]
+fn crash_child_save_checkpoint() {
+    let Ok(run_dir) = std::env::var("CRASH_CHILD_RUN_DIR") else {
+        return;
+    };
+    let src = std::env::var("CRASH_CHILD_MODEL").unwrap();
+    let generation = std::env::var("CRASH_CHILD_GEN").unwrap();
+    let model = SentenceModel::load(Path::new(&src), &LoadOptions::default()).unwrap();
+    save_model(
+        &model,
+        &Path::new(&run_dir).join("last"),
+        false,
+        &[("trainer_state.json", generation.into_bytes())],
+    )
+    .unwrap();
+}
+
+fn save_in_child(
+    run_dir: &Path,
+    model: &Path,
+    generation: &str,
+    kill_at: Option<u32>,
+    fallback: bool,
+) -> bool {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", "crash_child_save_checkpoint", "--ignored"])
+        .env("CRASH_CHILD_RUN_DIR", run_dir)
+        .env("CRASH_CHILD_MODEL", model)
+        .env("CRASH_CHILD_GEN", generation)
+        .env_remove(trawl_store::fault::KILL_AT_RENAME_ENV)
+        .env_remove(trawl_store::fault::NO_EXCHANGE_ENV);
+    if let Some(n) = kill_at {
+        cmd.env(trawl_store::fault::KILL_AT_RENAME_ENV, n.to_string());
+    }
+    if fallback {
+        cmd.env(trawl_store::fault::NO_EXCHANGE_ENV, "1");
+    }
+    cmd.output().unwrap().status.success()
+}
+
+#[test]
+fn resume_finds_the_last_complete_checkpoint_after_a_kill_at_any_rename() {
+    let src = tempfile::tempdir().unwrap();
+    write_tiny_model(src.path(), 5).unwrap();
+    for fallback in [false, true] {
+        let mut kills = 0;
+        for n in 1..=3 {
+            let root = tempfile::tempdir().unwrap();
+            let run_dir = root.path().join("run");
+            assert!(save_in_child(
+                &run_dir,
+                src.path(),
+                "step-10",
+                None,
+                fallback
+            ));
+            let finished = save_in_child(&run_dir, src.path(), "step-20", Some(n), fallback);
+            kills += usize::from(!finished);
+            let last = trawl_train::trainer::resume_point(&run_dir).unwrap_or_else(|| {
+                panic!("kill at rename {n} (fallback {fallback}): no checkpoint")
+            });
+            let state = std::fs::read_to_string(last.join("trainer_state.json")).unwrap();
+            assert!(state == "step-10" || state == "step-20", "{state}");
+            if finished {
+                assert_eq!(state, "step-20");
+            }
+            // The checkpoint is whole: the model loads.
+            SentenceModel::load(&last, &LoadOptions::default()).unwrap();
+            let hidden: Vec<String> = std::fs::read_dir(&run_dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.'))
+                .collect();
+            assert!(hidden.is_empty(), "leftovers not cleaned: {hidden:?}");
+        }
+        assert_eq!(kills, if fallback { 2 } else { 1 }, "fallback {fallback}");
+    }
 }
 
 #[test]

@@ -9,8 +9,6 @@
 //! holding BM25 and M's document vectors (`bm25-dense-<hash>`); search time then includes
 //! encoding the queries.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +19,7 @@ use trawl_data::beir::BeirDataset;
 use trawl_data::Run;
 use trawl_kb::{Bm25Options, CorpusHasher, KbBuildOptions, KbHit, KnowledgeBase};
 
-use super::kb::{add_dense_index, build_with_progress, recorded_model, Bm25Args};
+use super::kb::{build_with_progress, recorded_model, Bm25Args};
 
 /// Which retriever to run (dense and hybrid slot in here).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,12 +202,7 @@ fn build_or_reuse(
         overwrite: true,
         ..KbBuildOptions::default()
     };
-    let (mut kb, mut secs) = build_with_progress(data_dir, dir, &build)?;
-    if let Some(model) = model {
-        let start = Instant::now();
-        add_dense_index(&mut kb, model)?;
-        secs += start.elapsed().as_secs_f64();
-    }
+    let (kb, secs) = build_with_progress(data_dir, dir, &build, model)?;
     Ok((kb, secs, false))
 }
 
@@ -241,12 +234,14 @@ fn retrieve(
         .collect())
 }
 
+/// Writes the run atomically: a run that fails part-way (an id that cannot be written, a full
+/// disk) leaves an existing file at `path` untouched.
 fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut out = BufWriter::new(file);
-    trawl_data::write_trec_run(run, &mut out, tag)?;
-    out.flush()
+    let mut out = trawl_store::AtomicFile::create(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    trawl_data::write_trec_run(run, &mut out, tag)
         .with_context(|| format!("writing {}", path.display()))?;
+    out.commit()?;
     Ok(())
 }
 

@@ -82,6 +82,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use trawl_vector::{npy, Precision};
 
     let started = std::time::Instant::now();
+    trawl_store::refuse_output_containing(&args.out, &[args.input.as_path()])?;
     let (ids, texts) = read_input(&args.input, args.queries)?;
     let opts = EncoderOptions {
         batch_size: args.batch_size,
@@ -115,9 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ids_out = ids_path(&args.out);
     let mut listing = ids.join("\n");
     listing.push('\n');
-    let tmp = ids_out.with_extension("tmp");
-    std::fs::write(&tmp, listing)
-        .and_then(|_| std::fs::rename(&tmp, &ids_out))
+    trawl_store::write_file_atomic(&ids_out, listing.as_bytes())
         .with_context(|| format!("writing {}", ids_out.display()))?;
     let secs = started.elapsed().as_secs_f64();
     if args.json {

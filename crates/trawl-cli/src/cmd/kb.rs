@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use trawl_bm25::{AnalyzerConfig, Bm25Method, Bm25Params, Stemmer, Stopwords};
 use trawl_data::Document;
-use trawl_kb::{Bm25Options, IndexedFields, KbBuildOptions, KnowledgeBase};
+use trawl_kb::{Bm25Options, IndexedFields, KbBuildOptions, KnowledgeBase, StagedKb};
 
 #[derive(clap::Subcommand)]
 pub enum Command {
@@ -34,7 +34,8 @@ pub struct BuildArgs {
     /// Build a dense index with this sentence-embedding model (path or hub id).
     #[arg(long, value_name = "MODEL")]
     pub dense: Option<String>,
-    /// Replace an existing knowledge base at --out (a directory that is not a KB is never replaced).
+    /// Replace an existing knowledge base at --out (a directory that is not a KB, or a KB holding
+    /// files trawl did not write, is never replaced).
     #[arg(long)]
     pub force: bool,
     #[command(flatten)]
@@ -122,16 +123,36 @@ impl Bm25Args {
     }
 }
 
-/// Opens DOCS as a stream of documents: a BEIR folder, or a JSONL / TSV file.
+/// Opens DOCS as a stream of documents: a BEIR folder, or a JSONL / TSV file. An id that would
+/// break a TREC run file (whitespace, control characters) is an error naming file and line.
 pub fn read_docs(
     docs: &Path,
 ) -> anyhow::Result<Box<dyn Iterator<Item = trawl_data::Result<Document>>>> {
-    if docs.is_dir() {
-        let dataset = trawl_data::beir::BeirDataset::open(docs)?;
-        Ok(Box::new(dataset.read_corpus()?))
+    let reader = if docs.is_dir() {
+        trawl_data::beir::BeirDataset::open(docs)?.read_corpus()?
     } else {
-        Ok(Box::new(trawl_data::document::read_documents(docs)?))
-    }
+        trawl_data::document::read_documents(docs)?
+    };
+    let path = if docs.is_dir() {
+        docs.join("corpus.jsonl")
+    } else {
+        docs.to_path_buf()
+    };
+    let mut reader = reader;
+    Ok(Box::new(std::iter::from_fn(move || {
+        let item = reader.next()?;
+        Some(item.and_then(|doc| match trawl_kb::check_doc_id(&doc.id) {
+            Ok(()) => Ok(doc),
+            Err(what) => Err(trawl_data::Error::Parse {
+                path: path.clone(),
+                line: reader.line_number(),
+                message: format!(
+                    "document id {:?} contains {what}; ids are written to TREC run files, which split on whitespace: fix the corpus",
+                    doc.id
+                ),
+            }),
+        }))
+    })))
 }
 
 /// A documents/s spinner on stderr (hidden when stderr is not a terminal).
@@ -176,20 +197,37 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Builds a KB with a progress bar; returns it and the seconds taken.
+/// Builds a KB with a progress bar, with vectors from `model` when given, and swaps it into
+/// `out` only once every index is written (a kill or an error part-way leaves `out` as it
+/// was). Returns it and the seconds taken.
 pub fn build_with_progress(
     docs: &Path,
     out: &Path,
     options: &KbBuildOptions,
+    model: Option<&str>,
 ) -> anyhow::Result<(KnowledgeBase, f64)> {
     let start = Instant::now();
     let stream = read_docs(docs)?;
     let bar = doc_progress("indexing");
-    let result = KnowledgeBase::build(stream, out, options, |n| bar.set_position(n));
+    let result = KnowledgeBase::build_staged(stream, out, options, |n| bar.set_position(n));
     bar.finish_and_clear();
-    let kb =
+    let mut staged =
         result.with_context(|| format!("building a knowledge base from {}", docs.display()))?;
+    report_recovery(staged.recovered());
+    if let Some(model) = model {
+        add_dense_index(&mut staged, model)?;
+    }
+    let kb = staged
+        .commit()
+        .with_context(|| format!("moving the new knowledge base into {}", out.display()))?;
     Ok((kb, start.elapsed().as_secs_f64()))
+}
+
+/// Tells the user what recovery did (leftovers of killed writers).
+pub fn report_recovery(done: &[trawl_store::Recovery]) {
+    for r in done {
+        eprintln!("note: {r}");
+    }
 }
 
 /// How a model is recorded in a KB: a model folder by absolute path (so the KB works from any
@@ -201,10 +239,11 @@ pub fn recorded_model(model: &str) -> String {
     }
 }
 
-/// Encodes every document of `kb` (title + " " + text, the model's document prefix) with `model`
-/// and stores the vectors in the KB.
+/// Encodes every document of the staged KB (title + " " + text, the model's document prefix)
+/// with `model` and stores the vectors in it.
 #[cfg(feature = "dense")]
-pub fn add_dense_index(kb: &mut KnowledgeBase, model: &str) -> anyhow::Result<()> {
+pub fn add_dense_index(staged: &mut StagedKb, model: &str) -> anyhow::Result<()> {
+    let kb = staged.kb();
     use indicatif::ProgressBar;
     let encoder =
         trawl_embed::SentenceEncoder::load(model, &trawl_embed::EncoderOptions::default())
@@ -231,13 +270,13 @@ pub fn add_dense_index(kb: &mut KnowledgeBase, model: &str) -> anyhow::Result<()
     bar.finish_and_clear();
     let emb = emb.with_context(|| format!("embedding documents with {model}"))?;
     let embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded_model(model));
-    kb.add_dense(&embeddings)?;
+    staged.add_dense(&embeddings)?;
     Ok(())
 }
 
 /// Without the `dense` feature: a named error.
 #[cfg(not(feature = "dense"))]
-pub fn add_dense_index(_kb: &mut KnowledgeBase, _model: &str) -> anyhow::Result<()> {
+pub fn add_dense_index(_staged: &mut StagedKb, _model: &str) -> anyhow::Result<()> {
     anyhow::bail!(
         "dense index not available: this trawl was built without the `dense` feature; rebuild it with default features"
     )
@@ -260,36 +299,13 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         overwrite: args.force,
         ..KbBuildOptions::default()
     };
-    // With --dense, a KB that --force would replace is built beside it and swapped in only once
-    // its vectors are written: a model that fails to load or encode leaves the old KB intact.
-    trawl_kb::check_destination(&args.out, args.force)?;
-    let staged = args.dense.is_some() && args.out.exists();
-    let build_dir = if staged {
-        trawl_store::staging_path(&args.out, "build")?
-    } else {
-        args.out.clone()
-    };
-    let build_options = KbBuildOptions {
-        overwrite: options.overwrite || staged,
-        ..options
-    };
-    let (mut kb, mut secs) = build_with_progress(&args.docs, &build_dir, &build_options)?;
-    if let Some(model) = &args.dense {
-        let start = Instant::now();
-        if let Err(e) = add_dense_index(&mut kb, model) {
-            // The KB we just wrote lacks what was asked for: do not leave it looking finished.
-            drop(kb);
-            let _ = std::fs::remove_dir_all(&build_dir);
-            return Err(e);
-        }
-        secs += start.elapsed().as_secs_f64();
-    }
-    if staged {
-        drop(kb);
-        trawl_store::replace_dir(&build_dir, &args.out)
-            .with_context(|| format!("moving the new KB into {}", args.out.display()))?;
-        kb = KnowledgeBase::open(&args.out)?;
-    }
+    // Never replace (or put files into) what is being read.
+    let model_path = args.dense.as_deref().map(Path::new);
+    let inputs: Vec<&Path> = std::iter::once(args.docs.as_path())
+        .chain(model_path)
+        .collect();
+    trawl_store::refuse_output_containing(&args.out, &inputs)?;
+    let (kb, secs) = build_with_progress(&args.docs, &args.out, &options, args.dense.as_deref())?;
     let m = kb.manifest();
     let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
     let empty = if m.num_empty_docs > 0 {
@@ -318,6 +334,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build(args),
         Command::Info { kb } => {
             let kb = KnowledgeBase::open(&kb)?;
+            report_recovery(kb.recovered());
             println!(
                 "{}",
                 String::from_utf8_lossy(&kb.manifest().to_json()).trim_end()

@@ -2,7 +2,7 @@
 //! and hard negatives), evaluation during training, best checkpoint kept, sentence-transformers
 //! folder out.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -122,6 +122,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         s.push(".run");
         PathBuf::from(s)
     });
+    // One run per output: both folders stay locked until the run ends (a second run fails now,
+    // naming this one's PID, instead of overwriting its results later).
+    let out_lock = trawl_store::DirLock::acquire(&args.out)?;
+    let _run_lock = trawl_store::DirLock::acquire(&run_dir)?;
     let model_dir = if args.resume {
         resume_point(&run_dir).with_context(|| {
             format!(
@@ -144,6 +148,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let model = SentenceModel::load(&model_dir, &opts)
         .with_context(|| format!("loading {}", model_dir.display()))?;
+    // --force may replace a trawl output, never the model or the data being read.
+    let mut inputs: Vec<&Path> = vec![args.data.as_path(), run_dir.as_path()];
+    if !args.resume {
+        inputs.push(model_dir.as_path());
+    }
+    if let Some(e) = &args.eval {
+        inputs.push(e.as_path());
+    }
+    trawl_store::refuse_output_containing(&args.out, &inputs)?;
+    let base_inputs: Vec<&Path> = inputs
+        .iter()
+        .copied()
+        .filter(|p| *p != run_dir.as_path())
+        .collect();
+    trawl_store::refuse_output_containing(&run_dir, &base_inputs)?;
+    out_lock.recover()?;
     trawl_train::checkpoint::check_output_dir(&args.out, &model, args.force)?;
     let all = read_examples(&args.data, &args.train_split)?;
     let (examples, eval) = match &args.eval {
@@ -256,7 +276,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ..Default::default()
         },
     )?;
-    trawl_train::checkpoint::save_model(&final_model, &args.out, args.force, &[])?;
+    trawl_train::checkpoint::save_model_with_lock(&final_model, out_lock, args.force, &[])?;
     let best = summary.best.as_ref().map(|(step, s)| {
         let mut m = serde_json::Map::new();
         m.insert("step".into(), (*step).into());
