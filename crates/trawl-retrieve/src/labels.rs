@@ -161,7 +161,10 @@ mod tests {
         let l = Labels::parse_json(r#"{"q": {"d": 2.0}}"#, Path::new("x")).unwrap();
         assert_eq!(l.get("q").unwrap()["d"], 2);
         let err = Labels::parse_json(r#"{"q": {"d": 1.5}}"#, Path::new("x")).unwrap_err();
-        assert!(err.to_string().contains("expected an integer grade"), "{err}");
+        assert!(
+            err.to_string().contains("expected an integer grade"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::{json, Map, Value};
-use trawl_eval::metric::parse_list;
 use trawl_data::trec_format::{parse_run, read_qrels, read_text, Dialect, QrelsTable};
+use trawl_eval::metric::parse_list;
 use trawl_eval::{evaluate_table, EvalOptions, Evaluation, Metric};
 
 /// The metrics `trawl eval` and `trawl compare` report when none are given.

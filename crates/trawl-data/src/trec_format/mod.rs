@@ -197,23 +197,24 @@ pub fn scan_qrels<'a>(
                 let l = match layout {
                     Some(l) => l,
                     None => {
-                        let detected = match (n, extra) {
-                            (4, false) => Layout::Trec,
-                            (3, _) => Layout::ThreeColumn,
-                            _ => {
-                                return Err(Error::parse(
-                                    path,
-                                    line_no,
-                                    format!(
+                        let detected =
+                            match (n, extra) {
+                                (4, false) => Layout::Trec,
+                                (3, _) => Layout::ThreeColumn,
+                                _ => {
+                                    return Err(Error::parse(
+                                        path,
+                                        line_no,
+                                        format!(
                                         "expected a qrels line: 4 columns `qid iter docid rel` \
                                          (TREC) or 3 tab-separated columns `query-id corpus-id \
                                          score` (BEIR); found {}{}",
                                         count_label(n, extra),
                                         if n == 1 && !extra { " column" } else { " columns" }
                                     ),
-                                ))
-                            }
-                        };
+                                    ))
+                                }
+                            };
                         layout = Some(detected);
                         if is_grade_column_name(cols[n.min(4) - 1]) {
                             continue; // a header such as `query-id corpus-id score`
@@ -226,7 +227,11 @@ pub fn scan_qrels<'a>(
                     Layout::ThreeColumn => ("`query-id corpus-id score` (BEIR qrels)", 3),
                 };
                 if n != want || extra {
-                    let found = if extra { "more".to_string() } else { n.to_string() };
+                    let found = if extra {
+                        "more".to_string()
+                    } else {
+                        n.to_string()
+                    };
                     return Err(Error::parse(
                         path,
                         line_no,
@@ -635,13 +640,17 @@ mod tests {
     #[test]
     fn qrels_errors_name_the_line() {
         let e = parse_qrels("1 0 d1 1\n1 0 d2 x\n", Path::new("q.txt"), P).unwrap_err();
-        assert!(e.to_string().starts_with("q.txt:2: expected an integer"), "{e}");
+        assert!(
+            e.to_string().starts_with("q.txt:2: expected an integer"),
+            "{e}"
+        );
         let e = parse_qrels("1 0 d1 1 9 9\n", Path::new("q.txt"), P).unwrap_err();
         assert!(e.to_string().contains("found more than 4 columns"), "{e}");
         let e = parse_qrels("1 0 d1 1\n1 0 d2 0\n1 0 d1 0\n", Path::new("q.txt"), T).unwrap_err();
         assert!(
-            e.to_string()
-                .starts_with("q.txt:3: duplicate judgement of document `d1` for query `1` (first on line 1)"),
+            e.to_string().starts_with(
+                "q.txt:3: duplicate judgement of document `d1` for query `1` (first on line 1)"
+            ),
             "{e}"
         );
     }
@@ -678,13 +687,21 @@ mod tests {
 
     #[test]
     fn trec_eval_dialect_reads_grades_and_scores_like_atol_and_atof_and_says_so() {
-        let q = parse_qrels("qid iter docno rel\n1 0 d1 1.5\n1 0 d2 2\n", Path::new("q"), T)
-            .unwrap();
+        let q = parse_qrels(
+            "qid iter docno rel\n1 0 d1 1.5\n1 0 d2 2\n",
+            Path::new("q"),
+            T,
+        )
+        .unwrap();
         assert_eq!(q.get("qid").unwrap().grade("docno"), Some(0));
         assert_eq!(q.get("1").unwrap().grade("d1"), Some(1));
         let lines: Vec<usize> = q.notes.iter().map(|n| n.line).collect();
         assert_eq!(lines, [1, 2]);
-        assert!(q.notes[1].message.contains("`1.5` read as 1"), "{:?}", q.notes);
+        assert!(
+            q.notes[1].message.contains("`1.5` read as 1"),
+            "{:?}",
+            q.notes
+        );
         let r = parse_run("1 Q0 a 1 high r\n1 Q0 b 2 2.5x r\n", Path::new("r"), T).unwrap();
         assert_eq!(r.queries[0].1, [("a", 0.0), ("b", 2.5)]);
         assert_eq!(r.notes.len(), 2);
@@ -717,8 +734,14 @@ mod tests {
         assert_eq!(permissive_grade("1.0", p, 1).unwrap(), 1);
         assert_eq!(permissive_grade("-1.", p, 1).unwrap(), -1);
         let e = permissive_grade("1.5", p, 7).unwrap_err().to_string();
-        assert!(e.starts_with("g:7: expected an integer relevance grade, found `1.5`"), "{e}");
-        assert!(permissive_grade("2000000", p, 1).unwrap_err().to_string().contains("out of range"));
+        assert!(
+            e.starts_with("g:7: expected an integer relevance grade, found `1.5`"),
+            "{e}"
+        );
+        assert!(permissive_grade("2000000", p, 1)
+            .unwrap_err()
+            .to_string()
+            .contains("out of range"));
         assert!(parse_qrels("1 0 d 99999999999\n", p, T).is_err());
         assert_eq!(grade_from_f64(3.0), Some(3));
         assert_eq!(grade_from_f64(0.5), None);
