@@ -34,7 +34,8 @@ fn check_error(e: &Error, data: &[u8], what: &str) -> Result<(), TestCaseError> 
                 e
             );
             prop_assert!(!message.is_empty());
-            prop_assert!(e.to_string().starts_with(&format!("{NAME}:{line}: ")));
+            let prefix = format!("{NAME}:{line}: ");
+            prop_assert!(e.to_string().starts_with(&prefix), "{}", e);
         }
         other => prop_assert!(false, "{}: not a parse error: {}", what, other),
     }

@@ -364,16 +364,17 @@ pub fn parse_qrels(text: &str, path: &Path, dialect: Dialect) -> Result<QrelsTab
         ));
     }
     let mut all: Vec<Judgement<'_>> = Vec::new();
-    let notes = scan_qrels(text, path, dialect, |j| {
+    let scanned = scan_qrels(text, path, dialect, |j| {
         all.push(j);
         Ok(())
-    })?;
+    });
     // Stable: of a repeated pair, the earlier line comes first.
     all.sort_by(|a, b| {
         a.query_id
             .cmp(b.query_id)
             .then_with(|| a.doc_id.cmp(b.doc_id))
     });
+    // The first error in the file wins: a duplicate before a malformed line is reported first.
     if let Some(w) = all
         .windows(2)
         .filter(|w| w[0].query_id == w[1].query_id && w[0].doc_id == w[1].doc_id)
@@ -381,6 +382,7 @@ pub fn parse_qrels(text: &str, path: &Path, dialect: Dialect) -> Result<QrelsTab
     {
         return Err(duplicate_judgement(path, &w[0], w[1].line));
     }
+    let notes = scanned?;
     let mut queries: Vec<QueryJudgements> = Vec::new();
     for j in all {
         match queries.last_mut() {
