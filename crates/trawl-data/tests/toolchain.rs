@@ -75,10 +75,11 @@ fn rust_version_covers_the_apis_the_code_uses() {
         let text = std::fs::read_to_string(f).unwrap();
         for (api, since) in APIS {
             // The table above names the APIs; do not count it as a use.
-            if text.contains(api) && !text.contains("const APIS") {
-                if needed.as_ref().is_none_or(|(v, _)| since > v) {
-                    needed = Some((*since, format!("{api} in {}", f.display())));
-                }
+            if text.contains(api)
+                && !text.contains("const APIS")
+                && needed.as_ref().is_none_or(|(v, _)| since > v)
+            {
+                needed = Some((*since, format!("{api} in {}", f.display())));
             }
         }
     }
