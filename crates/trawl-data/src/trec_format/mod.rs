@@ -22,7 +22,12 @@
 //!   consecutive comment line is read as data, as trec_eval does). A header line is data.
 //! - Grades are read with C's `atol` (`1.5` -> 1, `rel` -> 0); scores with `atof` (`high` -> 0).
 //!   Each such reading is recorded as a [`Note`] so the caller can say so (trec_eval is silent).
+//! - Runs: blank lines and lines whose first non-blank character is `#` are skipped, at least 6
+//!   columns, as in the permissive dialect; only the score is read differently.
 //! - An empty (0-byte) qrels or run file is an error, as in trec_eval.
+//!
+//! Not a reading rule, so not reproduced: trec_eval 10.0 exits (status 4) when a qrels query has
+//! no results and `-c` is not given; `trawl trec-eval` leaves that query out, as trec_eval 9 did.
 //!
 //! Shared by both: ids are whitespace-free (C `isspace` separates fields); a `#` inside an id is
 //! data; CRLF line ends and byte-order marks are removed; `.gz` input is decompressed; input must
@@ -75,12 +80,12 @@ pub struct Note {
 const MAX_NOTES: usize = 20;
 
 fn note(notes: &mut Vec<Note>, line: usize, message: impl FnOnce() -> String) {
-    if notes.len() < MAX_NOTES {
-        notes.push(Note {
-            line,
-            message: message(),
-        });
-    }
+    let message = match notes.len() {
+        n if n < MAX_NOTES => message(),
+        n if n == MAX_NOTES => "and further values read leniently (not listed)".to_string(),
+        _ => return,
+    };
+    notes.push(Note { line, message });
 }
 
 /// The judgements of one query, sorted by document id (byte order, like `strcmp`).
@@ -104,7 +109,7 @@ impl QueryJudgements {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QrelsTable {
     pub queries: Vec<QueryJudgements>,
-    /// Lenient readings ([`Dialect::TrecEval`] only), at most 20.
+    /// Lenient readings ([`Dialect::TrecEval`] only): the first 20, then one line saying more.
     pub notes: Vec<Note>,
 }
 
@@ -425,7 +430,7 @@ pub struct RunTable<'a> {
     pub queries: Vec<(&'a str, Vec<(&'a str, f64)>)>,
     /// The run id of the last line (empty for an empty run).
     pub run_id: &'a str,
-    /// Lenient readings ([`Dialect::TrecEval`] only), at most 20.
+    /// Lenient readings ([`Dialect::TrecEval`] only): the first 20, then one line saying more.
     pub notes: Vec<Note>,
 }
 
@@ -708,6 +713,15 @@ mod tests {
         assert_eq!(r.queries[0].1, [("a", 0.0), ("b", 2.5)]);
         assert_eq!(r.notes.len(), 2);
         assert_eq!(r.notes[1].line, 2);
+    }
+
+    #[test]
+    fn notes_are_bounded_and_say_when_more_were_left_out() {
+        let text: String = (0..30).map(|i| format!("1 Q0 d{i} 1 x r\n")).collect();
+        let r = parse_run(&text, Path::new("r"), T).unwrap();
+        assert_eq!(r.notes.len(), MAX_NOTES + 1);
+        assert_eq!(r.notes[MAX_NOTES - 1].line, MAX_NOTES);
+        assert!(r.notes[MAX_NOTES].message.contains("not listed"));
     }
 
     #[test]
