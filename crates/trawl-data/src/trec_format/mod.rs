@@ -26,8 +26,11 @@
 //!   columns, as in the permissive dialect; only the score is read differently.
 //! - An empty (0-byte) qrels or run file is an error, as in trec_eval.
 //!
-//! Not a reading rule, so not reproduced: trec_eval 10.0 exits (status 4) when a qrels query has
-//! no results and `-c` is not given; `trawl trec-eval` leaves that query out, as trec_eval 9 did.
+//! Not reading rules, so not reproduced: trec_eval 10.0 exits (status 4) when a qrels query has
+//! no results and `-c` is not given (`trawl trec-eval` leaves that query out, as trec_eval 9
+//! did), and fails ("Can't calculate measure") when the first query it evaluates has only
+//! negative grades (an allocation of size 0; trawl evaluates it). With a run of comment lines
+//! only, trec_eval prints an uninitialised run id; trawl prints an empty one.
 //!
 //! Shared by both: ids are whitespace-free (C `isspace` separates fields); a `#` inside an id is
 //! data; CRLF line ends and byte-order marks are removed; `.gz` input is decompressed; input must
