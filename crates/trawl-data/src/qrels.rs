@@ -110,26 +110,24 @@ pub fn parse_qrels(data: &[u8], path: &Path) -> Result<Qrels> {
 pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -> Result<Qrels> {
     let text = input::to_str(data, path)?;
     let mut qrels = Qrels::new();
-    // Line of each judgement, to name both lines of a duplicate.
-    let mut first_line: HashMap<(&str, &str), usize> = HashMap::new();
     scan_qrels(text, path, Dialect::Permissive, |j| {
-        let judged = qrels.by_query.entry(j.query_id.to_string()).or_default();
+        // Look up by &str: a String is allocated once per query, not per line.
+        let judged = match qrels.by_query.get_mut(j.query_id) {
+            Some(m) => m,
+            None => qrels.by_query.entry(j.query_id.to_string()).or_default(),
+        };
         match judged.get_mut(j.doc_id) {
             None => {
                 judged.insert(j.doc_id.to_string(), j.grade);
-                if duplicates == QrelsDuplicates::Error {
-                    first_line.insert((j.query_id, j.doc_id), j.line);
-                }
             }
             Some(earlier) => match duplicates {
                 QrelsDuplicates::KeepFirst => {}
                 QrelsDuplicates::KeepLast => *earlier = j.grade,
                 QrelsDuplicates::Error => {
-                    let line = first_line
-                        .get(&(j.query_id, j.doc_id))
-                        .copied()
-                        .unwrap_or(0);
-                    let first = Judgement { line, ..j };
+                    let first = Judgement {
+                        line: first_line_of(text, path, j.query_id, j.doc_id),
+                        ..j
+                    };
                     return Err(duplicate_judgement(path, &first, j.line));
                 }
             },
@@ -137,6 +135,20 @@ pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -
         Ok(())
     })?;
     Ok(qrels)
+}
+
+/// Error path only: the first line judging (`qid`, `docid`).
+fn first_line_of(text: &str, path: &Path, qid: &str, docid: &str) -> usize {
+    let mut first = 0;
+    let _ = scan_qrels(text, path, Dialect::Permissive, |j| {
+        if j.query_id == qid && j.doc_id == docid {
+            first = j.line;
+            // Stop the scan: the first occurrence is found.
+            return Err(Error::parse(path, j.line, ""));
+        }
+        Ok(())
+    });
+    first
 }
 
 /// Writes TREC qrels (`qid 0 docid rel`), queries in [`Qrels::sorted_query_ids`] order and
