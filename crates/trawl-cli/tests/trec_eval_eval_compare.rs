@@ -283,7 +283,10 @@ fn bad_input_gets_a_clear_error() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(":2: score 'oops' is not a number"), "{err}");
+    assert!(
+        err.contains(":2: expected a numeric score in column 5, found `oops`"),
+        "{err}"
+    );
 
     let out = trawl(&[
         "eval",

@@ -6,7 +6,9 @@
 //! [`input`]; trec_eval compatibility rules (comments, duplicates) in [`qrels`] and [`run`].
 //!
 //! Module map (one concept each): [`document`] (corpus records), [`query`], [`qrels`], [`run`],
-//! [`beir`] (BEIR dataset folders), [`input`] (gzip, line conventions), [`error`].
+//! [`trec_format`] (the one reader of qrels and runs, permissive and trec_eval dialects, fast
+//! borrowed tables), [`beir`] (BEIR dataset folders), [`input`] (gzip, line conventions),
+//! [`error`].
 //!
 //! # Quickstart
 //!
@@ -50,6 +52,7 @@ pub mod qrels;
 pub mod query;
 pub mod run;
 pub mod shared_data;
+pub mod trec_format;
 
 pub use beir::BeirDataset;
 pub use document::{read_documents, Document, DocumentReader};

@@ -1,4 +1,5 @@
-//! Relevance judgements: query id -> document id -> graded relevance.
+//! Relevance judgements: query id -> document id -> graded relevance, read by the one qrels
+//! reader ([`crate::trec_format`], permissive dialect).
 //!
 //! Two file formats, told apart by the first content line:
 //! - TREC: `qid iter docid rel`, whitespace-separated, exactly 4 columns (`iter` is ignored, as in
@@ -8,17 +9,16 @@
 //! In both, a first content line whose grade column is a column name (`score`, `rel`,
 //! `relevance`, `label`, `grade`, `judgment`) is a header and skipped.
 //!
-//! Rules shared with trec_eval 10.0: a line starting with `#` is a comment (a `#` anywhere else
-//! is data, so MS MARCO ids like `doc_00_1#4_16` work); ids cannot contain whitespace. trawl is
-//! more lenient in two ways: indented comments and blank lines are skipped (trec_eval's qrels
-//! reader calls both malformed). It is stricter in one: grades must be integers (`2` or `2.0`);
-//! trec_eval would silently read `abc` as 0, trawl reports it.
+//! A `#` starting a line (after optional blanks) starts a comment (a `#` anywhere else is data,
+//! so MS MARCO ids like `doc_00_1#4_16` work); blank lines are skipped; ids cannot contain
+//! whitespace. **Grades**: an integer, or a float with an integral value (`2.0`) read as that
+//! integer; `1.5` or `abc` is an error naming the file and line (trec_eval's `atol` would read
+//! them as 1 and 0; `trawl trec-eval` does, with a note on stderr).
 //!
 //! A repeated (query, document) pair is by default an error naming both lines: trec_eval 10.0
-//! stops with `duplicate docs` on it (it checks when it evaluates that query, i.e. for queries
-//! present in both qrels and run; trawl checks every query at read time). Python tools that load
-//! qrels into dicts (BEIR, pytrec_eval) silently keep the last line instead:
-//! [`read_qrels_with`] with [`QrelsDuplicates::KeepLast`] reproduces that.
+//! stops with `duplicate docs` on it. Python tools that load qrels into dicts (BEIR,
+//! pytrec_eval) silently keep the last line instead: [`read_qrels_with`] with
+//! [`QrelsDuplicates::KeepLast`] reproduces that.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -26,6 +26,7 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::input::{self, quote};
+use crate::trec_format::{duplicate_judgement, scan_qrels, Dialect, Judgement};
 
 /// Relevance judgements. Grades are kept as given (0 and negatives too); which grade counts as
 /// relevant is the evaluator's decision.
@@ -74,14 +75,6 @@ impl Qrels {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Layout {
-    /// `qid iter docid rel`
-    Trec,
-    /// `qid docid rel` (BEIR TSV)
-    ThreeColumn,
-}
-
 /// What to do with a (query, document) pair judged twice.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QrelsDuplicates {
@@ -111,151 +104,51 @@ pub fn parse_qrels(data: &[u8], path: &Path) -> Result<Qrels> {
     parse_qrels_with(data, path, QrelsDuplicates::Error)
 }
 
-/// [`parse_qrels`] with an explicit duplicate policy.
+/// [`parse_qrels`] with an explicit duplicate policy. Lines are read by
+/// [`crate::trec_format::scan_qrels`] in the permissive dialect, the one reader every command
+/// shares.
 pub fn parse_qrels_with(data: &[u8], path: &Path, duplicates: QrelsDuplicates) -> Result<Qrels> {
     let text = input::to_str(data, path)?;
     let mut qrels = Qrels::new();
-    let mut layout = None;
-    let mut cur_qid = "";
-    let mut cur: Option<&mut HashMap<String, i32>> = None;
-    let mut fields: [&str; 4] = [""; 4];
-    for (line_no, line) in input::lines(text) {
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            continue;
-        }
-        let mut n = 0;
-        let mut parts = line.split_ascii_whitespace();
-        for part in parts.by_ref().take(4) {
-            fields[n] = part;
-            n += 1;
-        }
-        let extra = parts.next().is_some();
-        let layout = match layout {
-            Some(l) => l,
+    scan_qrels(text, path, Dialect::Permissive, |j| {
+        // Look up by &str: a String is allocated once per query, not per line.
+        let judged = match qrels.by_query.get_mut(j.query_id) {
+            Some(m) => m,
+            None => qrels.by_query.entry(j.query_id.to_string()).or_default(),
+        };
+        match judged.get_mut(j.doc_id) {
             None => {
-                let detected = match (n, extra) {
-                    (4, false) => Layout::Trec,
-                    (3, _) => Layout::ThreeColumn,
-                    _ => {
-                        return Err(Error::parse(
-                            path,
-                            line_no,
-                            format!(
-                        "expected a qrels line: 4 columns `qid iter docid rel` (TREC) or 3 \
-                         tab-separated columns `query-id corpus-id score` (BEIR); found {}{}",
-                        if extra { "more than 4".to_string() } else { n.to_string() },
-                        if n == 1 { " column" } else { " columns" }
-                    ),
-                        ))
-                    }
-                };
-                layout = Some(detected);
-                if is_grade_column_name(fields[n - 1]) {
-                    continue; // a header such as `query-id corpus-id score`
-                }
-                detected
+                judged.insert(j.doc_id.to_string(), j.grade);
             }
-        };
-        let (expected, want) = match layout {
-            Layout::Trec => ("`qid iter docid rel` (TREC qrels)", 4),
-            Layout::ThreeColumn => ("`query-id corpus-id score` (BEIR qrels)", 3),
-        };
-        if n != want || extra {
-            let found = if extra {
-                "more".to_string()
-            } else {
-                n.to_string()
-            };
-            return Err(Error::parse(
-                path,
-                line_no,
-                format!(
-                    "expected {want} columns {expected}, found {found}: {}",
-                    quote(line)
-                ),
-            ));
-        }
-        let (qid, docid, grade) = match layout {
-            Layout::Trec => (fields[0], fields[2], fields[3]),
-            Layout::ThreeColumn => (fields[0], fields[1], fields[2]),
-        };
-        let Some(grade) = parse_grade(grade) else {
-            return Err(Error::parse(
-                path,
-                line_no,
-                format!(
-                    "expected an integer relevance grade, found {}",
-                    quote(grade)
-                ),
-            ));
-        };
-        if cur.is_none() || qid != cur_qid {
-            cur = Some(qrels.by_query.entry(qid.to_string()).or_default());
-            cur_qid = qid;
-        }
-        let Some(judged) = cur.as_mut() else {
-            unreachable!("set just above")
-        };
-        if let Some(earlier) = judged.get_mut(docid) {
-            match duplicates {
+            Some(earlier) => match duplicates {
                 QrelsDuplicates::KeepFirst => {}
-                QrelsDuplicates::KeepLast => *earlier = grade,
+                QrelsDuplicates::KeepLast => *earlier = j.grade,
                 QrelsDuplicates::Error => {
-                    let first = first_line_of(text, layout, qid, docid).unwrap_or(0);
-                    return Err(Error::parse(
-                        path,
-                        line_no,
-                        format!(
-                            "duplicate judgement of document {} for query {} (first on line \
-                             {first}); trec_eval 10.0 rejects duplicates: keep one line (or \
-                             read with QrelsDuplicates::KeepLast, as BEIR does)",
-                            quote(docid),
-                            quote(qid)
-                        ),
-                    ));
+                    let first = Judgement {
+                        line: first_line_of(text, path, j.query_id, j.doc_id),
+                        ..j
+                    };
+                    return Err(duplicate_judgement(path, &first, j.line));
                 }
-            }
-        } else {
-            judged.insert(docid.to_string(), grade);
+            },
         }
-    }
+        Ok(())
+    })?;
     Ok(qrels)
 }
 
-fn is_grade_column_name(s: &str) -> bool {
-    let names = [
-        "score",
-        "rel",
-        "relevance",
-        "label",
-        "grade",
-        "judgment",
-        "judgement",
-    ];
-    names.iter().any(|n| s.eq_ignore_ascii_case(n))
-}
-
-/// `2`, `-1` or an integral float such as `2.0`.
-fn parse_grade(s: &str) -> Option<i32> {
-    if let Ok(g) = s.parse::<i32>() {
-        return Some(g);
-    }
-    let f: f64 = s.parse().ok()?;
-    (f.fract() == 0.0 && f.abs() <= i32::MAX as f64).then_some(f as i32)
-}
-
 /// Error path only: the first line judging (`qid`, `docid`).
-fn first_line_of(text: &str, layout: Layout, qid: &str, docid: &str) -> Option<usize> {
-    input::lines(text).find_map(|(no, line)| {
-        let f: Vec<&str> = line.split_ascii_whitespace().collect();
-        let (q, d) = match layout {
-            Layout::Trec if f.len() == 4 => (f[0], f[2]),
-            Layout::ThreeColumn if f.len() == 3 => (f[0], f[1]),
-            _ => return None,
-        };
-        (q == qid && d == docid).then_some(no)
-    })
+fn first_line_of(text: &str, path: &Path, qid: &str, docid: &str) -> usize {
+    let mut first = 0;
+    let _ = scan_qrels(text, path, Dialect::Permissive, |j| {
+        if j.query_id == qid && j.doc_id == docid {
+            first = j.line;
+            // Stop the scan: the first occurrence is found.
+            return Err(Error::parse(path, j.line, ""));
+        }
+        Ok(())
+    });
+    first
 }
 
 /// Writes TREC qrels (`qid 0 docid rel`), queries in [`Qrels::sorted_query_ids`] order and

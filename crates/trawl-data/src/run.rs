@@ -6,7 +6,8 @@
 //! the one on the last line; a line whose first non-blank character is `#` is a comment and
 //! blank lines are skipped (`#` inside an id is data). trawl is stricter than trec_eval where
 //! trec_eval silently reads garbage: a score that is not a number (trec_eval's `atof` makes it 0)
-//! or is NaN is an error naming the line.
+//! or is NaN is an error naming the line. (These are the permissive rules of
+//! [`crate::trec_format`], the one run reader; `trawl trec-eval` uses its trec_eval dialect.)
 //!
 //! Duplicate (query, document) pairs: trec_eval 10.0 stops with `duplicate docs <docid>` when it
 //! evaluates a query whose list holds a document twice (it checks queries present in both run
@@ -30,6 +31,7 @@ type FastHash = foldhash::fast::RandomState;
 
 use crate::error::{Error, Result};
 use crate::input::{self, quote};
+use crate::trec_format::{self, Dialect};
 
 /// A retrieved document with its score.
 #[derive(Debug, Clone, PartialEq)]
@@ -163,39 +165,13 @@ pub fn read_run_with(path: impl AsRef<Path>, options: &RunReadOptions) -> Result
     parse_run(&data, path, options)
 }
 
-/// Parses a TREC run from memory; `path` is only used in error messages. Large inputs are
-/// parsed in parallel chunks (rayon) and merged in file order, so the result and the error
-/// reported (the first bad line) do not depend on the thread count.
+/// Parses a TREC run from memory; `path` is only used in error messages. The lines are read by
+/// [`crate::trec_format::parse_run`] in the permissive dialect (the one run reader, parallel on
+/// large inputs, with the first bad line reported whatever the thread count).
 pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<Run> {
     let text = input::to_str(data, path)?;
-    let parsed: Vec<_> = split_chunks(text)
-        .into_par_iter()
-        .map(|(start, end)| parse_chunk(text, start, end))
-        .collect();
-    // Not rayon's Result collect: it returns whichever error a thread hit first, not the first
-    // in the file.
-    let chunks = parsed
-        .into_iter()
-        .collect::<std::result::Result<Vec<Chunk>, _>>()
-        .map_err(|(offset, message)| {
-            Error::parse(path, input::line_of_offset(text, offset), message)
-        })?;
-    // Lists in first-seen order, indexed by borrowed qid: one String per query, not per line.
-    let mut lists: Vec<(&str, Vec<ScoredDoc>)> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    let mut tag = None;
-    for chunk in chunks {
-        tag = chunk.tag.or(tag);
-        for (qid, mut docs) in chunk.groups {
-            match index.get(qid) {
-                Some(&i) => lists[i].1.append(&mut docs),
-                None => {
-                    index.insert(qid, lists.len());
-                    lists.push((qid, docs));
-                }
-            }
-        }
-    }
+    let table = trec_format::parse_run(text, path, Dialect::Permissive)?;
+    let mut lists = table.queries;
     match options.duplicates {
         DuplicatePolicy::KeepAll => {}
         DuplicatePolicy::Error => {
@@ -203,8 +179,8 @@ pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<R
                 let mut seen: HashSet<&str, FastHash> =
                     HashSet::with_capacity_and_hasher(docs.len(), FastHash::default());
                 docs.iter()
-                    .find(|d| !seen.insert(d.doc_id.as_str()))
-                    .map(|d| (*qid, d.doc_id.as_str()))
+                    .find(|(d, _)| !seen.insert(d))
+                    .map(|(d, _)| (*qid, *d))
             });
             if let Some((qid, doc_id)) = dup {
                 return Err(duplicate_error(text, path, qid, doc_id));
@@ -212,127 +188,40 @@ pub fn parse_run(data: &[u8], path: &Path, options: &RunReadOptions) -> Result<R
         }
         DuplicatePolicy::KeepFirst => {
             lists.par_iter_mut().for_each(|(_, docs)| {
-                let mut seen: HashSet<String, FastHash> =
+                let mut seen: HashSet<&str, FastHash> =
                     HashSet::with_capacity_and_hasher(docs.len(), FastHash::default());
-                docs.retain(|d| seen.insert(d.doc_id.clone()));
+                docs.retain(|(d, _)| seen.insert(d));
             });
         }
     }
+    let by_query = lists
+        .into_par_iter()
+        .map(|(q, docs)| {
+            let docs = docs
+                .into_iter()
+                .map(|(d, score)| ScoredDoc {
+                    doc_id: d.to_string(),
+                    score,
+                })
+                .collect();
+            (q.to_string(), docs)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
     Ok(Run {
-        by_query: lists
-            .into_iter()
-            .map(|(q, docs)| (q.to_string(), docs))
-            .collect(),
-        tag: tag.map(str::to_string),
+        by_query,
+        tag: (!table.run_id.is_empty()).then(|| table.run_id.to_string()),
     })
-}
-
-/// Chunks below this size are not split further: small runs parse on the calling thread.
-const MIN_CHUNK_BYTES: usize = 1 << 20;
-
-/// Byte ranges covering `text`, each starting at a line start and ending after a `\n`.
-fn split_chunks(text: &str) -> Vec<(usize, usize)> {
-    let wanted = (rayon::current_num_threads() * 4).max(1);
-    let size = (text.len() / wanted).max(MIN_CHUNK_BYTES);
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let target = (start + size).min(text.len());
-        let end = match text.as_bytes()[target..].iter().position(|&b| b == b'\n') {
-            Some(p) => target + p + 1,
-            None => text.len(),
-        };
-        chunks.push((start, end));
-        start = end;
-    }
-    chunks
-}
-
-/// Consecutive lines of one query, in file order, and the last tag of a chunk.
-struct Chunk<'a> {
-    groups: Vec<(&'a str, Vec<ScoredDoc>)>,
-    tag: Option<&'a str>,
-}
-
-/// Parses `text[start..end]`; an error carries the byte offset of its line.
-fn parse_chunk(
-    text: &str,
-    start: usize,
-    end: usize,
-) -> std::result::Result<Chunk<'_>, (usize, String)> {
-    let mut chunk = Chunk {
-        groups: Vec::new(),
-        tag: None,
-    };
-    let mut offset = start;
-    let body = &text[start..end];
-    let body = body.strip_suffix('\n').unwrap_or(body);
-    for raw in body.split('\n') {
-        let line_start = offset;
-        offset += raw.len() + 1;
-        let (qid, doc_id, score, tag) = match parse_line(input::clean_line(raw)) {
-            Ok(Some(fields)) => fields,
-            Ok(None) => continue,
-            Err(message) => return Err((line_start, message)),
-        };
-        chunk.tag = Some(tag);
-        let doc = ScoredDoc {
-            doc_id: doc_id.to_string(),
-            score,
-        };
-        match chunk.groups.last_mut() {
-            Some((q, docs)) if *q == qid => docs.push(doc),
-            last => {
-                // Runs list queries with similar depths: size for the previous one.
-                let mut docs = Vec::with_capacity(last.map_or(16, |(_, d)| d.len()));
-                docs.push(doc);
-                chunk.groups.push((qid, docs));
-            }
-        }
-    }
-    Ok(chunk)
-}
-
-/// One content line -> (qid, docid, score, tag); `None` for comments and blank lines.
-#[inline]
-fn parse_line(line: &str) -> std::result::Result<Option<(&str, &str, f64, &str)>, String> {
-    let mut parts = line.split_ascii_whitespace();
-    let Some(qid) = parts.next() else {
-        return Ok(None);
-    };
-    if qid.starts_with('#') {
-        return Ok(None);
-    }
-    let (Some(_q0), Some(doc_id), Some(_rank), Some(score), Some(tag)) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        let n = line.split_ascii_whitespace().count();
-        return Err(format!(
-            "expected 6 columns `qid Q0 docid rank score tag` (TREC run), found {n}: {}",
-            quote(line)
-        ));
-    };
-    let score: f64 = match score.parse() {
-        Ok(s) if !f64::is_nan(s) => s,
-        _ => {
-            return Err(format!(
-                "expected a numeric score in column 5, found {}",
-                quote(score)
-            ))
-        }
-    };
-    Ok(Some((qid, doc_id, score, tag)))
 }
 
 /// Error path only: finds the two lines of the duplicate to name them.
 fn duplicate_error(text: &str, path: &Path, qid: &str, doc_id: &str) -> Error {
-    let mut hits = input::lines(text).filter_map(|(no, line)| match parse_line(line) {
-        Ok(Some((q, d, _, _))) if q == qid && d == doc_id => Some(no),
-        _ => None,
+    let mut hits = input::lines(text).filter_map(|(no, line)| {
+        match trec_format::parse_run_line(line, Dialect::Permissive) {
+            Ok(Some(((q, d, _, _), _))) if q == qid && d == doc_id => Some(no),
+            _ => None,
+        }
     });
     let first = hits.next().unwrap_or(0);
     let second = hits.next().unwrap_or(0);

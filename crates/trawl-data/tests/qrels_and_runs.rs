@@ -63,10 +63,8 @@ fn qrels_too_few_columns_names_file_line_and_expected_shape() {
 
 #[test]
 fn qrels_non_numeric_relevance_is_an_error_not_zero() {
-    assert_eq!(
-        err(qrels("1 0 d1 1\n1 0 d2 high\n")),
-        "q.txt:2: expected an integer relevance grade, found `high`"
-    );
+    assert!(err(qrels("1 0 d1 1\n1 0 d2 high\n"))
+        .starts_with("q.txt:2: expected an integer relevance grade, found `high`"));
     assert!(err(qrels("1 0 d1 0.5\n")).contains("found `0.5`"));
 }
 

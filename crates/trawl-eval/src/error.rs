@@ -5,20 +5,10 @@ use std::path::PathBuf;
 /// Errors from evaluating runs: bad input files, bad measure requests, inconsistent data.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// A line of a qrels or run file did not have the expected shape.
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
+    /// A qrels or run file could not be read or parsed (trawl-data's reader names the file and
+    /// line).
+    #[error(transparent)]
+    Data(#[from] trawl_data::Error),
     /// The same document appears twice in one query's ranking (trec_eval refuses such runs too).
     #[error("query '{query}': document '{doc}' appears more than once{}; remove the duplicate lines", .origin.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
     DuplicateDoc {

@@ -18,7 +18,7 @@ use crate::measures::{
 };
 use crate::metric::Metric;
 use crate::ranking::{grade_ranking, sort_ranking, RankedRels};
-use crate::trec_format::{QrelsTable, RunTable};
+use trawl_data::trec_format::{QrelsTable, RunTable};
 
 /// Options BEIR users rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,23 +89,32 @@ fn score_query<'a>(
         .collect())
 }
 
+/// Means over queries summed in sorted query-id order, whatever order the queries were scored
+/// in (hash-map order, thread scheduling): the same input gives bit-identical means.
 fn finish(metrics: &[Metric], per_query: Vec<(String, Vec<f64>)>) -> Result<Evaluation> {
     if per_query.is_empty() {
         return Err(Error::NoQueries);
     }
-    let n = per_query.len() as f64;
-    let mut mean = vec![0.0; metrics.len()];
-    for (_, v) in &per_query {
+    let per_query: BTreeMap<String, Vec<f64>> = per_query.into_iter().collect();
+    let mean = mean_in_id_order(metrics.len(), &per_query);
+    Ok(Evaluation {
+        metrics: metrics.to_vec(),
+        per_query,
+        mean,
+    })
+}
+
+/// The mean of each of `width` columns over `per_query`, summed in its (sorted) key order.
+pub fn mean_in_id_order(width: usize, per_query: &BTreeMap<String, Vec<f64>>) -> Vec<f64> {
+    let mut mean = vec![0.0; width];
+    for v in per_query.values() {
         for (m, x) in mean.iter_mut().zip(v) {
             *m += x;
         }
     }
+    let n = per_query.len() as f64;
     mean.iter_mut().for_each(|m| *m /= n);
-    Ok(Evaluation {
-        metrics: metrics.to_vec(),
-        per_query: per_query.into_iter().collect(),
-        mean,
-    })
+    mean
 }
 
 /// Evaluates `run` against `qrels` (queries in both; queries evaluated in parallel).
@@ -136,7 +145,7 @@ pub fn evaluate(
     finish(metrics, per_query)
 }
 
-/// [`evaluate`] on the borrowed tables of [`crate::trec_format`] (the fast path from files).
+/// [`evaluate`] on the borrowed tables of [`trawl_data::trec_format`] (the fast path from files).
 /// Consumes the run: each query's list is sorted in place.
 pub fn evaluate_table(
     qrels: &QrelsTable,

@@ -1,7 +1,8 @@
 //! Evaluation for trawl: trec_eval-exact measures, BEIR-style friendly metrics, and paired
 //! significance tests.
 //!
-//! Module map: [`trec_format`] (reading qrels and runs as trec_eval does), [`ranking`] (ordering
+//! Module map: [`trec_format`] (trec_eval's reading rules: the trec_eval dialect of
+//! [`trawl_data::trec_format`], the one reader; this crate only computes), [`ranking`] (ordering
 //! a query's documents, grading them), [`measures`] (trec_eval's measures), [`trec_eval`] (the
 //! drop-in driver and its output format), [`metric`] (BEIR-style names like `nDCG@10`),
 //! [`evaluate`] (mean and per-query metrics; one ranked list for RL rewards), [`significance`]

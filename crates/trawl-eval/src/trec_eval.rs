@@ -3,7 +3,10 @@
 //!
 //! Queries are those of the qrels (sorted by id) that also have results; with `complete` (`-c`)
 //! every qrels query counts, and a query without results is scored on a one-document dummy
-//! ranking exactly as trec_eval does. Queries are evaluated in parallel; output order is fixed.
+//! ranking exactly as trec_eval does. Queries are evaluated in parallel; output order is fixed,
+//! and sums run over the queries in sorted id order (the qrels order), so summaries are
+//! bit-identical from run to run. Under `-c`, `num_rel all` is trec_eval 10.0's recount of the
+//! qrels (see [`Measure::complete_summary`]).
 
 use std::fmt::Write as _;
 
@@ -12,7 +15,7 @@ use rayon::prelude::*;
 use crate::error::{Error, Result};
 use crate::measures::{parse_measures, Context, Measure, RecallRounding, Summary};
 use crate::ranking::{grade_ranking, sort_ranking, RankedRels};
-use crate::trec_format::{QrelsTable, QueryJudgements, RunTable};
+use trawl_data::trec_format::{QrelsTable, QueryJudgements, RunTable};
 
 /// trec_eval's command-line options that change results.
 #[derive(Debug, Clone)]
@@ -185,6 +188,10 @@ pub fn trec_eval(qrels: &QrelsTable, run: &RunTable<'_>, opts: &TrecEvalOptions)
                         let _ = writeln!(out, "{name:<22}\tall\t{}", selected.len());
                     }
                     Summary::Sum => {
+                        let s = match opts.complete {
+                            true => m.complete_summary(qrels).unwrap_or(s),
+                            false => s,
+                        };
                         let _ = writeln!(out, "{name:<22}\tall\t{}", s as i64);
                     }
                     Summary::Mean => {

@@ -1,7 +1,9 @@
 //! Reward labels: query uid -> relevant document ids with grades.
 //!
 //! Accepted files: TREC qrels (`qid 0 docid grade`), BEIR qrels TSV (with header) and JSON, either
-//! `{"uid": ["doc", ...]}` (grade 1 each) or `{"uid": {"doc": grade, ...}}`.
+//! `{"uid": ["doc", ...]}` (grade 1 each) or `{"uid": {"doc": grade, ...}}`. Qrels files go
+//! through trawl-data's one reader (permissive dialect, as `trawl eval` reads them); JSON grades
+//! follow its grade rule (`2` and `2.0` are 2, `1.5` is an error).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -85,9 +87,10 @@ impl Labels {
                 }
                 serde_json::Value::Object(grades) => {
                     for (doc, grade) in grades {
+                        // The qrels reader's grade rule: `2` or `2.0`, not `1.5`.
                         let g = grade
-                            .as_i64()
-                            .and_then(|g| i32::try_from(g).ok())
+                            .as_f64()
+                            .and_then(trawl_data::trec_format::grade_from_f64)
                             .ok_or_else(|| {
                                 bad(format!(
                                     "uid `{uid}`, doc `{doc}`: expected an integer grade, found {grade}"
@@ -155,6 +158,13 @@ mod tests {
         assert_eq!(l.get("q2").unwrap()["d3"], 2);
         assert_eq!(l.labelled_uids(), ["q1", "q2"]);
         assert!(l.get("q3").is_none());
+        let l = Labels::parse_json(r#"{"q": {"d": 2.0}}"#, Path::new("x")).unwrap();
+        assert_eq!(l.get("q").unwrap()["d"], 2);
+        let err = Labels::parse_json(r#"{"q": {"d": 1.5}}"#, Path::new("x")).unwrap_err();
+        assert!(
+            err.to_string().contains("expected an integer grade"),
+            "{err}"
+        );
     }
 
     #[test]

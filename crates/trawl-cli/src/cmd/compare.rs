@@ -11,10 +11,9 @@ use std::process::ExitCode;
 use serde_json::{json, Value};
 use trawl_eval::metric::parse_list;
 use trawl_eval::significance::{paired_t_test, randomisation_test, DEFAULT_PERMUTATIONS};
-use trawl_eval::trec_format::read_qrels;
 use trawl_eval::{EvalOptions, Evaluation};
 
-use super::eval::{emit, evaluate_files, DEFAULT_METRICS};
+use super::eval::{emit, evaluate_files, read_permissive_qrels, DEFAULT_METRICS};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -79,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ignore_identical_ids: args.ignore_identical_ids,
         max_docs: None,
     };
-    let qrels = read_qrels(&args.qrels)?;
+    let qrels = read_permissive_qrels(&args.qrels)?;
     let evals: Vec<Evaluation> = args
         .runs
         .iter()

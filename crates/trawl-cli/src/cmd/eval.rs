@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use serde_json::{json, Map, Value};
+use trawl_data::trec_format::{parse_run, read_qrels, read_text, Dialect, QrelsTable};
 use trawl_eval::metric::parse_list;
-use trawl_eval::trec_format::{parse_run, read_qrels, read_text};
 use trawl_eval::{evaluate_table, EvalOptions, Evaluation, Metric};
 
 /// The metrics `trawl eval` and `trawl compare` report when none are given.
@@ -37,15 +37,21 @@ pub struct Args {
     relevance_threshold: i32,
 }
 
-/// Reads qrels and a run and evaluates them (the shared path of `eval` and `compare`).
+/// Reads the qrels of `eval` and `compare`: the one reader's permissive dialect (as `check`,
+/// `beir` and the reward labels read them).
+pub fn read_permissive_qrels(path: &Path) -> anyhow::Result<QrelsTable> {
+    Ok(read_qrels(path, Dialect::Permissive)?)
+}
+
+/// Reads a run and evaluates it (the shared path of `eval` and `compare`).
 pub fn evaluate_files(
-    qrels: &trawl_eval::trec_format::QrelsTable,
+    qrels: &QrelsTable,
     run_path: &Path,
     metrics: &[Metric],
     opts: &EvalOptions,
 ) -> anyhow::Result<Evaluation> {
     let text = read_text(run_path)?;
-    let run = parse_run(&text, run_path)?;
+    let run = parse_run(&text, run_path, Dialect::Permissive)?;
     evaluate_table(qrels, run, metrics, opts)
         .with_context(|| format!("evaluating {}", run_path.display()))
 }
@@ -60,7 +66,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ignore_identical_ids: args.ignore_identical_ids,
         max_docs: None,
     };
-    let qrels = read_qrels(&args.qrels)?;
+    let qrels = read_permissive_qrels(&args.qrels)?;
     let eval = evaluate_files(&qrels, &args.run, &metrics, &opts)?;
     if args.json {
         emit(&format!("{}\n", to_json(&eval, args.per_query)))?;

@@ -4,6 +4,10 @@
 //! `-M100`, `-l2`) and repeated `-m`. Supported: `-m`, `-q`, `-c`, `-M`, `-l`, `-n`, `-N`, and
 //! the long forms `--measure`, `--query_eval_wanted`, `--complete_rel_info_wanted`,
 //! `--Max_retrieved_per_topic`, `--level_for_rel`, `--nosummary`, `--Number_docs_in_coll`.
+//!
+//! Files are read in the trec_eval dialect of trawl-data's reader (what trec_eval 10.0 accepts
+//! and rejects, with its values); a value trec_eval reads leniently (a grade `1.5` read as 1 by
+//! `atol`, a score `high` read as 0 by `atof`) gets a `note:` line on stderr.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -113,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         println!("{USAGE}");
         return Ok(ExitCode::SUCCESS);
     }
-    let [qrels_path, run_path] = parsed.files.as_slice() else {
+    let [qrels_path, run_arg] = parsed.files.as_slice() else {
         eprintln!(
             "error: expected QRELS and RUN, got {} file argument(s)\n{USAGE}",
             parsed.files.len()
@@ -123,9 +127,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Check the measures before reading (possibly large) files.
     trawl_eval::measures::parse_measures(&parsed.opts.measures)?;
     let qrels = read_qrels(&PathBuf::from(qrels_path))?;
-    let run_path = PathBuf::from(run_path);
+    let run_path = PathBuf::from(run_arg);
     let text = read_text(&run_path)?;
     let run = parse_run(&text, &run_path)?;
+    // trec_eval reads such values silently; the numbers stay trec_eval's, stderr says why.
+    for (file, notes) in [(qrels_path.as_str(), &qrels.notes), (run_arg, &run.notes)] {
+        for n in notes {
+            eprintln!("note: {file}:{}: {}", n.line, n.message);
+        }
+    }
     let out = trec_eval(&qrels, &run, &parsed.opts)
         .with_context(|| format!("evaluating {} against {qrels_path}", run_path.display()))?;
     super::eval::emit(&out)?;

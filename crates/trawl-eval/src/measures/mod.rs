@@ -456,6 +456,20 @@ impl Measure {
         }
     }
 
+    /// The summary value trec_eval 10.0 prints under `-c` when it differs from the sum over the
+    /// evaluated queries. Only `num_rel`: its `calc_avg` (m_num_rel.c, `te_calc_avg_num_rel`)
+    /// recounts the qrels lines with `rel > 0` over every qrels query, ignoring `-l` (and `-M`),
+    /// so with `-c -l 2` the `all` line counts grade-1 documents that no query's value counts.
+    pub fn complete_summary(&self, qrels: &trawl_data::trec_format::QrelsTable) -> Option<f64> {
+        (self.kind == Kind::NumRel).then(|| {
+            qrels
+                .queries
+                .iter()
+                .map(|q| q.docs.iter().filter(|(_, g)| *g > 0).count())
+                .sum::<usize>() as f64
+        })
+    }
+
     /// Values set to zero for a query that has no results under `-c`.
     pub fn zeroed_when_missing(&self) -> bool {
         matches!(

@@ -1,14 +1,6 @@
 //! Splitting lines into fields and parsing scores exactly as trec_eval's C code does (`isspace`
 //! separators, correctly rounded decimal scores), fast.
 
-pub(crate) fn strip_bom(line: &str) -> &str {
-    line.strip_prefix('\u{feff}').unwrap_or(line)
-}
-
-pub(crate) fn is_comment_or_blank(line: &str) -> bool {
-    matches!(line.bytes().find(|&b| !is_space(b)), None | Some(b'#'))
-}
-
 /// C's `isspace` in the "C" locale: space, \t, \n, \v, \f, \r.
 #[inline]
 pub(crate) fn is_space(b: u8) -> bool {
