@@ -7,8 +7,7 @@
 use rayon::prelude::*;
 
 use crate::storage::{Precision, Rows, RowsRef};
-use crate::topk::TopK;
-use crate::{Error, Hit, Result};
+use crate::{Error, Hit, Result, TopK};
 
 /// Similarity used to rank documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
