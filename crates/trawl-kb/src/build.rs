@@ -185,6 +185,7 @@ pub(crate) fn build(
         doc_store_bytes,
         bm25: bm25_manifest,
         dense: dense_manifest,
+        ann: Vec::new(),
     };
     staging.write_file(MANIFEST_FILE, &manifest.to_json())?;
     staging.commit()?;

@@ -67,6 +67,8 @@ pub struct KnowledgeBase {
     ids: IdMap,
     bm25: Option<Bm25Index>,
     dense: Option<FlatIndex>,
+    /// The approximate indexes, in manifest order.
+    pub(crate) ann: Vec<Box<dyn trawl_vector::VectorIndex>>,
 }
 
 impl KnowledgeBase {
@@ -127,6 +129,7 @@ impl KnowledgeBase {
             }
             None => None,
         };
+        let ann = crate::ann::open_all(dir, &manifest, dense.as_ref())?;
         Ok(KnowledgeBase {
             dir: dir.to_path_buf(),
             manifest,
@@ -134,6 +137,7 @@ impl KnowledgeBase {
             ids,
             bm25,
             dense,
+            ann,
         })
     }
 
@@ -143,6 +147,10 @@ impl KnowledgeBase {
 
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    pub(crate) fn set_manifest(&mut self, manifest: Manifest) {
+        self.manifest = manifest;
     }
 
     pub fn num_docs(&self) -> usize {
@@ -274,6 +282,9 @@ impl KnowledgeBase {
         staging.commit()?;
         let mut manifest = self.manifest.clone();
         manifest.dense = Some(section);
+        // Approximate indexes were built from the old vectors.
+        manifest.ann.clear();
+        self.ann.clear();
         trawl_store::write_file_atomic(&self.dir.join(MANIFEST_FILE), &manifest.to_json())?;
         self.dense = Some(FlatIndex::open(&dest)?);
         self.manifest = manifest;

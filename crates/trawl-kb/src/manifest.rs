@@ -91,6 +91,9 @@ pub struct Manifest {
     pub doc_store_bytes: u64,
     pub bm25: Option<Bm25Manifest>,
     pub dense: Option<DenseManifest>,
+    /// Approximate indexes over the dense vectors (see [`crate::ann`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ann: Vec<crate::ann::AnnManifest>,
 }
 
 impl Manifest {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use trawl_store::{ByteSource, Checked, MmapBytes, Verify};
 
-use crate::{Error, Result};
+use crate::{Error, Metric, Result};
 
 pub(crate) enum Array<T> {
     Owned(Vec<T>),
@@ -59,5 +59,24 @@ impl<T: bytemuck::Pod> Array<T> {
             });
         }
         Ok(Array::Mapped(c, PhantomData))
+    }
+}
+
+/// The byte a saved index records its metric with.
+pub(crate) fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::InnerProduct => 0,
+        Metric::Cosine => 1,
+    }
+}
+
+pub(crate) fn metric_of(code: u8, path: &Path) -> Result<Metric> {
+    match code {
+        0 => Ok(Metric::InnerProduct),
+        1 => Ok(Metric::Cosine),
+        c => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("unknown metric code {c}"),
+        }),
     }
 }

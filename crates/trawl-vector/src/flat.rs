@@ -93,6 +93,20 @@ impl FlatIndex {
         Ok(())
     }
 
+    /// Every stored vector as f32, row-major (what an approximate index is built from).
+    pub fn to_f32_rows(&self) -> Vec<f32> {
+        let mut tmp = Vec::new();
+        self.rows
+            .view()
+            .rows_f32(0, self.len, self.dim, &mut tmp)
+            .to_vec()
+    }
+
+    /// The stored rows' bytes (to fingerprint the vectors an index was built from).
+    pub fn rows_bytes(&self) -> &[u8] {
+        self.rows.bytes()
+    }
+
     /// The stored vector of `doc` (as f32; normalised if the metric is cosine).
     pub fn vector(&self, doc: u32) -> Option<Vec<f32>> {
         let i = doc as usize;

@@ -16,7 +16,7 @@ pub struct SearchParams {
 }
 
 /// A searchable vector index over documents `0..len()` (ordinals are insertion order).
-pub trait VectorIndex: Send + Sync {
+pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     /// Short name of the index type: "flat", "hnsw", "ivf", "ivfpq".
     fn kind(&self) -> &'static str;
     fn dim(&self) -> usize;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use trawl_store::{AtomicDir, ByteSource, Checked, Verify};
 
-use crate::array::Array;
-use crate::{Error, Metric, Result};
+use crate::array::{metric_code, metric_of, Array};
+use crate::{Error, Result};
 
 use super::{HnswIndex, HnswParams};
 
@@ -19,24 +19,6 @@ const UPPER: (&str, &[u8; 8]) = ("upper.u32", b"TRWLHNSU");
 /// The files of a saved HNSW index directory.
 pub const HNSW_FILES: [&str; 5] = [META.0, VECTORS.0, LAYER0.0, OFFSETS.0, UPPER.0];
 const META_LEN: usize = 56;
-
-pub(crate) fn metric_code(m: Metric) -> u8 {
-    match m {
-        Metric::InnerProduct => 0,
-        Metric::Cosine => 1,
-    }
-}
-
-pub(crate) fn metric_of(code: u8, path: &Path) -> Result<Metric> {
-    match code {
-        0 => Ok(Metric::InnerProduct),
-        1 => Ok(Metric::Cosine),
-        c => Err(Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("unknown metric code {c}"),
-        }),
-    }
-}
 
 impl HnswIndex {
     /// Writes the index into the directory `dir`, atomically (an existing one is replaced only
