@@ -73,16 +73,6 @@ pub(crate) fn encode(rows: &[f32], dim: usize, m: usize, codebooks: &[f32]) -> V
     codes
 }
 
-/// The reconstruction of one code.
-pub(crate) fn decode(code: &[u8], dim: usize, codebooks: &[f32], out: &mut [f32]) {
-    let m = code.len();
-    let dsub = dim / m;
-    for (j, &c) in code.iter().enumerate() {
-        let s = (j * KSUB + c as usize) * dsub;
-        out[j * dsub..(j + 1) * dsub].copy_from_slice(&codebooks[s..s + dsub]);
-    }
-}
-
 /// The query's table: `table[j * 256 + c]` = inner product of sub-vector j with sub-centroid c.
 pub(crate) fn ip_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
     let dsub = q.len() / m;
