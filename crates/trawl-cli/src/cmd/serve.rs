@@ -49,6 +49,7 @@ impl RetrieverArgs {
                 weights: self.weights.clone(),
                 candidate_depth: self.depth,
             },
+            ..Default::default()
         }
     }
 }
