@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes (or reuses) bench/.venv with the Python peers the benchmarks compare trawl against.
-# Usage: bench/setup.sh [group ...]   groups: eval bm25 dense serve train (default: all)
+# Usage: bench/setup.sh [group ...]   groups: eval bm25 dense serve train ann (default: all but ann)
 # Idempotent: a group already installed is skipped (a stamp file per group).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -19,6 +19,7 @@ for g in "${groups[@]}"; do
     dense) pip numpy sentence-transformers faiss-cpu hnswlib psutil ;;
     serve) pip fastapi uvicorn httpx psutil ;;
     train) pip sentence-transformers datasets accelerate ;;
+    ann) pip numpy faiss-cpu hnswlib psutil ;;
     *) echo "unknown group: $g" >&2; exit 2 ;;
   esac
   touch "$stamp"

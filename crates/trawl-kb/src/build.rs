@@ -319,6 +319,7 @@ pub(crate) fn build_staged(
         generation: new_generation(),
         files: Vec::new(),
         checksum: String::new(),
+        ann: Vec::new(),
     };
     // Last: only now is every declared index on disk.
     manifest.write_into(tmp)?;

@@ -152,8 +152,13 @@ impl Column {
         let dat = Checked::open(&dat_path, spec.2, VERSION, verify)?;
         let idx = Checked::open(&idx_path, spec.3, VERSION, verify)?;
         let fields = spec.4;
-        let want = (num_docs * fields + 1) * 8;
-        if idx.len() != want {
+        // A hostile manifest can claim any document count: no overflow, just a mismatch.
+        let want = num_docs
+            .checked_mul(fields)
+            .and_then(|n| n.checked_add(1))
+            .and_then(|n| n.checked_mul(8));
+        if want != Some(idx.len()) {
+            let want = want.map_or_else(|| "more than 2^64".to_string(), |w| w.to_string());
             return Err(Error::corrupt(
                 &idx_path,
                 format!(

@@ -83,6 +83,9 @@ pub enum Error {
     /// Embeddings do not fit the documents or the declared dimension.
     #[error("embeddings: {message}")]
     BadEmbeddings { message: String },
+    /// An approximate index that is missing, misnamed or does not fit the KB's vectors.
+    #[error("{message}")]
+    Ann { message: String },
     /// An error from the BM25 engine.
     #[error(transparent)]
     Bm25(#[from] trawl_bm25::Error),

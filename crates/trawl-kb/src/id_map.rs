@@ -56,12 +56,12 @@ impl IdMap {
     pub(crate) fn open(dir: &Path, num_docs: usize, verify: Verify) -> Result<Self> {
         let path = dir.join(ID_MAP_FILE);
         let ords = Checked::open(&path, MAGIC, VERSION, verify)?;
-        if ords.len() != num_docs * 4 {
+        // `num_docs` comes from the manifest: a hostile one must not overflow.
+        if num_docs.checked_mul(4) != Some(ords.len()) {
             return Err(Error::corrupt(
                 &path,
                 format!(
-                    "expected {} bytes for {num_docs} documents, found {}",
-                    num_docs * 4,
+                    "expected 4 bytes per document for {num_docs} documents, found {}",
                     ords.len()
                 ),
             ));

@@ -68,6 +68,8 @@ pub struct KnowledgeBase {
     bm25: Option<Bm25Index>,
     dense: Option<FlatIndex>,
     recovered: Vec<Recovery>,
+    /// The approximate indexes, in manifest order.
+    pub(crate) ann: Vec<Box<dyn trawl_vector::VectorIndex>>,
 }
 
 impl KnowledgeBase {
@@ -158,6 +160,7 @@ impl KnowledgeBase {
             }
             _ => None,
         };
+        let ann = crate::ann::open_all(dir, &manifest, dense.as_ref())?;
         Ok(KnowledgeBase {
             dir: dir.to_path_buf(),
             manifest,
@@ -166,6 +169,7 @@ impl KnowledgeBase {
             bm25,
             dense,
             recovered,
+            ann,
         })
     }
 
@@ -312,25 +316,42 @@ impl KnowledgeBase {
     }
 
     /// Adds (or replaces) the dense index from precomputed embeddings, one row per document in
-    /// ordinal order, as a new generation: under the KB's write lock, a new directory shares the
-    /// unchanged files (hard links), gets the new index and manifest, and is swapped in whole.
+    /// ordinal order, as a new generation (see [`KnowledgeBase::new_generation`]). Approximate
+    /// indexes were built from the old vectors, so they are dropped.
     pub fn add_dense(&mut self, embeddings: &DenseEmbeddings) -> Result<()> {
+        let num_docs = self.num_docs();
+        let replaced = [
+            format!("{}/", dense::DENSE_DIR),
+            format!("{}/", crate::ann::ANN_DIR),
+        ];
+        self.new_generation(&replaced, |staging, manifest| {
+            let section = dense::write(&staging.join(dense::DENSE_DIR), embeddings, num_docs)?;
+            manifest.dense = Some(section);
+            manifest.ann.clear();
+            Ok(())
+        })
+    }
+
+    /// Changes the KB as a new generation: under the KB's write lock, a new directory shares the
+    /// files that stay (hard links; every listed file not under one of `replaced`'s prefixes),
+    /// `change` writes the new ones and edits the manifest, and the whole directory is swapped in
+    /// and reopened. Files are never modified in place, so a reader that has the old generation
+    /// mapped keeps reading it.
+    pub(crate) fn new_generation(
+        &mut self,
+        replaced: &[String],
+        change: impl FnOnce(&Path, &mut Manifest) -> Result<()>,
+    ) -> Result<()> {
         let staging = AtomicDir::create(&self.dir)?;
         for f in &self.manifest.files {
-            let dense_prefix = format!("{}/", dense::DENSE_DIR);
-            if f == MANIFEST_FILE || f.starts_with(&dense_prefix) || f.ends_with('/') {
+            if f == MANIFEST_FILE || f.ends_with('/') || replaced.iter().any(|p| f.starts_with(p)) {
                 continue;
             }
             let from = trawl_store::confined_join(&self.dir, f)?;
             trawl_store::link_or_copy(&from, &staging.path().join(f))?;
         }
-        let section = dense::write(
-            &staging.path().join(dense::DENSE_DIR),
-            embeddings,
-            self.num_docs(),
-        )?;
         let mut manifest = self.manifest.clone();
-        manifest.dense = Some(section);
+        change(staging.path(), &mut manifest)?;
         manifest.generation = new_generation();
         manifest.write_into(staging.path())?;
         staging.commit()?;

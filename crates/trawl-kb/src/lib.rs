@@ -13,6 +13,7 @@
 //! | `ids.ord`       | ordinals sorted by id, for `ordinal_of` (checksummed)              |
 //! | `bm25/`         | the `trawl_bm25::Bm25Index`                                        |
 //! | `dense/`        | the `trawl_vector::FlatIndex` (optional)                           |
+//! | `ann/<name>/`   | approximate indexes over the dense vectors (HNSW, IVF, IVF-PQ)     |
 //!
 //! Beside it: `.<name>.lock` while a writer works, `.<name>.tmp-<pid>` while it builds.
 //!
@@ -44,6 +45,7 @@
 //! # Ok::<(), trawl_kb::Error>(())
 //! ```
 
+pub mod ann;
 mod build;
 mod corpus_hash;
 mod dense;
@@ -53,6 +55,7 @@ mod id_map;
 mod kb;
 pub mod manifest;
 
+pub use ann::{AnnManifest, AnnParams};
 pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};
 pub use corpus_hash::{hash_documents, CorpusHasher};
 pub use dense::DenseEmbeddings;
@@ -61,3 +64,4 @@ pub use error::{Error, Result};
 pub use kb::{KbHit, KbHitRef, KnowledgeBase, OpenOptions};
 pub use manifest::{DenseDtype, DenseMetric, IndexedFields, Manifest};
 pub use trawl_store::Verify;
+pub use trawl_vector::{SearchParams, VectorIndex};

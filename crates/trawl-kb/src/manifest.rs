@@ -98,6 +98,9 @@ pub struct Manifest {
     pub doc_store_bytes: u64,
     pub bm25: Option<Bm25Manifest>,
     pub dense: Option<DenseManifest>,
+    /// Approximate indexes over the dense vectors (see [`crate::ann`]); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ann: Vec<crate::ann::AnnManifest>,
     /// Changes with every build or replacement of the KB (see [`crate::KnowledgeBase::generation`]).
     pub generation: String,
     /// Every file of the KB (relative, `/`-separated, sorted; `manifest.json` included): the
@@ -199,6 +202,9 @@ impl Manifest {
         }
         if let Some(d) = &self.dense {
             trawl_store::confined_join(dir, &d.dir)?;
+        }
+        for a in &self.ann {
+            trawl_store::confined_join(dir, &a.dir)?;
         }
         for f in &self.files {
             trawl_store::confined_join(dir, f.trim_end_matches('/'))?;

@@ -1,5 +1,6 @@
 //! Dense retrieval: queries encoded by a sentence-embedding model (cargo feature `dense`),
-//! searched exactly in the KB's vector index. Without the feature, opening one is a named error.
+//! searched in the KB's exact vector index or one of its approximate indexes (by name, with its
+//! ef / nprobe / refine knobs). Without the feature, opening one is a named error.
 
 use std::sync::Arc;
 
@@ -13,13 +14,25 @@ use crate::Result;
 /// Opens the dense retriever of `kb` with `model` (a folder or a hub id in the local cache;
 /// default: the model recorded in the KB manifest).
 pub fn open_dense(kb: Arc<KnowledgeBase>, model: Option<&str>) -> Result<Arc<dyn Retriever>> {
+    let opts = crate::KbRetrieverOptions {
+        model: model.map(str::to_string),
+        ..Default::default()
+    };
+    open_dense_with(kb, &opts)
+}
+
+/// [`open_dense`] with the model, the vector index and its knobs from `opts`.
+pub fn open_dense_with(
+    kb: Arc<KnowledgeBase>,
+    opts: &crate::KbRetrieverOptions,
+) -> Result<Arc<dyn Retriever>> {
     #[cfg(feature = "dense")]
     {
-        Ok(Arc::new(imp::DenseRetriever::open(kb, model)?))
+        Ok(Arc::new(imp::DenseRetriever::open(kb, opts)?))
     }
     #[cfg(not(feature = "dense"))]
     {
-        let _ = (kb, model);
+        let _ = (kb, opts);
         Err(Error::DenseNotBuilt)
     }
 }
@@ -42,6 +55,8 @@ mod imp {
     pub struct DenseRetriever {
         kb: Arc<KnowledgeBase>,
         encoder: SentenceEncoder,
+        index: Option<String>,
+        search: trawl_kb::SearchParams,
     }
 
     fn engine(e: impl std::fmt::Display) -> Error {
@@ -52,7 +67,16 @@ mod imp {
     }
 
     impl DenseRetriever {
-        pub fn open(kb: Arc<KnowledgeBase>, model: Option<&str>) -> Result<Self> {
+        pub fn open(kb: Arc<KnowledgeBase>, opts: &crate::KbRetrieverOptions) -> Result<Self> {
+            let model = opts.model.as_deref();
+            // An unknown index name fails here, before the model is loaded.
+            if kb.vectors().is_some() {
+                kb.vector_index(opts.index.as_deref())
+                    .map_err(|e| Error::InvalidArgument {
+                        field: "index",
+                        message: e.to_string(),
+                    })?;
+            }
             let Some(index) = kb.vectors() else {
                 return Err(Error::MissingIndex {
                     index: "dense",
@@ -85,7 +109,12 @@ mod imp {
                     ),
                 });
             }
-            Ok(DenseRetriever { kb, encoder })
+            Ok(DenseRetriever {
+                kb,
+                encoder,
+                index: opts.index.clone(),
+                search: opts.search,
+            })
         }
     }
 
@@ -102,10 +131,10 @@ mod imp {
             let flat: Vec<f32> = vectors.concat();
             let index = self
                 .kb
-                .vectors()
-                .ok_or_else(|| engine("the KB lost its vectors"))?;
+                .vector_index(self.index.as_deref())
+                .map_err(engine)?;
             let hits = index
-                .search_batch(&flat, queries.len(), k)
+                .search_batch_with(&flat, queries.len(), k, &self.search)
                 .map_err(engine)?;
             hits.into_iter()
                 .map(|h| with_ids(&self.kb, "dense", h.into_iter().map(|h| (h.doc, h.score))))

@@ -85,6 +85,11 @@ pub struct KbRetrieverOptions {
     pub model: Option<String>,
     /// Fusion settings of the `hybrid` retriever (BM25 first, dense second).
     pub hybrid: crate::HybridConfig,
+    /// Vector index the dense retriever searches: `None` (or "exact") is the exact flat index,
+    /// otherwise an approximate index of the KB by name.
+    pub index: Option<String>,
+    /// Knobs of that index (ef, nprobe, refine).
+    pub search: trawl_kb::SearchParams,
 }
 
 /// The retrievers a KB supports: `bm25` when it has a BM25 index, `dense` when it has vectors
@@ -107,7 +112,7 @@ pub fn open_all(kb: Arc<KnowledgeBase>, opts: &KbRetrieverOptions) -> Result<KbR
         }
     };
     let dense = if kb.vectors().is_some() || opts.model.is_some() {
-        match crate::dense::open_dense(kb.clone(), opts.model.as_deref()) {
+        match crate::dense::open_dense_with(kb.clone(), opts) {
             Ok(d) => Some(d),
             Err(e) if opts.model.is_some() => return Err(e),
             Err(e) => {
@@ -145,10 +150,10 @@ pub fn open_named(
 ) -> Result<Arc<dyn Retriever>> {
     match name {
         "bm25" => Ok(Arc::new(Bm25Retriever::new(kb)?)),
-        "dense" => crate::dense::open_dense(kb, opts.model.as_deref()),
+        "dense" => crate::dense::open_dense_with(kb, opts),
         "hybrid" => {
             let b: Arc<dyn Retriever> = Arc::new(Bm25Retriever::new(kb.clone())?);
-            let d = crate::dense::open_dense(kb, opts.model.as_deref())?;
+            let d = crate::dense::open_dense_with(kb, opts)?;
             Ok(Arc::new(crate::HybridRetriever::new(
                 "hybrid",
                 vec![b, d],

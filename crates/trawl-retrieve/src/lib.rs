@@ -45,7 +45,7 @@ pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
-pub use dense::open_dense;
+pub use dense::{open_dense, open_dense_with};
 pub use error::{Error, Result};
 pub use fusion::{fuse, Fusion, Normalization, DEFAULT_RRF_K};
 pub use hybrid::{HybridConfig, HybridRetriever, DEFAULT_CANDIDATE_DEPTH};

@@ -18,6 +18,12 @@ pub enum Error {
     /// A file that is not a trawl vector file, from a newer version, truncated or corrupted.
     #[error("{path}: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    /// Parameters that cannot build an index (e.g. nlist larger than the number of vectors).
+    #[error("{0}")]
+    InvalidParams(String),
+    /// A file-level error from trawl-store (checksum, footer, version, I/O).
+    #[error(transparent)]
+    Store(#[from] trawl_store::Error),
     /// I/O on a named file.
     #[error("{path}: {source}")]
     Io {

@@ -7,8 +7,7 @@
 use rayon::prelude::*;
 
 use crate::storage::{Precision, Rows, RowsRef};
-use crate::topk::TopK;
-use crate::{Error, Hit, Result};
+use crate::{Error, Hit, Result, TopK};
 
 /// Similarity used to rank documents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +91,20 @@ impl FlatIndex {
         }
         self.len += n;
         Ok(())
+    }
+
+    /// Every stored vector as f32, row-major (what an approximate index is built from).
+    pub fn to_f32_rows(&self) -> Vec<f32> {
+        let mut tmp = Vec::new();
+        self.rows
+            .view()
+            .rows_f32(0, self.len, self.dim, &mut tmp)
+            .to_vec()
+    }
+
+    /// The stored rows' bytes (to fingerprint the vectors an index was built from).
+    pub fn rows_bytes(&self) -> &[u8] {
+        self.rows.bytes()
     }
 
     /// The stored vector of `doc` (as f32; normalised if the metric is cosine).

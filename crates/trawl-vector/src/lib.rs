@@ -11,16 +11,25 @@
 //! assert!(index.search(&[1.0, 2.0], 1).is_err()); // wrong dimension
 //! ```
 
+mod array;
 mod error;
 mod flat;
-mod hit;
+mod hnsw;
+mod index;
+mod ivf;
+mod kmeans;
 pub mod npy;
 mod persist;
+mod rng;
+mod simd;
 mod storage;
-mod topk;
 
 pub use error::{Error, Result};
 pub use flat::{normalize_rows, FlatIndex, Metric};
-pub use hit::Hit;
+pub use hnsw::{HnswIndex, HnswParams, HNSW_FILES};
+pub use index::{SearchParams, VectorIndex};
+pub use ivf::{IvfCodec, IvfIndex, IvfParams, IVF_FILES};
+pub use kmeans::{kmeans, KMeansParams};
 pub use persist::FILE_NAME;
 pub use storage::Precision;
+pub use trawl_topk::{Hit, TopK};

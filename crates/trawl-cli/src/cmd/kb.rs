@@ -19,6 +19,8 @@ pub enum Command {
         /// The knowledge base directory.
         kb: PathBuf,
     },
+    /// Add an approximate vector index (HNSW, IVF, IVF-PQ) built from the KB's stored vectors.
+    Index(super::kb_index::Args),
 }
 
 #[derive(clap::Args)]
@@ -332,6 +334,7 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build(args) => build(args),
+        Command::Index(args) => super::kb_index::run(args),
         Command::Info { kb } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());

@@ -6,6 +6,7 @@ pub mod compare;
 pub mod encode;
 pub mod eval;
 pub mod kb;
+pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
 pub mod search;

@@ -1,4 +1,5 @@
 //! `trawl search KB "query"`: the top documents of a knowledge base, as a table or JSON.
+//! `trawl search KB --vectors Q.npy`: search by precomputed query vectors (one per row).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +20,26 @@ pub enum RetrieverArg {
 pub struct Args {
     /// The knowledge base directory (from `trawl kb build`).
     pub kb: PathBuf,
-    /// The query text.
-    pub query: String,
+    /// The query text (or --vectors).
+    #[arg(required_unless_present = "vectors")]
+    pub query: Option<String>,
+    /// Search by query vectors from a .npy file ([n, dim], float32/float16), one query per row;
+    /// JSON output is {"results": [{"hits": [{"id", "score"}, ...]}, ...]} in row order.
+    #[arg(long, conflicts_with = "query")]
+    pub vectors: Option<PathBuf>,
+    /// Vector index for dense search: `exact` (default) or the name of an approximate index
+    /// added with `trawl kb index`.
+    #[arg(long)]
+    pub index: Option<String>,
+    /// HNSW: candidate list size (higher: better recall, slower).
+    #[arg(long)]
+    pub ef: Option<usize>,
+    /// IVF: lists probed per query.
+    #[arg(long)]
+    pub nprobe: Option<usize>,
+    /// IVF-PQ: re-score the first R candidates exactly (needs an index built with --refine-vectors).
+    #[arg(long)]
+    pub refine: Option<usize>,
     /// How many documents to return.
     #[arg(short = 'k', long = "top-k", default_value_t = 10)]
     pub k: usize,
@@ -91,16 +110,23 @@ impl RetrieverArg {
 }
 
 /// Runs the query through the chosen retriever (dense and hybrid encode it with the KB's model).
-fn search(kb: &Arc<KnowledgeBase>, args: &Args) -> anyhow::Result<Vec<KbHit>> {
+fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<Vec<KbHit>> {
     if args.retriever == RetrieverArg::Bm25 {
-        return Ok(kb.search_bm25(&args.query, args.k)?);
+        if args.index.is_some() {
+            anyhow::bail!(
+                "--index selects a vector index: use it with --retriever dense or hybrid"
+            );
+        }
+        return Ok(kb.search_bm25(query, args.k)?);
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: args.model.clone(),
+        index: args.index.clone(),
+        search: search_params(args),
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
-    let mut lists = retriever.retrieve_batch(&[args.query.as_str()], args.k)?;
+    let mut lists = retriever.retrieve_batch(&[query], args.k)?;
     Ok(lists
         .pop()
         .unwrap_or_default()
@@ -113,11 +139,82 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args) -> anyhow::Result<Vec<KbHit>> {
         .collect())
 }
 
+fn search_params(args: &Args) -> trawl_kb::SearchParams {
+    trawl_kb::SearchParams {
+        ef: args.ef,
+        nprobe: args.nprobe,
+        refine: args.refine,
+    }
+}
+
+#[derive(serde::Serialize)]
+struct VectorHit<'a> {
+    id: &'a str,
+    score: f32,
+}
+
+#[derive(serde::Serialize)]
+struct VectorResult<'a> {
+    hits: Vec<VectorHit<'a>>,
+}
+
+/// `--vectors Q.npy`: every row is a query, searched through the chosen vector index.
+fn run_vectors(
+    kb: &KnowledgeBase,
+    args: &Args,
+    path: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let (values, n, dim) = trawl_vector::npy::read_npy_f32(path)
+        .with_context(|| format!("reading query vectors {}", path.display()))?;
+    let index = kb.vector_index(args.index.as_deref())?;
+    if dim != index.dim() {
+        anyhow::bail!(
+            "{}: query vectors have dimension {dim} but the KB's vectors have dimension {}; encode the queries with the KB's model ({})",
+            path.display(),
+            index.dim(),
+            kb.dense_model().unwrap_or("unknown")
+        );
+    }
+    let results = kb.search_vectors(
+        args.index.as_deref(),
+        &values,
+        n,
+        args.k,
+        &search_params(args),
+    )?;
+    if args.json {
+        let out: Vec<VectorResult> = results
+            .iter()
+            .map(|hits| VectorResult {
+                hits: hits
+                    .iter()
+                    .map(|h| VectorHit {
+                        id: &h.id,
+                        score: h.score,
+                    })
+                    .collect(),
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "results": out }));
+    } else {
+        for (row, hits) in results.iter().enumerate() {
+            for (rank, h) in hits.iter().enumerate() {
+                println!("{row}\t{}\t{}\t{:.6}", rank + 1, h.id, h.score);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kb = KnowledgeBase::open(&args.kb)
         .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
+    if let Some(path) = &args.vectors {
+        return run_vectors(&kb, &args, path);
+    }
+    let query = args.query.clone().unwrap_or_default();
     let kb = Arc::new(kb);
-    let hits = search(&kb, &args)?;
+    let hits = search(&kb, &args, &query)?;
     let mut rows = Vec::with_capacity(hits.len());
     for (i, hit) in hits.iter().enumerate() {
         let doc = kb.document(hit.ordinal)?;
@@ -135,14 +232,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let out = JsonOut {
-            query: &args.query,
+            query: &query,
             hits,
         };
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
     if rows.is_empty() {
-        println!("no documents match {:?}", args.query);
+        println!("no documents match {query:?}");
         return Ok(ExitCode::SUCCESS);
     }
     let titles: Vec<String> = rows.iter().map(|r| snippet(r.2, TITLE_CHARS)).collect();

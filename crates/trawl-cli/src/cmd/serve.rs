@@ -50,6 +50,7 @@ impl RetrieverArgs {
                 weights: self.weights.clone(),
                 candidate_depth: self.depth,
             },
+            ..Default::default()
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use crate::Hit;
 
-pub(crate) struct TopK {
+/// The best `k` of a stream of (doc, score) pairs; see [`crate::Hit::rank_cmp`] for the order.
+pub struct TopK {
     k: usize,
     buf: Vec<Hit>,
     /// Score of the k-th best seen so far once the buffer has been cut; -inf before.
@@ -39,6 +40,30 @@ impl TopK {
         }
     }
 
+    /// Offers one document.
+    #[inline]
+    pub fn push(&mut self, doc: u32, score: f32) {
+        if self.k == 0 {
+            return;
+        }
+        if score > self.threshold || self.buf.len() < self.k {
+            self.buf.push(Hit { doc, score });
+            if self.buf.len() >= 2 * self.k {
+                self.cut();
+            }
+        }
+    }
+
+    /// The score a new document must beat to enter (-inf until k have been seen).
+    #[inline]
+    pub fn threshold(&self) -> f32 {
+        if self.buf.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.threshold
+        }
+    }
+
     fn cut(&mut self) {
         if self.buf.len() >= self.k {
             self.buf.select_nth_unstable_by(self.k - 1, Hit::rank_cmp);
@@ -69,5 +94,35 @@ impl TopK {
         }
         self.buf.sort_unstable_by(Hit::rank_cmp);
         self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_equals_a_full_sort_on_a_stream_with_ties() {
+        let scores: Vec<f32> = (0..1000u32).map(|i| ((i * 7919) % 97) as f32).collect();
+        for k in [0, 1, 5, 96, 2000] {
+            let mut a = TopK::new(k);
+            a.push_row(0, &scores[..500]);
+            let mut b = TopK::new(k);
+            for (i, &s) in scores.iter().enumerate().skip(500) {
+                b.push(i as u32, s);
+            }
+            a.merge(b);
+            let mut want: Vec<Hit> = scores
+                .iter()
+                .enumerate()
+                .map(|(i, &score)| Hit {
+                    doc: i as u32,
+                    score,
+                })
+                .collect();
+            want.sort_by(Hit::rank_cmp);
+            want.truncate(k);
+            assert_eq!(a.into_sorted(), want, "k = {k}");
+        }
     }
 }

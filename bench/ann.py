@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Approximate search: trawl vs faiss-cpu (HNSW, IVF-Flat, IVF-PQ) and hnswlib, same vectors,
+same queries, same ground truth (exact inner product), in one run. Prints recall@10 vs
+queries/second per knob, build time, memory, index size, queries/second at recall 0.90, 0.95 and
+0.99, and the trawl/peer ratios.
+
+  bench/ann.py DOCS.npy QUERIES.npy --trawl-bench BIN [--threads 1 2] [--nlist N] [--pq-m M]
+"""
+import argparse, json, os, subprocess, sys, tempfile, time
+
+import numpy as np
+import psutil
+
+
+def recall(truth, got):
+    return float(np.mean([len(set(t) & set(g)) / len(t) for t, g in zip(truth, got)]))
+
+
+def rss():
+    return psutil.Process().memory_info().rss
+
+
+def timed_batch(fn, reps=3):
+    best, out = float("inf"), None
+    for _ in range(reps):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def faiss_runs(docs, queries, truth, threads, nlist, pq_m, hnsw_m):
+    import faiss
+    faiss.omp_set_num_threads(threads)
+    n, d = docs.shape
+    rows = []
+
+    def emit(index, knob, build_s, mem, disk, search):
+        secs, ids = timed_batch(search)
+        rows.append(dict(engine="faiss", index=index, threads=threads, knob=knob,
+                         recall=recall(truth, ids), qps=len(queries) / secs, build_s=build_s,
+                         memory_bytes=mem, disk_bytes=disk))
+
+    m0 = rss(); t = time.perf_counter()
+    h = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    h.hnsw.efConstruction = 200
+    h.add(docs)
+    bs = time.perf_counter() - t; mem = rss() - m0
+    disk = len(faiss.serialize_index(h))
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256]:
+        h.hnsw.efSearch = ef
+        emit("hnsw", f"ef={ef}", bs, mem, disk, lambda: h.search(queries, 10)[1])
+    for name in ["ivf", "ivfpq"]:
+        m0 = rss(); t = time.perf_counter()
+        q = faiss.IndexFlatL2(d)
+        if name == "ivf":
+            ix = faiss.IndexIVFFlat(q, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            ix = faiss.IndexIVFPQ(q, d, nlist, pq_m, 8, faiss.METRIC_INNER_PRODUCT)
+        ix.cp.seed = 0
+        ix.train(docs); ix.add(docs)
+        bs = time.perf_counter() - t; mem = rss() - m0
+        disk = len(faiss.serialize_index(ix))
+        for p in [1, 2, 4, 8, 16, 32, 64]:
+            if p > nlist:
+                continue
+            ix.nprobe = p
+            emit(name, f"nprobe={p}", bs, mem, disk, lambda: ix.search(queries, 10)[1])
+    return rows
+
+
+def hnswlib_runs(docs, queries, truth, threads, hnsw_m):
+    import hnswlib
+    n, d = docs.shape
+    rows = []
+    m0 = rss(); t = time.perf_counter()
+    p = hnswlib.Index(space="ip", dim=d)
+    p.init_index(max_elements=n, ef_construction=200, M=hnsw_m, random_seed=0)
+    p.set_num_threads(threads)
+    p.add_items(docs, np.arange(n))
+    bs = time.perf_counter() - t; mem = rss() - m0
+    with tempfile.TemporaryDirectory() as tmp:
+        f = os.path.join(tmp, "h.bin"); p.save_index(f); disk = os.path.getsize(f)
+    for ef in [10, 16, 24, 32, 48, 64, 96, 128, 256]:
+        p.set_ef(max(ef, 10))
+        secs, (ids, _) = timed_batch(lambda: p.knn_query(queries, k=10, num_threads=threads))
+        rows.append(dict(engine="hnswlib", index="hnsw", threads=threads, knob=f"ef={ef}",
+                         recall=recall(truth, ids), qps=len(queries) / secs, build_s=bs,
+                         memory_bytes=mem, disk_bytes=disk))
+    return rows
+
+
+def qps_at(rows, target):
+    ok = [r["qps"] for r in rows if r["recall"] >= target]
+    return max(ok) if ok else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("docs"); ap.add_argument("queries")
+    ap.add_argument("--trawl-bench", required=True)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--nlist", type=int); ap.add_argument("--pq-m", type=int)
+    ap.add_argument("--hnsw-m", type=int, default=16)
+    ap.add_argument("--json", help="write every row here")
+    a = ap.parse_args()
+    docs = np.ascontiguousarray(np.load(a.docs).astype(np.float32))
+    queries = np.ascontiguousarray(np.load(a.queries).astype(np.float32))
+    n, d = docs.shape
+    nlist = a.nlist or max(1, int(np.sqrt(n)))
+    pq_m = a.pq_m or d // 8
+    truth = np.argsort(-(queries @ docs.T), axis=1, kind="stable")[:, :10]
+    rows = []
+    for th in a.threads:
+        out = subprocess.run([a.trawl_bench, a.docs, a.queries, str(th), str(nlist), str(pq_m), str(a.hnsw_m)],
+                             check=True, capture_output=True, text=True)
+        rows += [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        rows += faiss_runs(docs, queries, truth, th, nlist, pq_m, a.hnsw_m)
+        rows += hnswlib_runs(docs, queries, truth, th, a.hnsw_m)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    print(f"# {n} x {d} docs, {len(queries)} queries, k=10, nlist {nlist}, PQ m {pq_m} x 8 bits, HNSW M {a.hnsw_m} efC 200")
+    print(f"{'engine':8} {'index':6} {'thr':>3} {'knob':11} {'recall':>7} {'qps':>9} {'build_s':>8} {'mem_MB':>7} {'disk_MB':>7}")
+    for r in rows:
+        print(f"{r['engine']:8} {r['index']:6} {r['threads']:>3} {r['knob']:11} {r['recall']:7.4f} {r['qps']:9.0f} "
+              f"{r['build_s']:8.2f} {r['memory_bytes']/1e6:7.1f} {r['disk_bytes']/1e6:7.1f}")
+    print("\n# queries/second at recall@10 >= target (best knob), and trawl / peer")
+    for th in a.threads:
+        for index, peers in [("hnsw", ["hnswlib", "faiss"]), ("ivf", ["faiss"]), ("ivfpq", ["faiss"])]:
+            sel = lambda e: [r for r in rows if r["engine"] == e and r["index"] == index and r["threads"] == th]
+            for target in [0.90, 0.95, 0.99]:
+                t = qps_at(sel("trawl"), target)
+                parts = [f"trawl {t:.0f}" if t else "trawl -"]
+                for p in peers:
+                    q = qps_at(sel(p), target)
+                    ratio = f"{t / q:.2f}x" if t and q else "-"
+                    parts.append(f"{p} {q:.0f} (ratio {ratio})" if q else f"{p} -")
+                print(f"{index:6} threads {th} recall {target:.2f}: " + ", ".join(parts))
+        # Same-knob recall of IVF-PQ (the issue asks for trawl within 0.01 of FAISS).
+        for r in [r for r in rows if r["engine"] == "trawl" and r["index"] == "ivfpq" and r["threads"] == th]:
+            f = [x for x in rows if x["engine"] == "faiss" and x["index"] == "ivfpq" and x["threads"] == th and x["knob"] == r["knob"]]
+            if f:
+                print(f"ivfpq  threads {th} {r['knob']:10}: recall trawl {r['recall']:.4f} faiss {f[0]['recall']:.4f} "
+                      f"(diff {r['recall'] - f[0]['recall']:+.4f}), qps ratio {r['qps'] / f[0]['qps']:.2f}x")
+    for th in a.threads:
+        for e in ["trawl", "hnswlib", "faiss"]:
+            b = [r for r in rows if r["engine"] == e and r["index"] == "hnsw" and r["threads"] == th]
+            if b:
+                print(f"hnsw build threads {th}: {e} {b[0]['build_s']:.2f}s, memory {b[0]['memory_bytes']/1e6:.1f} MB, disk {b[0]['disk_bytes']/1e6:.1f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Encodes BEIR scifact and nfcorpus (corpus and queries) with all-MiniLM-L6-v2 once, into .npy
+# files that the ANN tests (crates/trawl-vector/tests) and bench/ann.sh read.
+#   bench/ann_vectors.sh [OUT_DIR]   (default: $TRAWL_ANN_VECTORS or /work/ann-vectors)
+# Needs: a built trawl (TRAWL_BIN, default target/release/trawl or $CARGO_TARGET_DIR), the model
+# (TRAWL_TEST_MODEL) and the BEIR data (TRAWL_SHARED_DATA). About 5 minutes on 2 cores.
+set -euo pipefail
+out=${1:-${TRAWL_ANN_VECTORS:-/work/ann-vectors}}
+data=${TRAWL_SHARED_DATA:?set TRAWL_SHARED_DATA to the folder holding beir/}
+model=${TRAWL_TEST_MODEL:?set TRAWL_TEST_MODEL to the all-MiniLM-L6-v2 folder}
+target=${CARGO_TARGET_DIR:-target}
+bin=${TRAWL_BIN:-$target/release/trawl}
+[ -x "$bin" ] || bin=$target/debug/trawl
+mkdir -p "$out"
+for ds in scifact nfcorpus; do
+  [ -s "$out/$ds-docs.npy" ] || "$bin" encode "$model" "$data/beir/$ds" --out "$out/$ds-docs.npy"
+  [ -s "$out/$ds-queries.npy" ] || "$bin" encode "$model" "$data/beir/$ds" --queries --out "$out/$ds-queries.npy"
+done
+ls -l "$out"

@@ -1,0 +1,98 @@
+//! `trawl kb index KB --type hnsw|ivf|ivfpq [...]`: adds an approximate vector index to a KB from
+//! the vectors it already stores (no re-encoding); `--index NAME` on `search` selects it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use trawl_kb::{AnnParams, KnowledgeBase};
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexType {
+    Hnsw,
+    Ivf,
+    Ivfpq,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The knowledge base directory (built with --dense).
+    pub kb: PathBuf,
+    /// Index type.
+    #[arg(long = "type", value_enum)]
+    pub kind: IndexType,
+    /// Name that `--index` selects (default: the type). An index of that name is replaced.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// HNSW: links per node (default 16). IVF-PQ: sub-quantisers (must divide the dimension).
+    #[arg(long)]
+    pub m: Option<usize>,
+    /// HNSW: candidate list size while building.
+    #[arg(long, default_value_t = 200)]
+    pub ef_construction: usize,
+    /// HNSW: default candidate list size at search (`--ef` overrides per search).
+    #[arg(long, default_value_t = 64)]
+    pub ef_search: usize,
+    /// IVF / IVF-PQ: number of lists (about sqrt(documents) is usual).
+    #[arg(long)]
+    pub nlist: Option<usize>,
+    /// IVF / IVF-PQ: default lists probed per query (`--nprobe` overrides per search).
+    #[arg(long, default_value_t = 8)]
+    pub nprobe: usize,
+    /// IVF / IVF-PQ: train on a seeded sample of this many vectors (default: all, at most 256
+    /// per centroid).
+    #[arg(long)]
+    pub train_size: Option<usize>,
+    /// Seed: the same seed rebuilds the same bytes.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// IVF-PQ: keep the full vectors so searches can re-score exactly (`--refine R`).
+    #[arg(long)]
+    pub refine_vectors: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut kb = KnowledgeBase::open(&args.kb)
+        .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
+    let n = kb.num_docs();
+    let default_nlist = ((n as f64).sqrt() as usize).clamp(1, 65_536);
+    let params = match args.kind {
+        IndexType::Hnsw => AnnParams::Hnsw {
+            m: args.m.unwrap_or(16),
+            ef_construction: args.ef_construction,
+            ef_search: args.ef_search,
+            seed: args.seed,
+        },
+        IndexType::Ivf => AnnParams::Ivf {
+            nlist: args.nlist.unwrap_or(default_nlist),
+            nprobe: args.nprobe,
+            train_size: args.train_size,
+            seed: args.seed,
+        },
+        IndexType::Ivfpq => {
+            let Some(m) = args.m else {
+                bail!("--type ivfpq needs --m M (sub-quantisers; a divisor of the vector dimension, e.g. 48 for 384)");
+            };
+            AnnParams::IvfPq {
+                nlist: args.nlist.unwrap_or(default_nlist),
+                m,
+                nprobe: args.nprobe,
+                train_size: args.train_size,
+                seed: args.seed,
+                refine_vectors: args.refine_vectors,
+            }
+        }
+    };
+    let name = args.name.unwrap_or_else(|| params.kind().to_string());
+    let t = Instant::now();
+    kb.add_ann(&name, params)
+        .with_context(|| format!("adding index `{name}` to {}", args.kb.display()))?;
+    eprintln!(
+        "added {} index `{name}` over {n} vectors in {:.1}s; search it with `trawl search {} --index {name}`",
+        params.kind(),
+        t.elapsed().as_secs_f64(),
+        args.kb.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

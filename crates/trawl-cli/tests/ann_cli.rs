@@ -1,0 +1,177 @@
+//! `trawl kb index` and `trawl search --vectors / --index` through the real binary.
+
+#![cfg(feature = "dense")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn trawl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(args)
+        .output()
+        .expect("run trawl")
+}
+
+fn out(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn model() -> Option<PathBuf> {
+    let m = std::env::var_os("TRAWL_TEST_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/all-MiniLM-L6-v2")
+        });
+    if m.join("model.safetensors").is_file() {
+        Some(m)
+    } else {
+        eprintln!(
+            "skipped: {} missing (scripts/get-model.sh installs it)",
+            m.display()
+        );
+        None
+    }
+}
+
+#[test]
+fn an_hnsw_index_is_added_without_re_encoding_and_searched_by_vectors_and_text() {
+    let Some(model) = model() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let topics = [
+        "cats", "dogs", "bees", "rivers", "stars", "bread", "chess", "trains",
+    ];
+    let corpus: String = (0..40)
+        .map(|i| {
+            let t = topics[i % topics.len()];
+            format!("{{\"_id\": \"d{i}\", \"title\": \"{t}\", \"text\": \"A note number {i} about {t} and more {t}.\"}}\n")
+        })
+        .collect();
+    let corpus_path = tmp.path().join("corpus.jsonl");
+    std::fs::write(&corpus_path, corpus).unwrap();
+    let kb = tmp.path().join("kb");
+    let (kb_s, corpus_s, model_s) = (
+        kb.to_str().unwrap(),
+        corpus_path.to_str().unwrap(),
+        model.to_str().unwrap(),
+    );
+    let o = trawl(&["kb", "build", corpus_s, "--out", kb_s, "--dense", model_s]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    let o = trawl(&[
+        "kb", "index", kb_s, "--type", "hnsw", "--name", "h", "--m", "8", "--seed", "3",
+    ]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    let o = trawl(&["kb", "index", kb_s, "--type", "ivf", "--nlist", "4"]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    let info: serde_json::Value =
+        serde_json::from_str(&out(&trawl(&["kb", "info", kb_s])).0).unwrap();
+    assert_eq!(info["ann"][0]["name"], "h");
+    assert_eq!(info["ann"][0]["params"]["type"], "hnsw");
+    assert_eq!(info["ann"][0]["params"]["m"], 8);
+    assert_eq!(info["ann"][1]["params"]["nlist"], 4);
+
+    // The documents' own vectors as queries: each finds itself first.
+    let docs_npy = tmp.path().join("d.npy");
+    let o = trawl(&[
+        "encode",
+        model_s,
+        corpus_s,
+        "--out",
+        docs_npy.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    let mut answers = Vec::new();
+    for index in ["exact", "h", "ivf"] {
+        let o = trawl(&[
+            "search",
+            kb_s,
+            "--vectors",
+            docs_npy.to_str().unwrap(),
+            "--index",
+            index,
+            "--ef",
+            "64",
+            "--nprobe",
+            "4",
+            "-k",
+            "3",
+            "--json",
+        ]);
+        assert!(o.status.success(), "{index}: {}", out(&o).1);
+        let v: serde_json::Value = serde_json::from_str(&out(&o).0).unwrap();
+        let results = v["results"].as_array().unwrap();
+        assert_eq!(results.len(), 40);
+        for (i, r) in results.iter().enumerate() {
+            assert_eq!(r["hits"][0]["id"], format!("d{i}"), "{index}, row {i}");
+        }
+        answers.push(v);
+    }
+    // Probing every IVF list is exact.
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| {
+                r["hits"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| h["id"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    assert_eq!(ids(&answers[0]), ids(&answers[2]));
+
+    // A text query through the approximate index.
+    let o = trawl(&[
+        "search",
+        kb_s,
+        "honey bees",
+        "--retriever",
+        "dense",
+        "--index",
+        "h",
+        "--json",
+        "-k",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(out(&o).0.contains("bees"), "{}", out(&o).0);
+
+    // Bad input: unknown index, wrong dimension, PQ without m.
+    let o = trawl(&[
+        "search",
+        kb_s,
+        "--vectors",
+        docs_npy.to_str().unwrap(),
+        "--index",
+        "nope",
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        out(&o).1.contains("no vector index named `nope`"),
+        "{}",
+        out(&o).1
+    );
+    let small = tmp.path().join("small.npy");
+    trawl_vector::npy::write_npy(&small, &[1.0, 0.0, 0.0], 1, 3, trawl_vector::Precision::F32)
+        .unwrap();
+    let o = trawl(&[
+        "search",
+        kb_s,
+        "--vectors",
+        small.to_str().unwrap(),
+        "--index",
+        "h",
+    ]);
+    assert!(
+        out(&o).1.contains("dimension 3") && out(&o).1.contains("384"),
+        "{}",
+        out(&o).1
+    );
+    let o = trawl(&["kb", "index", kb_s, "--type", "ivfpq"]);
+    assert!(out(&o).1.contains("needs --m"), "{}", out(&o).1);
+}

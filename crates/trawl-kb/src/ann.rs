@@ -1,0 +1,277 @@
+//! Approximate nearest-neighbour indexes inside a KB: built from the KB's stored dense vectors
+//! (no re-encoding), each written into a new KB generation at `ann/<name>/` (checksummed, memory-mapped on
+//! open) and listed in the manifest's `ann` section with its parameters and the fingerprint of
+//! the vectors it was built from. Replacing the dense vectors drops them.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use trawl_vector::{
+    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, SearchParams, VectorIndex,
+};
+
+use crate::kb::{KbHit, KnowledgeBase};
+use crate::{Error, Result};
+
+/// Sub-directory holding the approximate indexes.
+pub const ANN_DIR: &str = "ann";
+
+/// How an approximate index was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AnnParams {
+    Hnsw {
+        m: usize,
+        ef_construction: usize,
+        ef_search: usize,
+        seed: u64,
+    },
+    Ivf {
+        nlist: usize,
+        nprobe: usize,
+        train_size: Option<usize>,
+        seed: u64,
+    },
+    IvfPq {
+        nlist: usize,
+        m: usize,
+        nprobe: usize,
+        train_size: Option<usize>,
+        seed: u64,
+        /// Full vectors kept for exact re-scoring (`refine`).
+        refine_vectors: bool,
+    },
+}
+
+impl AnnParams {
+    /// "hnsw", "ivf" or "ivfpq".
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnnParams::Hnsw { .. } => "hnsw",
+            AnnParams::Ivf { .. } => "ivf",
+            AnnParams::IvfPq { .. } => "ivfpq",
+        }
+    }
+}
+
+/// One approximate index in the manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnnManifest {
+    /// What `--index NAME` selects.
+    pub name: String,
+    /// Sub-directory, `ann/<name>`.
+    pub dir: String,
+    pub dim: usize,
+    pub num_vectors: u64,
+    /// CRC-32 and length of the dense vectors' bytes it was built from (`crc32hex-bytes`).
+    pub vectors_hash: String,
+    pub params: AnnParams,
+}
+
+fn vectors_hash(flat: &FlatIndex) -> String {
+    let b = flat.rows_bytes();
+    format!("{:08x}-{}", crc32fast::hash(b), b.len())
+}
+
+fn ann_err(message: String) -> Error {
+    Error::Ann { message }
+}
+
+/// Opens every index the manifest lists, checking each against the dense vectors.
+pub(crate) fn open_all(
+    dir: &Path,
+    manifest: &crate::Manifest,
+    dense: Option<&FlatIndex>,
+) -> Result<Vec<Box<dyn VectorIndex>>> {
+    let mut out: Vec<Box<dyn VectorIndex>> = Vec::new();
+    for a in &manifest.ann {
+        let path = trawl_store::confined_join(dir, &a.dir)?;
+        let index: Box<dyn VectorIndex> = match a.params {
+            AnnParams::Hnsw { .. } => Box::new(HnswIndex::open(&path)?),
+            AnnParams::Ivf { .. } | AnnParams::IvfPq { .. } => Box::new(IvfIndex::open(&path)?),
+        };
+        if index.kind() != a.params.kind()
+            || index.len() as u64 != manifest.num_docs
+            || index.dim() != a.dim
+            || dense.is_some_and(|d| d.dim() != a.dim)
+        {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "the {} index holds {} vectors of dimension {} but the manifest lists a {} index of {} documents, dimension {}",
+                    index.kind(),
+                    index.len(),
+                    index.dim(),
+                    a.params.kind(),
+                    manifest.num_docs,
+                    a.dim
+                ),
+            ));
+        }
+        out.push(index);
+    }
+    Ok(out)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && name != "exact";
+    if ok {
+        Ok(())
+    } else {
+        Err(ann_err(format!(
+            "index name `{name}`: use 1-64 letters, digits, '-' or '_' (and not `exact`, which names the flat index)"
+        )))
+    }
+}
+
+impl KnowledgeBase {
+    /// Builds an approximate index named `name` from the KB's dense vectors and adds it (an
+    /// index of the same name is replaced). The index directory, then the manifest, are
+    /// replaced atomically.
+    pub fn add_ann(&mut self, name: &str, params: AnnParams) -> Result<()> {
+        check_name(name)?;
+        let flat = self.vectors().ok_or(Error::MissingIndex {
+            kind: "dense",
+            hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
+        })?;
+        let rows = flat.to_f32_rows();
+        let (dim, metric) = (flat.dim(), flat.metric());
+        let entry = AnnManifest {
+            name: name.to_string(),
+            dir: format!("{ANN_DIR}/{name}"),
+            dim,
+            num_vectors: flat.len() as u64,
+            vectors_hash: vectors_hash(flat),
+            params,
+        };
+        let replaced = [format!("{}/", entry.dir)];
+        self.new_generation(&replaced, |staging, manifest| {
+            let dest = staging.join(&entry.dir);
+            std::fs::create_dir_all(staging.join(ANN_DIR))
+                .map_err(|e| Error::io(staging.join(ANN_DIR), e))?;
+            build_into(&rows, dim, metric, params, &dest)?;
+            match manifest.ann.iter().position(|a| a.name == name) {
+                Some(i) => manifest.ann[i] = entry,
+                None => manifest.ann.push(entry),
+            }
+            Ok(())
+        })
+    }
+
+    /// The index a search uses: `None` or `Some("exact")` is the exact flat index, otherwise
+    /// the approximate index of that name.
+    pub fn vector_index(&self, name: Option<&str>) -> Result<&dyn VectorIndex> {
+        match name {
+            None | Some("exact") => {
+                self.vectors()
+                    .map(|v| v as &dyn VectorIndex)
+                    .ok_or(Error::MissingIndex {
+                        kind: "dense",
+                        hint: "`trawl kb build DOCS --out KB --dense MODEL --force`",
+                    })
+            }
+            Some(n) => match self.manifest().ann.iter().position(|a| a.name == n) {
+                Some(i) => Ok(self.ann[i].as_ref()),
+                None => {
+                    let names: Vec<&str> = self
+                        .manifest()
+                        .ann
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    Err(ann_err(format!(
+                        "{} has no vector index named `{n}` (it has: exact{}{}); add one with `trawl kb index KB --type hnsw --name {n}`",
+                        self.dir().display(),
+                        if names.is_empty() { "" } else { ", " },
+                        names.join(", ")
+                    )))
+                }
+            },
+        }
+    }
+
+    /// Top `k` documents for each of `n` query vectors (row-major) through the named index
+    /// (`None`: exact), with its search knobs.
+    pub fn search_vectors(
+        &self,
+        index: Option<&str>,
+        queries: &[f32],
+        n: usize,
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<KbHit>>> {
+        let ix = self.vector_index(index)?;
+        let all = ix.search_batch_with(queries, n, k, params)?;
+        all.into_iter()
+            .map(|hits| self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score))))
+            .collect()
+    }
+}
+
+/// Saves through `save` into `dest` (the engines write via their own `AtomicDir`); the parent
+/// `ann/` directory is created first.
+/// Builds the index `params` describes over `rows` and saves it at `dest`.
+fn build_into(
+    rows: &[f32],
+    dim: usize,
+    metric: trawl_vector::Metric,
+    params: AnnParams,
+    dest: &Path,
+) -> Result<()> {
+    match params {
+        AnnParams::Hnsw {
+            m,
+            ef_construction,
+            ef_search,
+            seed,
+        } => {
+            let p = HnswParams {
+                m,
+                ef_construction,
+                ef_search,
+                seed,
+            };
+            HnswIndex::build(rows, dim, metric, p)?.save(dest)?;
+        }
+        AnnParams::Ivf {
+            nlist,
+            nprobe,
+            train_size,
+            seed,
+        } => {
+            let p = IvfParams {
+                nlist,
+                codec: IvfCodec::Flat,
+                nprobe,
+                train_size,
+                seed,
+                keep_vectors: false,
+            };
+            IvfIndex::build(rows, dim, metric, p)?.save(dest)?;
+        }
+        AnnParams::IvfPq {
+            nlist,
+            m,
+            nprobe,
+            train_size,
+            seed,
+            refine_vectors,
+        } => {
+            let p = IvfParams {
+                nlist,
+                codec: IvfCodec::Pq { m },
+                nprobe,
+                train_size,
+                seed,
+                keep_vectors: refine_vectors,
+            };
+            IvfIndex::build(rows, dim, metric, p)?.save(dest)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! Approximate indexes in a KB: added from the stored vectors, listed in the manifest, reopened
+//! with the same answers, selected by name; and the quality bar on scifact.
+
+use std::path::PathBuf;
+
+use trawl_data::Document;
+use trawl_kb::{AnnParams, DenseEmbeddings, KbBuildOptions, KnowledgeBase, SearchParams};
+
+fn docs(n: usize) -> Vec<Document> {
+    (0..n)
+        .map(|i| Document {
+            id: format!("d{i}"),
+            title: String::new(),
+            text: format!("document {i}"),
+            metadata: Default::default(),
+        })
+        .collect()
+}
+
+/// Clustered unit vectors (a SplitMix-style hash, so the test needs no RNG crate).
+fn vectors(n: usize, dim: usize, salt: u64) -> Vec<f32> {
+    let h = |x: u64| {
+        let mut z = x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    };
+    let mut out = Vec::with_capacity(n * dim);
+    for i in 0..n {
+        let c = (i % 10) as u64;
+        let row: Vec<f32> = (0..dim)
+            .map(|d| h(1_000_000 + c * 1000 + d as u64) + 0.4 * h((i * dim + d) as u64))
+            .collect();
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        out.extend(row.iter().map(|x| x / norm));
+    }
+    out
+}
+
+#[test]
+fn ann_indexes_are_added_without_re_encoding_listed_reopened_and_selected_by_name() {
+    let (n, dim) = (2000, 16);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("kb");
+    let options = KbBuildOptions {
+        bm25: None,
+        dense: Some(DenseEmbeddings::new(vectors(n, dim, 1), dim, "test-model")),
+        ..Default::default()
+    };
+    let mut kb = KnowledgeBase::build(docs(n).into_iter().map(Ok), &dir, &options, |_| {}).unwrap();
+    kb.add_ann(
+        "hnsw",
+        AnnParams::Hnsw {
+            m: 8,
+            ef_construction: 64,
+            ef_search: 32,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    kb.add_ann(
+        "pq",
+        AnnParams::IvfPq {
+            nlist: 16,
+            m: 4,
+            nprobe: 4,
+            train_size: None,
+            seed: 2,
+            refine_vectors: true,
+        },
+    )
+    .unwrap();
+    kb.add_ann(
+        "ivf",
+        AnnParams::Ivf {
+            nlist: 20,
+            nprobe: 20,
+            train_size: None,
+            seed: 3,
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = kb.manifest().ann.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["hnsw", "pq", "ivf"]);
+    assert!(kb
+        .manifest()
+        .ann
+        .iter()
+        .all(|a| a.num_vectors == n as u64 && a.dim == dim));
+
+    let queries = vectors(30, dim, 9);
+    let p = SearchParams {
+        ef: Some(64),
+        nprobe: Some(8),
+        refine: Some(50),
+    };
+    let exact = kb.search_vectors(None, &queries, 30, 10, &p).unwrap();
+    let reopened = KnowledgeBase::open(&dir).unwrap();
+    for name in ["hnsw", "pq", "ivf"] {
+        let a = kb.search_vectors(Some(name), &queries, 30, 10, &p).unwrap();
+        let b = reopened
+            .search_vectors(Some(name), &queries, 30, 10, &p)
+            .unwrap();
+        assert_eq!(a, b, "{name}: reopened answers differ");
+        assert_eq!(
+            reopened.vector_index(Some(name)).unwrap().kind(),
+            ["hnsw", "ivfpq", "ivf"][names.iter().position(|x| *x == name).unwrap()]
+        );
+    }
+    // IVF-Flat probing every list is exact (same ids; scores up to summation order).
+    let all = SearchParams {
+        nprobe: Some(20),
+        ..p
+    };
+    let ivf = kb
+        .search_vectors(Some("ivf"), &queries, 30, 10, &all)
+        .unwrap();
+    for (a, e) in ivf.iter().zip(&exact) {
+        let ids = |h: &[trawl_kb::KbHit]| h.iter().map(|x| x.ordinal).collect::<Vec<_>>();
+        assert_eq!(ids(a), ids(e));
+        assert!(a
+            .iter()
+            .zip(e)
+            .all(|(x, y)| (x.score - y.score).abs() < 1e-5));
+    }
+
+    let err = kb
+        .search_vectors(Some("nope"), &queries, 30, 10, &p)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no vector index named `nope`") && err.contains("hnsw, pq, ivf"),
+        "{err}"
+    );
+    let err = kb
+        .add_ann(
+            "a/b",
+            AnnParams::Ivf {
+                nlist: 4,
+                nprobe: 1,
+                train_size: None,
+                seed: 0,
+            },
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("index name"), "{err}");
+    let err = kb
+        .add_ann(
+            "big",
+            AnnParams::Ivf {
+                nlist: 5000,
+                nprobe: 1,
+                train_size: None,
+                seed: 0,
+            },
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("nlist 5000 is larger than the number of vectors 2000"),
+        "{err}"
+    );
+    let err = kb
+        .search_vectors(Some("hnsw"), &queries[..15], 1, 10, &p)
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("16") && err.to_string().contains("15"),
+        "{err}"
+    );
+
+    // New vectors make the old approximate indexes stale: they are dropped.
+    kb.add_dense(&DenseEmbeddings::new(vectors(n, dim, 5), dim, "other"))
+        .unwrap();
+    assert!(kb.manifest().ann.is_empty());
+    assert!(KnowledgeBase::open(&dir).unwrap().manifest().ann.is_empty());
+}
+
+/// The bar: nDCG@10 on scifact (test split) with HNSW at ef 128 within 0.005 of exact,
+/// on the real MiniLM vectors cached by bench/ann_vectors.sh (skipped without them).
+#[test]
+fn scifact_hnsw_ef_128_ndcg_at_10_is_within_0_005_of_exact() {
+    let vdir = std::env::var_os("TRAWL_ANN_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/ann-vectors"));
+    let Some(data) = trawl_data::shared_data::locate("beir/scifact") else {
+        eprintln!("skipped: no BEIR scifact");
+        return;
+    };
+    if !vdir.join("scifact-docs.npy").exists() {
+        assert_ne!(
+            std::env::var("TRAWL_REQUIRE_SHARED").as_deref(),
+            Ok("1"),
+            "run bench/ann_vectors.sh"
+        );
+        eprintln!("skipped: no scifact vectors in {}", vdir.display());
+        return;
+    }
+    let (dv, n, dim) = trawl_vector::npy::read_npy_f32(vdir.join("scifact-docs.npy")).unwrap();
+    let (qv, _, _) = trawl_vector::npy::read_npy_f32(vdir.join("scifact-queries.npy")).unwrap();
+    let read_ids = |f: &str| -> Vec<String> {
+        std::fs::read_to_string(vdir.join(f))
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let (doc_ids, query_ids) = (
+        read_ids("scifact-docs.ids.txt"),
+        read_ids("scifact-queries.ids.txt"),
+    );
+    let ds = trawl_data::beir::BeirDataset::open(&data).unwrap();
+    let corpus: Vec<Document> = ds.read_corpus().unwrap().map(|d| d.unwrap()).collect();
+    assert_eq!(corpus.len(), n);
+    assert!(
+        corpus.iter().zip(&doc_ids).all(|(d, id)| &d.id == id),
+        "vectors are in corpus order"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let options = KbBuildOptions {
+        bm25: None,
+        dense: Some(DenseEmbeddings::new(dv, dim, "all-MiniLM-L6-v2")),
+        ..Default::default()
+    };
+    let mut kb = KnowledgeBase::build(
+        corpus.into_iter().map(Ok),
+        tmp.path().join("kb"),
+        &options,
+        |_| {},
+    )
+    .unwrap();
+    kb.add_ann(
+        "hnsw",
+        AnnParams::Hnsw {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 128,
+            seed: 0,
+        },
+    )
+    .unwrap();
+
+    let qrels = ds.read_qrels("test").unwrap();
+    let mut qs = Vec::new();
+    let mut ids = Vec::new();
+    for (i, id) in query_ids.iter().enumerate() {
+        if qrels.get(id).is_some() {
+            qs.extend_from_slice(&qv[i * dim..(i + 1) * dim]);
+            ids.push(id.clone());
+        }
+    }
+    let ndcg = |index: Option<&str>| -> f64 {
+        let p = SearchParams {
+            ef: Some(128),
+            ..Default::default()
+        };
+        let hits = kb.search_vectors(index, &qs, ids.len(), 100, &p).unwrap();
+        let mut run = trawl_data::run::Run::new();
+        for (q, row) in ids.iter().zip(&hits) {
+            for h in row {
+                run.push(q.clone(), h.id.clone(), h.score as f64);
+            }
+        }
+        let metrics = vec!["ndcg@10".parse().unwrap()];
+        trawl_eval::evaluate(&qrels, &run, &metrics, &trawl_eval::EvalOptions::default())
+            .unwrap()
+            .mean[0]
+    };
+    let (exact, hnsw) = (ndcg(None), ndcg(Some("hnsw")));
+    eprintln!(
+        "scifact nDCG@10 over {} queries: exact {exact:.4}, HNSW ef 128 {hnsw:.4}",
+        ids.len()
+    );
+    assert_eq!(ids.len(), 300);
+    assert!((exact - 0.6451).abs() < 0.003, "exact nDCG@10 {exact}");
+    assert!(
+        (exact - hnsw).abs() <= 0.005,
+        "HNSW {hnsw} vs exact {exact}"
+    );
+}
