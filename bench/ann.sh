@@ -8,7 +8,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 set_name=${1:-scifact}; shift || true
-vec=${TRAWL_ANN_VECTORS:-/work/ann-vectors}
+vec=${TRAWL_ANN_VECTORS:-$root/target/ann-vectors}
 "$here/setup.sh" ann
 py="$here/.venv/bin/python"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Encodes BEIR scifact and nfcorpus (corpus and queries) with all-MiniLM-L6-v2 once, into .npy
 # files that the ANN tests (crates/trawl-vector/tests) and bench/ann.sh read.
-#   bench/ann_vectors.sh [OUT_DIR]   (default: $TRAWL_ANN_VECTORS or /work/ann-vectors)
+#   bench/ann_vectors.sh [OUT_DIR]   (default: $TRAWL_ANN_VECTORS or target/ann-vectors, where the tests look)
+#   ANN_DATASETS="scifact" encodes only those (default: scifact nfcorpus; the tests need scifact).
 # Needs: a built trawl (TRAWL_BIN, default target/release/trawl or $CARGO_TARGET_DIR), the model
 # (TRAWL_TEST_MODEL) and the BEIR data (TRAWL_SHARED_DATA). About 5 minutes on 2 cores.
 set -euo pipefail
-out=${1:-${TRAWL_ANN_VECTORS:-/work/ann-vectors}}
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out=${1:-${TRAWL_ANN_VECTORS:-$root/target/ann-vectors}}
 data=${TRAWL_SHARED_DATA:?set TRAWL_SHARED_DATA to the folder holding beir/}
 model=${TRAWL_TEST_MODEL:?set TRAWL_TEST_MODEL to the all-MiniLM-L6-v2 folder}
-target=${CARGO_TARGET_DIR:-target}
+target=${CARGO_TARGET_DIR:-$root/target}
 bin=${TRAWL_BIN:-$target/release/trawl}
 [ -x "$bin" ] || bin=$target/debug/trawl
 mkdir -p "$out"
-for ds in scifact nfcorpus; do
+for ds in ${ANN_DATASETS:-scifact nfcorpus}; do
   [ -s "$out/$ds-docs.npy" ] || "$bin" encode "$model" "$data/beir/$ds" --out "$out/$ds-docs.npy"
   [ -s "$out/$ds-queries.npy" ] || "$bin" encode "$model" "$data/beir/$ds" --queries --out "$out/$ds-queries.npy"
 done

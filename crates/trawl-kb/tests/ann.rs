@@ -181,7 +181,12 @@ fn ann_indexes_are_added_without_re_encoding_listed_reopened_and_selected_by_nam
 fn scifact_hnsw_ef_128_ndcg_at_10_is_within_0_005_of_exact() {
     let vdir = std::env::var_os("TRAWL_ANN_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/ann-vectors"));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/ann-vectors"
+            ))
+        });
     let Some(data) = trawl_data::shared_data::locate("beir/scifact") else {
         eprintln!("skipped: no BEIR scifact");
         return;

@@ -50,7 +50,12 @@ pub fn recall(exact: &[Vec<Hit>], approx: &[Vec<Hit>]) -> f64 {
 pub fn scifact_vectors() -> Option<(Vec<f32>, Vec<f32>, usize)> {
     let dir = std::env::var_os("TRAWL_ANN_VECTORS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/ann-vectors"));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../target/ann-vectors"
+            ))
+        });
     let docs = dir.join("scifact-docs.npy");
     let queries = dir.join("scifact-queries.npy");
     if !docs.exists() || !queries.exists() {
