@@ -3,6 +3,8 @@
 # N keep-alive clients for D seconds each, cache off (every request retrieves), with the
 # server's RSS: the figures of issue 11's load test. trawl side only (no peer).
 # Usage: bench/serve_rps.sh [CLIENTS=64] [SECONDS=60] [TRAWL=target/release/trawl]
+# DENSE_MODEL=models/all-MiniLM-L6-v2 serves dense retrieval instead (a KB with vectors; TRAWL
+# must then be built with the default features: cargo build --release -p trawl-cli).
 # Needs TRAWL_SHARED_DATA (or ../shared/data) with beir/scifact. Loopback only.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,8 +18,13 @@ work="$target/bench-serve-rps"
 mkdir -p "$work"
 [ -x "$trawl" ] || (cd "$root" && cargo build --release -q -p trawl-cli --no-default-features)
 rustc -O --edition 2021 "$here/serve_rps.rs" -o "$work/serve_rps"
-kb="$work/kb-scifact-bm25"
-[ -f "$kb/manifest.json" ] || "$trawl" kb build "$data" --out "$kb" >/dev/null
+if [ -n "${DENSE_MODEL:-}" ]; then
+  kb="$work/kb-scifact-dense"; retriever=(--default-retriever dense)
+  [ -f "$kb/manifest.json" ] || "$trawl" kb build "$data" --out "$kb" --bm25 --dense "$DENSE_MODEL" >/dev/null
+else
+  kb="$work/kb-scifact-bm25"; retriever=()
+  [ -f "$kb/manifest.json" ] || "$trawl" kb build "$data" --out "$kb" >/dev/null
+fi
 # One body per line: every scifact test query, as /search and as a one-item /reward.
 python3 - "$data" "$work" <<'PY'
 import json, sys
@@ -35,7 +42,7 @@ with open(f"{work}/reward.jsonl", "w") as f:
     for u in uids: f.write(json.dumps({"items": [{"uid": u, "queries": [queries[u]]}], "metric": "ndcg@10"}) + "\n")
 PY
 # An older trawl without --cache-mib: TRAWL_CACHE_OFF="--cache-size 0".
-"$trawl" serve "$kb" --labels "$data/qrels/test.tsv" --addr 127.0.0.1:0 ${TRAWL_CACHE_OFF:---cache-mib 0} \
+"$trawl" serve "$kb" --labels "$data/qrels/test.tsv" --addr 127.0.0.1:0 ${TRAWL_CACHE_OFF:---cache-mib 0} "${retriever[@]}" \
   > "$work/serve.out" 2> "$work/serve.err" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
