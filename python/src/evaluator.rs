@@ -15,7 +15,7 @@ use trawl_eval::trec_format::{parse_run, read_qrels, read_text, QrelsTable};
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
 use crate::convert::{qrels_from_dict, run_from_dict, run_table, OwnedRanking};
-use crate::errors::eval_error;
+use crate::errors::{data_error, eval_error};
 
 /// trec_eval's measures over fixed qrels (the native half of `trawl.RelevanceEvaluator`, which
 /// first turns pytrec_eval's measure spellings into trec_eval `-m` arguments).
@@ -223,12 +223,12 @@ pub fn evaluate<'py>(
         max_docs: None,
     };
     let qrels = match as_path(qrels) {
-        Some(path) => py.detach(|| read_qrels(&path)).map_err(eval_error)?,
+        Some(path) => py.detach(|| read_qrels(&path)).map_err(data_error)?,
         None => qrels_from_dict(qrels)?,
     };
     let eval = match as_path(run) {
         Some(path) => py
-            .detach(|| {
+            .detach(|| -> trawl_eval::Result<_> {
                 let text = read_text(&path)?;
                 let table = parse_run(&text, &path)?;
                 evaluate_table(&qrels, table, &metrics, &opts)
