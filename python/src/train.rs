@@ -275,12 +275,20 @@ pub fn train(
             packed_cpu: !autograd,
         },
     };
-    let summary = py.detach(|| run_train(&args)).map_err(train_error)?;
-    to_py(py, &summary)
+    let (summary, log) = py.detach(|| run_train(&args)).map_err(train_error)?;
+    let out = to_py(py, &summary)?;
+    // Parsed by Python's json so that floats read back exactly as written.
+    let loads = py.import("json")?.getattr("loads")?;
+    let records = log
+        .iter()
+        .map(|line| loads.call1((line,)))
+        .collect::<PyResult<Vec<_>>>()?;
+    out.bind(py).set_item("log", records)?;
+    Ok(out)
 }
 
 /// The body of `trawl train` (same order of checks, locks and saves as the CLI).
-fn run_train(args: &TrainArgs) -> trawl_train::Result<serde_json::Value> {
+fn run_train(args: &TrainArgs) -> trawl_train::Result<(serde_json::Value, Vec<String>)> {
     let run_dir = &args.run_dir;
     // One run per output: both folders stay locked until the run ends.
     let out_lock = trawl_store::DirLock::acquire(&args.out)?;
@@ -367,30 +375,24 @@ fn run_train(args: &TrainArgs) -> trawl_train::Result<serde_json::Value> {
         }
         serde_json::Value::Object(m)
     });
-    Ok(serde_json::json!({
+    let summary = serde_json::json!({
         "out": args.out, "run_dir": run_dir, "steps": summary.steps, "seconds": summary.seconds,
         "seconds_per_step": summary.mean_step_seconds, "last_loss": summary.last_loss,
-        "best": best, "stopped_early": summary.stopped_early, "log": log,
-    }))
+        "best": best, "stopped_early": summary.stopped_early,
+    });
+    Ok((summary, log))
 }
 
-/// The JSON records of `path` from byte `start` on.
-fn read_log(path: &Path, start: u64) -> trawl_train::Result<Vec<serde_json::Value>> {
-    let io = |e| trawl_train::Error::Io {
+/// The non-empty lines of `path` from byte `start` on (JSON records, one a line).
+fn read_log(path: &Path, start: u64) -> trawl_train::Result<Vec<String>> {
+    let bytes = std::fs::read(path).map_err(|e| trawl_train::Error::Io {
         path: path.to_path_buf(),
         source: e,
-    };
-    let bytes = std::fs::read(path).map_err(io)?;
+    })?;
     let text = String::from_utf8_lossy(&bytes[(start as usize).min(bytes.len())..]).into_owned();
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| trawl_train::Error::Data {
-                path: path.to_path_buf(),
-                line: i + 1,
-                message: format!("not a JSON log record: {e}"),
-            })
-        })
-        .collect()
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect())
 }
