@@ -104,9 +104,24 @@ def test_train_tiny_run(mined, model_dir, tmp_path):
     assert emb.shape == (2, 384) and emb.dtype == np.float32 and np.isfinite(emb).all()
     base = trawl.Encoder(str(model_dir), max_seq_len=32).encode(texts)
     assert np.abs(emb - base).max() > 1e-5
-    # A second run into the same output replaces the model trawl wrote there.
-    again = trawl.train(str(model_dir), tiny, out, batch_size=8, max_seq_len=32, max_steps=1)
+    # A second run into the same output replaces the model trawl wrote there; it runs without
+    # the GIL (this thread keeps running Python meanwhile).
+    import threading
+    import time
+
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("r", trawl.train(
+        str(model_dir), tiny, out, batch_size=8, max_seq_len=32, max_steps=1)))
+    worker.start()
+    ticks, start = 0, time.monotonic()
+    while worker.is_alive():
+        sum(range(1000))
+        ticks += 1
+    worker.join()
+    elapsed = time.monotonic() - start
+    again = done["r"]
     assert again["steps"] == 1 and [r["event"] for r in again["log"]] == ["start", "step", "end"]
+    assert elapsed < 1 or ticks > 100
 
 
 def test_train_bad_options(mined, model_dir, tmp_path):
