@@ -58,7 +58,10 @@ pub fn qrels_from_dict(obj: &Bound<'_, PyAny>) -> PyResult<QrelsTable> {
         queries.push(QueryJudgements { query_id, docs });
     }
     queries.sort_by(|a, b| a.query_id.cmp(&b.query_id));
-    Ok(QrelsTable { queries })
+    Ok(QrelsTable {
+        queries,
+        notes: Vec::new(),
+    })
 }
 
 /// One query's retrieved documents: ids packed into one buffer, with their scores.
@@ -120,6 +123,7 @@ pub fn run_table(rankings: &[OwnedRanking]) -> RunTable<'_> {
             .map(|r| (r.query_id.as_str(), r.docs()))
             .collect(),
         run_id: "",
+        notes: Vec::new(),
     }
 }
 

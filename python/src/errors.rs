@@ -32,8 +32,8 @@ pub fn eval_error(e: trawl_eval::Error) -> PyErr {
     use trawl_eval::Error as E;
     let message = e.to_string();
     match &e {
-        E::Io { source, .. } => io_error(source.kind(), message),
-        E::Parse { .. } => ParseError::new_err(message),
+        E::Data(inner) => data_error_ref(inner, message),
+        E::DuplicateDoc { .. } => ParseError::new_err(message),
         _ => PyValueError::new_err(message),
     }
 }
@@ -49,6 +49,13 @@ create_exception!(
     ModelError,
     Error,
     "An embedding model that cannot be loaded or run (bad config, unsupported architecture)."
+);
+
+create_exception!(
+    trawl,
+    TrainError,
+    Error,
+    "Training or mining failed inside trawl (a tensor operation, a locked or unusable run folder)."
 );
 
 pub fn data_error(e: trawl_data::Error) -> PyErr {

@@ -9,13 +9,14 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 use rayon::prelude::*;
+use trawl_data::trec_format::{parse_run, read_qrels, Dialect};
 use trawl_eval::measures::{parse_measures, Context, Measure, RecallRounding};
 use trawl_eval::ranking::RankedRels;
-use trawl_eval::trec_format::{parse_run, read_qrels, read_text, QrelsTable};
+use trawl_eval::trec_format::{read_text, QrelsTable};
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
 use crate::convert::{qrels_from_dict, run_from_dict, run_table, OwnedRanking};
-use crate::errors::eval_error;
+use crate::errors::{data_error, eval_error};
 
 /// trec_eval's measures over fixed qrels (the native half of `trawl.RelevanceEvaluator`, which
 /// first turns pytrec_eval's measure spellings into trec_eval `-m` arguments).
@@ -223,14 +224,17 @@ pub fn evaluate<'py>(
         max_docs: None,
     };
     let qrels = match as_path(qrels) {
-        Some(path) => py.detach(|| read_qrels(&path)).map_err(eval_error)?,
+        Some(path) => py
+            .detach(|| read_qrels(&path, Dialect::Permissive))
+            .map_err(data_error)?,
         None => qrels_from_dict(qrels)?,
     };
     let eval = match as_path(run) {
         Some(path) => py
-            .detach(|| {
+            .detach(|| -> trawl_eval::Result<_> {
                 let text = read_text(&path)?;
-                let table = parse_run(&text, &path)?;
+                // As `trawl eval`: BEIR TSV or TREC qrels, headers and comments allowed.
+                let table = parse_run(&text, &path, Dialect::Permissive)?;
                 evaluate_table(&qrels, table, &metrics, &opts)
             })
             .map_err(eval_error)?,

@@ -11,6 +11,8 @@ mod evaluator;
 mod kb;
 mod pystr;
 mod rewards;
+#[cfg(feature = "train")]
+mod train;
 
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -22,6 +24,7 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::KnowledgeBaseError>(),
     )?;
     m.add("ModelError", py.get_type::<errors::ModelError>())?;
+    m.add("TrainError", py.get_type::<errors::TrainError>())?;
     m.add_class::<kb::Kb>()?;
     m.add_class::<kb::Hit>()?;
     m.add_class::<rewards::PyRetriever>()?;
@@ -29,6 +32,11 @@ fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {
     #[cfg(feature = "dense")]
     m.add_class::<encoder::Encoder>()?;
     m.add("HAS_DENSE", cfg!(feature = "dense"))?;
+    #[cfg(feature = "train")]
+    m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    #[cfg(feature = "train")]
+    m.add_function(wrap_pyfunction!(train::mine_negatives, m)?)?;
+    m.add("HAS_TRAIN", cfg!(feature = "train"))?;
     m.add_class::<evaluator::RelevanceEvaluator>()?;
     m.add_function(wrap_pyfunction!(evaluator::evaluate, m)?)?;
     m.add_function(wrap_pyfunction!(evaluator::trec_measures, m)?)?;

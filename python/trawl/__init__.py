@@ -9,6 +9,8 @@
   "single")`` and ``DocumentDataset(labels).compute_rewards_batch(uids, doc_ids, method, k)``.
 - RAG: ``RetrievalManager(retriever_type, knowledge_base_path).retrieve(query, top_k)``.
 - Embeddings: ``Encoder(model).encode(texts)`` -> float32 numpy array.
+- Training: ``mine_negatives(data, out, retriever="bm25")`` and ``train(model, data, out, ...)``
+  (the ``trawl mine-negatives`` / ``trawl train`` commands, same options) -> summary dicts.
 
 Heavy calls release the GIL and run on all cores. trawl's errors are ``trawl.Error`` subclasses
 (``trawl.ParseError`` for bad file contents), ``FileNotFoundError``, ``TypeError`` or
@@ -30,11 +32,15 @@ from ._trawl import (
     ModelError,
     ParseError,
     Retriever,
+    TrainError,
     evaluate,
 )
 
 if _trawl.HAS_DENSE:
     from ._trawl import Encoder
+
+if _trawl.HAS_TRAIN:
+    from ._trawl import mine_negatives, train
 
 __version__ = "0.1.0"
 
@@ -50,12 +56,15 @@ __all__ = [
     "Retriever",
     "ParseError",
     "RelevanceEvaluator",
+    "TrainError",
     "compute_aggregated_measure",
     "evaluate",
+    "mine_negatives",
     "parse_qrel",
     "parse_run",
     "supported_measures",
     "supported_nicknames",
+    "train",
 ]
 
 

@@ -11,11 +11,14 @@ _Qrels = Mapping[str, Mapping[str, int]]
 _Run = Mapping[str, Mapping[str, float]]
 
 HAS_DENSE: bool
+HAS_TRAIN: bool
 
 class Error(Exception): ...
 class ParseError(Error): ...
 class KnowledgeBaseError(Error): ...
 class ModelError(Error): ...
+class TrainError(Error):
+    """Training or mining failed inside trawl (a tensor operation, a locked run folder)."""
 
 class _RelevanceEvaluator:
     def __new__(
@@ -107,3 +110,88 @@ class Encoder:
     ) -> npt.NDArray[np.float32]: ...
     @property
     def dim(self) -> int: ...
+
+def mine_negatives(
+    data: _Path,
+    out: _Path,
+    *,
+    split: str = "train",
+    retriever: str = "bm25",
+    model: str = "all-MiniLM-L6-v2",
+    num: int = 5,
+    range: Union[str, Tuple[int, int], None] = None,
+    margin: Optional[float] = None,
+    strategy: str = "top",
+    seed: int = 42,
+    batch_size: int = 64,
+) -> Dict[str, Any]:
+    """Hard negatives for training, as ``trawl mine-negatives`` (same options and defaults).
+
+    ``data``: a BEIR folder (queries, corpus and the ``split`` qrels) or JSONL pairs (the corpus
+    is then every positive and negative in the file). ``retriever``: ``"bm25"`` or ``"dense"``
+    (with ``model``). ``num`` negatives per query drawn from candidate ranks ``range``
+    (``"FROM-TO"`` or ``(FROM, TO)``, 1-based, default ``"1-100"``), positives excluded;
+    ``margin`` drops candidates scoring too close to the positive (likely unlabelled positives;
+    cosine: absolute, BM25: relative); ``strategy``: ``"top"``, ``"random"`` or ``"semi-hard"``.
+
+    Writes ``out`` atomically, one ``{"query", "positive", "negatives", "query_id",
+    "positive_id", "negative_ids"}`` line per (query, positive), and returns ``{"out", "lines",
+    "lines_with_negatives", "negatives"}``. Releases the GIL. Raises ``ValueError`` for bad
+    options, ``FileNotFoundError`` for missing data or model, ``trawl.ParseError`` for bad data.
+    """
+
+def train(
+    model: str,
+    data: _Path,
+    out: _Path,
+    *,
+    train_split: str = "train",
+    run_dir: Optional[_Path] = None,
+    force: bool = False,
+    resume: bool = False,
+    eval: Optional[_Path] = None,
+    split: str = "dev",
+    val_fraction: float = 0.0,
+    epochs: int = 1,
+    max_steps: Optional[int] = None,
+    batch_size: int = 32,
+    grad_accum: int = 1,
+    lr: float = 2e-5,
+    head_lr: Optional[float] = None,
+    warmup_ratio: float = 0.1,
+    weight_decay: float = 0.01,
+    max_grad_norm: float = 1.0,
+    max_seq_len: Optional[int] = None,
+    seed: int = 42,
+    scale: Optional[float] = None,
+    temperature: Optional[float] = None,
+    symmetric: bool = False,
+    max_negatives: Optional[int] = None,
+    eval_every: Optional[int] = None,
+    metric: str = "ndcg@10",
+    patience: Optional[int] = None,
+    freeze_base: bool = False,
+    projection_dim: Optional[int] = None,
+    interrupt_after: Optional[int] = None,
+    autograd: bool = False,
+    eval_batch_size: int = 64,
+) -> Dict[str, Any]:
+    """Contrastive fine-tuning (MNRL with in-batch and hard negatives), as ``trawl train``
+    (same options and defaults; ``scale`` defaults to 20, and excludes ``temperature``).
+
+    ``model``: a sentence-transformers folder or a name found in ``./models`` or the HF cache.
+    ``data``: JSONL (``{"query","positive","negatives"}``, e.g. from ``mine_negatives``, or
+    ``{"question","answer"|"context"}``) or a BEIR folder (its ``train_split`` qrels).
+    Evaluation: ``eval`` (a BEIR folder with ``split``, or JSONL pairs) or ``val_fraction`` of
+    the training queries held out; the best checkpoint by ``metric`` is kept.
+
+    Writes the trained model to ``out`` (a sentence-transformers folder that ``trawl.Encoder``
+    and sentence-transformers load) and checkpoints plus ``train_log.jsonl`` to ``run_dir``
+    (default ``<out>.run``). Returns ``{"out", "run_dir", "steps", "seconds",
+    "seconds_per_step", "last_loss", "best", "stopped_early", "log"}``, ``log`` being the
+    ``train_log.jsonl`` records this call wrote (``{"event": "start"|"step"|"eval"|
+    "early_stop"|"end", "step", ...}``; step records carry ``loss``, ``lr``, ``grad_norm``).
+    Releases the GIL. Raises ``ValueError`` for bad options, ``FileNotFoundError`` for missing
+    data or model, ``FileExistsError`` when ``out`` holds something it may not replace,
+    ``trawl.ParseError`` for bad data, other ``trawl.Error`` subclasses otherwise.
+    """
