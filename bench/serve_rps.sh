@@ -20,10 +20,10 @@ mkdir -p "$work"
 rustc -O --edition 2021 "$here/serve_rps.rs" -o "$work/serve_rps"
 if [ -n "${DENSE_MODEL:-}" ]; then
   kb="$work/kb-scifact-dense"; retriever=(--default-retriever dense)
-  [ -f "$kb/manifest.json" ] || "$trawl" kb build "$data" --out "$kb" --bm25 --dense "$DENSE_MODEL" >/dev/null
+  "$trawl" kb info "$kb" >/dev/null 2>&1 || "$trawl" kb build "$data" --out "$kb" --bm25 --dense "$DENSE_MODEL" --force >/dev/null
 else
   kb="$work/kb-scifact-bm25"; retriever=()
-  [ -f "$kb/manifest.json" ] || "$trawl" kb build "$data" --out "$kb" >/dev/null
+  "$trawl" kb info "$kb" >/dev/null 2>&1 || "$trawl" kb build "$data" --out "$kb" --force >/dev/null
 fi
 # One body per line: every scifact test query, as /search and as a one-item /reward.
 python3 - "$data" "$work" <<'PY'
