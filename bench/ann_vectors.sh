@@ -4,12 +4,13 @@
 #   bench/ann_vectors.sh [OUT_DIR]   (default: $TRAWL_ANN_VECTORS or target/ann-vectors, where the tests look)
 #   ANN_DATASETS="scifact" encodes only those (default: scifact nfcorpus; the tests need scifact).
 # Needs: a built trawl (TRAWL_BIN, default target/release/trawl or $CARGO_TARGET_DIR), the model
-# (TRAWL_TEST_MODEL) and the BEIR data (TRAWL_SHARED_DATA). About 5 minutes on 2 cores.
+# (TRAWL_TEST_MODEL, default models/all-MiniLM-L6-v2) and the BEIR data (TRAWL_SHARED_DATA,
+# default ../shared/data). About 5 minutes on 2 cores.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out=${1:-${TRAWL_ANN_VECTORS:-$root/target/ann-vectors}}
-data=${TRAWL_SHARED_DATA:?set TRAWL_SHARED_DATA to the folder holding beir/}
-model=${TRAWL_TEST_MODEL:?set TRAWL_TEST_MODEL to the all-MiniLM-L6-v2 folder}
+data=${TRAWL_SHARED_DATA:-$root/../shared/data}
+model=${TRAWL_TEST_MODEL:-$root/models/all-MiniLM-L6-v2}
 target=${CARGO_TARGET_DIR:-$root/target}
 bin=${TRAWL_BIN:-$target/release/trawl}
 [ -x "$bin" ] || bin=$target/debug/trawl
