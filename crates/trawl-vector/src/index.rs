@@ -68,8 +68,16 @@ impl VectorIndex for FlatIndex {
     }
 }
 
-/// Checks that `queries` holds `n` rows of `dim` values (errors name both numbers).
-pub(crate) fn check_queries(queries: &[f32], n: usize, dim: usize) -> Result<()> {
+/// The common start of every approximate search: checks that `queries` holds `n` rows of `dim`
+/// values (errors name both numbers) and clamps `k` to the index's `len`. `None` means the
+/// answer is `n` empty lists (no queries, or nothing to return).
+pub(crate) fn checked_k(
+    queries: &[f32],
+    n: usize,
+    k: usize,
+    dim: usize,
+    len: usize,
+) -> Result<Option<usize>> {
     if queries.len() != n * dim {
         let received = queries.len().checked_div(n).unwrap_or(queries.len());
         return Err(crate::Error::WrongVectorDimension {
@@ -77,5 +85,6 @@ pub(crate) fn check_queries(queries: &[f32], n: usize, dim: usize) -> Result<()>
             received,
         });
     }
-    Ok(())
+    let k = k.min(len);
+    Ok((n > 0 && k > 0).then_some(k))
 }

@@ -19,7 +19,7 @@ mod persist;
 use rayon::prelude::*;
 
 use crate::array::Array;
-use crate::index::{check_queries, SearchParams, VectorIndex};
+use crate::index::{checked_k, SearchParams, VectorIndex};
 use crate::{normalize_rows, Error, Hit, Metric, Result};
 
 pub use persist::HNSW_FILES;
@@ -183,14 +183,9 @@ impl VectorIndex for HnswIndex {
         k: usize,
         params: &SearchParams,
     ) -> Result<Vec<Vec<Hit>>> {
-        check_queries(queries, n, self.dim)?;
-        let k = k.min(self.len);
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        if k == 0 {
+        let Some(k) = checked_k(queries, n, k, self.dim, self.len)? else {
             return Ok(vec![Vec::new(); n]);
-        }
+        };
         let ef = params.ef.unwrap_or(self.params.ef_search).max(k);
         let g = self.view();
         let metric = self.metric;

@@ -17,7 +17,7 @@ pub(crate) mod pq;
 use rayon::prelude::*;
 
 use crate::array::Array;
-use crate::index::{check_queries, SearchParams, VectorIndex};
+use crate::index::{checked_k, SearchParams, VectorIndex};
 use crate::kmeans::{assign_nearest, kmeans, norms, KMeansParams};
 use crate::rng::SplitMix64;
 use crate::simd::dot;
@@ -393,14 +393,9 @@ impl VectorIndex for IvfIndex {
         k: usize,
         params: &SearchParams,
     ) -> Result<Vec<Vec<Hit>>> {
-        check_queries(queries, n, self.dim)?;
-        let k = k.min(self.len);
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        if k == 0 {
+        let Some(k) = checked_k(queries, n, k, self.dim, self.len)? else {
             return Ok(vec![Vec::new(); n]);
-        }
+        };
         if params.refine.is_some_and(|r| r > 0)
             && self.full.is_none()
             && matches!(self.lists, Lists::Pq { .. })
