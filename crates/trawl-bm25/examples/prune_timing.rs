@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Params};
+use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Params, Strategy};
 use trawl_data::beir::BeirDataset;
 
 fn word(rank: usize) -> String {
@@ -37,7 +37,7 @@ fn generate(docs: usize, queries: usize) -> (Vec<String>, Vec<String>) {
         .collect();
     let cdf: Vec<f64> = cdf.iter().map(|c| c / acc).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let mut sample = |rng: &mut ChaCha8Rng, lo: f64| {
+    let sample = |rng: &mut ChaCha8Rng, lo: f64| {
         let u: f64 = rng.random_range(lo..1.0);
         cdf.partition_point(|&c| c < u).min(vocab - 1)
     };
@@ -62,16 +62,15 @@ fn generate(docs: usize, queries: usize) -> (Vec<String>, Vec<String>) {
     (texts, qs)
 }
 
-fn time(index: &Bm25Index, queries: &[String], k: usize, exhaustive: bool) -> (f64, Vec<Vec<(u32, u32)>>) {
+type Bits = Vec<Vec<(u32, u32)>>;
+
+fn time(index: &Bm25Index, queries: &[String], k: usize, strategy: Strategy) -> (f64, Bits) {
+    index.set_strategy(strategy);
     let start = Instant::now();
     let out: Vec<_> = queries
         .iter()
         .map(|q| {
-            let hits = if exhaustive {
-                index.search_exhaustive(q, k)
-            } else {
-                index.search(q, k)
-            };
+            let hits = index.search(q, k);
             hits.iter().map(|h| (h.doc, h.score.to_bits())).collect()
         })
         .collect();
@@ -103,13 +102,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index.num_postings(),
         start.elapsed()
     );
+    if let Ok(k) = std::env::var("PRUNE_TIMING_DAAT_ONLY") {
+        // For profiling one path: repeated DAAT searches at this k.
+        let k: usize = k.parse()?;
+        for _ in 0..5 {
+            let (qps, _) = time(&index, &queries, k, Strategy::DocAtATime);
+            println!("k={k}: DAAT {qps:.0} q/s");
+        }
+        return Ok(());
+    }
     for k in [10, 1000] {
-        let (ex_qps, ex) = time(&index, &queries, k, true);
-        let (pr_qps, pr) = time(&index, &queries, k, false);
-        let same = ex == pr;
+        let (ex_qps, ex) = time(&index, &queries, k, Strategy::Exhaustive);
+        let (daat_qps, daat) = time(&index, &queries, k, Strategy::DocAtATime);
+        let (win_qps, win) = time(&index, &queries, k, Strategy::Windowed);
         println!(
-            "k={k}: exhaustive {ex_qps:.0} q/s, pruned {pr_qps:.0} q/s ({:.2}x), identical: {same}",
-            pr_qps / ex_qps
+            "k={k}: exhaustive {ex_qps:.0} q/s; block-max MaxScore DAAT {daat_qps:.0} q/s ({:.2}x, \
+             identical: {}), windowed {win_qps:.0} q/s ({:.2}x, identical: {})",
+            daat_qps / ex_qps,
+            daat == ex,
+            win_qps / ex_qps,
+            win == ex
         );
     }
     Ok(())

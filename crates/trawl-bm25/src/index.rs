@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::analysis::{Analyzer, AnalyzerConfig, Scratch};
 use crate::blocks::{self, BLOCK_LEN};
@@ -56,9 +56,9 @@ pub(crate) struct IndexData {
 ///
 /// Build with [`crate::Bm25Builder`], persist with [`Bm25Index::save`], reopen (memory-mapped)
 /// with [`Bm25Index::open`]. Searching is exact: results are the documents with the highest
-/// scores, ordered by score, ties by lower ordinal. [`Bm25Index::search`] skips documents
-/// that cannot enter the top k (block-max MaxScore) and returns the
-/// same hits, scores and order as [`Bm25Index::search_exhaustive`], which scores every document
+/// scores, ordered by score, ties by lower ordinal. [`Bm25Index::search`] may skip documents
+/// that cannot enter the top k (block-max MaxScore, see [`Strategy`]) and returns the same
+/// hits, scores and order as [`Bm25Index::search_exhaustive`], which scores every document
 /// containing a query term.
 pub struct Bm25Index {
     pub(crate) analyzer: Analyzer,
@@ -67,8 +67,8 @@ pub struct Bm25Index {
     pub(crate) scorer: Scorer,
     /// Lucene only: each document's one-byte length norm (empty for the other methods).
     norms: Vec<u8>,
-    /// Set by [`Bm25Index::set_exhaustive`]: every search scores exhaustively.
-    exhaustive: AtomicBool,
+    /// The [`Strategy`] of [`Bm25Index::search`], as its `u8` tag.
+    strategy: AtomicU8,
 }
 
 /// Per-thread search buffers: a dense score accumulator and a bitmap of the documents touched,
@@ -105,11 +105,38 @@ thread_local! {
     static SCRATCH: RefCell<SearchScratch> = RefCell::new(SearchScratch::default());
 }
 
-/// How a search ranks: skipping documents that cannot enter the top k, or scoring them all.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Mode {
-    Pruned,
-    Exhaustive,
+/// How [`Bm25Index::search`] finds the top k. Every strategy returns the same hits, scores and
+/// order; they differ in speed only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Strategy {
+    /// Document-at-a-time block-max MaxScore when the query's postings are many per wanted hit
+    /// (at least [`AUTO_POSTINGS_PER_HIT`] × k), otherwise exhaustive: where each measured
+    /// faster (the default).
+    #[default]
+    Auto = 0,
+    /// Document-at-a-time block-max MaxScore (PISA's `block_max_maxscore`).
+    DocAtATime = 1,
+    /// Block-max MaxScore over windows of documents (Lucene's `MaxScoreBulkScorer` scheme).
+    Windowed = 2,
+    /// Score every document containing a query term (term-at-a-time): the reference.
+    Exhaustive = 3,
+}
+
+/// [`Strategy::Auto`] prunes when the query terms' postings number at least this many times k.
+/// Below it, skipping saves too little to pay for going document by document (measured on
+/// generated 200k/1M-document corpora and BEIR; see bench/bm25_scale.py).
+pub const AUTO_POSTINGS_PER_HIT: u64 = 4000;
+
+impl Strategy {
+    fn from_tag(tag: u8) -> Strategy {
+        match tag {
+            1 => Strategy::DocAtATime,
+            2 => Strategy::Windowed,
+            3 => Strategy::Exhaustive,
+            _ => Strategy::Auto,
+        }
+    }
 }
 
 impl Bm25Index {
@@ -135,7 +162,7 @@ impl Bm25Index {
             data,
             scorer,
             norms,
-            exhaustive: AtomicBool::new(false),
+            strategy: AtomicU8::new(Strategy::default() as u8),
         }
     }
 
@@ -214,15 +241,22 @@ impl Bm25Index {
     /// Makes every later search of this index exhaustive (`true`) or pruned again (`false`):
     /// for checking and benchmarking the two paths on one opened index.
     pub fn set_exhaustive(&self, exhaustive: bool) {
-        self.exhaustive.store(exhaustive, Ordering::Relaxed);
+        let s = if exhaustive {
+            Strategy::Exhaustive
+        } else {
+            Strategy::default()
+        };
+        self.set_strategy(s);
     }
 
-    fn mode(&self) -> Mode {
-        if self.exhaustive.load(Ordering::Relaxed) {
-            Mode::Exhaustive
-        } else {
-            Mode::Pruned
-        }
+    /// Chooses how later searches of this index find the top k (all strategies return the same
+    /// results; for measuring them against each other).
+    pub fn set_strategy(&self, strategy: Strategy) {
+        self.strategy.store(strategy as u8, Ordering::Relaxed);
+    }
+
+    fn mode(&self) -> Strategy {
+        Strategy::from_tag(self.strategy.load(Ordering::Relaxed))
     }
 
     /// The best `k` documents for `query` (analysed like the documents). A query with no
@@ -237,7 +271,7 @@ impl Bm25Index {
     /// [`Bm25Index::search`] scoring every document that contains a query term: the reference
     /// the pruned search is tested against (same hits, scores and order).
     pub fn search_exhaustive(&self, query: &str, k: usize) -> Vec<Hit> {
-        SCRATCH.with(|s| self.search_with(query, k, Mode::Exhaustive, &mut s.borrow_mut()))
+        SCRATCH.with(|s| self.search_with(query, k, Strategy::Exhaustive, &mut s.borrow_mut()))
     }
 
     /// [`Bm25Index::search`] for many queries on all rayon threads; results in query order.
@@ -252,10 +286,10 @@ impl Bm25Index {
 
     /// [`Bm25Index::search_terms`], exhaustively.
     pub fn search_terms_exhaustive(&self, terms: &[(&str, f32)], k: usize) -> Vec<Hit> {
-        self.search_terms_with(terms, k, Mode::Exhaustive)
+        self.search_terms_with(terms, k, Strategy::Exhaustive)
     }
 
-    fn search_terms_with(&self, terms: &[(&str, f32)], k: usize, mode: Mode) -> Vec<Hit> {
+    fn search_terms_with(&self, terms: &[(&str, f32)], k: usize, mode: Strategy) -> Vec<Hit> {
         SCRATCH.with(|s| {
             let weighted: Vec<(u32, f32)> = terms
                 .iter()
@@ -265,7 +299,13 @@ impl Bm25Index {
         })
     }
 
-    fn search_with(&self, query: &str, k: usize, mode: Mode, s: &mut SearchScratch) -> Vec<Hit> {
+    fn search_with(
+        &self,
+        query: &str,
+        k: usize,
+        mode: Strategy,
+        s: &mut SearchScratch,
+    ) -> Vec<Hit> {
         let SearchScratch {
             analysis, terms, ..
         } = s;
@@ -302,47 +342,45 @@ impl Bm25Index {
         &self,
         weighted: &[(u32, f32)],
         k: usize,
-        mode: Mode,
+        mode: Strategy,
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
         if weighted.is_empty() || k == 0 {
             return Vec::new();
         }
-        if mode == Mode::Pruned && self.prunable(weighted) {
-            return crate::maxscore::top_k(self, weighted, k);
+        if mode == Strategy::Exhaustive || !self.prunable(weighted) {
+            return self.exhaustive_top_k(weighted, k, s);
         }
-        self.exhaustive_top_k(weighted, k, s)
+        match mode {
+            Strategy::DocAtATime => crate::maxscore::top_k(self, weighted, k),
+            Strategy::Windowed => crate::window::top_k(self, weighted, k),
+            _ => {
+                let postings: u64 = weighted.iter().map(|&(t, _)| self.df(t)).sum();
+                if postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64) {
+                    crate::maxscore::top_k(self, weighted, k)
+                } else {
+                    self.exhaustive_top_k(weighted, k, s)
+                }
+            }
+        }
     }
 
-    /// The score contribution of one posting (before the query weight): the one function both
-    /// search paths and the stored block maxima use.
-    #[inline]
-    pub(crate) fn posting_score(&self, idf: f32, tf: u32, doc: u32) -> f32 {
-        if self.norms.is_empty() {
-            let dl = self.data.doc_lengths.as_slice()[doc as usize];
-            self.scorer.posting_score(idf, tf, dl)
-        } else {
-            self.scorer.lucene_score(idf, tf, self.norms[doc as usize])
-        }
-    }
-
-    /// [`Bm25Index::posting_score`] for a decoded block, into `out`.
-    fn score_block(&self, idf: f32, docs: &[u32], tfs: &[u32], out: &mut Vec<f32>) {
-        out.clear();
-        if self.norms.is_empty() {
-            let lengths = self.data.doc_lengths.as_slice();
-            out.extend(
-                docs.iter()
-                    .zip(tfs)
-                    .map(|(&d, &tf)| self.scorer.posting_score(idf, tf, lengths[d as usize])),
-            );
-        } else {
-            let norms = &self.norms[..];
-            out.extend(
-                docs.iter()
-                    .zip(tfs)
-                    .map(|(&d, &tf)| self.scorer.lucene_score(idf, tf, norms[d as usize])),
-            );
+    /// The scorer of term `t`'s postings.
+    pub(crate) fn term_scorer(&self, t: u32) -> TermScorer<'_> {
+        let idf = self.scorer.idf(self.df(t));
+        let tf1 = (!self.norms.is_empty()).then(|| {
+            let mut table = [0f32; 256];
+            for (norm, v) in table.iter_mut().enumerate() {
+                *v = self.scorer.lucene_score(idf, 1, norm as u8);
+            }
+            table
+        });
+        TermScorer {
+            idf,
+            tf1,
+            scorer: &self.scorer,
+            norms: &self.norms,
+            lengths: self.data.doc_lengths.as_slice(),
         }
     }
 
@@ -384,7 +422,7 @@ impl Bm25Index {
         for &(t, w) in weighted {
             constant += w * absent[t as usize];
             let df = self.df(t) as usize;
-            let idf = self.scorer.idf(df as u64);
+            let scorer = self.term_scorer(t);
             let (first_block, end_block) = self.blocks_of(t);
             if first_block == end_block {
                 continue;
@@ -394,7 +432,12 @@ impl Bm25Index {
                 let initial = (b > first_block).then(|| block_last[b - 1]);
                 self.decode_into(b, len, initial, block_docs, block_tfs);
                 let docs = &block_docs[..len];
-                self.score_block(idf, docs, &block_tfs[..len], block_scores);
+                block_scores.clear();
+                block_scores.extend(
+                    docs.iter()
+                        .zip(&block_tfs[..len])
+                        .map(|(&d, &tf)| scorer.score(tf, d)),
+                );
                 if b == first_block {
                     lo = lo.min(docs[0] as usize >> 6);
                 }
@@ -445,6 +488,36 @@ impl Bm25Index {
         let off = self.data.block_offsets.as_slice();
         let bytes = &self.data.postings.as_slice()[off[b] as usize..off[b + 1] as usize];
         blocks::decode(bytes, len, initial, docs, tfs);
+    }
+}
+
+/// Scores one term's postings with the index's one scoring function (the stored block maxima
+/// were computed with it too). Lucene's tf = 1 scores are tabulated per length norm: the same
+/// values, without a division per posting.
+pub(crate) struct TermScorer<'a> {
+    idf: f32,
+    tf1: Option<[f32; 256]>,
+    scorer: &'a Scorer,
+    norms: &'a [u8],
+    lengths: &'a [u32],
+}
+
+impl TermScorer<'_> {
+    #[inline]
+    pub(crate) fn score(&self, tf: u32, doc: u32) -> f32 {
+        match &self.tf1 {
+            Some(table) => {
+                let norm = self.norms[doc as usize];
+                if tf == 1 {
+                    table[norm as usize]
+                } else {
+                    self.scorer.lucene_score(self.idf, tf, norm)
+                }
+            }
+            None => self
+                .scorer
+                .posting_score(self.idf, tf, self.lengths[doc as usize]),
+        }
     }
 }
 

@@ -42,10 +42,11 @@ pub mod params;
 pub mod persist;
 pub mod smallfloat;
 mod topk;
+mod window;
 
 pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
-pub use index::{Bm25Index, Hit};
+pub use index::{Bm25Index, Hit, Strategy, AUTO_POSTINGS_PER_HIT};
 pub use params::{Bm25Method, Bm25Params};
 pub use trawl_store::Verify;

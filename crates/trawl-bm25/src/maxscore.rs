@@ -17,21 +17,21 @@
 use std::collections::BinaryHeap;
 
 use crate::blocks::BLOCK_LEN;
-use crate::index::{BlockBuf, Bm25Index};
+use crate::index::{BlockBuf, Bm25Index, TermScorer};
 use crate::topk::{hit_of, rank_key, top_k_keys};
 use crate::Hit;
 
 /// Past the last document of a list.
-const END: u32 = u32::MAX;
+pub(crate) const END: u32 = u32::MAX;
 
 /// A position in one query term's postings.
-struct Cursor {
+pub(crate) struct Cursor<'a> {
+    scorer: TermScorer<'a>,
     /// The term's place in the query (the order scores are summed in).
-    slot: usize,
-    weight: f32,
-    idf: f32,
+    pub(crate) slot: usize,
+    pub(crate) weight: f32,
     /// weight × the term's largest contribution (exact in f64).
-    max: f64,
+    pub(crate) max: f64,
     first_block: usize,
     end_block: usize,
     df: usize,
@@ -42,13 +42,18 @@ struct Cursor {
     len: usize,
     pos: usize,
     /// Current document, or [`END`].
-    doc: u32,
+    pub(crate) doc: u32,
     docs: Box<BlockBuf>,
     tfs: Box<BlockBuf>,
 }
 
-impl Cursor {
-    fn new(index: &Bm25Index, slot: usize, term: u32, weight: f32) -> Option<Cursor> {
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(
+        index: &'a Bm25Index,
+        slot: usize,
+        term: u32,
+        weight: f32,
+    ) -> Option<Cursor<'a>> {
         let (first_block, end_block) = index.blocks_of(term);
         if first_block == end_block {
             return None;
@@ -56,9 +61,9 @@ impl Cursor {
         let df = index.df(term) as usize;
         let term_max = index.data.term_max.as_slice()[term as usize];
         let mut c = Cursor {
+            scorer: index.term_scorer(term),
             slot,
             weight,
-            idf: index.scorer.idf(df as u64),
             max: f64::from(weight) * f64::from(term_max),
             first_block,
             end_block,
@@ -99,7 +104,7 @@ impl Cursor {
     }
 
     /// Moves to the first document >= `target`.
-    fn next_geq(&mut self, index: &Bm25Index, target: u32) {
+    pub(crate) fn next_geq(&mut self, index: &Bm25Index, target: u32) {
         if self.doc >= target {
             return;
         }
@@ -142,10 +147,67 @@ impl Cursor {
         }
     }
 
+    /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
+    /// them), moving only the block pointer; 0 when the term has none there.
+    pub(crate) fn window_bound(&mut self, index: &Bm25Index, lo: u32, hi: u32) -> f64 {
+        let last = index.data.block_last.as_slice();
+        let maxes = index.data.block_max.as_slice();
+        let mut b = self.block;
+        while b < self.end_block && last[b] < lo {
+            b += 1;
+        }
+        self.block = b;
+        let mut max = 0f32;
+        while b < self.end_block && (b == self.first_block || last[b - 1] + 1 < hi) {
+            max = max.max(maxes[b]);
+            if last[b] >= hi {
+                break;
+            }
+            b += 1;
+        }
+        f64::from(self.weight) * f64::from(max)
+    }
+
+    /// Calls `f(doc, contribution)` for each posting in `lo..hi`, leaving the cursor at the
+    /// first document >= `hi`.
+    #[inline]
+    pub(crate) fn for_each_in(
+        &mut self,
+        index: &Bm25Index,
+        lo: u32,
+        hi: u32,
+        mut f: impl FnMut(u32, f32),
+    ) {
+        self.next_geq(index, lo);
+        while self.doc < hi {
+            let end = self.pos + self.docs[self.pos..self.len].partition_point(|&d| d < hi);
+            for p in self.pos..end {
+                let sc = self.scorer.score(self.tfs[p], self.docs[p]);
+                f(
+                    self.docs[p],
+                    if self.weight == 1.0 {
+                        sc
+                    } else {
+                        self.weight * sc
+                    },
+                );
+            }
+            if end < self.len {
+                self.pos = end;
+                self.doc = self.docs[end];
+            } else if self.decoded + 1 < self.end_block {
+                self.load(index, self.decoded + 1);
+            } else {
+                self.pos = self.len;
+                self.doc = END;
+            }
+        }
+    }
+
     /// The current posting's contribution, as the exhaustive path computes it.
     #[inline]
-    fn score(&self, index: &Bm25Index) -> f32 {
-        let sc = index.posting_score(self.idf, self.tfs[self.pos], self.doc);
+    pub(crate) fn score(&self) -> f32 {
+        let sc = self.scorer.score(self.tfs[self.pos], self.doc);
         if self.weight == 1.0 {
             sc
         } else {
@@ -155,7 +217,7 @@ impl Cursor {
 }
 
 /// The k best (score, ordinal) keys seen so far, worst on top.
-struct TopK {
+pub(crate) struct TopK {
     k: usize,
     heap: BinaryHeap<u64>,
     /// Score of the worst kept hit once `k` are kept.
@@ -163,15 +225,28 @@ struct TopK {
 }
 
 impl TopK {
+    pub(crate) fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16)),
+            theta: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The kept hits, best first.
+    pub(crate) fn into_hits(self) -> Vec<Hit> {
+        top_k_keys(&mut self.heap.into_vec(), self.k)
+    }
+
     /// Whether a document (with an ordinal above every kept one) whose score is at most
     /// `bound` could enter.
     #[inline]
-    fn beats(&self, bound: f64) -> bool {
+    pub(crate) fn beats(&self, bound: f64) -> bool {
         self.heap.len() < self.k || bound > self.theta
     }
 
     /// Offers a hit; true when the threshold changed.
-    fn push(&mut self, score: f32, doc: u32) -> bool {
+    pub(crate) fn push(&mut self, score: f32, doc: u32) -> bool {
         let key = rank_key(score, doc);
         if self.heap.len() < self.k {
             self.heap.push(key);
@@ -214,11 +289,7 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
     // of it, each weighted contribution by 2^-24 more; f64 sums err far less. Doubled.
     let slack = (nq as f64 + 2.0) * f64::from(f32::EPSILON) * acc;
 
-    let mut top = TopK {
-        k,
-        heap: BinaryHeap::with_capacity(k.min(1 << 16)),
-        theta: f64::NEG_INFINITY,
-    };
+    let mut top = TopK::new(k);
     let mut contrib = vec![0f32; nq];
     let mut block_bounds = vec![0f64; n];
     let mut essential = 0usize; // cursors[..essential] are non-essential
@@ -228,7 +299,7 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
         let mut next = END;
         for c in &mut cursors[essential..] {
             if c.doc == cur {
-                let v = c.score(index);
+                let v = c.score();
                 contrib[c.slot] = v;
                 partial += f64::from(v);
                 c.next(index);
@@ -256,7 +327,7 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
                     let c = &mut cursors[i];
                     c.next_geq(index, cur);
                     if c.doc == cur {
-                        let v = c.score(index);
+                        let v = c.score();
                         contrib[c.slot] = v;
                         bound += f64::from(v) - block_bounds[i];
                     } else {
@@ -284,6 +355,5 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
         contrib.fill(0.0);
         cur = next;
     }
-    let mut keys = top.heap.into_vec();
-    top_k_keys(&mut keys, k)
+    top.into_hits()
 }

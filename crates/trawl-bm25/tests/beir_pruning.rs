@@ -2,7 +2,7 @@
 //! top-10 and top-1000 equal the exhaustive ones: same ids, bit-identical scores, same order.
 //! Skipped when the shared data is absent (TRAWL_SHARED_DATA).
 
-use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Params, Hit};
+use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Params, Hit, Strategy};
 use trawl_data::beir::BeirDataset;
 
 fn bits(hits: &[Hit]) -> Vec<(u32, u32)> {
@@ -30,18 +30,21 @@ fn check(dataset: &str) {
     let queries = beir.read_queries().unwrap();
     assert!(queries.len() > 1000, "{dataset}: {} queries", queries.len());
     let mut differing = Vec::new();
-    for q in &queries {
-        for k in [10, 1000] {
-            if bits(&index.search(&q.text, k)) != bits(&index.search_exhaustive(&q.text, k)) {
-                differing.push((q.id.clone(), k));
+    for strategy in [Strategy::DocAtATime, Strategy::Windowed, Strategy::Auto] {
+        index.set_strategy(strategy);
+        for q in &queries {
+            for k in [10, 1000] {
+                if bits(&index.search(&q.text, k)) != bits(&index.search_exhaustive(&q.text, k)) {
+                    differing.push((strategy, q.id.clone(), k));
+                }
             }
         }
     }
     assert!(
         differing.is_empty(),
-        "{dataset}: pruned != exhaustive for {} of {} (query, k): {:?}",
+        "{dataset}: pruned != exhaustive for {} of {} (strategy, query, k): {:?}",
         differing.len(),
-        2 * queries.len(),
+        6 * queries.len(),
         &differing[..differing.len().min(10)]
     );
 }

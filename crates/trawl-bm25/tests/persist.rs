@@ -210,5 +210,8 @@ fn an_index_in_the_previous_format_asks_for_a_rebuild() {
         "{err}"
     );
     let msg = err.to_string();
-    assert!(msg.contains("meta.json") && msg.contains("rebuild"), "{msg}");
+    assert!(
+        msg.contains("meta.json") && msg.contains("rebuild"),
+        "{msg}"
+    );
 }

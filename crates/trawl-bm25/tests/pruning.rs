@@ -3,7 +3,10 @@
 //! document containing a query term.
 
 use proptest::prelude::*;
+use trawl_bm25::Strategy as Search;
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Method, Bm25Params, Hit};
+
+const PRUNED: [Search; 3] = [Search::DocAtATime, Search::Windowed, Search::Auto];
 
 /// Hits as (ordinal, score bits): equality means identical ids, scores and order.
 fn bits(hits: &[Hit]) -> Vec<(u32, u32)> {
@@ -11,9 +14,16 @@ fn bits(hits: &[Hit]) -> Vec<(u32, u32)> {
 }
 
 fn assert_same(index: &Bm25Index, query: &str, k: usize) {
-    let pruned = index.search(query, k);
     let exhaustive = index.search_exhaustive(query, k);
-    assert_eq!(bits(&pruned), bits(&exhaustive), "query {query:?} k {k}");
+    for strategy in PRUNED {
+        index.set_strategy(strategy);
+        let pruned = index.search(query, k);
+        assert_eq!(
+            bits(&pruned),
+            bits(&exhaustive),
+            "{strategy:?} query {query:?} k {k}"
+        );
+    }
 }
 
 /// Words `w0`, `w1`, ... (letters only, so the analyzer keeps them apart).
@@ -73,9 +83,14 @@ proptest! {
         for q in &queries {
             let text = q.iter().map(|&w| word(w)).collect::<Vec<_>>().join(" ");
             for k in [1, 2, 3, 10, 100, 1000] {
-                let pruned = index.search(&text, k);
                 let exhaustive = index.search_exhaustive(&text, k);
-                prop_assert_eq!(bits(&pruned), bits(&exhaustive), "query {:?} k {}", text, k);
+                for strategy in PRUNED {
+                    index.set_strategy(strategy);
+                    let pruned = index.search(&text, k);
+                    prop_assert_eq!(
+                        bits(&pruned), bits(&exhaustive), "{:?} query {:?} k {}", strategy, text, k
+                    );
+                }
             }
         }
     }
@@ -89,10 +104,14 @@ proptest! {
         let words: Vec<(String, f32)> = terms.iter().map(|&(w, x)| (word(w), x)).collect();
         let refs: Vec<(&str, f32)> = words.iter().map(|(w, x)| (w.as_str(), *x)).collect();
         for k in [1, 5, 50] {
-            prop_assert_eq!(
-                bits(&index.search_terms(&refs, k)),
-                bits(&index.search_terms_exhaustive(&refs, k))
-            );
+            for strategy in PRUNED {
+                index.set_strategy(strategy);
+                prop_assert_eq!(
+                    bits(&index.search_terms(&refs, k)),
+                    bits(&index.search_terms_exhaustive(&refs, k)),
+                    "{:?}", strategy
+                );
+            }
         }
     }
 }
@@ -104,6 +123,7 @@ fn ties_across_many_blocks_keep_the_lowest_ordinals() {
     let index = build(&docs, Bm25Method::Lucene);
     for k in [1, 10, 129, 1000] {
         assert_same(&index, "wa wb", k);
+        index.set_strategy(Search::DocAtATime);
         let hits = index.search("wa", k);
         assert_eq!(
             hits.iter().map(|h| h.doc).collect::<Vec<_>>(),
@@ -116,9 +136,23 @@ fn ties_across_many_blocks_keep_the_lowest_ordinals() {
 fn exhaustive_switch_changes_the_path_not_the_results() {
     let docs: Vec<Vec<usize>> = (0..600).map(|i| vec![i % 7, i % 13, i % 3]).collect();
     let index = build(&docs, Bm25Method::Lucene);
+    index.set_strategy(Search::DocAtATime);
     let pruned = index.search("wa wb wc", 10);
     index.set_exhaustive(true);
     assert_eq!(bits(&index.search("wa wb wc", 10)), bits(&pruned));
     index.set_exhaustive(false);
     assert_eq!(bits(&index.search("wa wb wc", 10)), bits(&pruned));
+}
+
+#[test]
+fn auto_prunes_only_when_postings_are_many_per_hit() {
+    // Which path ran is visible only in time: check that Auto is the default and that its
+    // answers equal the exhaustive ones on both sides of the threshold (k = 1: 12k postings per
+    // hit, pruned; k = 1000: 12 per hit, exhaustive).
+    assert_eq!(Search::default(), Search::Auto);
+    let docs: Vec<Vec<usize>> = (0..5000).map(|i| vec![i % 2, i % 5, i % 11]).collect();
+    let index = build(&docs, Bm25Method::Lucene);
+    for k in [1, 2, 1000] {
+        assert_same(&index, "wa wb wc", k);
+    }
 }
