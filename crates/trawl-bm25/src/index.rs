@@ -367,8 +367,10 @@ impl Bm25Index {
 
     /// The scorer of term `t`'s postings.
     pub(crate) fn term_scorer(&self, t: u32) -> TermScorer<'_> {
-        let idf = self.scorer.idf(self.df(t));
-        let tf1 = (!self.norms.is_empty()).then(|| {
+        let df = self.df(t);
+        let idf = self.scorer.idf(df);
+        // The table costs 256 scores: worth it for a long list only.
+        let tf1 = (!self.norms.is_empty() && df >= TF1_TABLE_MIN_DF).then(|| {
             let mut table = [0f32; 256];
             for (norm, v) in table.iter_mut().enumerate() {
                 *v = self.scorer.lucene_score(idf, 1, norm as u8);
@@ -491,9 +493,12 @@ impl Bm25Index {
     }
 }
 
+/// Document frequency from which a term's tf = 1 scores are tabulated.
+const TF1_TABLE_MIN_DF: u64 = 1024;
+
 /// Scores one term's postings with the index's one scoring function (the stored block maxima
-/// were computed with it too). Lucene's tf = 1 scores are tabulated per length norm: the same
-/// values, without a division per posting.
+/// were computed with it too). For long lists, Lucene's tf = 1 scores are tabulated per length
+/// norm: the same values, without a division per posting.
 pub(crate) struct TermScorer<'a> {
     idf: f32,
     tf1: Option<[f32; 256]>,
