@@ -1,27 +1,44 @@
-"""BM25 at scale, trawl only. Run via bench/bm25_scale.sh.
+"""BM25 at scale: trawl (pruned and exhaustive) vs bm25s (numba) in one run. Run via
+bench/bm25_scale.sh.
 
-The corpus is generated (numpy, seed 13): a vocabulary of 300k synthetic words with Zipfian
-frequencies (s = 1.1), document lengths Poisson(60), 1000 queries of 2-6 words drawn from the same
-distribution without its 20 most frequent words, and a random qrels file so that `trawl beir`
-can run the queries (the metrics are meaningless; only timings and memory matter here).
+The corpus is generated (numpy, seed 13), shaped like MS MARCO passages: a vocabulary of 300k
+synthetic words with Zipfian frequencies (s = 1.1), document lengths Poisson(56) (at least 5).
+Queries (2000 by default) have 2-10 words drawn with the corpus's own term frequencies, leaving
+out its 20 most frequent words, which stand for the stopwords that both systems remove. A random
+qrels file lets `trawl beir` run the queries (its metrics are meaningless here; only timings,
+memory and the equality of the pruned and exhaustive runs matter).
+
+Measured per size: build time and peak memory (`trawl kb build`, JSON parsing and the document
+store included; bm25s: tokenize + index, corpus loading excluded), the BM25 index size on disk
+(bm25s: its saved index), and queries/s at k=10 and k=1000 with 1 and 2 threads (median of
+--repeats; trawl: `trawl beir --json`'s search time, RAYON_NUM_THREADS threads; bm25s:
+`retrieve(n_threads=...)` after a warm-up call that JIT-compiles, query tokenization included as
+in bench/bm25.py). trawl's pruned and exhaustive runs are compared line by line (ids, scores):
+the benchmark fails if they differ.
 """
 import argparse
 import json
+import os
 import shutil
+import statistics
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bm25_common import ROOT, measured  # noqa: E402
+from bm25_common import LUCENE_STOPWORDS, ROOT, measured  # noqa: E402
 
 VOCAB = 300_000
 ZIPF_S = 1.1
-MEAN_LEN = 60
-NUM_QUERIES = 1000
+MEAN_LEN = 56
 SEED = 13
+SKIP_TOP = 20
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvz" for v in "aeiou"]  # 85 syllables
+KS = (10, 1000)
+THREADS = (1, 2)
 
 
 def word(rank):
@@ -35,7 +52,7 @@ def word(rank):
     return "".join(parts) + "x"  # a consonant ending keeps the stemmer from merging words
 
 
-def generate(dest, n_docs):
+def generate(dest, n_docs, n_queries):
     if (dest / "qrels" / "test.tsv").exists():
         return
     tmp = dest.with_name(dest.name + ".tmp")
@@ -63,9 +80,9 @@ def generate(dest, n_docs):
             f.write("".join(lines))
     with open(tmp / "queries.jsonl", "w") as fq, open(tmp / "qrels" / "test.tsv", "w") as fr:
         fr.write("query-id\tcorpus-id\tscore\n")
-        for q in range(NUM_QUERIES):
-            n = int(rng.integers(2, 7))
-            toks = np.searchsorted(cdf, rng.uniform(cdf[19], 1.0, n))
+        for q in range(n_queries):
+            n = int(rng.integers(2, 11))
+            toks = np.searchsorted(cdf, rng.uniform(cdf[SKIP_TOP - 1], 1.0, n))
             toks = np.minimum(toks, VOCAB - 1)
             fq.write(json.dumps({"_id": f"q{q}", "text": " ".join(words[toks])}) + "\n")
             fr.write(f"q{q}\td{int(rng.integers(0, n_docs))}\t1\n")
@@ -76,52 +93,151 @@ def du(path):
     return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
 
 
+# ---------------------------------------------------------------- bm25s (child process)
+
+def worker_bm25s(data_dir, repeats, index_out):
+    import bm25s
+    import Stemmer
+
+    texts = []
+    with open(Path(data_dir) / "corpus.jsonl") as f:
+        for line in f:
+            o = json.loads(line)
+            texts.append(f"{o['title']} {o['text']}")
+    queries = []
+    with open(Path(data_dir) / "queries.jsonl") as f:
+        for line in f:
+            queries.append(json.loads(line)["text"])
+    stemmer = Stemmer.Stemmer("english")
+    t0 = time.perf_counter()
+    tokens = bm25s.tokenize(texts, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
+    del texts
+    retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4, backend="numba")
+    retriever.index(tokens, show_progress=False)
+    index_s = time.perf_counter() - t0
+    del tokens
+    retriever.save(index_out)
+    res = {"index_s": index_s, "index_bytes": du(index_out), "qps": {}}
+    for k in KS:
+        for threads in THREADS:
+            def search():
+                qt = bm25s.tokenize(queries, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
+                return retriever.retrieve(qt, k=k, n_threads=threads, show_progress=False,
+                                          backend_selection="numba")
+            search()  # JIT compilation and warm-up, not counted
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                search()
+                times.append(time.perf_counter() - t0)
+            res["qps"][f"{k}/{threads}"] = len(queries) / statistics.median(times)
+    return res
+
+
+# ---------------------------------------------------------------- driver
+
+def trawl_search(trawl, data, kb, k, threads, exhaustive, run_out):
+    cmd = [trawl, "beir", data, "--kb-dir", kb, "-k", str(k), "--json", "--run-out", run_out]
+    if exhaustive:
+        cmd.append("--exhaustive")
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    out, _, mib = measured(cmd, env=env)
+    j = json.loads(out)
+    if not j["kb_reused"]:
+        raise RuntimeError("trawl beir rebuilt the KB instead of reusing it")
+    return j["timings"]["queries_per_s"], mib
+
+
+def run_size(a, n, work):
+    data = work / f"corpus-{n}-q{a.queries}"
+    print(f"[{n} docs] generating (once) ...", file=sys.stderr, flush=True)
+    generate(data, n, a.queries)
+    kb = work / f"kb-{n}"
+    print(f"[{n} docs] trawl: building ...", file=sys.stderr, flush=True)
+    _, build_s, build_mib = measured([a.trawl, "kb", "build", data, "--out", kb, "--force"])
+    manifest = json.loads((kb / "manifest.json").read_text())
+    row = {"docs": n, "queries": a.queries, "terms": manifest["bm25"]["num_terms"],
+           "trawl_build_s": build_s, "trawl_build_mib": build_mib,
+           "trawl_index_mib": du(kb / "bm25") / 2**20, "trawl_qps": {}, "search_mib": 0.0}
+    runs = work / f"runs-{n}"
+    runs.mkdir(exist_ok=True)
+    for k in KS:
+        for threads in THREADS:
+            for mode in ("pruned", "exhaustive"):
+                qps, mem = [], []
+                run_out = runs / f"{mode}-k{k}-t{threads}.run"
+                for _ in range(a.repeats):
+                    print(f"[{n} docs] trawl {mode} k={k} threads={threads} ...", file=sys.stderr, flush=True)
+                    q, mib = trawl_search(a.trawl, data, kb, k, threads, mode == "exhaustive", run_out)
+                    qps.append(q)
+                    mem.append(mib)
+                row["trawl_qps"][f"{mode}/{k}/{threads}"] = statistics.median(qps)
+                row["search_mib"] = max(row["search_mib"], max(mem))
+            pruned = (runs / f"pruned-k{k}-t{threads}.run").read_text()
+            exhaustive = (runs / f"exhaustive-k{k}-t{threads}.run").read_text()
+            if pruned != exhaustive:
+                raise RuntimeError(f"{n} docs, k={k}: the pruned run differs from the exhaustive run ({runs})")
+    row["pruned_equals_exhaustive"] = True
+    if "bm25s" not in a.skip:
+        print(f"[{n} docs] bm25s (numba) ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="bm25s-index-", dir=work) as tmp:
+            out, _, mib = measured([sys.executable, __file__, "--worker", data, a.repeats, tmp])
+        b = json.loads(out.strip().splitlines()[-1])
+        row.update({"bm25s_build_s": b["index_s"], "bm25s_peak_mib": mib,
+                    "bm25s_index_mib": b["index_bytes"] / 2**20, "bm25s_qps": b["qps"]})
+    print(json.dumps(row), file=sys.stderr)
+    return row
+
+
+def print_report(rows):
+    for r in rows:
+        print(f"\n== {r['docs']} documents, {r['terms']} terms, {r['queries']} queries (2-10 words) ==")
+        has_peer = "bm25s_qps" in r
+        print(f"{'':<22} {'build s':>8} {'build MiB':>9} {'index MiB':>9}")
+        print(f"{'trawl':<22} {r['trawl_build_s']:>8.1f} {r['trawl_build_mib']:>9.0f} {r['trawl_index_mib']:>9.0f}")
+        if has_peer:
+            print(f"{'bm25s (numba)':<22} {r['bm25s_build_s']:>8.1f} {r['bm25s_peak_mib']:>9.0f} "
+                  f"{r['bm25s_index_mib']:>9.0f}")
+        print(f"\n{'queries/s':<22} " + " ".join(f"{f'k={k} t={t}':>12}" for k in KS for t in THREADS))
+        lines = [("trawl pruned", lambda k, t: r["trawl_qps"][f"pruned/{k}/{t}"]),
+                 ("trawl exhaustive", lambda k, t: r["trawl_qps"][f"exhaustive/{k}/{t}"])]
+        if has_peer:
+            lines.append(("bm25s (numba)", lambda k, t: r["bm25s_qps"][f"{k}/{t}"]))
+        for name, f in lines:
+            print(f"{name:<22} " + " ".join(f"{f(k, t):>12.0f}" for k in KS for t in THREADS))
+        print(f"{'pruned / exhaustive':<22} " + " ".join(
+            f"{r['trawl_qps'][f'pruned/{k}/{t}'] / r['trawl_qps'][f'exhaustive/{k}/{t}']:>11.1f}x"
+            for k in KS for t in THREADS))
+        if has_peer:
+            print(f"{'pruned / bm25s':<22} " + " ".join(
+                f"{r['trawl_qps'][f'pruned/{k}/{t}'] / r['bm25s_qps'][f'{k}/{t}']:>11.1f}x"
+                for k in KS for t in THREADS))
+        print(f"(trawl search peak {r['search_mib']:.0f} MiB incl. reading the queries and opening the KB; "
+              f"pruned and exhaustive runs identical: {r['pruned_equals_exhaustive']})")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trawl", required=True)
-    ap.add_argument("--sizes", default="100000,1000000")
+    ap.add_argument("--trawl")
+    ap.add_argument("--sizes", default="1000000")
+    ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--work", default=str(ROOT / "bench" / "out" / "scale"))
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip", default="", help="bm25s: trawl only")
+    ap.add_argument("--json-out")
+    ap.add_argument("--worker", nargs=3)
     a = ap.parse_args()
+    if a.worker:
+        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2])))
+        return
+    if not a.trawl:
+        sys.exit("--trawl PATH is required")
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for n in [int(s) for s in a.sizes.split(",")]:
-        data = work / f"corpus-{n}"
-        print(f"[{n} docs] generating (once) ...", file=sys.stderr, flush=True)
-        generate(data, n)
-        kb = work / f"kb-{n}"
-        print(f"[{n} docs] building ...", file=sys.stderr, flush=True)
-        _, build_s, build_mib = measured([a.trawl, "kb", "build", data, "--out", kb, "--force"])
-        manifest = json.loads((kb / "manifest.json").read_text())
-        index_bytes = du(kb / "bm25")
-        total_bytes = du(kb)
-        res = {}
-        for k in (10, 1000):
-            qps, mem = [], []
-            for _ in range(a.repeats):
-                out, _, mib = measured([a.trawl, "beir", data, "--kb-dir", kb, "-k", str(k), "--json"])
-                j = json.loads(out)
-                qps.append(j["timings"]["queries_per_s"])
-                mem.append(mib)
-            res[k] = (float(np.median(qps)), max(mem))
-        row = {
-            "docs": n, "build_s": build_s, "build_peak_mib": build_mib,
-            "terms": manifest["bm25"]["num_terms"],
-            "bm25_index_mib": index_bytes / 2**20, "kb_mib": total_bytes / 2**20,
-            "corpus_mib": (data / "corpus.jsonl").stat().st_size / 2**20,
-            "qps_k10": res[10][0], "qps_k1000": res[1000][0], "search_peak_mib": res[1000][1],
-        }
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr)
-    print(f"\n{'docs':>9} {'build s':>8} {'docs/s':>9} {'build MiB':>9} {'terms':>8} {'corpus MiB':>10} "
-          f"{'bm25 MiB':>9} {'KB MiB':>8} {'qps k=10':>9} {'qps k=1000':>10} {'search MiB':>10}")
-    for r in rows:
-        print(f"{r['docs']:>9} {r['build_s']:>8.1f} {r['docs'] / r['build_s']:>9.0f} {r['build_peak_mib']:>9.0f} "
-              f"{r['terms']:>8} {r['corpus_mib']:>10.0f} {r['bm25_index_mib']:>9.0f} {r['kb_mib']:>8.0f} "
-              f"{r['qps_k10']:>9.0f} {r['qps_k1000']:>10.0f} {r['search_peak_mib']:>10.0f}")
-    print("(build s: `trawl kb build` wall time incl. JSON parsing and the document store; search MiB: peak RSS "
-          "of `trawl beir` incl. reading 1000 queries, opening (verifying) the KB, evaluation; 2 threads)")
+    rows = [run_size(a, int(s), work) for s in a.sizes.split(",")]
+    print_report(rows)
+    if a.json_out:
+        Path(a.json_out).write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes (or reuses) bench/.venv with the Python peers the benchmarks compare trawl against.
-# Usage: bench/setup.sh [group ...]   groups: eval bm25 dense serve train ann (default: all but ann)
+# Usage: bench/setup.sh [group ...]   groups: eval bm25 bm25-scale dense serve train ann (default: all but ann)
 # Idempotent: a group already installed is skipped (a stamp file per group).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -16,6 +16,7 @@ for g in "${groups[@]}"; do
     eval) pip numpy pytrec-eval-terrier ranx ;;
     bm25) pip numpy scipy bm25s PyStemmer numba rank-bm25 psutil onnxruntime
           pip pyjnius && pip --no-deps pyserini==0.22.1 ;;
+    bm25-scale) pip numpy bm25s PyStemmer numba ;;
     dense) pip numpy sentence-transformers faiss-cpu hnswlib psutil ;;
     serve) pip fastapi uvicorn httpx psutil ;;
     train) pip sentence-transformers datasets accelerate ;;

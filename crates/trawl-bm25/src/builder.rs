@@ -7,7 +7,7 @@ use crate::analysis::{Analyzer, AnalyzerConfig, Scratch};
 use crate::hash::FxMap;
 use crate::index::{Bm25Index, IndexData};
 use crate::params::{Bm25Params, CollectionStats, Scorer};
-use crate::{column::Column, Error, Result};
+use crate::{blocks, column::Column, Error, Result};
 
 /// Documents analysed per rayon task: large enough that per-chunk vocabularies and the merge
 /// stay cheap, small enough to balance the threads.
@@ -205,24 +205,30 @@ impl Bm25Builder {
         // Fill postings in document order, so each list is sorted by ordinal.
         let total = acc as usize;
         let mut docs = vec![0u32; total];
-        let mut scores = vec![0f32; total];
+        let mut tfs = vec![0u32; total];
         let mut cursor: Vec<u64> = postings_offsets[..df.len()].to_vec();
         for d in 0..num_docs {
-            let dl = lengths[d];
             let (s, e) = (doc_starts[d] as usize, doc_starts[d + 1] as usize);
             for &(t, tf) in &entries[s..e] {
                 let r = rank[t as usize] as usize;
                 let p = cursor[r] as usize;
                 cursor[r] += 1;
                 docs[p] = d as u32;
-                scores[p] = scorer.posting_score(idf[r], tf, dl);
+                tfs[p] = tf;
             }
         }
         drop(entries);
+        drop(cursor);
+        let packed = pack_postings(&postings_offsets, &docs, &tfs, |t, tf, d| {
+            scorer.posting_score(idf[t], tf, lengths[d as usize])
+        });
+        drop(docs);
+        drop(tfs);
 
         Ok(Bm25Index::from_data(
             analyzer,
             params,
+            stats,
             IndexData {
                 num_docs: num_docs as u32,
                 docs_with_terms: stats.docs_with_terms,
@@ -231,11 +237,101 @@ impl Bm25Builder {
                 term_bytes: Column::Owned(term_bytes),
                 term_offsets: Column::Owned(term_offsets),
                 postings_offsets: Column::Owned(postings_offsets),
-                postings_docs: Column::Owned(docs),
-                postings_scores: Column::Owned(scores),
+                term_blocks: Column::Owned(packed.term_blocks),
+                term_max: Column::Owned(packed.term_max),
+                block_last: Column::Owned(packed.block_last),
+                block_max: Column::Owned(packed.block_max),
+                block_offsets: Column::Owned(packed.block_offsets),
+                postings: Column::Owned(packed.bytes),
                 term_absent: Column::Owned(absent),
                 doc_lengths: Column::Owned(lengths),
             },
         ))
     }
+}
+
+/// Block-coded postings of all terms, with the score bounds beside them.
+struct Packed {
+    term_blocks: Vec<u64>,
+    term_max: Vec<f32>,
+    block_last: Vec<u32>,
+    block_max: Vec<f32>,
+    block_offsets: Vec<u64>,
+    bytes: Vec<u8>,
+}
+
+/// Terms packed per rayon task (then concatenated in term order).
+const TERMS_PER_TASK: usize = 4096;
+
+/// Encodes every term's postings (`offsets` delimit terms in `docs`/`tfs`) into blocks and
+/// records each block's last document and maximum score, and each term's maximum, with
+/// `score(term, tf, doc)`: the very function search scores with, so the bounds are exact.
+fn pack_postings(
+    offsets: &[u64],
+    docs: &[u32],
+    tfs: &[u32],
+    score: impl Fn(usize, u32, u32) -> f32 + Sync,
+) -> Packed {
+    let num_terms = offsets.len() - 1;
+    let parts: Vec<Packed> = (0..num_terms.div_ceil(TERMS_PER_TASK))
+        .into_par_iter()
+        .map(|task| {
+            let terms = task * TERMS_PER_TASK..((task + 1) * TERMS_PER_TASK).min(num_terms);
+            let mut p = Packed {
+                term_blocks: Vec::with_capacity(terms.len()),
+                term_max: Vec::with_capacity(terms.len()),
+                block_last: Vec::new(),
+                block_max: Vec::new(),
+                block_offsets: Vec::new(),
+                bytes: Vec::new(),
+            };
+            for t in terms {
+                let (s, e) = (offsets[t] as usize, offsets[t + 1] as usize);
+                p.term_blocks.push(p.block_last.len() as u64);
+                let mut term_max = 0f32;
+                let mut initial = None;
+                for (bd, bt) in docs[s..e]
+                    .chunks(blocks::BLOCK_LEN)
+                    .zip(tfs[s..e].chunks(blocks::BLOCK_LEN))
+                {
+                    p.block_offsets.push(p.bytes.len() as u64);
+                    blocks::encode(initial, bd, bt, &mut p.bytes);
+                    let max = bd
+                        .iter()
+                        .zip(bt)
+                        .map(|(&d, &tf)| score(t, tf, d))
+                        .fold(f32::NEG_INFINITY, f32::max);
+                    term_max = term_max.max(max);
+                    let last = *bd.last().expect("chunks are not empty");
+                    p.block_last.push(last);
+                    p.block_max.push(max);
+                    initial = Some(last);
+                }
+                p.term_max.push(term_max);
+            }
+            p
+        })
+        .collect();
+    let mut out = Packed {
+        term_blocks: Vec::with_capacity(num_terms + 1),
+        term_max: Vec::with_capacity(num_terms),
+        block_last: Vec::new(),
+        block_max: Vec::new(),
+        block_offsets: Vec::new(),
+        bytes: Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum()),
+    };
+    for p in parts {
+        let (block_base, byte_base) = (out.block_last.len() as u64, out.bytes.len() as u64);
+        out.term_blocks
+            .extend(p.term_blocks.iter().map(|&b| b + block_base));
+        out.term_max.extend(p.term_max);
+        out.block_last.extend(p.block_last);
+        out.block_max.extend(p.block_max);
+        out.block_offsets
+            .extend(p.block_offsets.iter().map(|&o| o + byte_base));
+        out.bytes.extend(p.bytes);
+    }
+    out.term_blocks.push(out.block_last.len() as u64);
+    out.block_offsets.push(out.bytes.len() as u64);
+    out
 }

@@ -18,6 +18,16 @@ pub enum Error {
     /// An index file passed its checksum but its content is inconsistent.
     #[error("{path}: corrupt BM25 index: {reason} (rebuild the index)")]
     Corrupt { path: PathBuf, reason: String },
+    /// The index was written in another on-disk format version.
+    #[error(
+        "{path}: BM25 index format version {found}, but this trawl reads version {expected}; \
+         rebuild the index (a knowledge base: `trawl kb build DOCS --out KB --force`)"
+    )]
+    FormatVersion {
+        path: PathBuf,
+        found: u32,
+        expected: u32,
+    },
     /// The Snowball language is not one `rust-stemmers` provides.
     #[error("unknown Snowball stemmer language `{language}` (known: {known})")]
     UnknownLanguage { language: String, known: String },

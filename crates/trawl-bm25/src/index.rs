@@ -1,13 +1,18 @@
-//! The searchable index: sorted vocabulary, postings with precomputed scores, exact top-k.
+//! The searchable index: sorted vocabulary, block-coded postings with score bounds, exact top-k
+//! (pruned by default, exhaustive on request).
 
 use std::cell::RefCell;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use crate::analysis::{Analyzer, AnalyzerConfig, Scratch};
+use crate::blocks::{self, BLOCK_LEN};
 use crate::column::Column;
-use crate::params::Bm25Params;
+use crate::params::{Bm25Method, Bm25Params, CollectionStats, Scorer};
+use crate::smallfloat::int_to_byte4;
 use crate::topk::{rank_key, top_k_keys};
 
 /// One search result: a document ordinal (insertion order, from 0) and its BM25 score.
@@ -26,12 +31,21 @@ pub(crate) struct IndexData {
     /// Terms, sorted bytewise, concatenated; term `t` is `term_bytes[term_offsets[t]..term_offsets[t+1]]`.
     pub term_bytes: Column<u8>,
     pub term_offsets: Column<u64>,
-    /// Postings of term `t`: `postings_offsets[t]..postings_offsets[t+1]`.
+    /// Cumulative document frequencies: term `t` has `postings_offsets[t+1] - postings_offsets[t]`
+    /// postings.
     pub postings_offsets: Column<u64>,
-    /// Document ordinals, ascending within a term.
-    pub postings_docs: Column<u32>,
-    /// Each posting's score contribution (idf and length normalisation included).
-    pub postings_scores: Column<f32>,
+    /// Blocks of term `t`: `term_blocks[t]..term_blocks[t+1]` (see [`crate::blocks`]).
+    pub term_blocks: Column<u64>,
+    /// Per term: the largest score contribution of any of its postings.
+    pub term_max: Column<f32>,
+    /// Per block: its last (largest) document ordinal.
+    pub block_last: Column<u32>,
+    /// Per block: the largest score contribution of its postings.
+    pub block_max: Column<f32>,
+    /// Bytes of block `b`: `postings[block_offsets[b]..block_offsets[b+1]]`.
+    pub block_offsets: Column<u64>,
+    /// The encoded blocks, concatenated.
+    pub postings: Column<u8>,
     /// Per term: the score of a document *without* it (BM25L / BM25+ only, else 0).
     pub term_absent: Column<f32>,
     /// Analysed length of each document.
@@ -41,35 +55,114 @@ pub(crate) struct IndexData {
 /// A BM25 index over documents numbered `0..num_docs()` in insertion order.
 ///
 /// Build with [`crate::Bm25Builder`], persist with [`Bm25Index::save`], reopen (memory-mapped)
-/// with [`Bm25Index::open`]. Searching is exact: every document containing a query term is
-/// scored; results are ordered by score, ties by lower ordinal.
+/// with [`Bm25Index::open`]. Searching is exact: results are the documents with the highest
+/// scores, ordered by score, ties by lower ordinal. [`Bm25Index::search`] may skip documents
+/// that cannot enter the top k (block-max MaxScore, see [`Strategy`]) and returns the same
+/// hits, scores and order as [`Bm25Index::search_exhaustive`], which scores every document
+/// containing a query term.
 pub struct Bm25Index {
     pub(crate) analyzer: Analyzer,
     pub(crate) params: Bm25Params,
     pub(crate) data: IndexData,
+    pub(crate) scorer: Scorer,
+    /// Lucene only: each document's one-byte length norm (empty for the other methods).
+    norms: Vec<u8>,
+    /// The [`Strategy`] of [`Bm25Index::search`], as its `u8` tag.
+    strategy: AtomicU8,
 }
 
 /// Per-thread search buffers: a dense score accumulator and a bitmap of the documents touched,
 /// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
-#[derive(Default)]
 struct SearchScratch {
     acc: Vec<f32>,
     seen: Vec<u64>,
     keys: Vec<u64>,
     analysis: Scratch,
     terms: Vec<String>,
+    block_docs: Box<BlockBuf>,
+    block_tfs: Box<BlockBuf>,
+    block_scores: Vec<f32>,
+}
+
+pub(crate) type BlockBuf = [u32; BLOCK_LEN];
+
+impl Default for SearchScratch {
+    fn default() -> Self {
+        SearchScratch {
+            acc: Vec::new(),
+            seen: Vec::new(),
+            keys: Vec::new(),
+            analysis: Scratch::default(),
+            terms: Vec::new(),
+            block_docs: Box::new([0; BLOCK_LEN]),
+            block_tfs: Box::new([0; BLOCK_LEN]),
+            block_scores: Vec::with_capacity(BLOCK_LEN),
+        }
+    }
 }
 
 thread_local! {
     static SCRATCH: RefCell<SearchScratch> = RefCell::new(SearchScratch::default());
 }
 
+/// How [`Bm25Index::search`] finds the top k. Every strategy returns the same hits, scores and
+/// order; they differ in speed only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[repr(u8)]
+pub enum Strategy {
+    /// Document-at-a-time block-max MaxScore when the query's postings are many per wanted hit
+    /// (at least [`AUTO_POSTINGS_PER_HIT`] × k), otherwise exhaustive: where each measured
+    /// faster (the default).
+    #[default]
+    Auto = 0,
+    /// Document-at-a-time block-max MaxScore (PISA's `block_max_maxscore`).
+    DocAtATime = 1,
+    /// Block-max MaxScore over windows of documents (Lucene's `MaxScoreBulkScorer` scheme).
+    Windowed = 2,
+    /// Score every document containing a query term (term-at-a-time): the reference.
+    Exhaustive = 3,
+}
+
+/// [`Strategy::Auto`] prunes when the query terms' postings number at least this many times k.
+/// Below it, skipping saves too little to pay for going document by document (measured on
+/// generated 200k/1M-document corpora and BEIR; see bench/bm25_scale.py).
+pub const AUTO_POSTINGS_PER_HIT: u64 = 4000;
+
+impl Strategy {
+    fn from_tag(tag: u8) -> Strategy {
+        match tag {
+            1 => Strategy::DocAtATime,
+            2 => Strategy::Windowed,
+            3 => Strategy::Exhaustive,
+            _ => Strategy::Auto,
+        }
+    }
+}
+
 impl Bm25Index {
-    pub(crate) fn from_data(analyzer: Analyzer, params: Bm25Params, data: IndexData) -> Self {
+    pub(crate) fn from_data(
+        analyzer: Analyzer,
+        params: Bm25Params,
+        stats: CollectionStats,
+        data: IndexData,
+    ) -> Self {
+        let scorer = Scorer::new(params, stats);
+        let norms = if params.method == Bm25Method::Lucene {
+            data.doc_lengths
+                .as_slice()
+                .iter()
+                .map(|&l| int_to_byte4(l))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Bm25Index {
             analyzer,
             params,
             data,
+            scorer,
+            norms,
+            strategy: AtomicU8::new(Strategy::default() as u8),
         }
     }
 
@@ -85,7 +178,11 @@ impl Bm25Index {
 
     /// Number of (term, document) postings.
     pub fn num_postings(&self) -> usize {
-        self.data.postings_docs.len()
+        self.data
+            .postings_offsets
+            .as_slice()
+            .last()
+            .map_or(0, |&n| n as usize)
     }
 
     /// Mean analysed document length used by the scores.
@@ -133,10 +230,33 @@ impl Bm25Index {
 
     /// Number of documents containing the analysed `term`.
     pub fn doc_freq(&self, term: &str) -> u64 {
+        self.term_id(term).map(|t| self.df(t)).unwrap_or(0)
+    }
+
+    pub(crate) fn df(&self, t: u32) -> u64 {
         let off = self.data.postings_offsets.as_slice();
-        self.term_id(term)
-            .map(|t| off[t as usize + 1] - off[t as usize])
-            .unwrap_or(0)
+        off[t as usize + 1] - off[t as usize]
+    }
+
+    /// Makes every later search of this index exhaustive (`true`) or pruned again (`false`):
+    /// for checking and benchmarking the two paths on one opened index.
+    pub fn set_exhaustive(&self, exhaustive: bool) {
+        let s = if exhaustive {
+            Strategy::Exhaustive
+        } else {
+            Strategy::default()
+        };
+        self.set_strategy(s);
+    }
+
+    /// Chooses how later searches of this index find the top k (all strategies return the same
+    /// results; for measuring them against each other).
+    pub fn set_strategy(&self, strategy: Strategy) {
+        self.strategy.store(strategy as u8, Ordering::Relaxed);
+    }
+
+    fn mode(&self) -> Strategy {
+        Strategy::from_tag(self.strategy.load(Ordering::Relaxed))
     }
 
     /// The best `k` documents for `query` (analysed like the documents). A query with no
@@ -145,7 +265,13 @@ impl Bm25Index {
     /// A term repeated in the query counts that many times (as Pyserini's bag-of-words query,
     /// which boosts each distinct term by its count).
     pub fn search(&self, query: &str, k: usize) -> Vec<Hit> {
-        SCRATCH.with(|s| self.search_with(query, k, &mut s.borrow_mut()))
+        SCRATCH.with(|s| self.search_with(query, k, self.mode(), &mut s.borrow_mut()))
+    }
+
+    /// [`Bm25Index::search`] scoring every document that contains a query term: the reference
+    /// the pruned search is tested against (same hits, scores and order).
+    pub fn search_exhaustive(&self, query: &str, k: usize) -> Vec<Hit> {
+        SCRATCH.with(|s| self.search_with(query, k, Strategy::Exhaustive, &mut s.borrow_mut()))
     }
 
     /// [`Bm25Index::search`] for many queries on all rayon threads; results in query order.
@@ -155,16 +281,31 @@ impl Bm25Index {
 
     /// Search with explicit analysed terms and weights (a term's weight multiplies its score).
     pub fn search_terms(&self, terms: &[(&str, f32)], k: usize) -> Vec<Hit> {
+        self.search_terms_with(terms, k, self.mode())
+    }
+
+    /// [`Bm25Index::search_terms`], exhaustively.
+    pub fn search_terms_exhaustive(&self, terms: &[(&str, f32)], k: usize) -> Vec<Hit> {
+        self.search_terms_with(terms, k, Strategy::Exhaustive)
+    }
+
+    fn search_terms_with(&self, terms: &[(&str, f32)], k: usize, mode: Strategy) -> Vec<Hit> {
         SCRATCH.with(|s| {
             let weighted: Vec<(u32, f32)> = terms
                 .iter()
                 .filter_map(|&(t, w)| self.term_id(t).map(|id| (id, w)))
                 .collect();
-            self.score_terms(&weighted, k, &mut s.borrow_mut())
+            self.score_terms(&weighted, k, mode, &mut s.borrow_mut())
         })
     }
 
-    fn search_with(&self, query: &str, k: usize, s: &mut SearchScratch) -> Vec<Hit> {
+    fn search_with(
+        &self,
+        query: &str,
+        k: usize,
+        mode: Strategy,
+        s: &mut SearchScratch,
+    ) -> Vec<Hit> {
         let SearchScratch {
             analysis, terms, ..
         } = s;
@@ -184,54 +325,142 @@ impl Bm25Index {
             }
             i = j;
         }
-        self.score_terms(&weighted, k, s)
+        self.score_terms(&weighted, k, mode, s)
     }
 
-    fn score_terms(&self, weighted: &[(u32, f32)], k: usize, s: &mut SearchScratch) -> Vec<Hit> {
+    /// Whether pruning is sound for these terms: every contribution must be >= 0 (weights > 0
+    /// and a method whose postings never score below 0; BM25L/BM25+ subtract the absent-term
+    /// score, which float rounding could push a hair below 0).
+    fn prunable(&self, weighted: &[(u32, f32)]) -> bool {
+        matches!(
+            self.params.method,
+            Bm25Method::Lucene | Bm25Method::Robertson | Bm25Method::Atire
+        ) && weighted.iter().all(|&(_, w)| w > 0.0 && w.is_finite())
+    }
+
+    fn score_terms(
+        &self,
+        weighted: &[(u32, f32)],
+        k: usize,
+        mode: Strategy,
+        s: &mut SearchScratch,
+    ) -> Vec<Hit> {
         if weighted.is_empty() || k == 0 {
             return Vec::new();
         }
+        if mode == Strategy::Exhaustive || !self.prunable(weighted) {
+            return self.exhaustive_top_k(weighted, k, s);
+        }
+        match mode {
+            Strategy::DocAtATime => crate::maxscore::top_k(self, weighted, k),
+            Strategy::Windowed => crate::window::top_k(self, weighted, k),
+            _ => {
+                let postings: u64 = weighted.iter().map(|&(t, _)| self.df(t)).sum();
+                if postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64) {
+                    crate::maxscore::top_k(self, weighted, k)
+                } else {
+                    self.exhaustive_top_k(weighted, k, s)
+                }
+            }
+        }
+    }
+
+    /// The scorer of term `t`'s postings.
+    pub(crate) fn term_scorer(&self, t: u32) -> TermScorer<'_> {
+        let df = self.df(t);
+        let idf = self.scorer.idf(df);
+        // The table costs 256 scores: worth it for a long list only.
+        let tf1 = (!self.norms.is_empty() && df >= TF1_TABLE_MIN_DF).then(|| {
+            let mut table = [0f32; 256];
+            for (norm, v) in table.iter_mut().enumerate() {
+                *v = self.scorer.lucene_score(idf, 1, norm as u8);
+            }
+            table
+        });
+        TermScorer {
+            idf,
+            tf1,
+            scorer: &self.scorer,
+            norms: &self.norms,
+            lengths: self.data.doc_lengths.as_slice(),
+        }
+    }
+
+    /// Blocks of term `t` as (first block, end block).
+    #[inline]
+    pub(crate) fn blocks_of(&self, t: u32) -> (usize, usize) {
+        let tb = self.data.term_blocks.as_slice();
+        (tb[t as usize] as usize, tb[t as usize + 1] as usize)
+    }
+
+    /// Term-at-a-time over every posting of every query term, into a dense accumulator.
+    fn exhaustive_top_k(
+        &self,
+        weighted: &[(u32, f32)],
+        k: usize,
+        s: &mut SearchScratch,
+    ) -> Vec<Hit> {
         let n = self.num_docs();
         if s.acc.len() < n {
             s.acc.resize(n, 0.0);
             s.seen.resize(n.div_ceil(64), 0);
         }
-        let offsets = self.data.postings_offsets.as_slice();
-        let docs = self.data.postings_docs.as_slice();
-        let scores = self.data.postings_scores.as_slice();
         let absent = self.data.term_absent.as_slice();
-        let acc = &mut s.acc[..n];
-        let seen = &mut s.seen[..n.div_ceil(64)];
+        let block_last = self.data.block_last.as_slice();
+        let SearchScratch {
+            acc,
+            seen,
+            keys,
+            block_docs,
+            block_tfs,
+            block_scores,
+            ..
+        } = s;
+        let acc = &mut acc[..n];
+        let seen = &mut seen[..n.div_ceil(64)];
         // Words of `seen` that may hold a bit: postings are sorted, so first/last bound them.
         let (mut lo, mut hi) = (usize::MAX, 0usize);
         let mut constant = 0f32;
         for &(t, w) in weighted {
-            let t = t as usize;
-            constant += w * absent[t];
-            let (start, end) = (offsets[t] as usize, offsets[t + 1] as usize);
-            let (term_docs, term_scores) = (&docs[start..end], &scores[start..end]);
-            let (Some(&first), Some(&last)) = (term_docs.first(), term_docs.last()) else {
+            constant += w * absent[t as usize];
+            let df = self.df(t) as usize;
+            let scorer = self.term_scorer(t);
+            let (first_block, end_block) = self.blocks_of(t);
+            if first_block == end_block {
                 continue;
-            };
-            lo = lo.min(first as usize >> 6);
-            hi = hi.max(last as usize >> 6);
-            // Marking is branch-free; the touched documents are read back from the bitmap.
-            // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
-            if w == 1.0 {
-                for (&d, &sc) in term_docs.iter().zip(term_scores) {
-                    let d = d as usize;
-                    seen[d >> 6] |= 1u64 << (d & 63);
-                    acc[d] += sc;
+            }
+            for b in first_block..end_block {
+                let len = (df - (b - first_block) * BLOCK_LEN).min(BLOCK_LEN);
+                let initial = (b > first_block).then(|| block_last[b - 1]);
+                self.decode_into(b, len, initial, block_docs, block_tfs);
+                let docs = &block_docs[..len];
+                block_scores.clear();
+                block_scores.extend(
+                    docs.iter()
+                        .zip(&block_tfs[..len])
+                        .map(|(&d, &tf)| scorer.score(tf, d)),
+                );
+                if b == first_block {
+                    lo = lo.min(docs[0] as usize >> 6);
                 }
-            } else {
-                for (&d, &sc) in term_docs.iter().zip(term_scores) {
-                    let d = d as usize;
-                    seen[d >> 6] |= 1u64 << (d & 63);
-                    acc[d] += w * sc;
+                // Marking is branch-free; the touched documents are read back from the bitmap.
+                // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
+                if w == 1.0 {
+                    for (&d, &sc) in docs.iter().zip(block_scores.iter()) {
+                        let d = d as usize;
+                        seen[d >> 6] |= 1u64 << (d & 63);
+                        acc[d] += sc;
+                    }
+                } else {
+                    for (&d, &sc) in docs.iter().zip(block_scores.iter()) {
+                        let d = d as usize;
+                        seen[d >> 6] |= 1u64 << (d & 63);
+                        acc[d] += w * sc;
+                    }
                 }
             }
+            hi = hi.max(block_last[end_block - 1] as usize >> 6);
         }
-        let keys = &mut s.keys;
         keys.clear();
         if lo <= hi {
             for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
@@ -246,6 +475,54 @@ impl Bm25Index {
             }
         }
         top_k_keys(keys, k)
+    }
+
+    /// Decodes block `b` of `len` postings whose deltas start after `initial`.
+    #[inline]
+    pub(crate) fn decode_into(
+        &self,
+        b: usize,
+        len: usize,
+        initial: Option<u32>,
+        docs: &mut BlockBuf,
+        tfs: &mut BlockBuf,
+    ) {
+        let off = self.data.block_offsets.as_slice();
+        let bytes = &self.data.postings.as_slice()[off[b] as usize..off[b + 1] as usize];
+        blocks::decode(bytes, len, initial, docs, tfs);
+    }
+}
+
+/// Document frequency from which a term's tf = 1 scores are tabulated.
+const TF1_TABLE_MIN_DF: u64 = 1024;
+
+/// Scores one term's postings with the index's one scoring function (the stored block maxima
+/// were computed with it too). For long lists, Lucene's tf = 1 scores are tabulated per length
+/// norm: the same values, without a division per posting.
+pub(crate) struct TermScorer<'a> {
+    idf: f32,
+    tf1: Option<[f32; 256]>,
+    scorer: &'a Scorer,
+    norms: &'a [u8],
+    lengths: &'a [u32],
+}
+
+impl TermScorer<'_> {
+    #[inline]
+    pub(crate) fn score(&self, tf: u32, doc: u32) -> f32 {
+        match &self.tf1 {
+            Some(table) => {
+                let norm = self.norms[doc as usize];
+                if tf == 1 {
+                    table[norm as usize]
+                } else {
+                    self.scorer.lucene_score(self.idf, tf, norm)
+                }
+            }
+            None => self
+                .scorer
+                .posting_score(self.idf, tf, self.lengths[doc as usize]),
+        }
     }
 }
 

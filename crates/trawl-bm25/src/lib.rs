@@ -1,5 +1,6 @@
 //! BM25 retrieval for trawl: Lucene-compatible English analysis, five BM25 variants, an exact
-//! top-k search over precomputed postings, and a checksummed, memory-mapped on-disk format.
+//! top-k search over block-coded postings (block-max MaxScore skips what cannot enter the top k;
+//! an exhaustive path is the reference), and a checksummed, memory-mapped on-disk format.
 //!
 //! With the defaults (Anserini's English analyzer, Lucene BM25 with k1 = 0.9, b = 0.4) scores
 //! reproduce Pyserini's BEIR "flat" BM25 runs.
@@ -27,22 +28,25 @@
 //!
 //! Modules: [`analysis`] (tokenizer, Porter stemmer, stopwords), [`params`] (BM25 variants),
 //! [`builder`], [`index`] (search), [`persist`] (on-disk format), [`smallfloat`] (Lucene's
-//! document-length encoding).
+//! document-length encoding); private: `blocks` (posting blocks), `maxscore` (pruned top-k).
 
 pub mod analysis;
+mod blocks;
 pub mod builder;
 mod column;
 pub mod error;
 mod hash;
 pub mod index;
+mod maxscore;
 pub mod params;
 pub mod persist;
 pub mod smallfloat;
 mod topk;
+mod window;
 
 pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
-pub use index::{Bm25Index, Hit};
+pub use index::{Bm25Index, Hit, Strategy, AUTO_POSTINGS_PER_HIT};
 pub use params::{Bm25Method, Bm25Params};
 pub use trawl_store::Verify;

@@ -185,13 +185,18 @@ impl Scorer {
     /// Score contributed by one posting, minus [`Scorer::absent_score`].
     pub fn posting_score(&self, idf: f32, tf: u32, dl: u32) -> f32 {
         match self.params.method {
-            Bm25Method::Lucene => {
-                // Lucene 9 BM25Scorer.score: weight - weight / (1 + freq * normInverse).
-                let norm_inverse = self.lucene_cache[crate::smallfloat::int_to_byte4(dl) as usize];
-                idf - idf / (1.0 + tf as f32 * norm_inverse)
-            }
+            Bm25Method::Lucene => self.lucene_score(idf, tf, crate::smallfloat::int_to_byte4(dl)),
             _ => idf * self.tfc(tf as f32, dl) - self.absent_score(idf),
         }
+    }
+
+    /// Lucene's score from the one-byte length norm (the same value as
+    /// [`Scorer::posting_score`] for a document whose length encodes to `norm`).
+    #[inline]
+    pub fn lucene_score(&self, idf: f32, tf: u32, norm: u8) -> f32 {
+        // Lucene 9 BM25Scorer.score: weight - weight / (1 + freq * normInverse).
+        let norm_inverse = self.lucene_cache[norm as usize];
+        idf - idf / (1.0 + tf as f32 * norm_inverse)
     }
 
     /// Score of a term absent from a document (non-zero only for BM25L and BM25+).

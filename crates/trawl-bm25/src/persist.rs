@@ -5,9 +5,13 @@
 //! | `meta.json`           | format version, analyzer config, BM25 params, counts  |
 //! | `terms.bin`           | sorted terms, UTF-8, concatenated                     |
 //! | `term_offsets.bin`    | u64 × (terms + 1)                                     |
-//! | `postings_offsets.bin`| u64 × (terms + 1)                                     |
-//! | `postings_docs.bin`   | u32 × postings, ascending per term                    |
-//! | `postings_scores.bin` | f32 × postings (precomputed contribution)             |
+//! | `postings_offsets.bin`| u64 × (terms + 1): cumulative document frequencies    |
+//! | `term_blocks.bin`     | u64 × (terms + 1): each term's first block            |
+//! | `term_max.bin`        | f32 × terms: largest contribution of the term         |
+//! | `block_last.bin`      | u32 × blocks: last document ordinal of the block      |
+//! | `block_max.bin`       | f32 × blocks: largest contribution in the block       |
+//! | `block_offsets.bin`   | u64 × (blocks + 1): byte range of each block          |
+//! | `postings.bin`        | the blocks (128 postings, bit-packed; see `blocks`)   |
 //! | `term_absent.bin`     | f32 × terms (BM25L/BM25+ score of an absent term)     |
 //! | `doc_lengths.bin`     | u32 × documents                                       |
 //!
@@ -20,23 +24,29 @@ use serde::{Deserialize, Serialize};
 use trawl_store::{AtomicDir, ByteSource, Checked, RamBytes, Verify};
 
 use crate::analysis::{Analyzer, AnalyzerConfig};
+use crate::blocks::{self, BLOCK_LEN};
 use crate::column::Column;
 use crate::index::{Bm25Index, IndexData};
-use crate::params::Bm25Params;
+use crate::params::{Bm25Params, CollectionStats};
 use crate::{Error, Result};
 
 #[cfg(target_endian = "big")]
 compile_error!("trawl-bm25's on-disk format is little-endian only");
 
-/// Version of the on-disk format; bumped on any incompatible change.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the on-disk format; bumped on any incompatible change. Version 2: block-coded
+/// postings with block and term score bounds (version 1 stored one f32 score per posting).
+pub const FORMAT_VERSION: u32 = 2;
 
 const META: (&str, &[u8; 8]) = ("meta.json", b"TB25META");
 const TERMS: (&str, &[u8; 8]) = ("terms.bin", b"TB25TERM");
 const TERM_OFFSETS: (&str, &[u8; 8]) = ("term_offsets.bin", b"TB25TOFF");
 const POSTINGS_OFFSETS: (&str, &[u8; 8]) = ("postings_offsets.bin", b"TB25POFF");
-const POSTINGS_DOCS: (&str, &[u8; 8]) = ("postings_docs.bin", b"TB25PDOC");
-const POSTINGS_SCORES: (&str, &[u8; 8]) = ("postings_scores.bin", b"TB25PSCO");
+const TERM_BLOCKS: (&str, &[u8; 8]) = ("term_blocks.bin", b"TB25TBLK");
+const TERM_MAX: (&str, &[u8; 8]) = ("term_max.bin", b"TB25TMAX");
+const BLOCK_LAST: (&str, &[u8; 8]) = ("block_last.bin", b"TB25BLST");
+const BLOCK_MAX: (&str, &[u8; 8]) = ("block_max.bin", b"TB25BMAX");
+const BLOCK_OFFSETS: (&str, &[u8; 8]) = ("block_offsets.bin", b"TB25BOFF");
+const POSTINGS: (&str, &[u8; 8]) = ("postings.bin", b"TB25POST");
 const TERM_ABSENT: (&str, &[u8; 8]) = ("term_absent.bin", b"TB25ABSN");
 const DOC_LENGTHS: (&str, &[u8; 8]) = ("doc_lengths.bin", b"TB25DLEN");
 
@@ -74,8 +84,12 @@ impl Bm25Index {
         w(TERMS, d.term_bytes.as_bytes())?;
         w(TERM_OFFSETS, d.term_offsets.as_bytes())?;
         w(POSTINGS_OFFSETS, d.postings_offsets.as_bytes())?;
-        w(POSTINGS_DOCS, d.postings_docs.as_bytes())?;
-        w(POSTINGS_SCORES, d.postings_scores.as_bytes())?;
+        w(TERM_BLOCKS, d.term_blocks.as_bytes())?;
+        w(TERM_MAX, d.term_max.as_bytes())?;
+        w(BLOCK_LAST, d.block_last.as_bytes())?;
+        w(BLOCK_MAX, d.block_max.as_bytes())?;
+        w(BLOCK_OFFSETS, d.block_offsets.as_bytes())?;
+        w(POSTINGS, d.postings.as_bytes())?;
         w(TERM_ABSENT, d.term_absent.as_bytes())?;
         w(DOC_LENGTHS, d.doc_lengths.as_bytes())?;
         let meta = Meta {
@@ -123,7 +137,19 @@ impl Bm25Index {
             META.1,
             FORMAT_VERSION,
             verify,
-        )?;
+        )
+        .map_err(|e| match e {
+            trawl_store::Error::UnsupportedVersion {
+                path,
+                found,
+                expected,
+            } => Error::FormatVersion {
+                path,
+                found,
+                expected,
+            },
+            other => Error::Store(other),
+        })?;
         let meta: Meta =
             serde_json::from_slice(meta_src.as_slice()).map_err(|e| Error::Corrupt {
                 path: meta_path.clone(),
@@ -150,31 +176,34 @@ impl Bm25Index {
                 FORMAT_VERSION,
                 verify,
             )?,
-            postings_docs: Column::open(
+            term_blocks: Column::open(dir, TERM_BLOCKS.0, TERM_BLOCKS.1, FORMAT_VERSION, verify)?,
+            term_max: Column::open(dir, TERM_MAX.0, TERM_MAX.1, FORMAT_VERSION, verify)?,
+            block_last: Column::open(dir, BLOCK_LAST.0, BLOCK_LAST.1, FORMAT_VERSION, verify)?,
+            block_max: Column::open(dir, BLOCK_MAX.0, BLOCK_MAX.1, FORMAT_VERSION, verify)?,
+            block_offsets: Column::open(
                 dir,
-                POSTINGS_DOCS.0,
-                POSTINGS_DOCS.1,
+                BLOCK_OFFSETS.0,
+                BLOCK_OFFSETS.1,
                 FORMAT_VERSION,
                 verify,
             )?,
-            postings_scores: Column::open(
-                dir,
-                POSTINGS_SCORES.0,
-                POSTINGS_SCORES.1,
-                FORMAT_VERSION,
-                verify,
-            )?,
+            postings: Column::open(dir, POSTINGS.0, POSTINGS.1, FORMAT_VERSION, verify)?,
             term_absent: Column::open(dir, TERM_ABSENT.0, TERM_ABSENT.1, FORMAT_VERSION, verify)?,
             doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION, verify)?,
         };
-        validate(dir, &meta, &data)?;
-        Ok(Bm25Index::from_data(analyzer, meta.params, data))
+        validate(dir, &meta, &data, verify)?;
+        let stats = CollectionStats {
+            num_docs: u64::from(meta.num_docs),
+            docs_with_terms: meta.docs_with_terms,
+            total_terms: meta.total_terms,
+        };
+        Ok(Bm25Index::from_data(analyzer, meta.params, stats, data))
     }
 }
 
 /// Structural checks, so that search can never index out of bounds on a consistent-looking
 /// but wrong file set (e.g. files mixed from two indexes).
-fn validate(dir: &Path, meta: &Meta, d: &IndexData) -> Result<()> {
+fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()> {
     let bad = |file: &str, reason: String| Error::Corrupt {
         path: dir.join(file),
         reason,
@@ -211,25 +240,92 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData) -> Result<()> {
         return Err(bad(TERMS.0, "terms are not strictly sorted".into()));
     }
     check_offsets(POSTINGS_OFFSETS.0, d.postings_offsets.as_slice(), np)?;
-    if d.postings_docs.len() != np || d.postings_scores.len() != np {
+    // Each term has exactly the blocks its document frequency needs.
+    let po = d.postings_offsets.as_slice();
+    let tb = d.term_blocks.as_slice();
+    let nb = d.block_last.len();
+    if tb.len() != nt + 1 || tb.first().copied() != Some(0) || tb[nt] as usize != nb {
         return Err(bad(
-            POSTINGS_DOCS.0,
+            TERM_BLOCKS.0,
             format!(
-                "{} document ids and {} scores, expected {np} postings",
-                d.postings_docs.len(),
-                d.postings_scores.len()
+                "{} entries, expected {} ending at {nb} blocks",
+                tb.len(),
+                nt + 1
             ),
         ));
     }
-    if d.postings_docs
-        .as_slice()
-        .iter()
-        .any(|&doc| doc as usize >= nd)
+    for t in 0..nt {
+        if tb[t + 1].checked_sub(tb[t]) != Some(blocks::num_blocks(po[t + 1] - po[t])) {
+            return Err(bad(
+                TERM_BLOCKS.0,
+                format!("term {t} has the wrong number of blocks for its document frequency"),
+            ));
+        }
+    }
+    if d.term_max.len() != nt {
+        return Err(bad(
+            TERM_MAX.0,
+            format!("{} values, expected {nt}", d.term_max.len()),
+        ));
+    }
+    if d.block_max.len() != nb {
+        return Err(bad(
+            BLOCK_MAX.0,
+            format!("{} values, expected {nb} blocks", d.block_max.len()),
+        ));
+    }
+    let bo = d.block_offsets.as_slice();
+    if bo.len() != nb + 1
+        || bo[0] != 0
+        || bo[nb] as usize != d.postings.len()
+        || bo.windows(2).any(|w| w[0] > w[1])
     {
         return Err(bad(
-            POSTINGS_DOCS.0,
-            format!("a document ordinal is >= {nd} documents"),
+            BLOCK_OFFSETS.0,
+            format!(
+                "offsets are not {} non-decreasing values from 0 to {} bytes",
+                nb + 1,
+                d.postings.len()
+            ),
         ));
+    }
+    let last = d.block_last.as_slice();
+    let bytes = d.postings.as_slice();
+    let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
+    for t in 0..nt {
+        let df = (po[t + 1] - po[t]) as usize;
+        let first = tb[t] as usize;
+        for b in first..tb[t + 1] as usize {
+            let len = (df - (b - first) * BLOCK_LEN).min(BLOCK_LEN);
+            let block = &bytes[bo[b] as usize..bo[b + 1] as usize];
+            blocks::check(block, len)
+                .map_err(|reason| bad(POSTINGS.0, format!("block {b}: {reason}")))?;
+            if last[b] as usize >= nd || (b > first && last[b] <= last[b - 1]) {
+                return Err(bad(
+                    BLOCK_LAST.0,
+                    format!(
+                        "block {b}: last ordinal {} out of order or >= {nd}",
+                        last[b]
+                    ),
+                ));
+            }
+            // Decoding every block (a full open only) proves that the ordinals the search
+            // will index with are in range and that the skip data matches the postings.
+            if verify == Verify::Full {
+                let initial = (b > first).then(|| last[b - 1]);
+                blocks::decode(block, len, initial, &mut docs, &mut tfs);
+                let ok = docs[..len].windows(2).all(|w| w[0] < w[1])
+                    && docs[len - 1] == last[b]
+                    && initial.is_none_or(|i| docs[0] > i)
+                    && tfs[..len].iter().all(|&tf| tf > 0);
+                if !ok {
+                    return Err(bad(
+                        POSTINGS.0,
+                        format!("block {b} does not decode to its recorded documents"),
+                    ));
+                }
+            }
+        }
     }
     if d.term_absent.len() != nt {
         return Err(bad(

@@ -19,7 +19,7 @@ pub(crate) fn rank_key(score: f32, doc: u32) -> u64 {
 }
 
 #[inline]
-fn hit_of(key: u64) -> Hit {
+pub(crate) fn hit_of(key: u64) -> Hit {
     let ordered = !((key >> 32) as u32);
     let bits = if ordered & 0x8000_0000 != 0 {
         ordered & 0x7fff_ffff

@@ -144,11 +144,11 @@ fn footer_only_open_still_refuses_truncation_and_matches_results() {
     for q in QUERIES {
         assert_eq!(fast.search(q, 50), full.search(q, 50));
     }
-    let f = path.join("postings_scores.bin");
+    let f = path.join("postings.bin");
     let orig = std::fs::read(&f).unwrap();
     std::fs::write(&f, &orig[..orig.len() - 5]).unwrap();
     let err = Bm25Index::open_with(&path, trawl_bm25::Verify::FooterOnly).unwrap_err();
-    assert!(err.to_string().contains("postings_scores.bin"), "{err}");
+    assert!(err.to_string().contains("postings.bin"), "{err}");
 }
 
 #[test]
@@ -156,9 +156,9 @@ fn missing_dir_and_missing_file_are_clear_errors() {
     let err = Bm25Index::open(Path::new("/nonexistent/bm25")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/bm25"), "{err}");
     let (_d, path) = saved();
-    std::fs::remove_file(path.join("postings_docs.bin")).unwrap();
+    std::fs::remove_file(path.join("block_last.bin")).unwrap();
     let err = Bm25Index::open(&path).unwrap_err();
-    assert!(err.to_string().contains("postings_docs.bin"), "{err}");
+    assert!(err.to_string().contains("block_last.bin"), "{err}");
 }
 
 #[test]
@@ -171,7 +171,7 @@ fn files_swapped_between_indexes_are_refused() {
     let d2 = tempfile::tempdir().unwrap();
     let b = d2.path().join("other");
     other.save(&b).unwrap();
-    std::fs::copy(b.join("postings_docs.bin"), a.join("postings_docs.bin")).unwrap();
+    std::fs::copy(b.join("block_last.bin"), a.join("block_last.bin")).unwrap();
     let err = Bm25Index::open(&a).unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err}");
 }
@@ -188,4 +188,30 @@ fn save_replaces_an_existing_index() {
     let re = Bm25Index::open(&path).unwrap();
     assert_eq!(re.num_docs(), 1);
     assert_eq!(re.search("protein", 5).len(), 1);
+}
+
+#[test]
+fn an_index_in_the_previous_format_asks_for_a_rebuild() {
+    let (_d, path) = saved();
+    // Version 1 stored one f32 score per posting; its meta.json footer says version 1.
+    let meta = std::fs::read(path.join("meta.json")).unwrap();
+    let payload = &meta[..meta.len() - trawl_store::FOOTER_LEN];
+    trawl_store::write_checked(&path.join("meta.json"), b"TB25META", 1, payload).unwrap();
+    let err = Bm25Index::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::FormatVersion {
+                found: 1,
+                expected: 2,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("meta.json") && msg.contains("rebuild"),
+        "{msg}"
+    );
 }

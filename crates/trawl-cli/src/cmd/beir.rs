@@ -67,6 +67,10 @@ pub struct Args {
     /// Print JSON: {"dataset","retriever","split","metrics":{..},"timings":{..}}.
     #[arg(long)]
     pub json: bool,
+    /// BM25: score every document containing a query term instead of skipping those that
+    /// cannot enter the top k (same results; the reference, and for timing the difference).
+    #[arg(long)]
+    pub exhaustive: bool,
     #[command(flatten)]
     pub bm25: Bm25Args,
 }
@@ -297,6 +301,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     let kb = Arc::new(kb);
     let open_s = open_start.elapsed().as_secs_f64();
+    if let Some(index) = kb.bm25() {
+        index.set_exhaustive(args.exhaustive);
+    }
 
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let mut run = Run::new();

@@ -52,6 +52,10 @@ pub struct Args {
     /// Embedding model for dense/hybrid queries (default: the one recorded in the KB).
     #[arg(long)]
     pub model: Option<String>,
+    /// BM25: score every matching document instead of skipping those that cannot enter the
+    /// top k (same results; the reference path).
+    #[arg(long)]
+    pub exhaustive: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -209,6 +213,9 @@ fn run_vectors(
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kb = KnowledgeBase::open(&args.kb)
         .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
+    if let Some(index) = kb.bm25() {
+        index.set_exhaustive(args.exhaustive);
+    }
     if let Some(path) = &args.vectors {
         return run_vectors(&kb, &args, path);
     }

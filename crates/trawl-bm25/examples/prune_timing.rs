@@ -1,0 +1,128 @@
+//! Pruned vs exhaustive search on one thread, in one process, over a BEIR folder (all queries)
+//! or a generated Zipfian corpus; checks that both return identical hits. For tuning; the
+//! benchmark with peers is bench/bm25_scale.sh.
+//! `cargo run --release -p trawl-bm25 --example prune_timing -- (DIR | --generate DOCS) [QUERIES]`
+
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Params, Strategy};
+use trawl_data::beir::BeirDataset;
+
+fn word(rank: usize) -> String {
+    let mut s = String::from("w");
+    let mut r = rank;
+    loop {
+        s.push((b'a' + (r % 26) as u8) as char);
+        r /= 26;
+        if r == 0 {
+            break;
+        }
+    }
+    s.push('x');
+    s
+}
+
+/// Zipf(1.1) over 300k words, ~56 words per document; queries of 2-10 words without the 20
+/// most frequent (as bench/bm25_scale.py).
+fn generate(docs: usize, queries: usize) -> (Vec<String>, Vec<String>) {
+    let vocab = 300_000;
+    let mut acc = 0.0;
+    let cdf: Vec<f64> = (1..=vocab)
+        .map(|r| {
+            acc += 1.0 / (r as f64).powf(1.1);
+            acc
+        })
+        .collect();
+    let cdf: Vec<f64> = cdf.iter().map(|c| c / acc).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let sample = |rng: &mut ChaCha8Rng, lo: f64| {
+        let u: f64 = rng.random_range(lo..1.0);
+        cdf.partition_point(|&c| c < u).min(vocab - 1)
+    };
+    let texts = (0..docs)
+        .map(|_| {
+            let n = rng.random_range(28..84);
+            (0..n)
+                .map(|_| word(sample(&mut rng, 0.0)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let qs = (0..queries)
+        .map(|_| {
+            let n = rng.random_range(2..=10);
+            (0..n)
+                .map(|_| word(sample(&mut rng, cdf[19])))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    (texts, qs)
+}
+
+type Bits = Vec<Vec<(u32, u32)>>;
+
+fn time(index: &Bm25Index, queries: &[String], k: usize, strategy: Strategy) -> (f64, Bits) {
+    index.set_strategy(strategy);
+    let start = Instant::now();
+    let out: Vec<_> = queries
+        .iter()
+        .map(|q| {
+            let hits = index.search(q, k);
+            hits.iter().map(|h| (h.doc, h.score.to_bits())).collect()
+        })
+        .collect();
+    (queries.len() as f64 / start.elapsed().as_secs_f64(), out)
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let nq: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(1000);
+    let (texts, queries) = if args.first().map(String::as_str) == Some("--generate") {
+        generate(args.get(1).ok_or("--generate DOCS")?.parse()?, nq)
+    } else {
+        let beir = BeirDataset::open(args.first().ok_or("usage: DIR | --generate DOCS")?)?;
+        let texts = beir
+            .read_corpus()?
+            .map(|d| d.map(|d| format!("{}\n{}", d.title, d.text)))
+            .collect::<Result<_, _>>()?;
+        let qs = beir.read_queries()?.into_iter().map(|q| q.text).collect();
+        (texts, qs)
+    };
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let start = Instant::now();
+    let mut b = Bm25Builder::new(AnalyzerConfig::default(), Bm25Params::default())?;
+    b.add_documents(&refs);
+    let index = b.build()?;
+    eprintln!(
+        "{} docs, {} postings, built in {:.1?}",
+        index.num_docs(),
+        index.num_postings(),
+        start.elapsed()
+    );
+    if let Ok(k) = std::env::var("PRUNE_TIMING_DAAT_ONLY") {
+        // For profiling one path: repeated DAAT searches at this k.
+        let k: usize = k.parse()?;
+        for _ in 0..5 {
+            let (qps, _) = time(&index, &queries, k, Strategy::DocAtATime);
+            println!("k={k}: DAAT {qps:.0} q/s");
+        }
+        return Ok(());
+    }
+    for k in [10, 1000] {
+        let (ex_qps, ex) = time(&index, &queries, k, Strategy::Exhaustive);
+        let (daat_qps, daat) = time(&index, &queries, k, Strategy::DocAtATime);
+        let (win_qps, win) = time(&index, &queries, k, Strategy::Windowed);
+        println!(
+            "k={k}: exhaustive {ex_qps:.0} q/s; block-max MaxScore DAAT {daat_qps:.0} q/s ({:.2}x, \
+             identical: {}), windowed {win_qps:.0} q/s ({:.2}x, identical: {})",
+            daat_qps / ex_qps,
+            daat == ex,
+            win_qps / ex_qps,
+            win == ex
+        );
+    }
+    Ok(())
+}

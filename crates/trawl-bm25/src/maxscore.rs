@@ -1,0 +1,359 @@
+//! Exact top-k by block-max MaxScore (Turtle & Flood's MaxScore with per-block bounds, as in
+//! PISA's `block_max_maxscore_query`), document-at-a-time over the block-coded postings.
+//!
+//! Query terms are ordered by their upper bound (weight × the term's largest contribution).
+//! Once the k-th best score θ exceeds the sum of the smallest bounds, those terms are
+//! "non-essential": a document that contains none of the others cannot enter the top k, so
+//! candidates come only from the essential terms, and the non-essential ones are probed (with
+//! their per-block bounds first) only while the candidate can still beat θ.
+//!
+//! Exactness: a candidate's score is summed in f32 in query-term order, exactly as the
+//! exhaustive path adds it up, so scores are bit-identical. Bounds are summed in f64 and widened
+//! by `slack` (more than the rounding of an f32 sum of `n` non-negative terms can add), so a
+//! bound is never below the f32 score it bounds. Documents are visited in increasing ordinal,
+//! so a document whose score only ties θ ranks below the k-th hit (ties go to the lower
+//! ordinal) and cannot enter: skipping when `bound <= θ` is exact.
+
+use std::collections::BinaryHeap;
+
+use crate::blocks::BLOCK_LEN;
+use crate::index::{BlockBuf, Bm25Index, TermScorer};
+use crate::topk::{hit_of, rank_key, top_k_keys};
+use crate::Hit;
+
+/// Past the last document of a list.
+pub(crate) const END: u32 = u32::MAX;
+
+/// A position in one query term's postings.
+pub(crate) struct Cursor<'a> {
+    scorer: TermScorer<'a>,
+    /// The term's place in the query (the order scores are summed in).
+    pub(crate) slot: usize,
+    pub(crate) weight: f32,
+    /// weight × the term's largest contribution (exact in f64).
+    pub(crate) max: f64,
+    first_block: usize,
+    end_block: usize,
+    df: usize,
+    /// Block whose bound is current; `>= decoded`, ahead of it after shallow moves.
+    block: usize,
+    /// Block held in `docs`/`tfs`.
+    decoded: usize,
+    len: usize,
+    pos: usize,
+    /// Current document, or [`END`].
+    pub(crate) doc: u32,
+    docs: Box<BlockBuf>,
+    tfs: Box<BlockBuf>,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(
+        index: &'a Bm25Index,
+        slot: usize,
+        term: u32,
+        weight: f32,
+    ) -> Option<Cursor<'a>> {
+        let (first_block, end_block) = index.blocks_of(term);
+        if first_block == end_block {
+            return None;
+        }
+        let df = index.df(term) as usize;
+        let term_max = index.data.term_max.as_slice()[term as usize];
+        let mut c = Cursor {
+            scorer: index.term_scorer(term),
+            slot,
+            weight,
+            max: f64::from(weight) * f64::from(term_max),
+            first_block,
+            end_block,
+            df,
+            block: first_block,
+            decoded: first_block,
+            len: 0,
+            pos: 0,
+            doc: END,
+            docs: Box::new([0; BLOCK_LEN]),
+            tfs: Box::new([0; BLOCK_LEN]),
+        };
+        c.load(index, first_block);
+        Some(c)
+    }
+
+    fn load(&mut self, index: &Bm25Index, b: usize) {
+        let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
+        let initial = (b > self.first_block).then(|| index.data.block_last.as_slice()[b - 1]);
+        index.decode_into(b, len, initial, &mut self.docs, &mut self.tfs);
+        self.block = b;
+        self.decoded = b;
+        self.len = len;
+        self.pos = 0;
+        self.doc = self.docs[0];
+    }
+
+    #[inline]
+    fn next(&mut self, index: &Bm25Index) {
+        self.pos += 1;
+        if self.pos < self.len {
+            self.doc = self.docs[self.pos];
+        } else if self.decoded + 1 < self.end_block {
+            self.load(index, self.decoded + 1);
+        } else {
+            self.doc = END;
+        }
+    }
+
+    /// Moves to the first document >= `target`.
+    pub(crate) fn next_geq(&mut self, index: &Bm25Index, target: u32) {
+        if self.doc >= target {
+            return;
+        }
+        let last = index.data.block_last.as_slice();
+        let mut b = self.block;
+        while b < self.end_block && last[b] < target {
+            b += 1;
+        }
+        if b == self.end_block {
+            self.block = b;
+            self.doc = END;
+            return;
+        }
+        if b != self.decoded {
+            self.load(index, b);
+        }
+        // The block's last document is >= target, so the scan stops inside it.
+        let mut p = self.pos;
+        while self.docs[p] < target {
+            p += 1;
+        }
+        self.pos = p;
+        self.doc = self.docs[p];
+    }
+
+    /// Bound of weight × contribution of any document >= `target` in the block that would hold
+    /// `target`, moving only the block pointer (no decoding); 0 past the end.
+    #[inline]
+    fn block_max_geq(&mut self, index: &Bm25Index, target: u32) -> f64 {
+        let last = index.data.block_last.as_slice();
+        let mut b = self.block;
+        while b < self.end_block && last[b] < target {
+            b += 1;
+        }
+        self.block = b;
+        if b == self.end_block {
+            0.0
+        } else {
+            f64::from(self.weight) * f64::from(index.data.block_max.as_slice()[b])
+        }
+    }
+
+    /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
+    /// them), moving only the block pointer; 0 when the term has none there.
+    pub(crate) fn window_bound(&mut self, index: &Bm25Index, lo: u32, hi: u32) -> f64 {
+        let last = index.data.block_last.as_slice();
+        let maxes = index.data.block_max.as_slice();
+        let mut b = self.block;
+        while b < self.end_block && last[b] < lo {
+            b += 1;
+        }
+        self.block = b;
+        let mut max = 0f32;
+        while b < self.end_block && (b == self.first_block || last[b - 1] + 1 < hi) {
+            max = max.max(maxes[b]);
+            if last[b] >= hi {
+                break;
+            }
+            b += 1;
+        }
+        f64::from(self.weight) * f64::from(max)
+    }
+
+    /// Calls `f(doc, contribution)` for each posting in `lo..hi`, leaving the cursor at the
+    /// first document >= `hi`.
+    #[inline]
+    pub(crate) fn for_each_in(
+        &mut self,
+        index: &Bm25Index,
+        lo: u32,
+        hi: u32,
+        mut f: impl FnMut(u32, f32),
+    ) {
+        self.next_geq(index, lo);
+        while self.doc < hi {
+            let end = self.pos + self.docs[self.pos..self.len].partition_point(|&d| d < hi);
+            for p in self.pos..end {
+                let sc = self.scorer.score(self.tfs[p], self.docs[p]);
+                f(
+                    self.docs[p],
+                    if self.weight == 1.0 {
+                        sc
+                    } else {
+                        self.weight * sc
+                    },
+                );
+            }
+            if end < self.len {
+                self.pos = end;
+                self.doc = self.docs[end];
+            } else if self.decoded + 1 < self.end_block {
+                self.load(index, self.decoded + 1);
+            } else {
+                self.pos = self.len;
+                self.doc = END;
+            }
+        }
+    }
+
+    /// The current posting's contribution, as the exhaustive path computes it.
+    #[inline]
+    pub(crate) fn score(&self) -> f32 {
+        let sc = self.scorer.score(self.tfs[self.pos], self.doc);
+        if self.weight == 1.0 {
+            sc
+        } else {
+            self.weight * sc
+        }
+    }
+}
+
+/// The k best (score, ordinal) keys seen so far, worst on top.
+pub(crate) struct TopK {
+    k: usize,
+    heap: BinaryHeap<u64>,
+    /// Score of the worst kept hit once `k` are kept.
+    theta: f64,
+}
+
+impl TopK {
+    pub(crate) fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            heap: BinaryHeap::with_capacity(k.min(1 << 16)),
+            theta: f64::NEG_INFINITY,
+        }
+    }
+
+    /// The kept hits, best first.
+    pub(crate) fn into_hits(self) -> Vec<Hit> {
+        top_k_keys(&mut self.heap.into_vec(), self.k)
+    }
+
+    /// Whether a document (with an ordinal above every kept one) whose score is at most
+    /// `bound` could enter.
+    #[inline]
+    pub(crate) fn beats(&self, bound: f64) -> bool {
+        self.heap.len() < self.k || bound > self.theta
+    }
+
+    /// Offers a hit; true when the threshold changed.
+    pub(crate) fn push(&mut self, score: f32, doc: u32) -> bool {
+        let key = rank_key(score, doc);
+        if self.heap.len() < self.k {
+            self.heap.push(key);
+        } else if key < *self.heap.peek().expect("k > 0") {
+            *self.heap.peek_mut().expect("k > 0") = key;
+        } else {
+            return false;
+        }
+        if self.heap.len() == self.k {
+            let worst = *self.heap.peek().expect("k > 0");
+            self.theta = f64::from(hit_of(worst).score);
+            return true;
+        }
+        false
+    }
+}
+
+/// The best `k` documents for `weighted` (term id, weight > 0) terms; every contribution must be
+/// non-negative (see `Bm25Index::prunable`). Same hits, scores and order as the exhaustive path.
+pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec<Hit> {
+    let nq = weighted.len();
+    let mut cursors: Vec<Cursor> = weighted
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, &(t, w))| Cursor::new(index, slot, t, w))
+        .collect();
+    if cursors.is_empty() {
+        return Vec::new();
+    }
+    cursors.sort_by(|a, b| a.max.total_cmp(&b.max).then(a.slot.cmp(&b.slot)));
+    let n = cursors.len();
+    // upper[i]: bound of a document found only in cursors[..=i].
+    let mut upper = Vec::with_capacity(n);
+    let mut acc = 0f64;
+    for c in &cursors {
+        acc += c.max;
+        upper.push(acc);
+    }
+    // An f32 sum of nq non-negative values exceeds their exact sum by at most (nq - 1)·2^-24
+    // of it, each weighted contribution by 2^-24 more; f64 sums err far less. Doubled.
+    let slack = (nq as f64 + 2.0) * f64::from(f32::EPSILON) * acc;
+
+    let mut top = TopK::new(k);
+    let mut contrib = vec![0f32; nq];
+    let mut block_bounds = vec![0f64; n];
+    let mut essential = 0usize; // cursors[..essential] are non-essential
+    let mut cur = cursors.iter().map(|c| c.doc).min().unwrap_or(END);
+    while essential < n && cur != END {
+        let mut partial = 0f64;
+        let mut next = END;
+        for c in &mut cursors[essential..] {
+            if c.doc == cur {
+                let v = c.score();
+                contrib[c.slot] = v;
+                partial += f64::from(v);
+                c.next(index);
+            }
+            next = next.min(c.doc);
+        }
+        let mut candidate = true;
+        if essential > 0 {
+            let mut bound = partial + upper[essential - 1];
+            candidate = top.beats(bound + slack);
+            if candidate {
+                // Tighten with the block bounds, largest term first.
+                for i in (0..essential).rev() {
+                    let bm = cursors[i].block_max_geq(index, cur);
+                    block_bounds[i] = bm;
+                    bound -= cursors[i].max - bm;
+                    if !top.beats(bound + slack) {
+                        candidate = false;
+                        break;
+                    }
+                }
+            }
+            if candidate {
+                for i in (0..essential).rev() {
+                    let c = &mut cursors[i];
+                    c.next_geq(index, cur);
+                    if c.doc == cur {
+                        let v = c.score();
+                        contrib[c.slot] = v;
+                        bound += f64::from(v) - block_bounds[i];
+                    } else {
+                        bound -= block_bounds[i];
+                    }
+                    if !top.beats(bound + slack) {
+                        candidate = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if candidate {
+            // The exhaustive path's sum: 0, then each present term in query order.
+            let mut score = 0f32;
+            for &v in &contrib {
+                score += v;
+            }
+            if top.push(score, cur) {
+                while essential < n && !top.beats(upper[essential] + slack) {
+                    essential += 1;
+                }
+            }
+        }
+        contrib.fill(0.0);
+        cur = next;
+    }
+    top.into_hits()
+}

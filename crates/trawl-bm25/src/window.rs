@@ -1,0 +1,122 @@
+//! Exact top-k by block-max MaxScore over windows of documents (the scheme of Lucene's
+//! `MaxScoreBulkScorer`): the collection is cut into windows of [`WINDOW`] ordinals; in each,
+//! every term's bound is the largest block maximum of its blocks there, terms whose bounds add
+//! up to no more than the k-th best score θ are non-essential for the window, and a window
+//! where all are is skipped without decoding. The essential terms are scored term-at-a-time
+//! into a window-sized table, then each touched document, in ordinal order, is completed from
+//! the non-essential terms (largest bound first) while it can still beat θ.
+//!
+//! Exactness is argued as in [`crate::maxscore`]: contributions are kept per query term and a
+//! surviving document's score is their f32 sum in query order (bit-identical to the exhaustive
+//! path); bounds are f64 sums widened by `slack`; documents enter in increasing ordinal, so a
+//! tie with θ cannot enter and `bound <= θ` may be skipped.
+
+use crate::index::Bm25Index;
+use crate::maxscore::{Cursor, TopK, END};
+use crate::Hit;
+
+/// Ordinals per window.
+pub(crate) const WINDOW: u32 = 4096;
+
+/// The best `k` documents for `weighted` terms (weights > 0, contributions >= 0).
+pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec<Hit> {
+    let nq = weighted.len();
+    let mut cursors: Vec<Cursor> = weighted
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, &(t, w))| Cursor::new(index, slot, t, w))
+        .collect();
+    if cursors.is_empty() {
+        return Vec::new();
+    }
+    let n = cursors.len();
+    let total: f64 = cursors.iter().map(|c| c.max).sum();
+    // Covers the rounding of the f32 partial and final sums (each at most (nq - 1)·2^-24 of
+    // a sum <= total, contributions rounded by 2^-24 more) and of the f64 bound sums, twice.
+    let slack = (2.0 * nq as f64 + 4.0) * f64::from(f32::EPSILON) * total;
+    let last_doc = index
+        .data
+        .block_last
+        .as_slice()
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let mut top = TopK::new(k);
+    let w = WINDOW as usize;
+    // contrib[d * nq + slot]: the window's document d's contribution from query term `slot`.
+    let mut contrib = vec![0f32; w * nq];
+    let mut partial = vec![0f32; w];
+    let mut touched = vec![0u64; w / 64];
+    let mut bounds = vec![0f64; n];
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut lo = cursors.iter().map(|c| c.doc).min().unwrap_or(END);
+    while lo != END && lo <= last_doc {
+        let hi = lo.saturating_add(WINDOW);
+        for (b, c) in bounds.iter_mut().zip(cursors.iter_mut()) {
+            *b = c.window_bound(index, lo, hi);
+        }
+        order.sort_unstable_by(|&a, &b| bounds[a].total_cmp(&bounds[b]));
+        // cursors[order[..essential_from]] are non-essential in this window.
+        let mut essential_from = 0;
+        let mut sum = 0f64;
+        while essential_from < n && !top.beats(sum + bounds[order[essential_from]] + slack) {
+            sum += bounds[order[essential_from]];
+            essential_from += 1;
+        }
+        let non_essential_sum = sum;
+        if essential_from == n {
+            lo = hi;
+            continue;
+        }
+        for &i in &order[essential_from..] {
+            let c = &mut cursors[i];
+            let slot = c.slot;
+            c.for_each_in(index, lo, hi, |doc, v| {
+                let d = (doc - lo) as usize;
+                touched[d >> 6] |= 1 << (d & 63);
+                partial[d] += v;
+                contrib[d * nq + slot] = v;
+            });
+        }
+        for (wi, word) in touched.iter_mut().enumerate() {
+            let mut bits = std::mem::take(word);
+            while bits != 0 {
+                let d = (wi << 6) + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let doc = lo + d as u32;
+                let row = &mut contrib[d * nq..(d + 1) * nq];
+                let mut bound = f64::from(std::mem::take(&mut partial[d])) + non_essential_sum;
+                let mut candidate = top.beats(bound + slack);
+                if candidate {
+                    for &i in order[..essential_from].iter().rev() {
+                        let c = &mut cursors[i];
+                        c.next_geq(index, doc);
+                        if c.doc == doc {
+                            let v = c.score();
+                            row[c.slot] = v;
+                            bound += f64::from(v) - bounds[i];
+                        } else {
+                            bound -= bounds[i];
+                        }
+                        if !top.beats(bound + slack) {
+                            candidate = false;
+                            break;
+                        }
+                    }
+                }
+                if candidate {
+                    // The exhaustive path's sum: 0, then each present term in query order.
+                    let mut score = 0f32;
+                    for &v in row.iter() {
+                        score += v;
+                    }
+                    top.push(score, doc);
+                }
+                row.fill(0.0);
+            }
+        }
+        lo = hi;
+    }
+    top.into_hits()
+}
