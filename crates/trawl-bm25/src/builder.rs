@@ -199,8 +199,6 @@ impl Bm25Builder {
             acc += d;
             postings_offsets.push(acc);
         }
-        let idf: Vec<f32> = df.iter().map(|&d| scorer.idf(d)).collect();
-        let absent: Vec<f32> = idf.iter().map(|&i| scorer.absent_score(i)).collect();
 
         // Fill postings in document order, so each list is sorted by ordinal.
         let total = acc as usize;
@@ -219,9 +217,7 @@ impl Bm25Builder {
         }
         drop(entries);
         drop(cursor);
-        let packed = pack_postings(&postings_offsets, &docs, &tfs, |t, tf, d| {
-            scorer.posting_score(idf[t], tf, lengths[d as usize])
-        });
+        let packed = pack_postings(&postings_offsets, &docs, &tfs, &lengths);
         drop(docs);
         drop(tfs);
 
@@ -238,12 +234,11 @@ impl Bm25Builder {
                 term_offsets: Column::Owned(term_offsets),
                 postings_offsets: Column::Owned(postings_offsets),
                 term_blocks: Column::Owned(packed.term_blocks),
-                term_max: Column::Owned(packed.term_max),
                 block_last: Column::Owned(packed.block_last),
-                block_max: Column::Owned(packed.block_max),
+                block_max_tf: Column::Owned(packed.block_max_tf),
+                block_min_len: Column::Owned(packed.block_min_len),
                 block_offsets: Column::Owned(packed.block_offsets),
                 postings: Column::Owned(packed.bytes),
-                term_absent: Column::Owned(absent),
                 doc_lengths: Column::Owned(lengths),
             },
         ))
@@ -253,42 +248,41 @@ impl Bm25Builder {
 /// Block-coded postings of all terms, with the score bounds beside them.
 struct Packed {
     term_blocks: Vec<u64>,
-    term_max: Vec<f32>,
     block_last: Vec<u32>,
-    block_max: Vec<f32>,
+    block_max_tf: Vec<u32>,
+    block_min_len: Vec<u32>,
     block_offsets: Vec<u64>,
     bytes: Vec<u8>,
+}
+
+impl Packed {
+    fn new() -> Packed {
+        Packed {
+            term_blocks: Vec::new(),
+            block_last: Vec::new(),
+            block_max_tf: Vec::new(),
+            block_min_len: Vec::new(),
+            block_offsets: Vec::new(),
+            bytes: Vec::new(),
+        }
+    }
 }
 
 /// Terms packed per rayon task (then concatenated in term order).
 const TERMS_PER_TASK: usize = 4096;
 
 /// Encodes every term's postings (`offsets` delimit terms in `docs`/`tfs`) into blocks and
-/// records each block's last document and maximum score, and each term's maximum, with
-/// `score(term, tf, doc)`: the very function search scores with, so the bounds are exact.
-fn pack_postings(
-    offsets: &[u64],
-    docs: &[u32],
-    tfs: &[u32],
-    score: impl Fn(usize, u32, u32) -> f32 + Sync,
-) -> Packed {
+/// records each block's last document, largest tf and shortest document (`lengths`).
+fn pack_postings(offsets: &[u64], docs: &[u32], tfs: &[u32], lengths: &[u32]) -> Packed {
     let num_terms = offsets.len() - 1;
     let parts: Vec<Packed> = (0..num_terms.div_ceil(TERMS_PER_TASK))
         .into_par_iter()
         .map(|task| {
             let terms = task * TERMS_PER_TASK..((task + 1) * TERMS_PER_TASK).min(num_terms);
-            let mut p = Packed {
-                term_blocks: Vec::with_capacity(terms.len()),
-                term_max: Vec::with_capacity(terms.len()),
-                block_last: Vec::new(),
-                block_max: Vec::new(),
-                block_offsets: Vec::new(),
-                bytes: Vec::new(),
-            };
+            let mut p = Packed::new();
             for t in terms {
                 let (s, e) = (offsets[t] as usize, offsets[t + 1] as usize);
                 p.term_blocks.push(p.block_last.len() as u64);
-                let mut term_max = 0f32;
                 let mut initial = None;
                 for (bd, bt) in docs[s..e]
                     .chunks(blocks::BLOCK_LEN)
@@ -296,37 +290,26 @@ fn pack_postings(
                 {
                     p.block_offsets.push(p.bytes.len() as u64);
                     blocks::encode(initial, bd, bt, &mut p.bytes);
-                    let max = bd
-                        .iter()
-                        .zip(bt)
-                        .map(|(&d, &tf)| score(t, tf, d))
-                        .fold(f32::NEG_INFINITY, f32::max);
-                    term_max = term_max.max(max);
                     let last = *bd.last().expect("chunks are not empty");
                     p.block_last.push(last);
-                    p.block_max.push(max);
+                    p.block_max_tf.push(bt.iter().copied().max().unwrap_or(0));
+                    let min_len = bd.iter().map(|&d| lengths[d as usize]).min();
+                    p.block_min_len.push(min_len.unwrap_or(0));
                     initial = Some(last);
                 }
-                p.term_max.push(term_max);
             }
             p
         })
         .collect();
-    let mut out = Packed {
-        term_blocks: Vec::with_capacity(num_terms + 1),
-        term_max: Vec::with_capacity(num_terms),
-        block_last: Vec::new(),
-        block_max: Vec::new(),
-        block_offsets: Vec::new(),
-        bytes: Vec::with_capacity(parts.iter().map(|p| p.bytes.len()).sum()),
-    };
+    let mut out = Packed::new();
+    out.bytes.reserve(parts.iter().map(|p| p.bytes.len()).sum());
     for p in parts {
         let (block_base, byte_base) = (out.block_last.len() as u64, out.bytes.len() as u64);
         out.term_blocks
             .extend(p.term_blocks.iter().map(|&b| b + block_base));
-        out.term_max.extend(p.term_max);
         out.block_last.extend(p.block_last);
-        out.block_max.extend(p.block_max);
+        out.block_max_tf.extend(p.block_max_tf);
+        out.block_min_len.extend(p.block_min_len);
         out.block_offsets
             .extend(p.block_offsets.iter().map(|&o| o + byte_base));
         out.bytes.extend(p.bytes);

@@ -17,9 +17,14 @@
 use std::collections::BinaryHeap;
 
 use crate::blocks::BLOCK_LEN;
-use crate::index::{BlockBuf, Bm25Index, TermScorer};
+use crate::index::{BlockBuf, Bm25Index, QueryTerm, SearchCtx, TermScorer};
 use crate::topk::{hit_of, rank_key, top_k_keys};
 use crate::Hit;
+
+/// Bounds are widened by this factor: a bound is the f32 score of (largest tf, shortest
+/// document), and for the non-Lucene formulas f32 rounding is not provably monotone, so the
+/// real maximum may exceed it by an ulp or two.
+pub(crate) const WIDEN: f64 = 1.0 + 8.0 * f32::EPSILON as f64;
 
 /// Past the last document of a list.
 pub(crate) const END: u32 = u32::MAX;
@@ -30,8 +35,11 @@ pub(crate) struct Cursor<'a> {
     /// The term's place in the query (the order scores are summed in).
     pub(crate) slot: usize,
     pub(crate) weight: f32,
-    /// weight × the term's largest contribution (exact in f64).
+    /// weight × the bound of the term's contributions (in f64, widened by [`WIDEN`]).
     pub(crate) max: f64,
+    /// Bound of each block's contributions (unweighted), from its largest tf and shortest
+    /// document under the statistics of this search.
+    block_bounds: Vec<f32>,
     first_block: usize,
     end_block: usize,
     df: usize,
@@ -48,23 +56,29 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    pub(crate) fn new(
-        index: &'a Bm25Index,
-        slot: usize,
-        term: u32,
-        weight: f32,
-    ) -> Option<Cursor<'a>> {
-        let (first_block, end_block) = index.blocks_of(term);
+    pub(crate) fn new(ctx: &'a SearchCtx<'a>, slot: usize, q: &QueryTerm) -> Option<Cursor<'a>> {
+        let index = ctx.index;
+        let (first_block, end_block) = index.blocks_of(q.term);
         if first_block == end_block {
             return None;
         }
-        let df = index.df(term) as usize;
-        let term_max = index.data.term_max.as_slice()[term as usize];
+        let df = index.df(q.term) as usize;
+        let scorer = ctx.term_scorer(q.idf);
+        let max_tf = &index.data.block_max_tf.as_slice()[first_block..end_block];
+        let min_len = &index.data.block_min_len.as_slice()[first_block..end_block];
+        let block_bounds: Vec<f32> = max_tf
+            .iter()
+            .zip(min_len)
+            .map(|(&tf, &len)| scorer.bound(tf, len))
+            .collect();
+        let term_max = block_bounds.iter().copied().fold(0f32, f32::max);
+        let weight = q.weight;
         let mut c = Cursor {
-            scorer: index.term_scorer(term),
+            scorer,
             slot,
             weight,
-            max: f64::from(weight) * f64::from(term_max),
+            max: f64::from(weight) * f64::from(term_max) * WIDEN,
+            block_bounds,
             first_block,
             end_block,
             df,
@@ -143,7 +157,7 @@ impl<'a> Cursor<'a> {
         if b == self.end_block {
             0.0
         } else {
-            f64::from(self.weight) * f64::from(index.data.block_max.as_slice()[b])
+            f64::from(self.weight) * f64::from(self.block_bounds[b - self.first_block]) * WIDEN
         }
     }
 
@@ -151,7 +165,6 @@ impl<'a> Cursor<'a> {
     /// them), moving only the block pointer; 0 when the term has none there.
     pub(crate) fn window_bound(&mut self, index: &Bm25Index, lo: u32, hi: u32) -> f64 {
         let last = index.data.block_last.as_slice();
-        let maxes = index.data.block_max.as_slice();
         let mut b = self.block;
         while b < self.end_block && last[b] < lo {
             b += 1;
@@ -159,13 +172,13 @@ impl<'a> Cursor<'a> {
         self.block = b;
         let mut max = 0f32;
         while b < self.end_block && (b == self.first_block || last[b - 1] + 1 < hi) {
-            max = max.max(maxes[b]);
+            max = max.max(self.block_bounds[b - self.first_block]);
             if last[b] >= hi {
                 break;
             }
             b += 1;
         }
-        f64::from(self.weight) * f64::from(max)
+        f64::from(self.weight) * f64::from(max) * WIDEN
     }
 
     /// Calls `f(doc, contribution)` for each posting in `lo..hi`, leaving the cursor at the
@@ -264,14 +277,15 @@ impl TopK {
     }
 }
 
-/// The best `k` documents for `weighted` (term id, weight > 0) terms; every contribution must be
+/// The best `k` documents for `query` (weights > 0), deleted documents left out; every contribution must be
 /// non-negative (see `Bm25Index::prunable`). Same hits, scores and order as the exhaustive path.
-pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec<Hit> {
-    let nq = weighted.len();
-    let mut cursors: Vec<Cursor> = weighted
+pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
+    let index = ctx.index;
+    let nq = query.len();
+    let mut cursors: Vec<Cursor> = query
         .iter()
         .enumerate()
-        .filter_map(|(slot, &(t, w))| Cursor::new(index, slot, t, w))
+        .filter_map(|(slot, q)| Cursor::new(ctx, slot, q))
         .collect();
     if cursors.is_empty() {
         return Vec::new();
@@ -306,8 +320,8 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
             }
             next = next.min(c.doc);
         }
-        let mut candidate = true;
-        if essential > 0 {
+        let mut candidate = !ctx.is_deleted(cur);
+        if candidate && essential > 0 {
             let mut bound = partial + upper[essential - 1];
             candidate = top.beats(bound + slack);
             if candidate {

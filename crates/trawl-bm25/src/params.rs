@@ -152,6 +152,16 @@ impl Scorer {
         self.avgdl
     }
 
+    pub fn method(&self) -> Bm25Method {
+        self.params.method
+    }
+
+    /// Lucene's 1 / (k1 (1 - b + b·len/avgdl)) for each of the 256 encoded lengths.
+    #[inline]
+    pub fn lucene_cache(&self) -> &[f32; 256] {
+        &self.lucene_cache
+    }
+
     /// idf of a term with document frequency `df`.
     pub fn idf(&self, df: u64) -> f32 {
         let n = self.n;

@@ -7,12 +7,11 @@
 //! | `term_offsets.bin`    | u64 × (terms + 1)                                     |
 //! | `postings_offsets.bin`| u64 × (terms + 1): cumulative document frequencies    |
 //! | `term_blocks.bin`     | u64 × (terms + 1): each term's first block            |
-//! | `term_max.bin`        | f32 × terms: largest contribution of the term         |
 //! | `block_last.bin`      | u32 × blocks: last document ordinal of the block      |
-//! | `block_max.bin`       | f32 × blocks: largest contribution in the block       |
+//! | `block_max_tf.bin`    | u32 × blocks: largest term frequency in the block     |
+//! | `block_min_len.bin`   | u32 × blocks: shortest document length in the block   |
 //! | `block_offsets.bin`   | u64 × (blocks + 1): byte range of each block          |
 //! | `postings.bin`        | the blocks (128 postings, bit-packed; see `blocks`)   |
-//! | `term_absent.bin`     | f32 × terms (BM25L/BM25+ score of an absent term)     |
 //! | `doc_lengths.bin`     | u32 × documents                                       |
 //!
 //! Every file ends with a trawl-store footer (magic, version, length, CRC-32), verified on open.
@@ -33,21 +32,21 @@ use crate::{Error, Result};
 #[cfg(target_endian = "big")]
 compile_error!("trawl-bm25's on-disk format is little-endian only");
 
-/// Version of the on-disk format; bumped on any incompatible change. Version 2: block-coded
-/// postings with block and term score bounds (version 1 stored one f32 score per posting).
-pub const FORMAT_VERSION: u32 = 2;
+/// Version of the on-disk format; bumped on any incompatible change. Version 3: block-coded
+/// postings with each block's largest tf and shortest document, scores computed at query time
+/// (version 1 stored one f32 score per posting; 2, never released, stored score bounds).
+pub const FORMAT_VERSION: u32 = 3;
 
 const META: (&str, &[u8; 8]) = ("meta.json", b"TB25META");
 const TERMS: (&str, &[u8; 8]) = ("terms.bin", b"TB25TERM");
 const TERM_OFFSETS: (&str, &[u8; 8]) = ("term_offsets.bin", b"TB25TOFF");
 const POSTINGS_OFFSETS: (&str, &[u8; 8]) = ("postings_offsets.bin", b"TB25POFF");
 const TERM_BLOCKS: (&str, &[u8; 8]) = ("term_blocks.bin", b"TB25TBLK");
-const TERM_MAX: (&str, &[u8; 8]) = ("term_max.bin", b"TB25TMAX");
 const BLOCK_LAST: (&str, &[u8; 8]) = ("block_last.bin", b"TB25BLST");
-const BLOCK_MAX: (&str, &[u8; 8]) = ("block_max.bin", b"TB25BMAX");
+const BLOCK_MAX_TF: (&str, &[u8; 8]) = ("block_max_tf.bin", b"TB25BMTF");
+const BLOCK_MIN_LEN: (&str, &[u8; 8]) = ("block_min_len.bin", b"TB25BMLN");
 const BLOCK_OFFSETS: (&str, &[u8; 8]) = ("block_offsets.bin", b"TB25BOFF");
 const POSTINGS: (&str, &[u8; 8]) = ("postings.bin", b"TB25POST");
-const TERM_ABSENT: (&str, &[u8; 8]) = ("term_absent.bin", b"TB25ABSN");
 const DOC_LENGTHS: (&str, &[u8; 8]) = ("doc_lengths.bin", b"TB25DLEN");
 
 #[derive(Serialize, Deserialize)]
@@ -85,12 +84,11 @@ impl Bm25Index {
         w(TERM_OFFSETS, d.term_offsets.as_bytes())?;
         w(POSTINGS_OFFSETS, d.postings_offsets.as_bytes())?;
         w(TERM_BLOCKS, d.term_blocks.as_bytes())?;
-        w(TERM_MAX, d.term_max.as_bytes())?;
         w(BLOCK_LAST, d.block_last.as_bytes())?;
-        w(BLOCK_MAX, d.block_max.as_bytes())?;
+        w(BLOCK_MAX_TF, d.block_max_tf.as_bytes())?;
+        w(BLOCK_MIN_LEN, d.block_min_len.as_bytes())?;
         w(BLOCK_OFFSETS, d.block_offsets.as_bytes())?;
         w(POSTINGS, d.postings.as_bytes())?;
-        w(TERM_ABSENT, d.term_absent.as_bytes())?;
         w(DOC_LENGTHS, d.doc_lengths.as_bytes())?;
         let meta = Meta {
             format: "trawl-bm25".into(),
@@ -177,9 +175,21 @@ impl Bm25Index {
                 verify,
             )?,
             term_blocks: Column::open(dir, TERM_BLOCKS.0, TERM_BLOCKS.1, FORMAT_VERSION, verify)?,
-            term_max: Column::open(dir, TERM_MAX.0, TERM_MAX.1, FORMAT_VERSION, verify)?,
             block_last: Column::open(dir, BLOCK_LAST.0, BLOCK_LAST.1, FORMAT_VERSION, verify)?,
-            block_max: Column::open(dir, BLOCK_MAX.0, BLOCK_MAX.1, FORMAT_VERSION, verify)?,
+            block_max_tf: Column::open(
+                dir,
+                BLOCK_MAX_TF.0,
+                BLOCK_MAX_TF.1,
+                FORMAT_VERSION,
+                verify,
+            )?,
+            block_min_len: Column::open(
+                dir,
+                BLOCK_MIN_LEN.0,
+                BLOCK_MIN_LEN.1,
+                FORMAT_VERSION,
+                verify,
+            )?,
             block_offsets: Column::open(
                 dir,
                 BLOCK_OFFSETS.0,
@@ -188,7 +198,6 @@ impl Bm25Index {
                 verify,
             )?,
             postings: Column::open(dir, POSTINGS.0, POSTINGS.1, FORMAT_VERSION, verify)?,
-            term_absent: Column::open(dir, TERM_ABSENT.0, TERM_ABSENT.1, FORMAT_VERSION, verify)?,
             doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION, verify)?,
         };
         validate(dir, &meta, &data, verify)?;
@@ -262,17 +271,13 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()
             ));
         }
     }
-    if d.term_max.len() != nt {
-        return Err(bad(
-            TERM_MAX.0,
-            format!("{} values, expected {nt}", d.term_max.len()),
-        ));
-    }
-    if d.block_max.len() != nb {
-        return Err(bad(
-            BLOCK_MAX.0,
-            format!("{} values, expected {nb} blocks", d.block_max.len()),
-        ));
+    for (file, len) in [
+        (BLOCK_MAX_TF.0, d.block_max_tf.len()),
+        (BLOCK_MIN_LEN.0, d.block_min_len.len()),
+    ] {
+        if len != nb {
+            return Err(bad(file, format!("{len} values, expected {nb} blocks")));
+        }
     }
     let bo = d.block_offsets.as_slice();
     if bo.len() != nb + 1
@@ -289,7 +294,15 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()
             ),
         ));
     }
+    if d.doc_lengths.len() != nd {
+        return Err(bad(
+            DOC_LENGTHS.0,
+            format!("{} lengths, expected {nd}", d.doc_lengths.len()),
+        ));
+    }
     let last = d.block_last.as_slice();
+    let (max_tf, min_len) = (d.block_max_tf.as_slice(), d.block_min_len.as_slice());
+    let lengths = d.doc_lengths.as_slice();
     let bytes = d.postings.as_slice();
     let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
     for t in 0..nt {
@@ -324,20 +337,18 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()
                         format!("block {b} does not decode to its recorded documents"),
                     ));
                 }
+                // A bound below a real score would make the pruned search drop hits.
+                let tf_ok = tfs[..len].iter().max() == Some(&max_tf[b]);
+                let len_ok = docs[..len].iter().map(|&x| lengths[x as usize]).min()
+                    == Some(min_len[b]);
+                if !(tf_ok && len_ok) {
+                    return Err(bad(
+                        BLOCK_MAX_TF.0,
+                        format!("block {b}: recorded largest tf or shortest length is wrong"),
+                    ));
+                }
             }
         }
-    }
-    if d.term_absent.len() != nt {
-        return Err(bad(
-            TERM_ABSENT.0,
-            format!("{} values, expected {nt}", d.term_absent.len()),
-        ));
-    }
-    if d.doc_lengths.len() != nd {
-        return Err(bad(
-            DOC_LENGTHS.0,
-            format!("{} lengths, expected {nd}", d.doc_lengths.len()),
-        ));
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! path); bounds are f64 sums widened by `slack`; documents enter in increasing ordinal, so a
 //! tie with θ cannot enter and `bound <= θ` may be skipped.
 
-use crate::index::Bm25Index;
+use crate::index::{QueryTerm, SearchCtx};
 use crate::maxscore::{Cursor, TopK, END};
 use crate::Hit;
 
@@ -19,12 +19,13 @@ use crate::Hit;
 pub(crate) const WINDOW: u32 = 4096;
 
 /// The best `k` documents for `weighted` terms (weights > 0, contributions >= 0).
-pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec<Hit> {
-    let nq = weighted.len();
-    let mut cursors: Vec<Cursor> = weighted
+pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
+    let index = ctx.index;
+    let nq = query.len();
+    let mut cursors: Vec<Cursor> = query
         .iter()
         .enumerate()
-        .filter_map(|(slot, &(t, w))| Cursor::new(index, slot, t, w))
+        .filter_map(|(slot, q)| Cursor::new(ctx, slot, q))
         .collect();
     if cursors.is_empty() {
         return Vec::new();
@@ -87,7 +88,7 @@ pub(crate) fn top_k(index: &Bm25Index, weighted: &[(u32, f32)], k: usize) -> Vec
                 let doc = lo + d as u32;
                 let row = &mut contrib[d * nq..(d + 1) * nq];
                 let mut bound = f64::from(std::mem::take(&mut partial[d])) + non_essential_sum;
-                let mut candidate = top.beats(bound + slack);
+                let mut candidate = !ctx.is_deleted(doc) && top.beats(bound + slack);
                 if candidate {
                     for &i in order[..essential_from].iter().rev() {
                         let c = &mut cursors[i];

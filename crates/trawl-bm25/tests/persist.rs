@@ -203,7 +203,7 @@ fn an_index_in_the_previous_format_asks_for_a_rebuild() {
             err,
             Error::FormatVersion {
                 found: 1,
-                expected: 2,
+                expected: 3,
                 ..
             }
         ),
