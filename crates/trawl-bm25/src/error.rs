@@ -34,6 +34,16 @@ pub enum Error {
     /// BM25 parameters out of their meaningful range.
     #[error("invalid BM25 parameter: {0}")]
     InvalidParams(String),
+    /// Segments searched together differ in analysis or BM25 settings (both named).
+    #[error("segments differ in settings: {first} vs {other}; rebuild with one setting")]
+    SegmentMismatch { first: String, other: String },
+    /// A deletion bitmap that does not fit its segment.
+    #[error("segment {segment}: deletion bitmap of {words} words for {docs} documents")]
+    BadDeletions {
+        segment: usize,
+        words: usize,
+        docs: usize,
+    },
     /// The index is too large for this format (more than u32::MAX documents).
     #[error("too many documents: the index holds at most {max} documents")]
     TooManyDocuments { max: u64 },

@@ -73,7 +73,7 @@ pub struct Bm25Index {
     pub(crate) data: IndexData,
     pub(crate) scorer: Scorer,
     /// Lucene only: each document's one-byte length norm (empty for the other methods).
-    norms: Vec<u8>,
+    pub(crate) norms: Vec<u8>,
     /// The [`Strategy`] of [`Bm25Index::search`], as its `u8` tag.
     strategy: AtomicU8,
 }
@@ -305,6 +305,26 @@ impl Bm25Index {
         SCRATCH.with(|s| self.top_k(&self.scorer, &query, k, mode, None, &mut s.borrow_mut()))
     }
 
+    /// The distinct analysed terms of `query`, sorted, with their counts (the query's terms
+    /// as every search path weighs them).
+    pub(crate) fn query_terms(&self, query: &str) -> Vec<(String, f32)> {
+        let mut terms: Vec<String> = Vec::new();
+        SCRATCH.with(|s| {
+            let s = &mut *s.borrow_mut();
+            self.analyzer
+                .analyze_with(query, &mut s.analysis, |t| terms.push(t.to_owned()));
+        });
+        terms.sort_unstable();
+        let mut out: Vec<(String, f32)> = Vec::with_capacity(terms.len());
+        for t in terms {
+            match out.last_mut() {
+                Some((last, n)) if *last == t => *n += 1.0,
+                _ => out.push((t, 1.0)),
+            }
+        }
+        out
+    }
+
     fn search_with(
         &self,
         query: &str,
@@ -395,7 +415,11 @@ impl Bm25Index {
             Strategy::DocAtATime => crate::maxscore::top_k(&ctx, query, k),
             Strategy::Windowed => crate::window::top_k(&ctx, query, k),
             _ => {
-                let postings: u64 = query.iter().map(|q| self.df(q.term)).sum();
+                let postings: u64 = query
+                    .iter()
+                    .filter(|q| q.term != NO_TERM)
+                    .map(|q| self.df(q.term))
+                    .sum();
                 if postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64) {
                     crate::maxscore::top_k(&ctx, query, k)
                 } else {
@@ -443,6 +467,9 @@ impl Bm25Index {
         for q in query {
             let w = q.weight;
             constant += w * ctx.scorer.absent_score(q.idf);
+            if q.term == NO_TERM {
+                continue;
+            }
             let df = self.df(q.term) as usize;
             let scorer = ctx.term_scorer(q.idf);
             let (first_block, end_block) = self.blocks_of(q.term);
@@ -512,6 +539,10 @@ impl Bm25Index {
         blocks::decode(bytes, len, initial, docs, tfs);
     }
 }
+
+/// The term id of a query term that the searched segment does not hold (it still counts in
+/// the statistics and, for BM25L/BM25+, in the absent-term score).
+pub(crate) const NO_TERM: u32 = u32::MAX;
 
 /// One query term: its id in the searched index, its weight (count in the query) and its idf
 /// under the statistics the search scores with.

@@ -58,6 +58,9 @@ pub(crate) struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     pub(crate) fn new(ctx: &'a SearchCtx<'a>, slot: usize, q: &QueryTerm) -> Option<Cursor<'a>> {
         let index = ctx.index;
+        if q.term == crate::index::NO_TERM {
+            return None;
+        }
         let (first_block, end_block) = index.blocks_of(q.term);
         if first_block == end_block {
             return None;
