@@ -461,6 +461,8 @@ impl Bm25Index {
         } = s;
         let acc = &mut acc[..n];
         let seen = &mut seen[..n.div_ceil(64)];
+        let norms = &self.norms[..];
+        let lucene_cache = (!norms.is_empty()).then(|| ctx.scorer.lucene_cache());
         // Words of `seen` that may hold a bit: postings are sorted, so first/last bound them.
         let (mut lo, mut hi) = (usize::MAX, 0usize);
         let mut constant = 0f32;
@@ -481,13 +483,25 @@ impl Bm25Index {
                 let initial = (b > first_block).then(|| block_last[b - 1]);
                 self.decode_into(b, len, initial, block_docs, block_tfs);
                 let docs = &block_docs[..len];
-                let scores = &mut block_scores[..len];
-                scorer.score_block(docs, &block_tfs[..len], scores);
                 if b == first_block {
                     lo = lo.min(docs[0] as usize >> 6);
                 }
                 // Marking is branch-free; the touched documents are read back from the bitmap.
                 // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
+                if let (Some(cache), true) = (lucene_cache, w == 1.0) {
+                    // Lucene, fused: score and accumulate in one pass (measured faster on BEIR
+                    // than scoring the block into a buffer first).
+                    let idf = q.idf;
+                    for (&d, &tf) in docs.iter().zip(block_tfs[..len].iter()) {
+                        let d = d as usize;
+                        let ni = cache[norms[d] as usize];
+                        seen[d >> 6] |= 1u64 << (d & 63);
+                        acc[d] += idf - idf / (1.0 + tf as f32 * ni);
+                    }
+                    continue;
+                }
+                let scores = &mut block_scores[..len];
+                scorer.score_block(docs, &block_tfs[..len], scores);
                 if w == 1.0 {
                     for (&d, &sc) in docs.iter().zip(scores.iter()) {
                         let d = d as usize;

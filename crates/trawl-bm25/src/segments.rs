@@ -1,8 +1,9 @@
 //! Several indexes searched as one collection: a knowledge base's segments (the base index and
 //! the documents added since), with deleted documents left out, scored with the statistics of
 //! the live documents (N, average length, document frequencies). The results equal those of one
-//! index built over the live documents in segment order: hit `doc` is the live document's rank
-//! in that order, scores are bit-identical, ties go to the lower rank.
+//! index built over the live documents in segment order: the same documents, bit-identical
+//! scores, the same order (ties go to the earlier document). A hit's `doc` is its position in
+//! the concatenation of all segments, deleted documents included (a knowledge base's ordinal).
 //!
 //! Why this is exact: each segment's search scores its postings from (tf, document length) with
 //! one [`Scorer`] built from the live statistics and the idf of each term's live document
@@ -20,10 +21,8 @@ struct Segment {
     deleted: Vec<u64>,
     /// Per term of the segment: how many of its documents are deleted (empty: none is).
     deleted_df: Vec<u32>,
-    /// Live rank of the segment's first document.
-    live_base: u32,
-    /// Live documents before each 64-document word.
-    live_before_word: Vec<u32>,
+    /// Position of the segment's first document in the concatenation of all segments.
+    base: u32,
 }
 
 impl Segment {
@@ -31,15 +30,6 @@ impl Segment {
         self.deleted
             .get(doc >> 6)
             .is_some_and(|w| w >> (doc & 63) & 1 == 1)
-    }
-
-    fn live_rank(&self, doc: u32) -> u32 {
-        let d = doc as usize;
-        let before = match self.deleted.get(d >> 6) {
-            Some(&w) => (!w & ((1u64 << (d & 63)) - 1)).count_ones(),
-            None => (d & 63) as u32,
-        };
-        self.live_base + self.live_before_word[d >> 6] + before
     }
 }
 
@@ -56,6 +46,7 @@ impl Segments {
     /// `d` is deleted; an empty vector: no deletions).
     pub fn new(parts: Vec<(Bm25Index, Vec<u64>)>) -> Result<Segments> {
         let mut segments = Vec::with_capacity(parts.len());
+        let mut total = 0u64;
         let mut stats = CollectionStats {
             num_docs: 0,
             docs_with_terms: 0,
@@ -80,20 +71,18 @@ impl Segments {
                     docs: n,
                 });
             }
+            if total.saturating_add(n as u64) > u64::from(u32::MAX) {
+                return Err(Error::TooManyDocuments {
+                    max: u64::from(u32::MAX),
+                });
+            }
             let mut seg = Segment {
                 index,
                 deleted,
                 deleted_df: Vec::new(),
-                live_base: stats.num_docs as u32,
-                live_before_word: Vec::with_capacity(n.div_ceil(64)),
+                base: total as u32,
             };
-            let mut live = 0u32;
-            for w in 0..n.div_ceil(64) {
-                seg.live_before_word.push(live);
-                let in_word = (n - w * 64).min(64);
-                let dead = seg.deleted.get(w).map_or(0, |x| x.count_ones());
-                live += in_word as u32 - dead;
-            }
+            total += n as u64;
             let lengths = seg.index.data.doc_lengths.as_slice();
             for (d, &len) in lengths.iter().enumerate() {
                 if !seg.is_deleted(d) {
@@ -113,11 +102,6 @@ impl Segments {
             .first()
             .map(|s| *s.index.params())
             .unwrap_or_default();
-        if stats.num_docs > u64::from(u32::MAX) {
-            return Err(Error::TooManyDocuments {
-                max: u64::from(u32::MAX),
-            });
-        }
         Ok(Segments {
             scorer: Scorer::new(params, stats),
             num_live: stats.num_docs as u32,
@@ -125,7 +109,7 @@ impl Segments {
         })
     }
 
-    /// Live documents (hits are numbered `0..num_live()`).
+    /// Live documents.
     pub fn num_live(&self) -> usize {
         self.num_live as usize
     }
@@ -188,7 +172,7 @@ impl Segments {
                 .index
                 .top_k_with(&self.scorer, &query, k, strategy, deleted)
             {
-                keys.push(rank_key(h.score, seg.live_rank(h.doc)));
+                keys.push(rank_key(h.score, seg.base + h.doc));
             }
         }
         top_k_keys(&mut keys, k)
