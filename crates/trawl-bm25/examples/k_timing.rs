@@ -35,7 +35,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         t_s.sort_by(|a, b| a.total_cmp(b));
         let m = t_s[t_s.len() / 2];
-        println!("{dir} k={k}: {:.0} q/s (1 thread, median of {repeats})", queries.len() as f64 / m);
+        println!(
+            "{dir} k={k}: {:.0} q/s (1 thread, median of {repeats})",
+            queries.len() as f64 / m
+        );
     }
     Ok(())
 }

@@ -81,11 +81,10 @@ fn short_len(n: usize, doc_bits: u32, tf_bits: u32) -> usize {
     2 + (n * (doc_bits + tf_bits) as usize).div_ceil(8)
 }
 
-/// `bits` bits at bit offset `pos` of `bytes` (zeros past the end).
+/// The little-endian u64 at byte `at` of `bytes` (zeros past the end).
 #[inline]
-fn read_bits(bytes: &[u8], pos: usize, bits: u32) -> u32 {
-    let at = pos / 8;
-    let word = match bytes.get(at..at + 8) {
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
         Some(b) => u64::from_le_bytes(b.try_into().expect("8 bytes")),
         None => {
             let mut b = [0u8; 8];
@@ -93,12 +92,17 @@ fn read_bits(bytes: &[u8], pos: usize, bits: u32) -> u32 {
             b[..tail.len()].copy_from_slice(tail);
             u64::from_le_bytes(b)
         }
-    };
-    ((word >> (pos % 8)) & ((1u64 << bits) - 1)) as u32
+    }
 }
 
-/// Decodes a block of `n` postings from `bytes` (exactly the block's bytes) into the first `n`
-/// slots of `docs` and `tfs`. Blocks were checked by [`check`] when the index was opened.
+/// `bits` bits at bit offset `pos` of `bytes` (zeros past the end).
+#[inline]
+fn read_bits(bytes: &[u8], pos: usize, bits: u32) -> u32 {
+    ((read_u64(bytes, pos / 8) >> (pos % 8)) & ((1u64 << bits) - 1)) as u32
+}
+
+/// Decodes a block of `n` postings from `bytes` (starting with the block; may extend past it)
+/// into the first `n` slots of `docs` and `tfs`. Blocks were checked by [`check`] when the index was opened.
 #[inline]
 pub(crate) fn decode(
     bytes: &[u8],
@@ -120,13 +124,27 @@ pub(crate) fn decode(
         let data = &bytes[2..];
         let mut prev = initial.unwrap_or(u32::MAX);
         let mut pos = 0usize;
-        for i in 0..n {
-            let delta = read_bits(data, pos, doc_bits);
-            pos += doc_bits as usize;
-            prev = prev.wrapping_add(delta).wrapping_add(1);
-            docs[i] = prev;
-            tfs[i] = read_bits(data, pos, tf_bits).wrapping_add(1);
-            pos += tf_bits as usize;
+        let pair = doc_bits + tf_bits;
+        if pair <= 56 {
+            // One 64-bit read per posting (`bytes` usually extends past the block, so the
+            // read rarely takes the zero-padding path).
+            let (doc_mask, tf_mask) = ((1u64 << doc_bits) - 1, (1u64 << tf_bits) - 1);
+            for i in 0..n {
+                let w = read_u64(data, pos / 8) >> (pos % 8);
+                prev = prev.wrapping_add((w & doc_mask) as u32).wrapping_add(1);
+                docs[i] = prev;
+                tfs[i] = ((w >> doc_bits) & tf_mask) as u32 + 1;
+                pos += pair as usize;
+            }
+        } else {
+            for i in 0..n {
+                let delta = read_bits(data, pos, doc_bits);
+                pos += doc_bits as usize;
+                prev = prev.wrapping_add(delta).wrapping_add(1);
+                docs[i] = prev;
+                tfs[i] = read_bits(data, pos, tf_bits).wrapping_add(1);
+                pos += tf_bits as usize;
+            }
         }
     }
 }
@@ -147,7 +165,10 @@ pub(crate) fn check(bytes: &[u8], n: usize) -> Result<(), String> {
         }
     } else {
         let [doc_bits, tf_bits, ..] = *bytes else {
-            return Err(format!("a short block of {} bytes has no header", bytes.len()));
+            return Err(format!(
+                "a short block of {} bytes has no header",
+                bytes.len()
+            ));
         };
         if doc_bits > 32 || tf_bits > 32 {
             return Err(format!("bit widths {doc_bits}/{tf_bits} exceed 32"));

@@ -217,6 +217,22 @@ impl Bm25Builder {
         }
         drop(entries);
         drop(cursor);
+        // Scores under this build's statistics, term by term in parallel.
+        let mut posting_scores = vec![0f32; total];
+        let mut rest = posting_scores.as_mut_slice();
+        let mut chunks = Vec::with_capacity(df.len());
+        for &d in &df {
+            let (head, tail) = rest.split_at_mut(d as usize);
+            chunks.push(head);
+            rest = tail;
+        }
+        chunks.into_par_iter().enumerate().for_each(|(t, out)| {
+            let idf = scorer.idf(df[t]);
+            let s = postings_offsets[t] as usize;
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = scorer.posting_score(idf, tfs[s + i], lengths[docs[s + i] as usize]);
+            }
+        });
         let packed = pack_postings(&postings_offsets, &docs, &tfs, &lengths);
         drop(docs);
         drop(tfs);
@@ -240,6 +256,7 @@ impl Bm25Builder {
                 block_offsets: Column::Owned(packed.block_offsets),
                 postings: Column::Owned(packed.bytes),
                 doc_lengths: Column::Owned(lengths),
+                posting_scores: Column::Owned(posting_scores),
             },
         ))
     }

@@ -1,13 +1,14 @@
 //! The searchable index: sorted vocabulary, block-coded postings with score bounds, exact top-k
 //! (pruned by default, exhaustive on request).
 //!
-//! Scores are computed at query time from each posting's tf and its document's length with the
-//! collection statistics of the search (not stored per posting as in format 1), so that a search
-//! over several segments with deletions ([`crate::Segments`]) scores with the statistics of the
-//! live documents and equals a fresh build. The price, measured on BEIR (examples/k_timing,
-//! interleaved A/B medians on the shared 2-core machine): 0.65-0.9x of format 1's stored-score
-//! search at k=10..1000 (scifact, nfcorpus); Lucene's score is fused into the accumulate loop
-//! (`weight - weight / (1 + tf · cache[norm])`, Lucene's own per-query formula).
+//! Two ways to score, bit-identical: a search with the index's own statistics (a plain index,
+//! the common case) reads each posting's stored score on the exhaustive path, as format 1 did;
+//! a search with other statistics (several segments with deletions, [`crate::Segments`], scored
+//! with the live documents' N, average length and df) computes each score from the posting's tf
+//! and its document's length (Lucene: `weight - weight / (1 + tf · cache[norm])`, Lucene's own
+//! per-query formula). Why both: computing alone measured 0.65-0.85x of format 1 on BEIR
+//! (examples/k_timing, interleaved A/B medians on the shared 2-core machine); with the stored
+//! scores 0.80-0.90x (what remains is decoding the blocks), at 4 bytes per posting.
 
 use std::cell::RefCell;
 
@@ -58,6 +59,11 @@ pub(crate) struct IndexData {
     pub postings: Column<u8>,
     /// Analysed length of each document.
     pub doc_lengths: Column<u32>,
+    /// Per posting (in `postings_offsets` order): its score under the index's own statistics,
+    /// the exhaustive path's fast case (a search with other statistics, e.g. over segments
+    /// with deletions, computes scores from tf and length instead; the values are identical
+    /// when the statistics are).
+    pub posting_scores: Column<f32>,
 }
 
 /// A BM25 index over documents numbered `0..num_docs()` in insertion order.
@@ -408,6 +414,7 @@ impl Bm25Index {
             index: self,
             scorer,
             deleted,
+            stored: std::ptr::eq(scorer, &self.scorer).then(|| self.data.posting_scores.as_slice()),
         };
         if mode == Strategy::Exhaustive || !Self::prunable(scorer, query) {
             return self.exhaustive_top_k(&ctx, query, k, s);
@@ -463,6 +470,7 @@ impl Bm25Index {
         let acc = &mut acc[..n];
         let seen = &mut seen[..n.div_ceil(64)];
         let norms = &self.norms[..];
+        let po = self.data.postings_offsets.as_slice();
         let lucene_cache = (!norms.is_empty()).then(|| ctx.scorer.lucene_cache());
         // Words of `seen` that may hold a bit: postings are sorted, so first/last bound them.
         let (mut lo, mut hi) = (usize::MAX, 0usize);
@@ -489,6 +497,24 @@ impl Bm25Index {
                 }
                 // Marking is branch-free; the touched documents are read back from the bitmap.
                 // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
+                if let Some(stored) = ctx.stored {
+                    let start = po[q.term as usize] as usize + (b - first_block) * BLOCK_LEN;
+                    let scores = &stored[start..start + len];
+                    if w == 1.0 {
+                        for (&d, &sc) in docs.iter().zip(scores) {
+                            let d = d as usize;
+                            seen[d >> 6] |= 1u64 << (d & 63);
+                            acc[d] += sc;
+                        }
+                    } else {
+                        for (&d, &sc) in docs.iter().zip(scores) {
+                            let d = d as usize;
+                            seen[d >> 6] |= 1u64 << (d & 63);
+                            acc[d] += w * sc;
+                        }
+                    }
+                    continue;
+                }
                 if let (Some(cache), true) = (lucene_cache, w == 1.0) {
                     // Lucene, fused: score and accumulate in one pass (measured faster on BEIR
                     // than scoring the block into a buffer first).
@@ -550,7 +576,9 @@ impl Bm25Index {
         tfs: &mut BlockBuf,
     ) {
         let off = self.data.block_offsets.as_slice();
-        let bytes = &self.data.postings.as_slice()[off[b] as usize..off[b + 1] as usize];
+        // The rest of the postings, not just the block: short blocks then decode with plain
+        // 8-byte reads (the block's own length was checked when the index was opened).
+        let bytes = &self.data.postings.as_slice()[off[b] as usize..];
         blocks::decode(bytes, len, initial, docs, tfs);
     }
 }
@@ -574,6 +602,8 @@ pub(crate) struct SearchCtx<'a> {
     pub scorer: &'a Scorer,
     /// Bit `d` set: document `d` is deleted and never returned.
     pub deleted: Option<&'a [u64]>,
+    /// The stored posting scores, when `scorer` is the index's own.
+    pub stored: Option<&'a [f32]>,
 }
 
 impl SearchCtx<'_> {

@@ -13,6 +13,7 @@
 //! | `block_offsets.bin`   | u64 × (blocks + 1): byte range of each block          |
 //! | `postings.bin`        | the blocks (128 postings, bit-packed; see `blocks`)   |
 //! | `doc_lengths.bin`     | u32 × documents                                       |
+//! | `posting_scores.bin`  | f32 × postings: scores under the index's statistics   |
 //!
 //! Every file ends with a trawl-store footer (magic, version, length, CRC-32), verified on open.
 //! `save` writes into a temporary sibling directory and renames it into place.
@@ -33,8 +34,9 @@ use crate::{Error, Result};
 compile_error!("trawl-bm25's on-disk format is little-endian only");
 
 /// Version of the on-disk format; bumped on any incompatible change. Version 3: block-coded
-/// postings with each block's largest tf and shortest document, scores computed at query time
-/// (version 1 stored one f32 score per posting; 2, never released, stored score bounds).
+/// postings with each block's largest tf and shortest document (bounds valid under any
+/// statistics) and each posting's score under the index's own statistics (version 1: plain
+/// postings with scores; 2, never released: blocks with score bounds).
 pub const FORMAT_VERSION: u32 = 3;
 
 const META: (&str, &[u8; 8]) = ("meta.json", b"TB25META");
@@ -48,6 +50,7 @@ const BLOCK_MIN_LEN: (&str, &[u8; 8]) = ("block_min_len.bin", b"TB25BMLN");
 const BLOCK_OFFSETS: (&str, &[u8; 8]) = ("block_offsets.bin", b"TB25BOFF");
 const POSTINGS: (&str, &[u8; 8]) = ("postings.bin", b"TB25POST");
 const DOC_LENGTHS: (&str, &[u8; 8]) = ("doc_lengths.bin", b"TB25DLEN");
+const POSTING_SCORES: (&str, &[u8; 8]) = ("posting_scores.bin", b"TB25PSCO");
 
 #[derive(Serialize, Deserialize)]
 struct Meta {
@@ -90,6 +93,7 @@ impl Bm25Index {
         w(BLOCK_OFFSETS, d.block_offsets.as_bytes())?;
         w(POSTINGS, d.postings.as_bytes())?;
         w(DOC_LENGTHS, d.doc_lengths.as_bytes())?;
+        w(POSTING_SCORES, d.posting_scores.as_bytes())?;
         let meta = Meta {
             format: "trawl-bm25".into(),
             version: FORMAT_VERSION,
@@ -199,6 +203,13 @@ impl Bm25Index {
             )?,
             postings: Column::open(dir, POSTINGS.0, POSTINGS.1, FORMAT_VERSION, verify)?,
             doc_lengths: Column::open(dir, DOC_LENGTHS.0, DOC_LENGTHS.1, FORMAT_VERSION, verify)?,
+            posting_scores: Column::open(
+                dir,
+                POSTING_SCORES.0,
+                POSTING_SCORES.1,
+                FORMAT_VERSION,
+                verify,
+            )?,
         };
         validate(dir, &meta, &data, verify)?;
         let stats = CollectionStats {
@@ -249,6 +260,12 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()
         return Err(bad(TERMS.0, "terms are not strictly sorted".into()));
     }
     check_offsets(POSTINGS_OFFSETS.0, d.postings_offsets.as_slice(), np)?;
+    if d.posting_scores.len() != np {
+        return Err(bad(
+            POSTING_SCORES.0,
+            format!("{} scores, expected {np} postings", d.posting_scores.len()),
+        ));
+    }
     // Each term has exactly the blocks its document frequency needs.
     let po = d.postings_offsets.as_slice();
     let tb = d.term_blocks.as_slice();
@@ -339,8 +356,8 @@ fn validate(dir: &Path, meta: &Meta, d: &IndexData, verify: Verify) -> Result<()
                 }
                 // A bound below a real score would make the pruned search drop hits.
                 let tf_ok = tfs[..len].iter().max() == Some(&max_tf[b]);
-                let len_ok = docs[..len].iter().map(|&x| lengths[x as usize]).min()
-                    == Some(min_len[b]);
+                let len_ok =
+                    docs[..len].iter().map(|&x| lengths[x as usize]).min() == Some(min_len[b]);
                 if !(tf_ok && len_ok) {
                     return Err(bad(
                         BLOCK_MAX_TF.0,

@@ -95,7 +95,11 @@ fn check(segs: &[Seg], params: Bm25Params, rng: &mut ChaCha8Rng, step: usize) {
                 .into_iter()
                 .map(|(rank, score)| (positions[rank as usize], score))
                 .collect();
-            for strategy in [Strategy::Exhaustive, Strategy::DocAtATime, Strategy::Windowed] {
+            for strategy in [
+                Strategy::Exhaustive,
+                Strategy::DocAtATime,
+                Strategy::Windowed,
+            ] {
                 let got = bits(&segments.search_with(&q, k, strategy));
                 assert_eq!(
                     got, want,
