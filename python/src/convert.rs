@@ -206,11 +206,89 @@ pub fn run_entry(
 fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
     r.ids.reserve(docs.len() * 12);
     let query_id = r.query_id.clone();
-    for_each_item(docs, |d, s| {
-        run_entry(&query_id, d, s, |id, score| {
-            r.ids.push_str(id);
-            r.ends.push(r.ids.len());
-            r.scores.push(score);
-        })
+    read_run_docs(docs, &query_id, |id, score| {
+        r.ids.push_str(id);
+        r.ends.push(r.ids.len());
+        r.scores.push(score);
     })
+}
+
+/// Entries taken from the dict before any is read: their objects are prefetched meanwhile.
+const WINDOW: usize = 16;
+
+/// Hands each `{doc_id: score}` entry of `docs` (the run of `query_id`) to `push`, with
+/// TypeError/ValueError as [`run_entry`] gives them.
+///
+/// Reading a run is bound by memory: each entry's str and float are objects somewhere in the
+/// heap. So entries are taken a window at a time (PyDict_Next walks the dict's own array in
+/// order) and their objects prefetched, so the cache misses overlap instead of queueing.
+pub fn read_run_docs(
+    docs: &Bound<'_, PyDict>,
+    query_id: &str,
+    mut push: impl FnMut(&str, f64),
+) -> PyResult<()> {
+    let py = docs.py();
+    let mut window = [(std::ptr::null_mut(), std::ptr::null_mut()); WINDOW];
+    let mut pos: ffi::Py_ssize_t = 0;
+    loop {
+        let mut n = 0;
+        while n < WINDOW {
+            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: we hold `docs` and the GIL; the borrowed references stay valid until
+            // Python code runs, and none runs before the window is owned (below).
+            if unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
+                break;
+            }
+            prefetch(key, 56); // a short str's text follows its header
+            prefetch(value, 16); // a float's value
+            window[n] = (key, value);
+            n += 1;
+        }
+        for (i, &(key, value)) in window[..n].iter().enumerate() {
+            // SAFETY: live objects (see above); the type checks are inline pointer comparisons
+            // and PyFloat_AsDouble cannot fail on an exact float.
+            unsafe {
+                if ffi::PyUnicode_CheckExact(key) != 0 && ffi::PyFloat_CheckExact(value) != 0 {
+                    let score = ffi::PyFloat_AsDouble(value);
+                    if score.is_finite() {
+                        push(crate::pystr::utf8_of_ptr(py, key)?, score);
+                        continue;
+                    }
+                }
+            }
+            // Another type or a bad score: run_entry may run Python code (a __float__) that could
+            // drop the window's objects from the dict, so the rest of the window is owned first.
+            let rest: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = window[i..n]
+                .iter()
+                .map(|&(k, v)| unsafe {
+                    (
+                        Borrowed::from_ptr(py, k).to_owned(),
+                        Borrowed::from_ptr(py, v).to_owned(),
+                    )
+                })
+                .collect();
+            for (k, v) in &rest {
+                run_entry(query_id, k.as_borrowed(), v.as_borrowed(), &mut push)?;
+            }
+            break;
+        }
+        if n < WINDOW {
+            return Ok(());
+        }
+    }
+}
+
+/// Asks the CPU to bring the cache lines of an object's header and of byte `last` (objects are
+/// 16-aligned, so these are all the lines of its first `last` bytes).
+#[inline(always)]
+fn prefetch(obj: *mut ffi::PyObject, last: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; it never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(obj as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>((obj as *const i8).wrapping_add(last));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (obj, last);
 }

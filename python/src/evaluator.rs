@@ -17,7 +17,8 @@ use trawl_eval::trec_format::read_text;
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
 use crate::convert::{
-    as_dict, for_each_item, qrels_from_dict, run_entry, run_from_dict, run_table, str_of, type_name,
+    as_dict, for_each_item, qrels_from_dict, read_run_docs, run_from_dict, run_table, str_of,
+    type_name,
 };
 use crate::errors::{data_error, eval_error};
 use crate::judgements::Judgements;
@@ -230,6 +231,7 @@ impl RelevanceEvaluator {
         let read = std::thread::scope(|s| {
             let mut workers = Vec::new();
             let mut scratch = Scratch::default();
+            let mut spare = Vec::new();
             let mut batch = Batch::default().restart(0);
             let read = for_each_item(run, |q, docs| {
                 let query_id = match str_of(q) {
@@ -249,9 +251,7 @@ impl RelevanceEvaluator {
                 let (q, docs) = (q.to_owned(), docs.clone());
                 let start = batch.keys.len();
                 batch.reserve(docs.len());
-                for_each_item(&docs, |d, s| {
-                    run_entry(query_id, d, s, |id, score| batch.push(id, score))
-                })?;
+                read_run_docs(&docs, query_id, |id, score| batch.push(id, score))?;
                 if batch.keys.len() - start > u32::MAX as usize {
                     return Err(PyValueError::new_err(format!(
                         "run[{query_id:?}] has more than 4,294,967,295 documents"
@@ -262,6 +262,7 @@ impl RelevanceEvaluator {
                 if batch.keys.len() < BATCH_DOCS {
                     return Ok(());
                 }
+                // Buffers come back from the workers (new pages cost page faults).
                 let next = match done_rx.try_recv() {
                     Ok(d) => {
                         results.push(BatchValues {
@@ -270,7 +271,7 @@ impl RelevanceEvaluator {
                         });
                         d.buffers
                     }
-                    Err(_) => Batch::default(),
+                    Err(_) => spare.pop().unwrap_or_default(),
                 };
                 let full = std::mem::replace(&mut batch, next.restart(query_keys.len()));
                 if workers.len() + 1 < threads {
@@ -286,6 +287,7 @@ impl RelevanceEvaluator {
                         first: full.first,
                         values,
                     });
+                    spare.push(full);
                 }
                 Ok(())
             });
