@@ -39,6 +39,9 @@ enum Command {
     Train(cmd::train::Args),
     /// Mine hard negatives for training pairs from BM25 or a dense model.
     MineNegatives(cmd::mine_negatives::Args),
+    /// Prepare corpora: MS MARCO passage files into a BEIR folder, Wikipedia dumps into passages.
+    #[command(subcommand)]
+    Prep(cmd::prep::Command),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::MineNegatives(args) => cmd::mine_negatives::run(args),
+        Command::Prep(command) => cmd::prep::run(command),
     };
     match result {
         Ok(code) => code,

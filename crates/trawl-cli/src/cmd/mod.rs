@@ -9,6 +9,7 @@ pub mod kb;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
+pub mod prep;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]
