@@ -42,6 +42,8 @@ enum Command {
     /// Prepare corpora: MS MARCO passage files into a BEIR folder, Wikipedia dumps into passages.
     #[command(subcommand)]
     Prep(cmd::prep::Command),
+    /// Score a file of rollouts offline (JSONL or parquet), as `POST /reward` would.
+    Reward(cmd::reward::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Train(args) => cmd::train::run(args),
         Command::MineNegatives(args) => cmd::mine_negatives::run(args),
         Command::Prep(command) => cmd::prep::run(command),
+        Command::Reward(args) => cmd::reward::run(args),
     };
     match result {
         Ok(code) => code,

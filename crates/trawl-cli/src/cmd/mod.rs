@@ -10,6 +10,7 @@ pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
 pub mod prep;
+pub mod reward;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]
