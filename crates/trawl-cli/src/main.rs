@@ -39,6 +39,11 @@ enum Command {
     Train(cmd::train::Args),
     /// Mine hard negatives for training pairs from BM25 or a dense model.
     MineNegatives(cmd::mine_negatives::Args),
+    /// Prepare corpora: MS MARCO passage files into a BEIR folder, Wikipedia dumps into passages.
+    #[command(subcommand)]
+    Prep(cmd::prep::Command),
+    /// Score a file of rollouts offline (JSONL or parquet), as `POST /reward` would.
+    Reward(cmd::reward::Args),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +60,8 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::MineNegatives(args) => cmd::mine_negatives::run(args),
+        Command::Prep(command) => cmd::prep::run(command),
+        Command::Reward(args) => cmd::reward::run(args),
     };
     match result {
         Ok(code) => code,

@@ -9,6 +9,8 @@ pub mod kb;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
+pub mod prep;
+pub mod reward;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]

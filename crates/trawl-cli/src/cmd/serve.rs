@@ -138,6 +138,11 @@ pub fn open_kb(
 }
 
 pub fn load_labels(path: &Path) -> anyhow::Result<Labels> {
+    if trawl_parquet::is_parquet(path) {
+        let qrels = trawl_parquet::read_qrels(path)
+            .with_context(|| format!("cannot load the labels {}", path.display()))?;
+        return Ok(Labels::from_qrels(qrels));
+    }
     Labels::load(path).with_context(|| format!("cannot load the labels {}", path.display()))
 }
 
