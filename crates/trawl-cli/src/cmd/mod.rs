@@ -1,6 +1,7 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod beir;
+pub mod bench;
 pub mod check;
 pub mod compare;
 pub mod encode;
@@ -9,6 +10,7 @@ pub mod kb;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
+pub mod report;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]
