@@ -22,6 +22,7 @@ const MAX_DIFF_BARS: usize = 400;
 const CURVE_MARKS: [usize; 10] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
 /// The built page and the notes it shows.
+#[derive(Debug)]
 pub struct Report {
     pub html: String,
     pub notes: Vec<String>,
@@ -561,7 +562,7 @@ fn box_stats(values: &[f64]) -> [f64; 7] {
     ]
 }
 
-const CSS: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1340px;color:#111;padding:0 16px}
+const CSS: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px auto;max-width:1400px;color:#111;padding:0 16px}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #bbb;padding-bottom:3px}
 .meta{color:#444;font-size:13px}.notes{background:#fff4d6;border:1px solid #c9a227;padding:8px 14px;margin:14px 0;font-size:13px}
 .notes h2{margin-top:4px;border:none;font-size:15px}

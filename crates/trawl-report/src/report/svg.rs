@@ -24,7 +24,7 @@ const HATCH: [Option<&str>; 7] = [
 pub const W: f64 = 640.0;
 pub const H: f64 = 300.0;
 const LEFT: f64 = 62.0;
-const RIGHT: f64 = 150.0;
+const RIGHT: f64 = 170.0;
 const TOP: f64 = 30.0;
 const BOTTOM: f64 = 46.0;
 
@@ -217,7 +217,7 @@ fn legend(out: &mut String, names: &[String], lines: bool) {
             "<text x=\"{:.1}\" y=\"{:.1}\" class=\"leg\">{}</text>",
             x + 28.0,
             y + 4.0,
-            esc(&shorten(name, 18))
+            esc(&shorten(name, 24))
         );
     }
 }
