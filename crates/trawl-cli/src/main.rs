@@ -35,6 +35,9 @@ enum Command {
     Report(cmd::report::Args),
     /// Encode texts with a sentence-embedding model into a .npy file.
     Encode(cmd::encode::Args),
+    /// Embedding-space statistics (isotropy, effective rank, alignment, uniformity).
+    #[command(subcommand)]
+    Embeddings(cmd::embeddings::Command),
     /// Serve search, batched retrieval and RL rewards over HTTP.
     Serve(cmd::serve::Args),
     /// Preflight: prove that a KB, a model and labels work before a training run.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Report(args) => cmd::report::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Embeddings(command) => cmd::embeddings::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Train(args) => cmd::train::run(args),

@@ -123,7 +123,9 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
                 "--json",
             ])))
             .unwrap();
-            // results.json's means are `trawl eval`'s, to the bit.
+            // Every sample query has hits, so nothing is scaled: results.json's means are
+            // `trawl eval`'s, to the bit.
+            assert_eq!(s["queries_without_hits"], serde_json::json!([]));
             assert_eq!(s["mean"], eval["metrics"], "{ds} {}", s["system"]);
             // The table prints them as `trawl eval` does (4 decimals).
             let row = &csv_rows[1 + si];

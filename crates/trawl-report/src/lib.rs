@@ -7,6 +7,7 @@
 //! `trawl compare`; this crate only chooses the pairs and formats the results.
 
 pub mod error;
+pub mod geometry;
 pub mod report;
 pub mod results;
 pub mod significance;

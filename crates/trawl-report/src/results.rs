@@ -98,8 +98,13 @@ pub struct SystemResults {
     pub kb: KbInfo,
     /// Metric name -> mean over the evaluated queries (equal to `trawl eval` on the run file).
     pub mean: BTreeMap<String, f64>,
-    /// Query id -> values in the order of [`Results::metrics`].
+    /// Query id -> values in the order of [`Results::metrics`]; every query of the split,
+    /// 0 for a query without hits.
     pub per_query: BTreeMap<String, Vec<f64>>,
+    /// Queries the system returned nothing for (absent from the run file; `trawl eval` on the
+    /// run file leaves them out, so its means are these times answered / total).
+    #[serde(default)]
+    pub queries_without_hits: Vec<String>,
     /// Mean Recall@k for k = 1..=len.
     pub recall_curve: Vec<f64>,
     pub timings: Timings,

@@ -78,7 +78,7 @@ pub fn paper_table(results: &Results, m: usize) -> PaperTable {
         Err(_) => format!("test '{}'", s.test),
     };
     let caption = format!(
-        "{metric} on the {} split (k = {}). Bold: best per dataset. †: significantly different from {} ({test}, Holm-Bonferroni corrected across {} datasets, α = {}).",
+        "{metric} on the {} split (k = {}; every query counts, 0 without hits). Bold: best per dataset. †: significantly different from {} ({test}, Holm-Bonferroni corrected across {} datasets, α = {}).",
         results.split,
         results.k,
         s.baseline,

@@ -164,3 +164,19 @@ fn bad_inputs_are_noted_in_the_page_or_refused() {
         .to_string();
     assert!(err.contains("/nonexistent/results"), "{err}");
 }
+
+#[test]
+fn embedding_stats_become_a_table_row_and_a_spectrum_chart() {
+    use trawl_report::geometry::{embedding_stats, STATS_FORMAT};
+    let tmp = tempfile::tempdir().unwrap();
+    let rows: Vec<f32> = (0..64).map(|i| ((i * 37 % 11) as f32) - 5.0).collect();
+    let stats = embedding_stats(&rows, 4, None).unwrap();
+    let path = tmp.path().join("stats.json");
+    let doc = serde_json::json!({"format": STATS_FORMAT, "source": "base.npy", "stats": stats});
+    std::fs::write(&path, doc.to_string()).unwrap();
+    let report = build(&[path]).unwrap();
+    assert!(report
+        .html
+        .contains("<td>base.npy</td><td>16</td><td>4</td>"));
+    assert!(report.html.contains("Covariance eigenvalue spectrum"));
+}

@@ -1,7 +1,8 @@
 //! `trawl bench --datasets A,B --system bm25 --system dense:MODEL --out results/`: every system
 //! on every BEIR dataset, through the KBs `trawl beir` caches; one run file per (dataset,
 //! system), `results.json` and the paper table (Markdown, LaTeX, CSV). The numbers come from
-//! reading the written run files back with `trawl eval`'s reader and evaluator; significance,
+//! reading the written run files back with `trawl eval`'s reader and evaluator, with every query
+//! of the split counted (0 for a query without hits, as `trawl beir` counts it); significance,
 //! Holm and the table are trawl-report's (the tests are `trawl compare`'s).
 //!
 //! Latency: queries are answered one at a time (after a few untimed warm-up queries), so each
@@ -271,6 +272,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 CURVE_DEPTH.min(args.k),
                 &EvalOptions::default(),
             )?;
+            // Every query of the split counts; one without hits scores 0 (as `trawl beir` and
+            // Pyserini's BEIR figures). `trawl eval` leaves such queries out (they are not in
+            // the run file): its means times answered/total are these.
+            let without_hits: Vec<String> = queries
+                .iter()
+                .filter(|q| !eval.per_query.contains_key(&q.id))
+                .map(|q| q.id.clone())
+                .collect();
+            let answered = eval.per_query.len() as f64;
+            let mut per_query = eval.per_query;
+            for q in &without_hits {
+                per_query.insert(q.clone(), vec![0.0; metrics.len()]);
+            }
+            let mean = if without_hits.is_empty() {
+                eval.mean
+            } else {
+                trawl_eval::evaluate::mean_in_id_order(metrics.len(), &per_query)
+            };
+            let scale = answered / per_query.len() as f64;
+            let curve: Vec<f64> = curve.into_iter().map(|r| r * scale).collect();
             let search_s = latencies.iter().sum::<f64>() / 1e3;
             let manifest = kb.manifest();
             results.push(SystemResults {
@@ -287,9 +308,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 mean: metrics
                     .iter()
                     .map(|m| m.to_string())
-                    .zip(eval.mean.iter().copied())
+                    .zip(mean.iter().copied())
                     .collect(),
-                per_query: eval.per_query,
+                per_query,
+                queries_without_hits: without_hits,
                 recall_curve: curve,
                 timings: Timings {
                     index_s: cached.index_s,

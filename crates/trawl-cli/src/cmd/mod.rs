@@ -4,6 +4,7 @@ pub mod beir;
 pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod embeddings;
 pub mod encode;
 pub mod eval;
 pub mod kb;

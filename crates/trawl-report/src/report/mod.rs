@@ -10,6 +10,7 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::geometry::{EmbeddingStats, STATS_FORMAT};
 use crate::results::{Results, FORMAT};
 use crate::significance::{self, sorted_differences, win_tie_loss};
 use crate::table::paper_table;
@@ -34,6 +35,7 @@ struct Inputs {
     results: Vec<(PathBuf, Results)>,
     logs: Vec<(PathBuf, TrainLog)>,
     ann: Vec<(PathBuf, Vec<AnnRow>)>,
+    geometry: Vec<(String, EmbeddingStats)>,
     notes: Vec<String>,
 }
 
@@ -65,6 +67,19 @@ fn load(paths: &[PathBuf]) -> Result<Inputs> {
             Ok(serde_json::Value::Array(_)) => {
                 inp.ann.push((path.clone(), parse_ann(path, &text)?));
             }
+            Ok(v) if v.get("format").and_then(|f| f.as_str()) == Some(STATS_FORMAT) => {
+                let stats = v.get("stats").cloned().unwrap_or_default();
+                let stats: EmbeddingStats =
+                    serde_json::from_value(stats).map_err(|e| Error::Parse {
+                        path: path.clone(),
+                        message: format!("{e}; expected the JSON of `trawl embeddings stats`"),
+                    })?;
+                let name = v
+                    .get("source")
+                    .and_then(|s| s.as_str())
+                    .map_or_else(|| path.display().to_string(), str::to_string);
+                inp.geometry.push((name, stats));
+            }
             Ok(v) if v.get("format").and_then(|f| f.as_str()) == Some(FORMAT) => {
                 let r = Results::read(path)?;
                 if let Some(dir) = path.parent() {
@@ -80,7 +95,11 @@ fn load(paths: &[PathBuf]) -> Result<Inputs> {
             }
         }
     }
-    if inp.results.is_empty() && inp.logs.is_empty() && inp.ann.is_empty() {
+    if inp.results.is_empty()
+        && inp.logs.is_empty()
+        && inp.ann.is_empty()
+        && inp.geometry.is_empty()
+    {
         return Err(Error::Invalid("nothing to report: give a results folder of `trawl bench`, a train_log.jsonl or ANN benchmark JSON".into()));
     }
     Ok(inp)
@@ -208,6 +227,9 @@ pub fn build(paths: &[PathBuf]) -> Result<Report> {
         }
         body.push_str("</div>");
     }
+    if !inp.geometry.is_empty() {
+        geometry_section(&inp.geometry, &mut body);
+    }
     let html = page(results.as_ref(), &notes, &body);
     Ok(Report { html, notes })
 }
@@ -224,10 +246,11 @@ fn results_sections(r: &Results, body: &mut String) {
     if r.metrics.is_empty() {
         return;
     }
-    body.push_str("<h2>Paper table</h2>");
+    body.push_str("<h2>Paper table</h2><div class=\"grid tables\">");
     for m in 0..r.metrics.len() {
         html_table(r, m, body);
     }
+    body.push_str("</div>");
     let labels = r.system_labels();
     let datasets: Vec<String> = r.datasets.iter().map(|d| d.name.clone()).collect();
 
@@ -514,6 +537,52 @@ fn ann_chart(path: &Path, rows: &[AnnRow], body: &mut String) {
     );
 }
 
+fn geometry_section(sets: &[(String, EmbeddingStats)], body: &mut String) {
+    body.push_str("<h2>Embedding space</h2><table class=\"timings\"><caption>Effective rank: exp entropy of the singular values; IsoScore 1 = isotropic; uniformity and alignment (Wang &amp; Isola): lower is more uniform / better aligned.</caption><thead><tr><th>Embeddings</th><th>vectors</th><th>dim</th><th>mean cosine</th><th>effective rank</th><th>IsoScore</th><th>uniformity</th><th>alignment</th></tr></thead><tbody>");
+    for (name, s) in sets {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.4}</td><td>{:.2}</td><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
+            esc(name),
+            s.num_vectors,
+            s.dim,
+            s.mean_pairwise_cosine,
+            s.effective_rank,
+            s.isoscore,
+            s.uniformity,
+            s.alignment.map_or("–".to_string(), |a| format!("{a:.4}"))
+        );
+    }
+    body.push_str("</tbody></table><div class=\"grid\">");
+    let series: Vec<Series> = sets
+        .iter()
+        .map(|(name, s)| {
+            let pts: Vec<(f64, f64)> = s
+                .covariance_eigenvalues
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| ((i + 1) as f64, l))
+                .collect();
+            Series {
+                name: name.clone(),
+                marked: downsample(&pts, 24),
+                points: pts,
+            }
+        })
+        .collect();
+    let svg = svg::lines(
+        "Covariance eigenvalue spectrum",
+        "component",
+        "eigenvalue",
+        &series,
+        true,
+        true,
+        false,
+    );
+    figure(body, &svg, "Eigenvalues of the embeddings' covariance, largest first (log-log); a flat spectrum is isotropic.");
+    body.push_str("</div>");
+}
+
 /// About 120 cut-offs from 1 to n, evenly spaced on a log axis (every cut-off up to 20).
 fn log_spaced(n: usize) -> Vec<usize> {
     let mut ks: Vec<usize> = (1..=n.min(20)).collect();
@@ -567,6 +636,7 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bot
 .meta{color:#444;font-size:13px}.notes{background:#fff4d6;border:1px solid #c9a227;padding:8px 14px;margin:14px 0;font-size:13px}
 .notes h2{margin-top:4px;border:none;font-size:15px}
 table{border-collapse:collapse;margin:14px 0;font-size:13px}caption{caption-side:bottom;text-align:left;font-size:12px;color:#333;padding-top:6px;max-width:900px}
+.tables{gap:28px}.tables table{margin:6px 0}.tables caption{max-width:430px}
 th,td{padding:4px 12px;border-bottom:1px solid #ddd;text-align:right}th[scope=row],thead th:first-child,.timings td:nth-child(-n+2){text-align:left}
 thead th{border-bottom:2px solid #333}.paper td sup{font-size:11px}
 .grid{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #e3e3e3;padding:6px;break-inside:avoid}

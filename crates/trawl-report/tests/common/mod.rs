@@ -27,6 +27,7 @@ pub fn system(label: &str, values: &[f64]) -> SystemResults {
         },
         mean: [("nDCG@10".to_string(), mean)].into(),
         per_query,
+        queries_without_hits: vec![],
         recall_curve: vec![],
         timings: Timings {
             index_s: 0.0,
