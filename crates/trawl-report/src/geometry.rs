@@ -41,7 +41,7 @@ pub fn embedding_stats(
     dim: usize,
     pairs: Option<(&[f32], &[f32])>,
 ) -> Result<EmbeddingStats> {
-    if dim == 0 || rows.len() % dim != 0 {
+    if dim == 0 || !rows.len().is_multiple_of(dim) {
         return Err(Error::Invalid(format!(
             "{} values are not a whole number of {dim}-dimensional vectors",
             rows.len()
@@ -104,7 +104,7 @@ pub fn embedding_stats(
     let alignment = match pairs {
         None => None,
         Some((a, b)) => {
-            if a.len() != b.len() || a.is_empty() || a.len() % dim != 0 {
+            if a.len() != b.len() || a.is_empty() || !a.len().is_multiple_of(dim) {
                 return Err(Error::Invalid(format!(
                     "positive pairs need two equally long lists of {dim}-dimensional vectors ({} and {} values)",
                     a.len(),

@@ -147,7 +147,7 @@ fn bad_inputs_are_noted_in_the_page_or_refused() {
     // Unusable inputs: a clear error naming the file.
     let junk = tmp.path().join("junk.json");
     std::fs::write(&junk, "{\"hello\": 1}").unwrap();
-    let err = build(&[junk.clone()]).unwrap_err().to_string();
+    let err = build(&[junk]).unwrap_err().to_string();
     assert!(
         err.contains("junk.json: not a results folder or results.json"),
         "{err}"
