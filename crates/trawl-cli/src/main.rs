@@ -29,8 +29,15 @@ enum Command {
     Search(cmd::search::Args),
     /// Run a retriever over a whole BEIR dataset and evaluate it.
     Beir(cmd::beir::Args),
+    /// Several systems on several BEIR datasets: run files, results.json, paper table.
+    Bench(cmd::bench::Args),
+    /// One self-contained HTML report (tables, charts) from bench results, train logs, ANN JSON.
+    Report(cmd::report::Args),
     /// Encode texts with a sentence-embedding model into a .npy file.
     Encode(cmd::encode::Args),
+    /// Embedding-space statistics (isotropy, effective rank, alignment, uniformity).
+    #[command(subcommand)]
+    Embeddings(cmd::embeddings::Command),
     /// Serve search, batched retrieval and RL rewards over HTTP.
     Serve(cmd::serve::Args),
     /// Preflight: prove that a KB, a model and labels work before a training run.
@@ -55,7 +62,10 @@ fn main() -> ExitCode {
         Command::Kb(command) => cmd::kb::run(command),
         Command::Search(args) => cmd::search::run(args),
         Command::Beir(args) => cmd::beir::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Embeddings(command) => cmd::embeddings::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Train(args) => cmd::train::run(args),

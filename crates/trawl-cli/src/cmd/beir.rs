@@ -206,6 +206,53 @@ fn build_or_reuse(
     Ok((kb, secs, false))
 }
 
+/// A dataset's KB as `trawl beir` caches it, opened (or built) and timed.
+pub struct CachedKb {
+    pub kb: KnowledgeBase,
+    pub dir: PathBuf,
+    /// Seconds spent building (0 when reused).
+    pub index_s: f64,
+    /// Seconds to find, verify and open (or build).
+    pub open_s: f64,
+    pub reused: bool,
+}
+
+/// Opens the cached KB of `data_dir` for these settings (BM25, plus `model`'s vectors when
+/// given) or builds it: `kb_dir` overrides the cache location (see the module docs).
+pub fn open_cached_kb(
+    dataset: &BeirDataset,
+    data_dir: &Path,
+    kb_dir: Option<&Path>,
+    options: &Bm25Options,
+    model: Option<&str>,
+    rebuild: bool,
+) -> anyhow::Result<CachedKb> {
+    let dir = match kb_dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let kind = if model.is_some() {
+                "bm25-dense"
+            } else {
+                "bm25"
+            };
+            default_kb_dir(
+                data_dir,
+                kind,
+                &settings_hash(options, model.map(recorded_model).as_deref()),
+            )?
+        }
+    };
+    let open_start = Instant::now();
+    let (kb, index_s, reused) = build_or_reuse(dataset, data_dir, &dir, options, model, rebuild)?;
+    Ok(CachedKb {
+        kb,
+        dir,
+        index_s,
+        open_s: open_start.elapsed().as_secs_f64(),
+        reused,
+    })
+}
+
 /// Dense and hybrid retrieval through trawl-retrieve, which encodes the whole batch at once.
 fn retrieve(
     kb: &Arc<KnowledgeBase>,
@@ -236,7 +283,7 @@ fn retrieve(
 
 /// Writes the run atomically: a run that fails part-way (an id that cannot be written, a full
 /// disk) leaves an existing file at `path` untouched.
-fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
+pub fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
     let mut out = trawl_store::AtomicFile::create(path)
         .with_context(|| format!("creating {}", path.display()))?;
     trawl_data::write_trec_run(run, &mut out, tag)
@@ -271,32 +318,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let options = args.bm25.to_options()?;
-    let kb_dir = match &args.kb_dir {
-        Some(d) => d.clone(),
-        None => {
-            let kind = if model.is_some() {
-                "bm25-dense"
-            } else {
-                "bm25"
-            };
-            default_kb_dir(
-                &args.data_dir,
-                kind,
-                &settings_hash(&options, model.map(recorded_model).as_deref()),
-            )?
-        }
-    };
-    let open_start = Instant::now();
-    let (kb, index_s, reused) = build_or_reuse(
+    let CachedKb {
+        kb,
+        dir: kb_dir,
+        index_s,
+        open_s,
+        reused,
+    } = open_cached_kb(
         &dataset,
         &args.data_dir,
-        &kb_dir,
+        args.kb_dir.as_deref(),
         &options,
         model,
         args.rebuild,
     )?;
     let kb = Arc::new(kb);
-    let open_s = open_start.elapsed().as_secs_f64();
 
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let mut run = Run::new();

@@ -1,8 +1,10 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod beir;
+pub mod bench;
 pub mod check;
 pub mod compare;
+pub mod embeddings;
 pub mod encode;
 pub mod eval;
 pub mod kb;
@@ -10,6 +12,7 @@ pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
 pub mod prep;
+pub mod report;
 pub mod reward;
 pub mod search;
 pub mod serve;
