@@ -90,6 +90,28 @@ pub(crate) fn ip_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f
     }
 }
 
+/// The query residual's table for L2: `table[j * 256 + c]` = minus the squared distance of
+/// sub-vector j to sub-centroid c (so the sum of lookups is the negated squared distance).
+pub(crate) fn neg_l2_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
+    let dsub = q.len() / m;
+    table.clear();
+    table.resize(m * KSUB, 0.0);
+    for j in 0..m {
+        let qs = &q[j * dsub..(j + 1) * dsub];
+        let book = &codebooks[j * KSUB * dsub..(j + 1) * KSUB * dsub];
+        for (t, c) in table[j * KSUB..(j + 1) * KSUB]
+            .iter_mut()
+            .zip(book.chunks_exact(dsub))
+        {
+            *t = -qs
+                .iter()
+                .zip(c)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum::<f32>();
+        }
+    }
+}
+
 /// Scores `codes` (`m` bytes each) as `base + sum of table lookups` into `out`.
 pub(crate) fn scan(codes: &[u8], m: usize, table: &[f32], base: f32, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
