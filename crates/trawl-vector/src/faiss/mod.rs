@@ -57,9 +57,23 @@ impl FaissImport {
             FaissIndex::Ivf(i) => i,
         }
     }
-    /// Every vector by ordinal as the index holds it: exact for flat, HNSW and IVF-Flat; the
+    /// The vector of one ordinal as the index holds it: exact for flat, HNSW and IVF-Flat; the
     /// decoded codes for scalar quantisation; centroid + decoded residual for IVF-PQ (FAISS
     /// keeps no full vectors there).
+    pub fn vector(&self, ordinal: u32) -> Option<Vec<f32>> {
+        match &self.index {
+            FaissIndex::Flat(f) => f.vector(ordinal),
+            FaissIndex::Hnsw(h) => {
+                let (i, d) = (ordinal as usize, h.dim);
+                h.vectors
+                    .as_slice()
+                    .get(i * d..(i + 1) * d)
+                    .map(<[f32]>::to_vec)
+            }
+            FaissIndex::Ivf(i) => i.reconstruct(ordinal),
+        }
+    }
+    /// All vectors, row-major by ordinal (see [`FaissImport::vector`]).
     pub fn vectors(&self) -> Vec<f32> {
         match &self.index {
             FaissIndex::Flat(f) => f.to_f32_rows(),

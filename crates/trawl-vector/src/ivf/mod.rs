@@ -270,33 +270,57 @@ impl IvfIndex {
         }
         let dim = self.dim;
         let mut out = vec![0f32; self.len * dim];
-        let (offsets, ids) = (self.offsets.as_slice(), self.ids.as_slice());
-        let centroids = self.centroids.as_slice();
+        let offsets = self.offsets.as_slice();
         for l in 0..self.params.nlist {
-            let c = &centroids[l * dim..(l + 1) * dim];
             for e in offsets[l] as usize..offsets[l + 1] as usize {
-                let row = &mut out[ids[e] as usize * dim..(ids[e] as usize + 1) * dim];
-                match &self.lists {
-                    Lists::Flat(v) => row.copy_from_slice(&v.as_slice()[e * dim..(e + 1) * dim]),
-                    Lists::Pq {
-                        m,
-                        codes,
-                        codebooks,
-                    } => {
-                        let (m, dsub) = (*m, dim / *m);
-                        let code = &codes.as_slice()[e * m..(e + 1) * m];
-                        let cb = codebooks.as_slice();
-                        for (j, &k) in code.iter().enumerate() {
-                            let sub = &cb[(j * pq::KSUB + k as usize) * dsub..][..dsub];
-                            for t in 0..dsub {
-                                row[j * dsub + t] = c[j * dsub + t] + sub[t];
-                            }
-                        }
+                let i = self.ids.as_slice()[e] as usize;
+                self.decode_entry(l, e, &mut out[i * dim..(i + 1) * dim]);
+            }
+        }
+        out
+    }
+
+    /// The vector of one ordinal, as [`IvfIndex::reconstruct_all`] gives it (a scan of the ids:
+    /// for spot checks, not bulk use).
+    pub fn reconstruct(&self, ordinal: u32) -> Option<Vec<f32>> {
+        let dim = self.dim;
+        if let Some(f) = &self.full {
+            let i = ordinal as usize;
+            return f
+                .as_slice()
+                .get(i * dim..(i + 1) * dim)
+                .map(<[f32]>::to_vec);
+        }
+        let e = self.ids.as_slice().iter().position(|&x| x == ordinal)?;
+        let offsets = self.offsets.as_slice();
+        let l = offsets.partition_point(|&o| o <= e as u64) - 1;
+        let mut out = vec![0f32; dim];
+        self.decode_entry(l, e, &mut out);
+        Some(out)
+    }
+
+    /// Entry `e` of list `l` as a full vector into `row`.
+    fn decode_entry(&self, l: usize, e: usize, row: &mut [f32]) {
+        let dim = self.dim;
+        match &self.lists {
+            Lists::Flat(v) => row.copy_from_slice(&v.as_slice()[e * dim..(e + 1) * dim]),
+            Lists::Pq {
+                m,
+                codes,
+                codebooks,
+            } => {
+                let c = &self.centroids.as_slice()[l * dim..(l + 1) * dim];
+                let (m, dsub) = (*m, dim / *m);
+                let code = &codes.as_slice()[e * m..(e + 1) * m];
+                let cb = codebooks.as_slice();
+                for (j, &k) in code.iter().enumerate() {
+                    let sub = &cb[(j * pq::KSUB + k as usize) * dsub..][..dsub];
+                    for t in 0..dsub {
+                        row[j * dsub + t] = c[j * dsub + t] + sub[t];
                     }
                 }
             }
         }
-        out
     }
 
     /// The `nprobe` lists nearest to `q` (L2 to the centroids), nearest first.
