@@ -66,6 +66,8 @@ pub enum DenseMetric {
     #[default]
     InnerProduct,
     Cosine,
+    /// Squared Euclidean distance (imported FAISS L2 indexes); scores are negated distances.
+    L2,
 }
 
 /// The dense (vector) index and the model that produced it.

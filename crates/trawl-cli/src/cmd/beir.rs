@@ -69,6 +69,10 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     pub bm25: Bm25Args,
+    /// The vector index dense and hybrid retrieval search (`trawl kb index` adds one to the
+    /// cached KB; `--kb-dir` names it).
+    #[command(flatten)]
+    pub ann: super::index_args::IndexArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -258,11 +262,14 @@ fn retrieve(
     kb: &Arc<KnowledgeBase>,
     kind: RetrieverKind,
     model: Option<&str>,
+    ann: &super::index_args::IndexArgs,
     queries: &[&str],
     k: usize,
 ) -> anyhow::Result<Vec<Vec<KbHit>>> {
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: model.map(str::to_string),
+        index: ann.index.clone(),
+        search: ann.params(),
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
@@ -337,6 +344,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let mut run = Run::new();
     let search_s;
+    if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
+        anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
+    }
     if args.retriever == RetrieverKind::Bm25 {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
         // for evaluation afterwards is not search work.
@@ -359,7 +369,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         let search_start = Instant::now();
-        let results = retrieve(&kb, args.retriever, model, &texts, args.k)?;
+        let results = retrieve(&kb, args.retriever, model, &args.ann, &texts, args.k)?;
         search_s = search_start.elapsed().as_secs_f64();
         for (q, hits) in queries.iter().zip(results) {
             run.insert(

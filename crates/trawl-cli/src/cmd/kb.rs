@@ -21,6 +21,8 @@ pub enum Command {
     },
     /// Add an approximate vector index (HNSW, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
+    /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
+    ImportFaiss(super::kb_import_faiss::Args),
 }
 
 #[derive(clap::Args)]
@@ -335,6 +337,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build(args) => build(args),
         Command::Index(args) => super::kb_index::run(args),
+        Command::ImportFaiss(args) => super::kb_import_faiss::run(args),
         Command::Info { kb } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());

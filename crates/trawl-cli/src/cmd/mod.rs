@@ -3,11 +3,14 @@
 pub mod beir;
 pub mod bench;
 pub mod check;
+mod check_faiss;
 pub mod compare;
 pub mod embeddings;
 pub mod encode;
 pub mod eval;
+pub mod index_args;
 pub mod kb;
+mod kb_import_faiss;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;

@@ -27,19 +27,8 @@ pub struct Args {
     /// JSON output is {"results": [{"hits": [{"id", "score"}, ...]}, ...]} in row order.
     #[arg(long, conflicts_with = "query")]
     pub vectors: Option<PathBuf>,
-    /// Vector index for dense search: `exact` (default) or the name of an approximate index
-    /// added with `trawl kb index`.
-    #[arg(long)]
-    pub index: Option<String>,
-    /// HNSW: candidate list size (higher: better recall, slower).
-    #[arg(long)]
-    pub ef: Option<usize>,
-    /// IVF: lists probed per query.
-    #[arg(long)]
-    pub nprobe: Option<usize>,
-    /// IVF-PQ: re-score the first R candidates exactly (needs an index built with --refine-vectors).
-    #[arg(long)]
-    pub refine: Option<usize>,
+    #[command(flatten)]
+    pub ann: super::index_args::IndexArgs,
     /// How many documents to return.
     #[arg(short = 'k', long = "top-k", default_value_t = 10)]
     pub k: usize,
@@ -112,7 +101,7 @@ impl RetrieverArg {
 /// Runs the query through the chosen retriever (dense and hybrid encode it with the KB's model).
 fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<Vec<KbHit>> {
     if args.retriever == RetrieverArg::Bm25 {
-        if args.index.is_some() {
+        if args.ann.index.is_some() {
             anyhow::bail!(
                 "--index selects a vector index: use it with --retriever dense or hybrid"
             );
@@ -121,7 +110,7 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: args.model.clone(),
-        index: args.index.clone(),
+        index: args.ann.index.clone(),
         search: search_params(args),
         ..Default::default()
     };
@@ -140,11 +129,7 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
 }
 
 fn search_params(args: &Args) -> trawl_kb::SearchParams {
-    trawl_kb::SearchParams {
-        ef: args.ef,
-        nprobe: args.nprobe,
-        refine: args.refine,
-    }
+    args.ann.params()
 }
 
 #[derive(serde::Serialize)]
@@ -166,7 +151,7 @@ fn run_vectors(
 ) -> anyhow::Result<ExitCode> {
     let (values, n, dim) = trawl_vector::npy::read_npy_f32(path)
         .with_context(|| format!("reading query vectors {}", path.display()))?;
-    let index = kb.vector_index(args.index.as_deref())?;
+    let index = kb.vector_index(args.ann.index.as_deref())?;
     if dim != index.dim() {
         anyhow::bail!(
             "{}: query vectors have dimension {dim} but the KB's vectors have dimension {}; encode the queries with the KB's model ({})",
@@ -176,7 +161,7 @@ fn run_vectors(
         );
     }
     let results = kb.search_vectors(
-        args.index.as_deref(),
+        args.ann.index.as_deref(),
         &values,
         n,
         args.k,
