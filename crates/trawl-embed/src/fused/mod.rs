@@ -184,7 +184,8 @@ impl FusedBert {
             scores.resize(len * len, 0.0);
             let bias = self.w.relative_bias.as_deref().zip(buckets);
             if let Some((table, buckets)) = bias {
-                let mid = (buckets.len() + 1) / 2 - 1;
+                // buckets has 2 * longest - 1 entries; distance 0 sits in the middle.
+                let mid = buckets.len() / 2;
                 for (i, row) in scores[..len * len].chunks_exact_mut(len).enumerate() {
                     for (j, x) in row.iter_mut().enumerate() {
                         *x = table[buckets[mid + j - i] * heads + head];

@@ -8,41 +8,38 @@ use trawl_embed::{Backend, EncoderOptions, SentenceEncoder};
 /// The model folder: `$TRAWL_TEST_MODEL`, or `models/all-MiniLM-L6-v2` beside an ancestor of the
 /// current directory. `None` means skip (reason printed); under `TRAWL_REQUIRE_MODEL=1` it panics.
 pub fn model_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
-    if found.is_none() {
-        let msg =
-            "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
-        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
+    installed(
+        "TRAWL_TEST_MODEL",
+        "all-MiniLM-L6-v2",
+        "scripts/get-model.sh",
+        "TRAWL_REQUIRE_MODEL",
+    )
 }
 
-/// all-mpnet-base-v2: `$TRAWL_TEST_MPNET`, or `models/all-mpnet-base-v2` beside an ancestor of the
-/// current directory (`scripts/get-model.sh mpnet`). Opt-in: `None` (skip) unless installed, a
-/// panic when missing under `TRAWL_REQUIRE_MPNET=1`.
+/// all-mpnet-base-v2 (`scripts/get-model.sh mpnet`, 400 MB): opt-in, so CI skips it unless
+/// `TRAWL_REQUIRE_MPNET=1`.
 pub fn mpnet_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MPNET")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-mpnet-base-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
+    installed(
+        "TRAWL_TEST_MPNET",
+        "all-mpnet-base-v2",
+        "scripts/get-model.sh mpnet",
+        "TRAWL_REQUIRE_MPNET",
+    )
+}
+
+/// `$var`, or `models/<name>` beside an ancestor of the current directory; `None` (reason
+/// printed) when missing, a panic when missing under `<require>=1`.
+fn installed(var: &str, name: &str, get: &str, require: &str) -> Option<PathBuf> {
+    let found = std::env::var_os(var).map(PathBuf::from).or_else(|| {
+        let cwd = std::env::current_dir().ok()?;
+        cwd.ancestors()
+            .map(|a| a.join("models").join(name))
+            .find(|p| p.join("config.json").exists())
+    });
     if found.is_none() {
-        let msg = "all-mpnet-base-v2 not installed (run scripts/get-model.sh mpnet or set TRAWL_TEST_MPNET)";
-        if std::env::var("TRAWL_REQUIRE_MPNET").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MPNET=1 forbids skipping");
+        let msg = format!("{name} not installed (run {get} or set {var})");
+        if std::env::var(require).as_deref() == Ok("1") {
+            panic!("{msg}; {require}=1 forbids skipping");
         }
         eprintln!("skipped: {msg}");
     }
