@@ -38,10 +38,13 @@ impl HfTokenizer {
 
 impl Tokenize for HfTokenizer {
     fn token_starts(&self, text: &str) -> Result<Vec<usize>> {
-        let enc = self.inner.encode(text, false).map_err(|e| Error::Tokenizer {
-            path: self.path.clone(),
-            message: e.to_string(),
-        })?;
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| Error::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
         Ok(enc
             .get_offsets()
             .iter()

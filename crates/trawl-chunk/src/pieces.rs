@@ -95,7 +95,11 @@ pub(crate) fn pieces(text: &str, settings: &ChunkSettings, tokens: Option<&[usiz
 /// Packs pieces greedily into chunks of at most `size` (a piece heavier than that alone), each
 /// next chunk starting at the earliest piece that repeats at most `overlap` of the previous one
 /// and is later than the previous chunk's first piece.
-pub(crate) fn pack<'a>(text: &'a str, pieces: &[Piece], settings: &ChunkSettings) -> Vec<Chunk<'a>> {
+pub(crate) fn pack<'a>(
+    text: &'a str,
+    pieces: &[Piece],
+    settings: &ChunkSettings,
+) -> Vec<Chunk<'a>> {
     let n = pieces.len();
     if n == 0 {
         return Vec::new();

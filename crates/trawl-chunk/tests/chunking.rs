@@ -46,7 +46,11 @@ fn check_cover(text: &str, chunker: &Chunker) {
     }
     let chars: Vec<char> = text.chars().collect();
     assert_eq!(chunks[0].char_start, 0, "first chunk starts at 0");
-    assert_eq!(chunks.last().unwrap().char_end, chars.len(), "last chunk ends at the end");
+    assert_eq!(
+        chunks.last().unwrap().char_end,
+        chars.len(),
+        "last chunk ends at the end"
+    );
     for (n, c) in chunks.iter().enumerate() {
         assert_eq!(c.number, n);
         assert_eq!(c.text, &text[c.bytes.clone()]);
@@ -100,7 +104,10 @@ fn word_chunks_hold_at_most_size_words_and_repeat_the_overlap() {
     let text: Vec<String> = (0..23).map(|i| format!("w{i}")).collect();
     let text = text.join(" ");
     let chunks = words(Boundary::Word, 10, 3).split(&text);
-    let counts: Vec<usize> = chunks.iter().map(|c| c.text.split_whitespace().count()).collect();
+    let counts: Vec<usize> = chunks
+        .iter()
+        .map(|c| c.text.split_whitespace().count())
+        .collect();
     // 0-9, 7-16, 14-22: each next chunk repeats the last 3 words.
     assert_eq!(counts, [10, 10, 9]);
     assert!(chunks[1].text.starts_with("w7 "));
@@ -181,7 +188,10 @@ fn bad_settings_and_empty_documents_are_named_errors() {
     let e = msg(Chunker::new(s(0, 0), None).err().unwrap());
     assert!(e.contains("chunk size is 0"), "{e}");
     let e = msg(Chunker::new(s(5, 5), None).err().unwrap());
-    assert!(e.contains("overlap (5 words) must be smaller than the chunk size (5 words)"), "{e}");
+    assert!(
+        e.contains("overlap (5 words) must be smaller than the chunk size (5 words)"),
+        "{e}"
+    );
     let tokens = ChunkSettings {
         measure: Measure::Tokens,
         ..s(5, 0)
@@ -194,6 +204,8 @@ fn bad_settings_and_empty_documents_are_named_errors() {
         text: " \n\t".into(),
         ..Default::default()
     };
-    let e = msg(words(Boundary::Word, 5, 0).chunk_document(&doc).unwrap_err());
+    let e = msg(words(Boundary::Word, 5, 0)
+        .chunk_document(&doc)
+        .unwrap_err());
     assert!(e.contains("\"blank\" has no text to chunk"), "{e}");
 }

@@ -25,6 +25,8 @@ enum Command {
     /// Build and inspect knowledge bases.
     #[command(subcommand)]
     Kb(cmd::kb::Command),
+    /// Cut documents into passages (by sentence, word or token, with overlap) as JSONL.
+    Chunk(cmd::chunk::Args),
     /// Search a knowledge base.
     Search(cmd::search::Args),
     /// Run a retriever over a whole BEIR dataset and evaluate it.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Kb(command) => cmd::kb::run(command),
+        Command::Chunk(args) => cmd::chunk::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Beir(args) => cmd::beir::run(args),
         Command::Encode(args) => cmd::encode::run(args),

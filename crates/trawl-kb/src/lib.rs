@@ -62,6 +62,6 @@ pub use dense::DenseEmbeddings;
 pub use doc_store::DocumentRef;
 pub use error::{Error, Result};
 pub use kb::{KbHit, KbHitRef, KnowledgeBase, OpenOptions};
-pub use manifest::{DenseDtype, DenseMetric, IndexedFields, Manifest};
+pub use manifest::{ChunkManifest, DenseDtype, DenseMetric, IndexedFields, Manifest};
 pub use trawl_store::Verify;
 pub use trawl_vector::{SearchParams, VectorIndex};

@@ -34,6 +34,7 @@
 //! # Ok::<(), trawl_retrieve::Error>(())
 //! ```
 
+pub mod collapse;
 pub mod dense;
 pub mod error;
 pub mod fusion;
@@ -45,6 +46,7 @@ pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
+pub use collapse::{collapse_if_chunked, MaxPRetriever};
 pub use dense::{open_dense, open_dense_with};
 pub use error::{Error, Result};
 pub use fusion::{fuse, Fusion, Normalization, DEFAULT_RRF_K};

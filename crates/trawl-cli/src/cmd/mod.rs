@@ -2,6 +2,7 @@
 
 pub mod beir;
 pub mod check;
+pub mod chunk;
 pub mod compare;
 pub mod encode;
 pub mod eval;
