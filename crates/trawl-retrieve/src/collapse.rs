@@ -89,4 +89,8 @@ impl Retriever for MaxPRetriever {
     fn num_docs(&self) -> usize {
         self.num_parents
     }
+
+    fn knowledge_base(&self) -> Option<&KnowledgeBase> {
+        self.inner.knowledge_base()
+    }
 }

@@ -148,5 +148,9 @@ mod imp {
         fn num_docs(&self) -> usize {
             self.kb.num_docs()
         }
+
+        fn knowledge_base(&self) -> Option<&KnowledgeBase> {
+            Some(&self.kb)
+        }
     }
 }

@@ -111,6 +111,10 @@ impl Retriever for HybridRetriever {
             .find_map(|c| c.document_title(ordinal))
     }
 
+    fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
+        self.components.iter().find_map(|c| c.knowledge_base())
+    }
+
     fn num_docs(&self) -> usize {
         self.components
             .iter()

@@ -10,6 +10,7 @@ pub mod kb;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
+pub mod rag_data;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]
