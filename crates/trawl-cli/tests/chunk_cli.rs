@@ -2,24 +2,9 @@
 //! real binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(args)
-        .output()
-        .expect("run trawl")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    assert!(!o.status.success(), "expected a failure");
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{err, ok, trawl};
 
 /// Long documents of 1,000 filler words; document `long<i>` holds the rare word `needle<i>` once
 /// (word 320: chunk 6 at 50 words a chunk).

@@ -2,38 +2,11 @@
 //! `schemas/`, documents equal to `trawl search`'s, multi-hop and bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(args)
-        .output()
-        .expect("run trawl")
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    assert!(
-        !o.status.success(),
-        "expected a failure: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
+mod common;
+use common::{err, jsonl, ok, trawl};
 
 /// A validator for the JSON Schema keywords `schemas/*.json` use (type, required, properties,
 /// additionalProperties, items, minItems, minLength, minimum, const, not, oneOf, $ref to
@@ -451,4 +424,27 @@ fn conversations_without_a_user_turn_or_json_are_errors_with_file_and_line() {
         "{e}"
     );
     assert!(!out.exists(), "no half-written output");
+}
+
+/// `POST /multihop` on `trawl serve` gives the hops `rag-data --max-hops` writes for the same
+/// question, and refuses out-of-range settings.
+#[test]
+fn serve_multihop_equals_rag_data_multi_hop() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = example(tmp.path());
+    let server = common::serve(&d.join("kb"));
+    let post = |body: &Value| server.post("/multihop", body);
+    let out = jsonl(&d.join("rag_multihop.jsonl"));
+    let (msg, question) = retrievals(&out[0])[0];
+    let (status, v) =
+        post(&serde_json::json!({"query": question, "max_hops": 3, "top_k_per_hop": 3}));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["hops"], msg["hops"]);
+    assert!(v["stopped"].as_str().is_some());
+    let (status, v) = post(&serde_json::json!({"query": question, "max_hops": 0}));
+    assert_eq!(status, 400, "{v}");
+    assert!(v["error"]
+        .as_str()
+        .unwrap()
+        .contains("max_hops must be between 1 and 10"));
 }

@@ -93,4 +93,8 @@ impl Retriever for MaxPRetriever {
     fn knowledge_base(&self) -> Option<&KnowledgeBase> {
         self.inner.knowledge_base()
     }
+
+    fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        self.inner.embed_queries(texts)
+    }
 }

@@ -115,6 +115,10 @@ impl Retriever for HybridRetriever {
         self.components.iter().find_map(|c| c.knowledge_base())
     }
 
+    fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        self.components.iter().find_map(|c| c.embed_queries(texts))
+    }
+
     fn num_docs(&self) -> usize {
         self.components
             .iter()

@@ -38,6 +38,12 @@ pub trait Retriever: Send + Sync {
     fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
         None
     }
+
+    /// Query embeddings of `texts` with the retriever's model, when it has one (diversity
+    /// rewards group rewrites by them).
+    fn embed_queries(&self, _texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        None
+    }
 }
 
 impl<R: Retriever + ?Sized> Retriever for Arc<R> {
@@ -55,6 +61,9 @@ impl<R: Retriever + ?Sized> Retriever for Arc<R> {
     }
     fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
         (**self).knowledge_base()
+    }
+    fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        (**self).embed_queries(texts)
     }
 }
 
