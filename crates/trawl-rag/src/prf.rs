@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use trawl_bm25::analysis::tokenizer::tokenize;
-use trawl_bm25::{Analyzer, AnalyzerConfig};
+use trawl_bm25::Analyzer;
 use trawl_kb::KnowledgeBase;
 
 use crate::Result;
@@ -36,10 +36,7 @@ pub struct Feedback<'a> {
 
 /// The analyzer of the KB's BM25 index, or Lucene's English analyzer when it has none.
 pub fn analyzer(kb: &KnowledgeBase) -> Result<Analyzer> {
-    let config = kb
-        .bm25()
-        .map(|b| b.config().clone())
-        .unwrap_or_else(AnalyzerConfig::default);
+    let config = kb.bm25().map(|b| b.config().clone()).unwrap_or_default();
     Analyzer::new(&config).map_err(|e| crate::Error::Invalid(e.to_string()))
 }
 

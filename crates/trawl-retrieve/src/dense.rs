@@ -154,7 +154,12 @@ mod imp {
         }
 
         fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
-            Some(self.encoder.encode_queries(texts).map(|e| e.to_vecs()).map_err(engine))
+            Some(
+                self.encoder
+                    .encode_queries(texts)
+                    .map(|e| e.to_vecs())
+                    .map_err(engine),
+            )
         }
     }
 }

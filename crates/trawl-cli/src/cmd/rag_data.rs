@@ -195,7 +195,7 @@ fn example(dir: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     let single = dir.join("rag.jsonl");
     let (n, _) = generate(&kb, &conv_path, &single, None, args, options(args)?)?;
     let mut multi_opts = options(args)?;
-    multi_opts.hops.get_or_insert_with(|| HopOptions {
+    multi_opts.hops.get_or_insert(HopOptions {
         max_hops: 3,
         top_k_per_hop: args.top_k_per_hop,
         next: NextQuery::Feedback {
