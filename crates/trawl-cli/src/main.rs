@@ -25,6 +25,10 @@ enum Command {
     /// Build and inspect knowledge bases.
     #[command(subcommand)]
     Kb(cmd::kb::Command),
+    /// Cut documents into passages (by sentence, word or token, with overlap) as JSONL.
+    Chunk(cmd::chunk::Args),
+    /// Conversations with retrieval messages (single or multi-hop) for RAG fine-tuning.
+    RagData(cmd::rag_data::Args),
     /// Search a knowledge base.
     Search(cmd::search::Args),
     /// Run a retriever over a whole BEIR dataset and evaluate it.
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Kb(command) => cmd::kb::run(command),
+        Command::Chunk(args) => cmd::chunk::run(args),
+        Command::RagData(args) => cmd::rag_data::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Beir(args) => cmd::beir::run(args),
         Command::Bench(args) => cmd::bench::run(args),

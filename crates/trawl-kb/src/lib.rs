@@ -64,6 +64,6 @@ pub use doc_store::DocumentRef;
 pub use error::{Error, Result};
 pub use faiss_import::{import_faiss, FaissImportOptions, FaissImportReport};
 pub use kb::{KbHit, KbHitRef, KnowledgeBase, OpenOptions};
-pub use manifest::{DenseDtype, DenseMetric, IndexedFields, Manifest};
+pub use manifest::{ChunkManifest, DenseDtype, DenseMetric, IndexedFields, Manifest};
 pub use trawl_store::Verify;
 pub use trawl_vector::{SearchParams, VectorIndex};

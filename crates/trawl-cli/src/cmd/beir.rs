@@ -73,6 +73,12 @@ pub struct Args {
     /// cached KB; `--kb-dir` names it).
     #[command(flatten)]
     pub ann: super::index_args::IndexArgs,
+    /// Index chunks of the documents (see `trawl chunk --help`); every ranking is collapsed to
+    /// documents with MaxP before it is evaluated against the document-level qrels.
+    #[arg(long)]
+    pub chunk: bool,
+    #[command(flatten)]
+    pub chunking: super::chunk::ChunkArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -116,13 +122,25 @@ fn ordered_map<S: serde::Serializer>(
 const METRICS: [&str; 4] = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
 
 /// A short stable hash (hex) of the settings, naming the cache directory.
-fn settings_hash(options: &Bm25Options, model: Option<&str>) -> String {
+fn settings_hash(
+    options: &Bm25Options,
+    model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
+) -> String {
     let mut h = CorpusHasher::new();
-    let text = format!(
+    let mut text = format!(
         "{}|{:?}|{model:?}",
         trawl_kb::manifest::FORMAT_VERSION,
         options
     );
+    if let Some(c) = chunking {
+        text.push_str(&format!(
+            "|chunks {:?} {:?} {}",
+            c.settings(),
+            c.tokenizer,
+            c.skip_empty
+        ));
+    }
     h.add(&text, "", "", b"");
     h.finish_hex()[..12].to_string()
 }
@@ -174,6 +192,7 @@ fn build_or_reuse(
     dir: &Path,
     options: &Bm25Options,
     model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
     rebuild: bool,
 ) -> anyhow::Result<(KnowledgeBase, f64, bool)> {
     if !rebuild {
@@ -189,13 +208,39 @@ fn build_or_reuse(
                 (Some(want), Some(d)) => recorded_model(want) == d.model,
                 (Some(_), None) => false,
             };
-            let same_settings = same_bm25 && same_dense;
+            // A chunked KB records its chunk settings and the hash of the parent documents.
+            let (same_chunks, source_hash) = match (chunking, &m.chunks) {
+                (None, None) => (true, &m.corpus_hash),
+                (Some(c), Some(have)) => {
+                    let want = c.manifest(&Default::default());
+                    let same = (
+                        &want.by,
+                        &want.measure,
+                        want.size,
+                        want.overlap,
+                        &want.tokenizer,
+                    ) == (
+                        &have.by,
+                        &have.measure,
+                        have.size,
+                        have.overlap,
+                        &have.tokenizer,
+                    );
+                    (same, &have.parents_hash)
+                }
+                _ => (false, &m.corpus_hash),
+            };
+            let same_settings = same_bm25 && same_dense && same_chunks;
             if same_settings {
                 let mut h = CorpusHasher::new();
                 for doc in dataset.read_corpus()? {
-                    h.add_document(&doc?);
+                    let doc = doc?;
+                    if chunking.is_some_and(|c| c.skip_empty) && doc.text.trim().is_empty() {
+                        continue;
+                    }
+                    h.add_document(&doc);
                 }
-                if h.finish_hex() == m.corpus_hash {
+                if &h.finish_hex() == source_hash {
                     return Ok((kb, 0.0, true));
                 }
             }
@@ -206,7 +251,7 @@ fn build_or_reuse(
         overwrite: true,
         ..KbBuildOptions::default()
     };
-    let (kb, secs) = build_with_progress(data_dir, dir, &build, model)?;
+    let (kb, secs) = build_with_progress(data_dir, dir, &build, model, chunking)?;
     Ok((kb, secs, false))
 }
 
@@ -229,25 +274,28 @@ pub fn open_cached_kb(
     kb_dir: Option<&Path>,
     options: &Bm25Options,
     model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
     rebuild: bool,
 ) -> anyhow::Result<CachedKb> {
     let dir = match kb_dir {
         Some(d) => d.to_path_buf(),
         None => {
-            let kind = if model.is_some() {
-                "bm25-dense"
-            } else {
-                "bm25"
+            let kind = match (model.is_some(), chunking.is_some()) {
+                (true, false) => "bm25-dense",
+                (false, false) => "bm25",
+                (true, true) => "bm25-dense-chunks",
+                (false, true) => "bm25-chunks",
             };
             default_kb_dir(
                 data_dir,
                 kind,
-                &settings_hash(options, model.map(recorded_model).as_deref()),
+                &settings_hash(options, model.map(recorded_model).as_deref(), chunking),
             )?
         }
     };
     let open_start = Instant::now();
-    let (kb, index_s, reused) = build_or_reuse(dataset, data_dir, &dir, options, model, rebuild)?;
+    let (kb, index_s, reused) =
+        build_or_reuse(dataset, data_dir, &dir, options, model, chunking, rebuild)?;
     Ok(CachedKb {
         kb,
         dir,
@@ -273,6 +321,8 @@ fn retrieve(
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
+    // Qrels judge documents: a chunked KB's rankings are collapsed to documents (MaxP).
+    let retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
     let lists = retriever.retrieve_batch(queries, k)?;
     Ok(lists
         .into_iter()
@@ -325,6 +375,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let options = args.bm25.to_options()?;
+    if !args.chunk && args.chunking.any_given() {
+        anyhow::bail!(
+            "chunking options (--max-words, --max-tokens, --overlap, --by, ...) need --chunk"
+        );
+    }
+    let chunking = args.chunk.then_some(&args.chunking);
     let CachedKb {
         kb,
         dir: kb_dir,
@@ -337,6 +393,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.kb_dir.as_deref(),
         &options,
         model,
+        chunking,
         args.rebuild,
     )?;
     let kb = Arc::new(kb);
@@ -347,7 +404,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    if args.retriever == RetrieverKind::Bm25 {
+    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
         // for evaluation afterwards is not search work.
         // Warm-up, untimed: starts the thread pool and per-thread scratch, as the peers in

@@ -227,6 +227,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None,
                 &options,
                 system.model.as_deref(),
+                None,
                 false,
             )?;
             num_docs = cached.kb.num_docs();

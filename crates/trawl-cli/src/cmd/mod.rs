@@ -4,6 +4,7 @@ pub mod beir;
 pub mod bench;
 pub mod check;
 mod check_faiss;
+pub mod chunk;
 pub mod compare;
 pub mod embeddings;
 pub mod encode;
@@ -15,6 +16,7 @@ pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
 pub mod prep;
+pub mod rag_data;
 pub mod report;
 pub mod reward;
 pub mod search;

@@ -41,6 +41,17 @@ pub struct Args {
     /// Embedding model for dense/hybrid queries (default: the one recorded in the KB).
     #[arg(long)]
     pub model: Option<String>,
+    /// On a chunked KB (`kb build --chunk`): rank documents, each by its best chunk (`max`,
+    /// MaxP); the id is the document's, title and snippet the best chunk's.
+    #[arg(long, value_enum)]
+    pub collapse: Option<CollapseArg>,
+}
+
+/// How chunk hits become document hits.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollapseArg {
+    /// MaxP: a document scores its best chunk's score.
+    Max,
 }
 
 #[derive(serde::Serialize)]
@@ -100,12 +111,16 @@ impl RetrieverArg {
 
 /// Runs the query through the chosen retriever (dense and hybrid encode it with the KB's model).
 fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<Vec<KbHit>> {
-    if args.retriever == RetrieverArg::Bm25 {
-        if args.ann.index.is_some() {
-            anyhow::bail!(
-                "--index selects a vector index: use it with --retriever dense or hybrid"
-            );
-        }
+    if args.collapse.is_some() && kb.manifest().chunks.is_none() {
+        anyhow::bail!(
+            "--collapse: {} is not chunked (build it with `trawl kb build --chunk`)",
+            args.kb.display()
+        );
+    }
+    if args.retriever == RetrieverArg::Bm25 && args.ann.index.is_some() {
+        anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
+    }
+    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() {
         return Ok(kb.search_bm25(query, args.k)?);
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
@@ -114,7 +129,10 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
         search: search_params(args),
         ..Default::default()
     };
-    let retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
+    let mut retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
+    if args.collapse == Some(CollapseArg::Max) {
+        retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    }
     let mut lists = retriever.retrieve_batch(&[query], args.k)?;
     Ok(lists
         .pop()
