@@ -448,3 +448,37 @@ fn serve_multihop_equals_rag_data_multi_hop() {
         .unwrap()
         .contains("max_hops must be between 1 and 10"));
 }
+
+/// A parquet file of conversations (a `messages` list of {role, content} structs, written by
+/// pyarrow: tests/data/rag_conversations.parquet) gives the same output as the same
+/// conversations in JSONL.
+#[test]
+fn parquet_conversations_equal_jsonl_conversations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = example(tmp.path());
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let mut outs = Vec::new();
+    for ext in ["jsonl", "parquet"] {
+        let out = tmp.path().join(format!("from-{ext}.jsonl"));
+        ok(&trawl(&[
+            "rag-data",
+            "--kb",
+            d.join("kb").to_str().unwrap(),
+            "--conversations",
+            data.join(format!("rag_conversations.{ext}"))
+                .to_str()
+                .unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        outs.push(jsonl(&out));
+    }
+    assert_eq!(outs[0].len(), 3);
+    assert_valid(&outs[1]);
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(
+        retrievals(&outs[1][0]).len(),
+        2,
+        "one retrieval per user turn"
+    );
+}

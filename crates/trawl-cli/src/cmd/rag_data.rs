@@ -126,7 +126,7 @@ fn generate(
     };
     let retriever = trawl_retrieve::open_named(kb, args.retriever.name(), &opts)?;
     let rag = RagData::new(&*retriever, options)?;
-    let records = trawl_rag::read_jsonl(conversations)?;
+    let records = read_conversations(conversations)?;
     let mut file = trawl_store::AtomicFile::create(out)
         .with_context(|| format!("creating {}", out.display()))?;
     let mut log = match hop_log {
@@ -235,4 +235,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.retriever.name()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Conversations from JSONL, or from parquet (one row per conversation, its `messages` column a
+/// list of {role, content} structs, as RL and SFT trainers keep them): the same records either way.
+fn read_conversations(
+    path: &Path,
+) -> anyhow::Result<Box<dyn Iterator<Item = trawl_rag::Result<trawl_rag::Record>>>> {
+    if path.extension().is_some_and(|e| e == "parquet") {
+        let rows = trawl_parquet::ParquetTable::open(path)?.read_rows()?;
+        let name = path.display().to_string();
+        return Ok(Box::new(rows.into_iter().enumerate().map(
+            move |(i, row)| {
+                Ok(trawl_rag::Record {
+                    at: format!("{name}: row {}", i + 1),
+                    value: serde_json::Value::Object(row),
+                })
+            },
+        )));
+    }
+    Ok(Box::new(trawl_rag::read_jsonl(path)?))
 }
