@@ -3,44 +3,11 @@
 //! over those p-values; bad arguments get clear errors.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(args)
-        .output()
-        .expect("run trawl")
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "trawl failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn model_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
-    if found.is_none() {
-        let msg = "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL); dense systems skipped";
-        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
+mod common;
+use common::{model_dir, ok, trawl};
 
 /// Two datasets from the bundled sample: `alpha` as is, `beta` without two of its queries'
 /// judgements (so the two datasets give different p-values).
@@ -88,7 +55,7 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
         args.extend(["--system", s.as_str()]);
     }
     args.extend(["--baseline", "bm25", "--test", "t"]);
-    ok(trawl(&args));
+    ok(&trawl(&args));
 
     let results = read_json(&out.join("results.json"));
     let csv = std::fs::read_to_string(out.join("table.csv")).unwrap();
@@ -114,7 +81,7 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
         let base_run = out.join(systems_json[0]["run_file"].as_str().unwrap());
         for (si, s) in systems_json.iter().enumerate() {
             let run = out.join(s["run_file"].as_str().unwrap());
-            let eval: Value = serde_json::from_str(&ok(trawl(&[
+            let eval: Value = serde_json::from_str(&ok(&trawl(&[
                 "eval",
                 "--qrels",
                 qrels.to_str().unwrap(),
@@ -145,7 +112,7 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
                 assert!(s["significance"].as_object().unwrap().is_empty());
                 continue;
             }
-            let cmp: Value = serde_json::from_str(&ok(trawl(&[
+            let cmp: Value = serde_json::from_str(&ok(&trawl(&[
                 "compare",
                 "--qrels",
                 qrels.to_str().unwrap(),
@@ -203,7 +170,7 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
     if model.is_some() {
         let out2 = tmp.path().join("results-rand");
         let dense = &systems[1];
-        ok(trawl(&[
+        ok(&trawl(&[
             "bench",
             "--datasets",
             alpha.to_str().unwrap(),
@@ -223,7 +190,7 @@ fn table_equals_eval_and_markers_equal_compare_with_holm() {
         let r = read_json(&out2.join("results.json"));
         let s = &r["datasets"][0]["systems"];
         assert_eq!(s[1]["kb"]["reused"], true, "the first run's KB is reused");
-        let cmp: Value = serde_json::from_str(&ok(trawl(&[
+        let cmp: Value = serde_json::from_str(&ok(&trawl(&[
             "compare",
             "--qrels",
             alpha.join("qrels/test.tsv").to_str().unwrap(),
