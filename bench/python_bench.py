@@ -8,8 +8,10 @@ run (run with bench/python.sh).
            Lucene stopwords, Snowball stemmer, fastest backend installed) on scifact's test queries;
            query tokenisation counted on both sides.
   rewards  256 items x 4 rewrites, union mode, nDCG@10 rewards: trawl Retriever.retrieve_batch +
-           DocumentDataset.compute_rewards_batch vs bm25s retrieve of the 1,024 texts + RRF union +
-           nDCG@10 in Python (the code RL reward functions carry today).
+           DocumentDataset.compute_rewards_batch vs retrieving the 1,024 texts with the Python tools
+           + RRF union + nDCG@10 in Python (the code RL reward functions carry today): BM25 against
+           bm25s; dense (all-MiniLM-L6-v2, TRAWL_TEST_MODEL) against sentence-transformers + FAISS
+           exact search, when bench/setup.sh dense installed them (corpus embeddings not timed).
   import   `import trawl` time (fresh interpreter, median) and the installed extension's size.
 Medians of --repeats; the machine is shared and noisy, so the ratios are the point.
 """
@@ -123,11 +125,16 @@ def bm25s_index(corpus):
     return search, backend
 
 
-def bench_search_and_rewards(args, tmp):
+def model_dir():
+    env = os.environ.get("TRAWL_TEST_MODEL")
+    return Path(env) if env else ROOT / "models" / "all-MiniLM-L6-v2"
+
+
+def bench_search(args):
     import trawl
 
     d, corpus, queries, qrels = load_scifact()
-    kb = trawl.KB.build(d, Path(tmp) / "scifact", overwrite=True)
+    kb = trawl.KB.build(d, Path(args.tmp) / "scifact", overwrite=True)
     search, backend = bm25s_index(corpus)
     ids = [doc["_id"] for doc in corpus]
     texts = [queries[q] for q in sorted(qrels)]
@@ -135,9 +142,11 @@ def bench_search_and_rewards(args, tmp):
     p_s, (docs, _) = median_time(lambda: search(texts, 100), args.repeats)
     overlap = np.mean([len(set(kb.ids(o)) & {ids[i] for i in p}) / 100 for o, p in zip(ords[:, :100], docs)])
     report(f"search_batch BM25 k=100, {len(texts)} scifact queries", t_s, f"bm25s-{backend}", p_s,
-           f"   (top-100 overlap {overlap:.3f})")
+           f"   (top-100 overlap {overlap:.3f}, median of {args.repeats})")
 
-    # 256 items x 4 rewrites: the query plus three rewrites made by dropping words.
+
+def reward_items(queries, qrels):
+    """256 items x 4 rewrites: the query plus three rewrites made by dropping words (seeded)."""
     rng = random.Random(0)
     uids = [rng.choice(sorted(qrels)) for _ in range(256)]
     items = []
@@ -145,34 +154,93 @@ def bench_search_and_rewards(args, tmp):
         words = queries[u].split()
         items.append([queries[u]] + [" ".join(w for w in words if rng.random() > 0.3) or words[0]
                                      for _ in range(3)])
-    retriever = trawl.Retriever(kb)
+    return uids, items
+
+
+def python_rewards(uids, qrels, ranked):
+    """What RL reward code carries today: RRF union of each item's 4 rankings (k=60), then nDCG@10
+    against the item's qrels. `ranked`: the doc ids retrieved per text, items' texts in order."""
+    out = []
+    for i, u in enumerate(uids):
+        fused = {}
+        for r in range(4):
+            for rank, doc in enumerate(ranked[4 * i + r]):
+                fused[doc] = fused.get(doc, 0.0) + 1.0 / (60 + rank + 1)
+        ranking = sorted(fused, key=lambda x: (-fused[x], x))[:10]
+        judged = qrels[u]
+        dcg = sum(judged.get(doc, 0) / math.log2(r + 2) for r, doc in enumerate(ranking))
+        ideal = sorted(judged.values(), reverse=True)[:10]
+        idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
+        out.append(dcg / idcg if idcg > 0 else 0.0)
+    return out
+
+
+def bench_rewards(args):
+    """Retriever.retrieve_batch + DocumentDataset.compute_rewards_batch (256 items x 4 rewrites,
+    union, nDCG@10) against the same done with the Python tools: bm25s for BM25;
+    sentence-transformers + FAISS (exact inner product) for dense, when installed."""
+    import trawl
+
+    d, corpus, queries, qrels = load_scifact()
+    ids = [doc["_id"] for doc in corpus]
+    uids, items = reward_items(queries, qrels)
+    flat = [t for item in items for t in item]
     dataset = trawl.DocumentDataset(qrels)
 
-    def trawl_rewards():
+    def trawl_rewards(retriever):
         ranked = retriever.retrieve_batch(items, k=10, mode="union")
         return dataset.compute_rewards_batch(uids, ranked, method="ndcg", k=10)
 
-    def python_rewards():
-        flat = [t for item in items for t in item]
-        docs, _ = search(flat, 10)
-        out = []
-        for i, u in enumerate(uids):
-            fused = {}
-            for r in range(4):
-                for rank, doc in enumerate(docs[4 * i + r]):
-                    fused[ids[int(doc)]] = fused.get(ids[int(doc)], 0.0) + 1.0 / (60 + rank + 1)
-            ranking = sorted(fused, key=lambda x: (-fused[x], x))[:10]
-            judged = qrels[u]
-            dcg = sum(judged.get(doc, 0) / math.log2(r + 2) for r, doc in enumerate(ranking))
-            ideal = sorted(judged.values(), reverse=True)[:10]
-            idcg = sum(g / math.log2(r + 2) for r, g in enumerate(ideal))
-            out.append(dcg / idcg if idcg > 0 else 0.0)
-        return out
+    kb = trawl.KB.build(d, Path(args.tmp) / "scifact", overwrite=True)
+    search, backend = bm25s_index(corpus)
 
-    t_r, tr = median_time(trawl_rewards, args.repeats)
-    p_r, pr = median_time(python_rewards, args.repeats)
+    def bm25s_rewards():
+        docs, _ = search(flat, 10)
+        return python_rewards(uids, qrels, [[ids[int(x)] for x in row] for row in docs])
+
+    t_r, tr = median_time(lambda: trawl_rewards(trawl.Retriever(kb)), args.repeats)
+    p_r, pr = median_time(bm25s_rewards, args.repeats)
     report("retrieve_batch+rewards 256x4 BM25 union", t_r, f"bm25s-{backend}+python", p_r,
-           f"   (mean reward {np.mean(tr):.4f} vs {np.mean(pr):.4f})")
+           f"   (mean nDCG@10 {np.mean(tr):.4f} vs {np.mean(pr):.4f})")
+
+    try:
+        import faiss
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        print("dense rewards: skipped (bench/setup.sh dense installs sentence-transformers and faiss-cpu)")
+        return
+    model = model_dir()
+    if not model.is_dir():
+        print(f"dense rewards: skipped ({model} is missing; set TRAWL_TEST_MODEL)")
+        return
+    # Corpus embeddings are made once per side and kept (not timed): the KB's vectors, and the
+    # peer's sentence-transformers embeddings in an exact FAISS index.
+    kb_path = Path(args.tmp) / "scifact-dense"
+    try:
+        dense_kb = trawl.KB.open(kb_path)
+    except (trawl.Error, FileNotFoundError):
+        dense_kb = trawl.KB.build(d, kb_path, dense=str(model), overwrite=True)
+    st = SentenceTransformer(str(model), device="cpu")
+    cache = Path(args.tmp) / "scifact-st.npy"
+    if cache.exists():
+        emb = np.load(cache)
+    else:
+        emb = st.encode([f"{doc.get('title', '')} {doc['text']}".strip() for doc in corpus], batch_size=32,
+                        normalize_embeddings=True, convert_to_numpy=True)
+        np.save(cache, emb)
+    index = faiss.IndexFlatIP(emb.shape[1])
+    index.add(np.ascontiguousarray(emb, dtype=np.float32))
+
+    def st_faiss_rewards():
+        q = st.encode(flat, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+        _, rows = index.search(np.ascontiguousarray(q, dtype=np.float32), 10)
+        return python_rewards(uids, qrels, [[ids[int(x)] for x in row] for row in rows])
+
+    dense = trawl.Retriever(dense_kb, retriever="dense")
+    t_d, td = median_time(lambda: trawl_rewards(dense), args.repeats)
+    p_d, pd = median_time(st_faiss_rewards, args.repeats)
+    report("retrieve_batch+rewards 256x4 dense union", t_d, "sentence-transformers+faiss+python", p_d,
+           f"   (mean nDCG@10 {np.mean(td):.4f} vs {np.mean(pd):.4f})")
 
 
 def bench_import(args):
@@ -193,7 +261,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--queries", type=int, default=10_000)
     ap.add_argument("--docs", type=int, default=1_000)
-    ap.add_argument("--only", choices=["eval", "search", "import"])
+    ap.add_argument("--only", choices=["eval", "search", "rewards", "import"])
     ap.add_argument("--tmp", default=str(ROOT / "bench" / "out" / "python"))
     args = ap.parse_args()
     Path(args.tmp).mkdir(parents=True, exist_ok=True)
@@ -201,7 +269,9 @@ def main():
     if args.only in (None, "import"):
         bench_import(args)
     if args.only in (None, "search"):
-        bench_search_and_rewards(args, args.tmp)
+        bench_search(args)
+    if args.only in (None, "rewards"):
+        bench_rewards(args)
     if args.only in (None, "eval"):
         bench_eval(args)
 

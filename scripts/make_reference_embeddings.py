@@ -5,6 +5,8 @@ Usage (from the repository root, after scripts/get-model.sh and bench/setup.sh d
     bench/.venv/bin/python scripts/make_reference_embeddings.py \
         [--model models/all-MiniLM-L6-v2] [--scifact ../shared/data/beir/scifact] \
         [--out crates/trawl-embed/tests/data/minilm_reference.json]
+all-mpnet-base-v2 (scripts/get-model.sh mpnet):
+    ... --model models/all-mpnet-base-v2 --out crates/trawl-embed/tests/data/mpnet_reference.json
 
 The sample is fixed: 20 scifact passages (every 250th document, plus the 4 longest so truncation at
 max_seq_length is exercised), 10 queries (every 100th), and a few edge cases (empty string, odd unicode).
@@ -47,7 +49,7 @@ def main():
     items = [("passage", t) for t in passages] + [("query", t) for t in queries] + [("edge", t) for t in EDGE_CASES]
     vecs = model.encode([t for _, t in items], batch_size=8, convert_to_numpy=True, normalize_embeddings=False)
     out = {
-        "model": "sentence-transformers/all-MiniLM-L6-v2",
+        "model": "sentence-transformers/" + os.path.basename(os.path.normpath(args.model)),
         "sentence_transformers": sentence_transformers.__version__,
         "torch": torch.__version__,
         "max_seq_length": model.max_seq_length,

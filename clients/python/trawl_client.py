@@ -89,14 +89,21 @@ class TrawlClient:
             payload["fuse"] = fuse
         return self._request("POST", "/retrieve_batch", payload)["results"]
 
-    def compute_rewards(self, items, k=10, mode="single", metric="ndcg@10", retriever=None, fuse=None):
+    def compute_rewards(self, items, k=10, mode="single", metric="ndcg@10", retriever=None, fuse=None,
+                        diversity=None):
         """One result per item: {"uid", "reward", "per_query", "doc_ids", "error"}.
 
         items: dicts with "queries" and a "uid" (looked up in the server's labels) or
         "relevant" (doc ids, or doc id -> grade). A per-item problem (an unknown uid) comes back
         as reward None with "error" set; it is never a silent 0.
+        diversity: e.g. {"method": "embedding", "threshold": 0.5, "combine": "darling"} adds a
+        "diversity" entry to each result ({"classes", "num_classes", "diversity", "rewards",
+        "reward"}: the rewrites' equivalence classes and DARLING-style combined rewards); the
+        server must hold a KB with an embedding model.
         """
         payload = {"items": self._items(items), "k": k, "mode": mode, "metric": metric}
+        if diversity:
+            payload["diversity"] = diversity
         if retriever:
             payload["retriever"] = retriever
         if fuse:

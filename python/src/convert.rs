@@ -5,10 +5,10 @@
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyString};
+use pyo3::types::{PyDict, PyString};
 use trawl_eval::trec_format::{QrelsTable, QueryJudgements, RunTable};
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
+pub fn type_name(obj: &Bound<'_, PyAny>) -> String {
     obj.get_type()
         .name()
         .map(|n| n.to_string())
@@ -127,48 +127,168 @@ pub fn run_table(rankings: &[OwnedRanking]) -> RunTable<'_> {
     }
 }
 
-/// Appends the `{doc_id: score}` entries of `docs` to `r`. The loop of every evaluation: it walks
-/// the dict with `PyDict_Next` and borrowed references (no reference counting per entry).
-fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
-    let py = docs.py();
-    r.ids.reserve(docs.len() * 12);
+/// Calls `f` with each (key, value) of `dict` as `PyDict_Next`'s borrowed references: no reference
+/// counting per entry, the loop of every evaluation. Before `f` runs Python code (a `__float__`,
+/// an `__index__`), it must own what it still uses: that code could change or free the dict's
+/// entries (PyDict_Next itself stays memory-safe on a changed dict).
+pub fn for_each_item<'py>(
+    dict: &Bound<'py, PyDict>,
+    mut f: impl FnMut(Borrowed<'_, 'py, PyAny>, Borrowed<'_, 'py, PyAny>) -> PyResult<()>,
+) -> PyResult<()> {
+    let py = dict.py();
     let mut pos: ffi::Py_ssize_t = 0;
     let mut key: *mut ffi::PyObject = std::ptr::null_mut();
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
-    // SAFETY: PyDict_Next hands out borrowed references that stay valid while the dict is not
-    // modified; nothing below runs Python code (no __eq__/__hash__/__float__ calls on the fast
-    // path), so the dict cannot change under us. The slow path re-borrows them as Bound values.
-    while unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
-        let (d, s) = unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
-        let d = d.cast::<PyString>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a document id of run[{:?}] must be a str, got {}",
-                r.query_id,
-                type_name(&d)
-            ))
-        })?;
-        let score = if let Ok(f) = s.cast::<PyFloat>() {
-            f.value()
-        } else {
-            s.extract::<f64>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "run[{:?}][{:?}] must be a float score, got {}",
-                    r.query_id,
-                    d.to_string_lossy(),
-                    type_name(&s)
-                ))
-            })?
-        };
-        if !score.is_finite() {
-            return Err(PyValueError::new_err(format!(
-                "run[{:?}][{:?}] is {score}: scores must be finite numbers",
-                r.query_id,
-                d.to_string_lossy()
-            )));
-        }
-        r.ids.push_str(crate::pystr::utf8(&d)?);
-        r.ends.push(r.ids.len());
-        r.scores.push(score);
+    // SAFETY: we hold `dict` and the GIL; the references stay valid until Python code runs.
+    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut pos, &mut key, &mut value) } != 0 {
+        let (k, v) = unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
+        f(k, v)?;
     }
     Ok(())
+}
+
+/// The text of `obj` when it is a str (borrowed from it, no copy), None otherwise.
+pub fn str_of<'a>(obj: Borrowed<'a, '_, PyAny>) -> Option<PyResult<&'a str>> {
+    let ptr = obj.as_ptr();
+    // SAFETY: a type check, then reading a live str; the exact check is an inline pointer
+    // comparison, the subclass check a call.
+    unsafe {
+        if ffi::PyUnicode_CheckExact(ptr) == 0 && ffi::PyUnicode_Check(ptr) == 0 {
+            return None;
+        }
+        Some(crate::pystr::utf8_of_ptr(obj.py(), ptr))
+    }
+}
+
+/// Reads one run entry and hands its document id and score to `push`; TypeError/ValueError name
+/// what is wrong. An exact float score is read without a call into Python's number protocol.
+pub fn run_entry(
+    query_id: &str,
+    doc: Borrowed<'_, '_, PyAny>,
+    score: Borrowed<'_, '_, PyAny>,
+    push: impl FnOnce(&str, f64),
+) -> PyResult<()> {
+    let id = match str_of(doc) {
+        Some(id) => id?,
+        None => {
+            return Err(PyTypeError::new_err(format!(
+                "a document id of run[{query_id:?}] must be a str, got {}",
+                type_name(&doc)
+            )))
+        }
+    };
+    // SAFETY: PyFloat_AsDouble cannot fail on an exact float.
+    if unsafe { ffi::PyFloat_CheckExact(score.as_ptr()) } != 0 {
+        let s = unsafe { ffi::PyFloat_AsDouble(score.as_ptr()) };
+        if s.is_finite() {
+            push(id, s);
+            return Ok(());
+        }
+    }
+    // Owned while a __float__ runs (it could drop them from the dict); `id` is the owned doc's.
+    let (_doc, score) = (doc.to_owned(), score.to_owned());
+    let s: f64 = score.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "run[{query_id:?}][{id:?}] must be a float score, got {}",
+            type_name(&score)
+        ))
+    })?;
+    if !s.is_finite() {
+        return Err(PyValueError::new_err(format!(
+            "run[{query_id:?}][{id:?}] is {s}: scores must be finite numbers"
+        )));
+    }
+    push(id, s);
+    Ok(())
+}
+
+/// Appends the `{doc_id: score}` entries of `docs` to `r`.
+fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
+    r.ids.reserve(docs.len() * 12);
+    let query_id = r.query_id.clone();
+    read_run_docs(docs, &query_id, |id, score| {
+        r.ids.push_str(id);
+        r.ends.push(r.ids.len());
+        r.scores.push(score);
+    })
+}
+
+/// Entries taken from the dict before any is read: their objects are prefetched meanwhile.
+const WINDOW: usize = 16;
+
+/// Hands each `{doc_id: score}` entry of `docs` (the run of `query_id`) to `push`, with
+/// TypeError/ValueError as [`run_entry`] gives them.
+///
+/// Reading a run is bound by memory: each entry's str and float are objects somewhere in the
+/// heap. So entries are taken a window at a time (PyDict_Next walks the dict's own array in
+/// order) and their objects prefetched, so the cache misses overlap instead of queueing.
+pub fn read_run_docs(
+    docs: &Bound<'_, PyDict>,
+    query_id: &str,
+    mut push: impl FnMut(&str, f64),
+) -> PyResult<()> {
+    let py = docs.py();
+    let mut window = [(std::ptr::null_mut(), std::ptr::null_mut()); WINDOW];
+    let mut pos: ffi::Py_ssize_t = 0;
+    loop {
+        let mut n = 0;
+        while n < WINDOW {
+            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: we hold `docs` and the GIL; the borrowed references stay valid until
+            // Python code runs, and none runs before the window is owned (below).
+            if unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
+                break;
+            }
+            prefetch(key, 56); // a short str's text follows its header
+            prefetch(value, 16); // a float's value
+            window[n] = (key, value);
+            n += 1;
+        }
+        for (i, &(key, value)) in window[..n].iter().enumerate() {
+            // SAFETY: live objects (see above); the type checks are inline pointer comparisons
+            // and PyFloat_AsDouble cannot fail on an exact float.
+            unsafe {
+                if ffi::PyUnicode_CheckExact(key) != 0 && ffi::PyFloat_CheckExact(value) != 0 {
+                    let score = ffi::PyFloat_AsDouble(value);
+                    if score.is_finite() {
+                        push(crate::pystr::utf8_of_ptr(py, key)?, score);
+                        continue;
+                    }
+                }
+            }
+            // Another type or a bad score: run_entry may run Python code (a __float__) that could
+            // drop the window's objects from the dict, so the rest of the window is owned first.
+            let rest: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = window[i..n]
+                .iter()
+                .map(|&(k, v)| unsafe {
+                    (
+                        Borrowed::from_ptr(py, k).to_owned(),
+                        Borrowed::from_ptr(py, v).to_owned(),
+                    )
+                })
+                .collect();
+            for (k, v) in &rest {
+                run_entry(query_id, k.as_borrowed(), v.as_borrowed(), &mut push)?;
+            }
+            break;
+        }
+        if n < WINDOW {
+            return Ok(());
+        }
+    }
+}
+
+/// Asks the CPU to bring the cache lines of an object's header and of byte `last` (objects are
+/// 16-aligned, so these are all the lines of its first `last` bytes).
+#[inline(always)]
+fn prefetch(obj: *mut ffi::PyObject, last: usize) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: prefetching is a hint; it never faults, whatever the address.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(obj as *const i8);
+        _mm_prefetch::<_MM_HINT_T0>((obj as *const i8).wrapping_add(last));
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (obj, last);
 }

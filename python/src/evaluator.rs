@@ -1,32 +1,41 @@
 //! Evaluation: pytrec_eval's `RelevanceEvaluator` (trec_eval's measures, per-query dicts) and
 //! `trawl.evaluate` (BEIR-style metrics on dicts or files). The dicts are read with the GIL held;
-//! the measures run in parallel with it released.
+//! the measures run meanwhile on worker threads, without it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, Sender, TrySendError};
+use std::sync::Mutex;
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use rayon::prelude::*;
 use trawl_data::trec_format::{parse_run, read_qrels, Dialect};
 use trawl_eval::measures::{parse_measures, Context, Measure, RecallRounding};
 use trawl_eval::ranking::RankedRels;
-use trawl_eval::trec_format::{read_text, QrelsTable};
+use trawl_eval::trec_format::read_text;
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
-use crate::convert::{qrels_from_dict, run_from_dict, run_table, OwnedRanking};
+use crate::convert::{
+    as_dict, for_each_item, qrels_from_dict, read_run_docs, run_from_dict, run_table, str_of,
+    type_name,
+};
 use crate::errors::{data_error, eval_error};
+use crate::judgements::Judgements;
+use crate::trec9_rank::{descending_key, ranked_grades, Retrieved, Scratch};
+
+/// Run documents per batch: whole queries, read with the GIL held while workers evaluate the
+/// batches before (big enough to make the hand-over negligible, small enough to overlap).
+const BATCH_DOCS: usize = 1 << 15;
 
 /// trec_eval's measures over fixed qrels (the native half of `trawl.RelevanceEvaluator`, which
 /// first turns pytrec_eval's measure spellings into trec_eval `-m` arguments).
 #[pyclass(module = "trawl._trawl", subclass, name = "_RelevanceEvaluator")]
 pub struct RelevanceEvaluator {
-    qrels: QrelsTable,
-    /// Each qrels query's grades by document id (dict keys never repeat, so one lookup per
-    /// ranked document is all grading needs).
-    grades: Vec<HashMap<String, i32, foldhash::fast::RandomState>>,
+    judged: Judgements,
     measures: Vec<Measure>,
+    /// Values per query (a measure can have several, e.g. `P_5`, `P_10`).
+    width: usize,
     ctx: Context,
     judged_docs_only: bool,
 }
@@ -41,22 +50,18 @@ impl RelevanceEvaluator {
         relevance_level: i32,
         judged_docs_only_flag: bool,
     ) -> PyResult<Self> {
-        let qrels = qrels_from_dict(query_relevance)?;
+        let judged = Judgements::from_dict(query_relevance)?;
         if measures.is_empty() {
             return Err(PyValueError::new_err(
                 "no measures given (e.g. {'map', 'ndcg_cut.10', 'P.5'})",
             ));
         }
         let measures = parse_measures(&measures).map_err(eval_error)?;
-        let grades = qrels
-            .queries
-            .iter()
-            .map(|q| q.docs.iter().cloned().collect())
-            .collect();
+        let width = measures.iter().map(|m| m.value_names.len()).sum();
         Ok(RelevanceEvaluator {
-            qrels,
-            grades,
+            judged,
             measures,
+            width,
             ctx: Context {
                 relevance_level,
                 num_docs_in_coll: 0,
@@ -67,113 +72,300 @@ impl RelevanceEvaluator {
         })
     }
 
-    /// `{query_id: {measure: value}}` for every query of `scores` that has judgements.
+    /// `{query_id: {measure: value}}` for every query of `scores` that has judgements, in the
+    /// run's order.
     fn evaluate<'py>(
         &self,
         py: Python<'py>,
         scores: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let run = run_from_dict(scores, &|q| self.qrels.get(q).is_some())?;
-        let values: Vec<Vec<f64>> =
-            py.detach(|| run.par_iter().map(|r| self.evaluate_query(r)).collect());
+        let run = as_dict(scores, "the run (scores)")?;
+        let (query_keys, mut values) = self.read_and_evaluate(py, run)?;
+        values.sort_unstable_by_key(|v| v.first);
         let names: Vec<Bound<'py, PyString>> = self
             .measures
             .iter()
             .flat_map(|m| m.value_names.iter())
             .map(|n| PyString::intern(py, n))
             .collect();
+        // Thousands of new dicts would start collections that walk the whole heap (the run
+        // included) although none of them can be garbage yet.
+        let _paused = GcPause::new(py)?;
         let out = PyDict::new(py);
-        for (r, values) in run.iter().zip(values) {
-            let per_query = PyDict::new(py);
-            for (name, v) in names.iter().zip(values) {
-                per_query.set_item(name, v)?;
+        for batch in &values {
+            for (i, row) in batch.values.chunks(self.width).enumerate() {
+                let per_query = PyDict::new(py);
+                for (name, v) in names.iter().zip(row) {
+                    per_query.set_item(name, *v)?;
+                }
+                out.set_item(&query_keys[batch.first + i], per_query)?;
             }
-            out.set_item(&r.query_id, per_query)?;
         }
         Ok(out)
     }
 }
 
-impl RelevanceEvaluator {
-    fn evaluate_query(&self, r: &OwnedRanking) -> Vec<f64> {
-        let at = self
-            .qrels
-            .queries
-            .binary_search_by(|q| q.query_id.as_str().cmp(&r.query_id))
-            .expect("run_from_dict keeps judged queries only");
-        let (judged, table) = (&self.qrels.queries[at], &self.grades[at]);
-        let ranking = trec9_order(r.docs());
-        let grades = ranking.iter().map(|(d, _)| table.get(*d).copied());
-        let all_grades = judged.docs.iter().map(|(_, g)| *g);
-        let level = self.ctx.relevance_level;
-        // trec_eval -J: unjudged documents leave the ranking before anything is computed.
-        let rr = if self.judged_docs_only {
-            let kept = grades
-                .into_iter()
-                .filter(|g| matches!(g, Some(g) if *g >= 0));
-            RankedRels::new(kept, all_grades, level)
-        } else {
-            RankedRels::new(grades.into_iter(), all_grades, level)
-        };
-        let width = self.measures.iter().map(|m| m.value_names.len()).sum();
-        let mut values = vec![0.0; width];
-        let mut at = 0;
-        for m in &self.measures {
-            let n = m.value_names.len();
-            m.compute(&rr, &self.ctx, &mut values[at..at + n]);
-            // pytrec_eval reports num_q per query as 1 (trec_eval counts it only in the summary).
-            if m.value_names[0] == "num_q" {
-                values[at] = 1.0;
-            }
-            at += n;
+/// Python's cyclic garbage collector switched off until dropped (when it was on).
+struct GcPause<'py>(Option<Bound<'py, PyModule>>);
+
+impl<'py> GcPause<'py> {
+    fn new(py: Python<'py>) -> PyResult<Self> {
+        let gc = py.import("gc")?;
+        if !gc.call_method0("isenabled")?.is_truthy()? {
+            return Ok(GcPause(None));
         }
-        values
+        gc.call_method0("disable")?;
+        Ok(GcPause(Some(gc)))
     }
 }
 
-/// `docs` in the order of trec_eval 9 (inside pytrec_eval): score descending with scores held
-/// as C floats, so doubles equal in single precision tie, and ties by doc id descending.
-/// Sorting packed integer keys (the float's order-preserving bits, then the position) is several
-/// times faster than comparing (score, id) pairs; only runs of equal scores compare ids.
-fn trec9_order(docs: Vec<(&str, f64)>) -> Vec<(&str, f64)> {
-    let descending = |score: f64| {
-        let f = score as f32;
-        let bits = if f == 0.0 { 0.0f32 } else { f }.to_bits(); // -0.0 ties with 0.0, as in C
-        let ascending = if bits >> 31 == 1 {
-            !bits
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = &self.0 {
+            // Cannot fail: gc.enable takes no arguments and returns None.
+            let _ = gc.call_method0("enable");
+        }
+    }
+}
+
+/// Run documents of whole queries, as the worker threads evaluate them.
+#[derive(Default)]
+struct Batch {
+    /// The run-order index of its first query.
+    first: usize,
+    /// Per query: its index in the qrels and the end of its documents.
+    queries: Vec<(u32, usize)>,
+    keys: Vec<u32>,
+    /// Document `e`'s id is `ids[bounds[e]..bounds[e + 1]]`.
+    bounds: Vec<usize>,
+    ids: Vec<u8>,
+}
+
+impl Batch {
+    fn restart(mut self, first: usize) -> Self {
+        self.first = first;
+        self.queries.clear();
+        self.keys.clear();
+        self.bounds.clear();
+        self.bounds.push(0);
+        self.ids.clear();
+        self
+    }
+
+    fn reserve(&mut self, docs: usize) {
+        self.keys.reserve(docs);
+        self.bounds.reserve(docs);
+        self.ids.reserve(docs * 16);
+    }
+
+    #[inline]
+    fn push(&mut self, id: &str, score: f64) {
+        self.keys.push(descending_key(score));
+        append_short(&mut self.ids, id.as_bytes());
+        self.bounds.push(self.ids.len());
+    }
+}
+
+/// Appends `src` to `dst`. Document ids are short: two overlapping word copies cost less than a
+/// call to memcpy, once per run entry.
+#[inline]
+fn append_short(dst: &mut Vec<u8>, src: &[u8]) {
+    let n = src.len();
+    if !(4..=16).contains(&n) {
+        dst.extend_from_slice(src);
+        return;
+    }
+    dst.reserve(n);
+    // SAFETY: `n` bytes of spare capacity are reserved; every read is inside `src` and every
+    // write inside `dst[len..len + n]` (the two copies overlap when n < 16 or n < 8).
+    unsafe {
+        let (from, to) = (src.as_ptr(), dst.as_mut_ptr().add(dst.len()));
+        if n >= 8 {
+            let (a, b) = (
+                from.cast::<u64>().read_unaligned(),
+                from.add(n - 8).cast::<u64>().read_unaligned(),
+            );
+            to.cast::<u64>().write_unaligned(a);
+            to.add(n - 8).cast::<u64>().write_unaligned(b);
         } else {
-            bits | 0x8000_0000
-        };
-        !ascending
-    };
-    let mut keys: Vec<u64> = docs
-        .iter()
-        .enumerate()
-        .map(|(i, (_, s))| (u64::from(descending(*s)) << 32) | i as u64)
-        .collect();
-    keys.sort_unstable();
-    let mut start = 0;
-    while start < keys.len() {
-        let score = keys[start] >> 32;
-        let end = start
-            + keys[start..]
-                .iter()
-                .take_while(|k| *k >> 32 == score)
-                .count();
-        if end - start > 1 {
-            keys[start..end].sort_unstable_by(|a, b| {
-                let (da, db) = (docs[(*a as u32) as usize].0, docs[(*b as u32) as usize].0);
-                db.cmp(da)
+            let (a, b) = (
+                from.cast::<u32>().read_unaligned(),
+                from.add(n - 4).cast::<u32>().read_unaligned(),
+            );
+            to.cast::<u32>().write_unaligned(a);
+            to.add(n - 4).cast::<u32>().write_unaligned(b);
+        }
+        dst.set_len(dst.len() + n);
+    }
+}
+
+/// A batch's values (`width` per query), with its buffers for reuse.
+struct Done {
+    first: usize,
+    values: Vec<f64>,
+    buffers: Batch,
+}
+
+/// The values of the batch starting at query `first`.
+struct BatchValues {
+    first: usize,
+    values: Vec<f64>,
+}
+
+impl RelevanceEvaluator {
+    /// Reads the run with the GIL held (no Python object can change meanwhile) into batches that
+    /// worker threads evaluate as they come, without the GIL; then this thread joins them with
+    /// the GIL released. So reading the dicts, the part that cannot be parallel, overlaps the
+    /// measures. Returns the judged queries' keys in run order and the batches' values.
+    fn read_and_evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        run: &Bound<'py, PyDict>,
+    ) -> PyResult<(Vec<Bound<'py, PyAny>>, Vec<BatchValues>)> {
+        let threads = rayon::current_num_threads().max(1);
+        let (work_tx, work_rx) = mpsc::sync_channel::<Batch>(2 * threads);
+        let work_rx = Mutex::new(work_rx);
+        let (done_tx, done_rx) = mpsc::channel::<Done>();
+        let mut query_keys = Vec::new();
+        let mut results = Vec::new();
+        let read = std::thread::scope(|s| {
+            let mut workers = Vec::new();
+            let mut scratch = Scratch::default();
+            let mut spare = Vec::new();
+            let mut batch = Batch::default().restart(0);
+            let read = for_each_item(run, |q, docs| {
+                let query_id = match str_of(q) {
+                    Some(id) => id?,
+                    None => {
+                        return Err(PyTypeError::new_err(format!(
+                            "a run query id must be a str, got {}",
+                            type_name(&q)
+                        )))
+                    }
+                };
+                let docs = as_dict(&docs, &format!("run[{query_id:?}]"))?;
+                let Some(qi) = self.judged.query(query_id) else {
+                    return Ok(());
+                };
+                // Owned: a score's __float__ could drop them from the run while we read them.
+                let (q, docs) = (q.to_owned(), docs.clone());
+                let start = batch.keys.len();
+                batch.reserve(docs.len());
+                read_run_docs(&docs, query_id, |id, score| batch.push(id, score))?;
+                if batch.keys.len() - start > u32::MAX as usize {
+                    return Err(PyValueError::new_err(format!(
+                        "run[{query_id:?}] has more than 4,294,967,295 documents"
+                    )));
+                }
+                batch.queries.push((qi, batch.keys.len()));
+                query_keys.push(q);
+                if batch.keys.len() < BATCH_DOCS {
+                    return Ok(());
+                }
+                // Buffers come back from the workers (new pages cost page faults).
+                let next = match done_rx.try_recv() {
+                    Ok(d) => {
+                        results.push(BatchValues {
+                            first: d.first,
+                            values: d.values,
+                        });
+                        d.buffers
+                    }
+                    Err(_) => spare.pop().unwrap_or_default(),
+                };
+                let full = std::mem::replace(&mut batch, next.restart(query_keys.len()));
+                if workers.len() + 1 < threads {
+                    let (rx, tx) = (&work_rx, done_tx.clone());
+                    workers.push(s.spawn(move || self.work(rx, &tx)));
+                }
+                // With the queue full (or no worker threads) this thread evaluates it.
+                if let Err(TrySendError::Full(full) | TrySendError::Disconnected(full)) =
+                    work_tx.try_send(full)
+                {
+                    let values = py.detach(|| self.evaluate_batch(&full, &mut scratch));
+                    results.push(BatchValues {
+                        first: full.first,
+                        values,
+                    });
+                    spare.push(full);
+                }
+                Ok(())
+            });
+            drop(work_tx);
+            let ok = read.is_ok();
+            let last = py.detach(|| {
+                let last = ok.then(|| BatchValues {
+                    first: batch.first,
+                    values: self.evaluate_batch(&batch, &mut scratch),
+                });
+                if ok {
+                    self.work(&work_rx, &done_tx);
+                }
+                for w in workers {
+                    if let Err(panic) = w.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+                last
+            });
+            results.extend(last);
+            read
+        });
+        drop(done_tx);
+        read?;
+        results.extend(done_rx.try_iter().map(|d| BatchValues {
+            first: d.first,
+            values: d.values,
+        }));
+        Ok((query_keys, results))
+    }
+
+    /// A worker: evaluates batches until the queue is closed and empty.
+    fn work(&self, queue: &Mutex<Receiver<Batch>>, done: &Sender<Done>) {
+        let mut scratch = Scratch::default();
+        loop {
+            let next = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+            let Ok(batch) = next else { return };
+            let values = self.evaluate_batch(&batch, &mut scratch);
+            let _ = done.send(Done {
+                first: batch.first,
+                values,
+                buffers: batch,
             });
         }
-        start = end;
     }
-    keys.into_iter()
-        .map(|k| {
-            let (d, s) = docs[(k as u32) as usize];
-            (d, f64::from(s as f32))
-        })
-        .collect()
+
+    fn evaluate_batch(&self, batch: &Batch, scratch: &mut Scratch) -> Vec<f64> {
+        let mut values = vec![0.0; batch.queries.len() * self.width];
+        let mut start = 0;
+        for (&(q, end), out) in batch.queries.iter().zip(values.chunks_mut(self.width)) {
+            let docs = Retrieved {
+                keys: &batch.keys[start..end],
+                bounds: &batch.bounds[start..=end],
+                ids: &batch.ids,
+            };
+            self.evaluate_query(q, &docs, scratch, out);
+            start = end;
+        }
+        values
+    }
+
+    fn evaluate_query(&self, q: u32, docs: &Retrieved<'_>, scratch: &mut Scratch, out: &mut [f64]) {
+        let grade = |id: &[u8]| self.judged.grade(q, id);
+        let ranked = ranked_grades(docs, grade, self.judged_docs_only, scratch);
+        let all_grades = self.judged.grades(q).iter().copied();
+        let rr = RankedRels::new(ranked.iter().copied(), all_grades, self.ctx.relevance_level);
+        let mut at = 0;
+        for m in &self.measures {
+            let n = m.value_names.len();
+            m.compute(&rr, &self.ctx, &mut out[at..at + n]);
+            // pytrec_eval reports num_q per query as 1 (trec_eval counts it only in the summary).
+            if m.value_names[0] == "num_q" {
+                out[at] = 1.0;
+            }
+            at += n;
+        }
+    }
 }
 
 /// The value names `measures` (trec_eval `-m` arguments) produce, in trec_eval's order; raises

@@ -8,11 +8,13 @@ mod convert;
 mod encoder;
 mod errors;
 mod evaluator;
+mod judgements;
 mod kb;
 mod pystr;
 mod rewards;
 #[cfg(feature = "train")]
 mod train;
+mod trec9_rank;
 
 #[pymodule]
 fn _trawl(m: &Bound<'_, PyModule>) -> PyResult<()> {

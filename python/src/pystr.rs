@@ -20,16 +20,22 @@ extern "C" {
 
 /// The UTF-8 text of `s`, borrowed from the str object (CPython caches it there).
 pub fn utf8<'a>(s: &'a Bound<'_, PyString>) -> PyResult<&'a str> {
+    // SAFETY: `s` is a live str and the borrow of `s` bounds the text's lifetime.
+    unsafe { utf8_of_ptr(s.py(), s.as_ptr()) }
+}
+
+/// The UTF-8 text of the str at `ptr`.
+///
+/// # Safety
+/// `ptr` must be a live str object (PyUnicode_Check) that outlives `'a`, and the GIL held.
+pub unsafe fn utf8_of_ptr<'a>(py: Python<'_>, ptr: *mut ffi::PyObject) -> PyResult<&'a str> {
     let mut size: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live str (we hold a reference and the GIL); the returned buffer belongs to
-    // the object and lives as long as it does, which the borrow of `s` guarantees. A null return
+    // The returned buffer belongs to the object and lives as long as it does. A null return
     // (e.g. a lone surrogate) leaves a Python exception set, taken by PyErr::fetch.
-    unsafe {
-        let ptr = PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size);
-        if ptr.is_null() {
-            return Err(PyErr::fetch(s.py()));
-        }
-        let bytes = std::slice::from_raw_parts(ptr as *const u8, size as usize);
-        Ok(std::str::from_utf8_unchecked(bytes))
+    let data = PyUnicode_AsUTF8AndSize(ptr, &mut size);
+    if data.is_null() {
+        return Err(PyErr::fetch(py));
     }
+    let bytes = std::slice::from_raw_parts(data as *const u8, size as usize);
+    Ok(std::str::from_utf8_unchecked(bytes))
 }

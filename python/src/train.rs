@@ -1,19 +1,18 @@
 //! `trawl.train` and `trawl.mine_negatives`: the `trawl train` / `trawl mine-negatives` commands
 //! (crates/trawl-cli/src/cmd/{train,mine_negatives}.rs) in-process, with the same options and
-//! defaults, calling the same trawl-train functions. The GIL is released while they run.
+//! defaults; training runs the CLI's job (trawl_train::job). The GIL is released while they run.
 
 use std::path::{Path, PathBuf};
 
 use pyo3::exceptions::{PyFileExistsError, PyValueError};
 use pyo3::prelude::*;
-use trawl_train::data::{
-    eval_set_from_examples, read_beir_split, read_examples, split_train_validation,
-};
+use trawl_train::data::{eval_set_from_examples, read_beir_split, read_examples};
+use trawl_train::job::{self, TrainJob};
 use trawl_train::mining::{
     bm25_candidates, dense_candidates, mine, parse_range, write_jsonl, MiningConfig, ScoreKind,
 };
 use trawl_train::model::{resolve_model_dir, LoadOptions, SentenceModel};
-use trawl_train::trainer::{resume_point, train as run_training, TrainConfig};
+use trawl_train::trainer::TrainConfig;
 use trawl_train::MnrlConfig;
 
 use crate::errors::{data_error, embed_error, io_error, ModelError, TrainError};
@@ -140,24 +139,6 @@ pub fn mine_negatives(
     to_py(py, &summary.map_err(train_error)?)
 }
 
-/// The `trawl train` options, as the CLI takes them.
-struct TrainArgs {
-    model: String,
-    data: PathBuf,
-    train_split: String,
-    out: PathBuf,
-    run_dir: PathBuf,
-    force: bool,
-    resume: bool,
-    eval: Option<PathBuf>,
-    split: String,
-    val_fraction: f64,
-    max_seq_len: Option<usize>,
-    projection_dim: Option<usize>,
-    seed: u64,
-    cfg: TrainConfig,
-}
-
 /// Fine-tunes a model (`trawl train`): returns the CLI's `--json` summary plus `log`, the
 /// `train_log.jsonl` records this call wrote.
 #[pyfunction]
@@ -234,17 +215,12 @@ pub fn train(
     let best_metric = metric
         .parse()
         .map_err(|e| PyValueError::new_err(format!("metric: {e}")))?;
-    let run_dir = run_dir.unwrap_or_else(|| {
-        let mut s = out.clone().into_os_string();
-        s.push(".run");
-        PathBuf::from(s)
-    });
-    let args = TrainArgs {
+    let job = TrainJob {
         model,
         data,
         train_split,
+        run_dir: run_dir.unwrap_or_else(|| job::default_run_dir(&out)),
         out,
-        run_dir,
         force,
         resume,
         eval,
@@ -252,7 +228,6 @@ pub fn train(
         val_fraction,
         max_seq_len,
         projection_dim,
-        seed,
         cfg: TrainConfig {
             epochs,
             max_steps,
@@ -275,7 +250,18 @@ pub fn train(
             packed_cpu: !autograd,
         },
     };
-    let (summary, log) = py.detach(|| run_train(&args)).map_err(train_error)?;
+    let (summary, log) = py
+        .detach(|| -> trawl_train::Result<_> {
+            // The log is appended to (a resumed run continues it): return only this call's records.
+            let log_path = job::log_path(&job.run_dir);
+            let log_start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
+            let summary = job::run(&job, &mut |_| {})?;
+            Ok((
+                job::summary_json(&job, &summary),
+                read_log(&log_path, log_start)?,
+            ))
+        })
+        .map_err(train_error)?;
     let out = to_py(py, &summary)?;
     // Parsed by Python's json so that floats read back exactly as written.
     let loads = py.import("json")?.getattr("loads")?;
@@ -285,102 +271,6 @@ pub fn train(
         .collect::<PyResult<Vec<_>>>()?;
     out.bind(py).set_item("log", records)?;
     Ok(out)
-}
-
-/// The body of `trawl train` (same order of checks, locks and saves as the CLI).
-fn run_train(args: &TrainArgs) -> trawl_train::Result<(serde_json::Value, Vec<String>)> {
-    let run_dir = &args.run_dir;
-    // One run per output: both folders stay locked until the run ends.
-    let out_lock = trawl_store::DirLock::acquire(&args.out)?;
-    let _run_lock = trawl_store::DirLock::acquire(run_dir)?;
-    let model_dir = if args.resume {
-        resume_point(run_dir).ok_or_else(|| {
-            trawl_train::Error::InvalidOption(format!(
-                "resume: {} has no checkpoint",
-                run_dir.join("last").display()
-            ))
-        })?
-    } else {
-        resolve_model_dir(&args.model)?
-    };
-    let opts = LoadOptions {
-        max_seq_len: args.max_seq_len,
-        projection_dim: if args.resume {
-            None
-        } else {
-            args.projection_dim
-        },
-        seed: args.seed,
-        ..Default::default()
-    };
-    let model = SentenceModel::load(&model_dir, &opts)?;
-    // force may replace a trawl output, never the model or the data being read.
-    let mut inputs: Vec<&Path> = vec![args.data.as_path(), run_dir.as_path()];
-    if !args.resume {
-        inputs.push(model_dir.as_path());
-    }
-    if let Some(e) = &args.eval {
-        inputs.push(e.as_path());
-    }
-    trawl_store::refuse_output_containing(&args.out, &inputs)?;
-    let base_inputs: Vec<&Path> = inputs
-        .iter()
-        .copied()
-        .filter(|p| *p != run_dir.as_path())
-        .collect();
-    trawl_store::refuse_output_containing(run_dir, &base_inputs)?;
-    out_lock.recover()?;
-    trawl_train::checkpoint::check_output_dir(&args.out, &model, args.force)?;
-    let all = read_examples(&args.data, &args.train_split)?;
-    let (examples, eval) = match &args.eval {
-        Some(p) if p.is_dir() => (all, Some(read_beir_split(p, &args.split)?)),
-        Some(p) => {
-            let ev = read_examples(p, &args.split)?;
-            let set = eval_set_from_examples(&ev, &all);
-            (all, Some(set))
-        }
-        None if args.val_fraction > 0.0 => {
-            let (t, v) = split_train_validation(all, args.val_fraction, args.seed)?;
-            let set = eval_set_from_examples(&v, &t);
-            (t, Some(set))
-        }
-        None => (all, None),
-    };
-    // The log is appended to (a resumed run continues it): return only this call's records.
-    let log_path = run_dir.join("train_log.jsonl");
-    let log_start = std::fs::metadata(&log_path).map(|m| m.len()).unwrap_or(0);
-    let summary = run_training(
-        &model,
-        &examples,
-        eval.as_ref(),
-        &args.cfg,
-        run_dir,
-        args.resume,
-        &mut |_| {},
-    )?;
-    let final_model = SentenceModel::load(
-        &summary.model_dir,
-        &LoadOptions {
-            max_seq_len: args.max_seq_len,
-            ..Default::default()
-        },
-    )?;
-    trawl_train::checkpoint::save_model_with_lock(&final_model, out_lock, args.force, &[])?;
-    let log = read_log(&log_path, log_start)?;
-    let best = summary.best.as_ref().map(|(step, s)| {
-        let mut m = serde_json::Map::new();
-        m.insert("step".into(), (*step).into());
-        for (n, v) in &s.values {
-            m.insert(n.clone(), (*v).into());
-        }
-        serde_json::Value::Object(m)
-    });
-    let summary = serde_json::json!({
-        "out": args.out, "run_dir": run_dir, "steps": summary.steps, "seconds": summary.seconds,
-        "seconds_per_step": summary.mean_step_seconds, "last_loss": summary.last_loss,
-        "best": best, "stopped_early": summary.stopped_early,
-    });
-    Ok((summary, log))
 }
 
 /// The non-empty lines of `path` from byte `start` on (JSON records, one a line).

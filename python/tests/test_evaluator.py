@@ -21,18 +21,18 @@ MEASURE_SETS = [
 ]
 
 
-def random_case(seed, num_queries=60, num_docs=80):
+def random_case(seed, num_queries=60, num_docs=80, max_judged=25, max_retrieved=60):
     rng = random.Random(seed)
     qrels, run = {}, {}
     for i in range(num_queries):
         docs = [f"d{j}" for j in range(num_docs)]
-        judged = rng.sample(docs, rng.randint(1, 25))
+        judged = rng.sample(docs, rng.randint(1, max_judged))
         qrels[f"q{i}"] = {d: rng.choice([-1, 0, 0, 1, 1, 2, 3]) for d in judged}
         # Rounded scores make ties, which both must break by doc id.
         # 1 + x*1e-9: distinct doubles that are one float (trec_eval 9 ranks on floats).
         run[f"q{i}"] = {d: rng.choice([rng.random(), round(rng.random(), 1), float(rng.randint(0, 3)),
                                        1.0 + rng.random() * 1e-9])
-                        for d in rng.sample(docs, rng.randint(1, 60))}
+                        for d in rng.sample(docs, rng.randint(1, max_retrieved))}
     run["unjudged-query"] = {"d1": 1.0}
     return qrels, run
 
@@ -55,6 +55,32 @@ def test_random_runs_equal_pytrec_eval(measures, seed):
         expected = pytrec_eval.RelevanceEvaluator(qrels, measures, level, judged_only).evaluate(run)
         got = trawl.RelevanceEvaluator(qrels, measures, level, judged_only).evaluate(run)
         assert_same(expected, got)
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_long_judged_rankings_and_int_scores_equal_pytrec_eval(seed):
+    # Up to 300 judged documents retrieved per query: trawl sorts such a ranking whole instead of
+    # counting each judged document's rank (the path of short judged lists, above). Int scores
+    # (read through Python's number protocol) rank as the floats they equal.
+    qrels, run = random_case(seed, num_queries=20, num_docs=400, max_judged=300, max_retrieved=350)
+    rng = random.Random(seed)
+    for docs in run.values():
+        for d in rng.sample(sorted(docs), len(docs) // 4):
+            docs[d] = rng.randint(0, 3)
+    assert max(len(set(qrels[q]) & set(run[q])) for q in qrels) > 100
+    for level, judged_only in [(1, False), (2, True)]:
+        measures = {"all_trec"}
+        expected = pytrec_eval.RelevanceEvaluator(qrels, measures, level, judged_only).evaluate(run)
+        got = trawl.RelevanceEvaluator(qrels, measures, level, judged_only).evaluate(run)
+        assert_same(expected, got)
+
+
+def test_big_runs_keep_the_run_order():
+    # Big enough for several batches evaluated on worker threads; the dict comes back in order.
+    qrels, run = random_case(6, num_queries=600, num_docs=300, max_retrieved=250)
+    got = trawl.RelevanceEvaluator(qrels, {"map", "P.5"}).evaluate(run)
+    assert list(got) == [q for q in run if q in qrels]
+    assert_same(pytrec_eval.RelevanceEvaluator(qrels, {"map", "P.5"}).evaluate(run), got)
 
 
 @pytest.mark.parametrize("dataset", ["scifact", "nfcorpus"])

@@ -25,12 +25,23 @@ enum Command {
     /// Build and inspect knowledge bases.
     #[command(subcommand)]
     Kb(cmd::kb::Command),
+    /// Cut documents into passages (by sentence, word or token, with overlap) as JSONL.
+    Chunk(cmd::chunk::Args),
+    /// Conversations with retrieval messages (single or multi-hop) for RAG fine-tuning.
+    RagData(cmd::rag_data::Args),
     /// Search a knowledge base.
     Search(cmd::search::Args),
     /// Run a retriever over a whole BEIR dataset and evaluate it.
     Beir(cmd::beir::Args),
+    /// Several systems on several BEIR datasets: run files, results.json, paper table.
+    Bench(cmd::bench::Args),
+    /// One self-contained HTML report (tables, charts) from bench results, train logs, ANN JSON.
+    Report(cmd::report::Args),
     /// Encode texts with a sentence-embedding model into a .npy file.
     Encode(cmd::encode::Args),
+    /// Embedding-space statistics (isotropy, effective rank, alignment, uniformity).
+    #[command(subcommand)]
+    Embeddings(cmd::embeddings::Command),
     /// Serve search, batched retrieval and RL rewards over HTTP.
     Serve(cmd::serve::Args),
     /// Preflight: prove that a KB, a model and labels work before a training run.
@@ -39,6 +50,11 @@ enum Command {
     Train(cmd::train::Args),
     /// Mine hard negatives for training pairs from BM25 or a dense model.
     MineNegatives(cmd::mine_negatives::Args),
+    /// Prepare corpora: MS MARCO passage files into a BEIR folder, Wikipedia dumps into passages.
+    #[command(subcommand)]
+    Prep(cmd::prep::Command),
+    /// Score a file of rollouts offline (JSONL or parquet), as `POST /reward` would.
+    Reward(cmd::reward::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,13 +64,20 @@ fn main() -> ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Kb(command) => cmd::kb::run(command),
+        Command::Chunk(args) => cmd::chunk::run(args),
+        Command::RagData(args) => cmd::rag_data::run(args),
         Command::Search(args) => cmd::search::run(args),
         Command::Beir(args) => cmd::beir::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Encode(args) => cmd::encode::run(args),
+        Command::Embeddings(command) => cmd::embeddings::run(command),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Train(args) => cmd::train::run(args),
         Command::MineNegatives(args) => cmd::mine_negatives::run(args),
+        Command::Prep(command) => cmd::prep::run(command),
+        Command::Reward(args) => cmd::reward::run(args),
     };
     match result {
         Ok(code) => code,

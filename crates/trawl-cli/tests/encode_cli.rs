@@ -1,31 +1,13 @@
 //! `trawl encode`: a .npy that numpy's header rules accept, ids beside it, clear errors.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 fn trawl() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trawl"))
 }
 
-fn model_dir() -> Option<PathBuf> {
-    let found = std::env::var_os("TRAWL_TEST_MODEL")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let cwd = std::env::current_dir().ok()?;
-            cwd.ancestors()
-                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
-                .find(|p| p.join("config.json").exists())
-        });
-    if found.is_none() {
-        let msg =
-            "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
-        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
-            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
-        }
-        eprintln!("skipped: {msg}");
-    }
-    found
-}
+mod common;
+use common::model_dir;
 
 #[test]
 fn encodes_documents_and_queries_into_npy_with_ids() {

@@ -26,6 +26,13 @@ pub enum Error {
     /// The file name does not say which format it is in.
     #[error("{path}: {message}")]
     UnknownFormat { path: PathBuf, message: String },
+    /// A Python pickle this crate's safe reader refuses (see [`crate::pickle`]).
+    #[error("{path}: pickle at byte {offset}: {message}")]
+    Pickle {
+        path: PathBuf,
+        offset: usize,
+        message: String,
+    },
     /// Writing output failed.
     #[error("write failed: {0}")]
     Write(#[source] std::io::Error),

@@ -6,6 +6,7 @@
 //! [`input`]; trec_eval compatibility rules (comments, duplicates) in [`qrels`] and [`run`].
 //!
 //! Module map (one concept each): [`document`] (corpus records), [`query`], [`qrels`], [`run`],
+//! [`pickle`] (safe reader of pickled plain containers: id mappings, labels),
 //! [`trec_format`] (the one reader of qrels and runs, permissive and trec_eval dialects, fast
 //! borrowed tables), [`beir`] (BEIR dataset folders), [`input`] (gzip, line conventions),
 //! [`error`].
@@ -48,6 +49,7 @@ pub mod beir;
 pub mod document;
 pub mod error;
 pub mod input;
+pub mod pickle;
 pub mod qrels;
 pub mod query;
 pub mod run;

@@ -64,36 +64,96 @@ pub fn read_queries_from(
     parse_queries(LineReader::new(Box::new(reader), name.as_ref()), format)
 }
 
-fn parse_queries(mut lines: LineReader, format: QueryFormat) -> Result<Vec<Query>> {
-    let path = lines.path().to_path_buf();
-    let mut queries = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    let mut first = true;
-    while let Some(next) = lines.next_line() {
-        let (line_no, line) = next?;
-        if line.trim().is_empty() {
-            continue;
+fn parse_queries(lines: LineReader, format: QueryFormat) -> Result<Vec<Query>> {
+    QueryReader::from_lines(lines, format).collect()
+}
+
+/// Opens a queries file for streaming (format from the extension), for files too large to hold
+/// as a `Vec` (MS MARCO's 800k training queries). Same rules as [`read_queries`]; only the ids
+/// are kept, to reject a repeated one.
+pub fn stream_queries(path: impl AsRef<Path>) -> Result<QueryReader> {
+    let path = path.as_ref();
+    let format = QueryFormat::from_path(path)?;
+    Ok(QueryReader::from_lines(LineReader::open(path)?, format))
+}
+
+/// Streams [`Query`]s from a file in file order; see [`stream_queries`]. After an error it ends.
+pub struct QueryReader {
+    lines: LineReader,
+    format: QueryFormat,
+    seen: HashMap<String, usize>,
+    first: bool,
+    failed: bool,
+}
+
+impl QueryReader {
+    fn from_lines(lines: LineReader, format: QueryFormat) -> Self {
+        QueryReader {
+            lines,
+            format,
+            seen: HashMap::new(),
+            first: true,
+            failed: false,
         }
-        let is_first = std::mem::replace(&mut first, false);
-        let parsed = match format {
-            QueryFormat::Jsonl => parse_json_query(line, is_first),
-            QueryFormat::Tsv if is_first && is_tsv_header(line) => continue,
-            QueryFormat::Tsv => parse_tsv_query(line),
-        };
-        let query = parsed.map_err(|m| Error::parse(&path, line_no, m))?;
-        if let Some(first_line) = seen.insert(query.id.clone(), line_no) {
-            return Err(Error::parse(
-                &path,
-                line_no,
-                format!(
-                    "duplicate query id {} (first on line {first_line}); query ids must be unique",
-                    quote(&query.id)
-                ),
-            ));
-        }
-        queries.push(query);
     }
-    Ok(queries)
+
+    /// The file this reader reads (as given).
+    pub fn path(&self) -> &Path {
+        self.lines.path()
+    }
+
+    /// The line of the query last returned (1-based).
+    pub fn line_number(&self) -> usize {
+        self.lines.line_number()
+    }
+
+    fn next_query(&mut self) -> Option<Result<Query>> {
+        loop {
+            let (line_no, line) = match self.lines.next_line()? {
+                Ok(found) => found,
+                Err(e) => return Some(Err(e)),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let is_first = std::mem::replace(&mut self.first, false);
+            let parsed = match self.format {
+                QueryFormat::Jsonl => parse_json_query(line, is_first),
+                QueryFormat::Tsv if is_first && is_tsv_header(line) => continue,
+                QueryFormat::Tsv => parse_tsv_query(line),
+            };
+            let path = self.lines.path();
+            let query = match parsed {
+                Ok(q) => q,
+                Err(m) => return Some(Err(Error::parse(path, line_no, m))),
+            };
+            if let Some(first_line) = self.seen.insert(query.id.clone(), line_no) {
+                return Some(Err(Error::parse(
+                    path,
+                    line_no,
+                    format!(
+                        "duplicate query id {} (first on line {first_line}); query ids must be \
+                         unique",
+                        quote(&query.id)
+                    ),
+                )));
+            }
+            return Some(Ok(query));
+        }
+    }
+}
+
+impl Iterator for QueryReader {
+    type Item = Result<Query>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = self.next_query();
+        self.failed = matches!(next, Some(Err(_)));
+        next
+    }
 }
 
 fn parse_json_query(line: &str, first: bool) -> std::result::Result<Query, String> {

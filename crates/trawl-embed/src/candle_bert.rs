@@ -41,7 +41,8 @@ impl CandleBert {
         let dev = &self.device;
         let ids = Tensor::from_vec(ids, b * l, dev)?;
         let mask = Tensor::from_vec(mask, (b, 1, 1, l), dev)?;
-        let pos = Tensor::arange(0u32, l as u32, dev)?;
+        let off = c.position_offset as u32;
+        let pos = Tensor::arange(off, off + l as u32, dev)?;
         let eps = c.layer_norm_eps as f32;
 
         let word = self.w.word.index_select(&ids, 0)?.reshape((b, l, h))?;
@@ -55,6 +56,24 @@ impl CandleBert {
             eps,
         )?;
         let scale = 1.0 / (dh as f64).sqrt();
+        // MPNet: one (1, heads, l, l) relative bias added to every layer's scores.
+        let mask = match &self.w.relative_bias {
+            Some(table) => {
+                let buckets = crate::relative::buckets_up_to(l);
+                let idx: Vec<u32> = (0..l)
+                    .flat_map(|i| (0..l).map(move |j| (l - 1 + j - i) as u32))
+                    .map(|r| buckets[r as usize] as u32)
+                    .collect();
+                let idx = Tensor::from_vec(idx, l * l, dev)?;
+                let bias = table
+                    .index_select(&idx, 0)?
+                    .reshape((l, l, heads))?
+                    .permute((2, 0, 1))?
+                    .unsqueeze(0)?;
+                mask.broadcast_add(&bias)?
+            }
+            None => mask,
+        };
         for w in &self.w.layers {
             let qkv = linear(&x, &w.qkv_w, &w.qkv_b)?
                 .reshape((b, l, 3 * heads, dh))?

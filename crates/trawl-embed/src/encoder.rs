@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::candle_bert::CandleBert;
 use crate::config::{ModelConfig, Pooling};
+use crate::dense::Dense;
 use crate::fused::FusedBert;
 use crate::tokenize::TextTokenizer;
 use crate::weights::{load_weights, weights_path};
@@ -75,6 +76,8 @@ pub struct SentenceEncoder {
     cfg: ModelConfig,
     tokenizer: TextTokenizer,
     engine: Engine,
+    /// The Dense modules after pooling, in order.
+    dense: Vec<Dense>,
     batch_size: usize,
     max_seq_len: usize,
     normalize: bool,
@@ -104,7 +107,7 @@ impl SentenceEncoder {
                     "max sequence length {n} leaves no room for [CLS] and [SEP]"
                 )))
             }
-            Some(n) => n.min(cfg.bert.max_position_embeddings),
+            Some(n) => n.min(cfg.bert.max_position_embeddings - cfg.bert.position_offset),
             None => cfg.max_seq_length,
         };
         let tokenizer = TextTokenizer::load(&dir, max_seq_len, cfg.do_lower_case)?;
@@ -113,6 +116,22 @@ impl SentenceEncoder {
             Device::Cuda(ordinal) => Some(cuda_device(ordinal)?),
         };
         let weights = load_weights(&weights_path(&dir)?, &cfg.bert)?;
+        let mut dense = Vec::with_capacity(cfg.dense.len());
+        let mut width = cfg.bert.hidden_size;
+        for m in &cfg.dense {
+            let d = Dense::load(m)?;
+            if d.in_features() != width {
+                return Err(Error::BadConfig {
+                    path: m.dir.join("config.json"),
+                    message: format!(
+                        "in_features is {}, but the module before it gives vectors of width {width}",
+                        d.in_features()
+                    ),
+                });
+            }
+            width = d.out_features();
+            dense.push(d);
+        }
         let engine = match (opts.backend, candle_device) {
             (Backend::Fused, Some(_)) => {
                 return Err(Error::InvalidOption(
@@ -145,12 +164,15 @@ impl SentenceEncoder {
             cfg,
             tokenizer,
             engine,
+            dense,
         })
     }
 
-    /// Embedding width.
+    /// Embedding width (the last Dense module's output, else the hidden size).
     pub fn dim(&self) -> usize {
-        self.cfg.bert.hidden_size
+        self.dense
+            .last()
+            .map_or(self.cfg.bert.hidden_size, Dense::out_features)
     }
     /// The model's name as given (hub id or folder name).
     pub fn model_name(&self) -> &str {
@@ -223,7 +245,7 @@ impl SentenceEncoder {
 
     /// Runs token id sequences (already with special tokens) through the model.
     fn encode_ids(&self, ids: &[Vec<u32>], progress: Option<Progress<'_>>) -> Result<Embeddings> {
-        let (n, h) = (ids.len(), self.dim());
+        let (n, h, dim) = (ids.len(), self.cfg.bert.hidden_size, self.dim());
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(ids[i].len()));
         let batches: Vec<&[usize]> = order.chunks(self.batch_size).collect();
@@ -237,8 +259,11 @@ impl SentenceEncoder {
             };
             let mut out = vec![0f32; seqs.len() * h];
             pooling::pool(&hidden, &starts, h, self.cfg.pooling, &mut out);
+            for d in &self.dense {
+                out = d.apply(&out);
+            }
             if self.normalize {
-                pooling::normalize(&mut out, h);
+                pooling::normalize(&mut out, dim);
             }
             let d = done.fetch_add(seqs.len(), Ordering::Relaxed) + seqs.len();
             if let Some(p) = progress {
@@ -259,13 +284,13 @@ impl SentenceEncoder {
                 .map(|b| run(b, threads))
                 .collect::<Result<_>>()?,
         };
-        let mut data = vec![0f32; n * h];
+        let mut data = vec![0f32; n * dim];
         for (batch, vecs) in batches.iter().zip(&pooled) {
             for (j, &i) in batch.iter().enumerate() {
-                data[i * h..(i + 1) * h].copy_from_slice(&vecs[j * h..(j + 1) * h]);
+                data[i * dim..(i + 1) * dim].copy_from_slice(&vecs[j * dim..(j + 1) * dim]);
             }
         }
-        Ok(Embeddings { data, n, dim: h })
+        Ok(Embeddings { data, n, dim })
     }
 }
 

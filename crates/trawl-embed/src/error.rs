@@ -13,7 +13,10 @@ pub enum Error {
     #[error("{path}: {message}")]
     BadConfig { path: PathBuf, message: String },
     /// config.json names a model family this crate cannot run.
-    #[error("{path}: unsupported architecture `{model_type}` (trawl runs BERT-family encoders: model_type \"bert\")")]
+    #[error(
+        "{path}: unsupported architecture `{model_type}` (trawl runs model_type {})",
+        crate::config::SUPPORTED_MODEL_TYPES
+    )]
     UnsupportedArchitecture { path: PathBuf, model_type: String },
     /// modules.json lists a sentence-transformers module this crate does not implement.
     #[error("{path}: unsupported sentence-transformers module `{module}`")]

@@ -16,17 +16,25 @@
 
 mod candle_bert;
 mod config;
+mod dense;
 mod embeddings;
 mod encoder;
 mod error;
 mod fused;
 mod pooling;
+mod relative;
 mod resolve;
 mod tokenize;
 mod weights;
 
-pub use config::{known_prefixes, BertConfig, ModelConfig, Pooling};
+pub use config::{
+    known_prefixes, BertConfig, DenseActivation, DenseConfig, DenseModule, Family, ModelConfig,
+    Pooling, SUPPORTED_MODEL_TYPES,
+};
+pub use dense::load_dense_tensors;
 pub use embeddings::Embeddings;
 pub use encoder::{Backend, Device, EncoderOptions, Progress, SentenceEncoder};
 pub use error::{Error, Result};
 pub use resolve::resolve_model_dir;
+pub use tokenize::TextTokenizer;
+pub use weights::{float_f32, read_tensors, tensor_prefix, weights_path};

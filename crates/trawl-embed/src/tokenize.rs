@@ -8,13 +8,16 @@ use tokenizers::{Tokenizer, TruncationParams};
 
 use crate::{Error, Result};
 
-pub(crate) struct TextTokenizer {
+/// A folder's tokenizer.json set up as sentence-transformers uses it (shared by inference and
+/// training, so both lowercase and truncate alike).
+pub struct TextTokenizer {
     inner: Tokenizer,
     path: PathBuf,
     lowercase: bool,
 }
 
 impl TextTokenizer {
+    /// `dir`/tokenizer.json, truncating to `max_len` tokens, lowercasing first when `lowercase`.
     pub fn load(dir: &Path, max_len: usize, lowercase: bool) -> Result<TextTokenizer> {
         let path = dir.join("tokenizer.json");
         if !path.exists() {
@@ -40,6 +43,11 @@ impl TextTokenizer {
             path,
             lowercase,
         })
+    }
+
+    /// The tokenizer.json this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Token ids of each text (with special tokens, truncated), tokenized in parallel.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
 
-use crate::config::BertConfig;
+use crate::config::{BertConfig, Family};
 use crate::{Error, Result};
 
 /// One encoder layer's parameters; Q, K and V are fused into one [3H, H] matrix.
@@ -25,6 +25,8 @@ pub(crate) struct Layer<T> {
 }
 
 pub(crate) struct Weights<T> {
+    /// MPNet's relative attention bias, `(buckets, heads)`; shared by all layers.
+    pub relative_bias: Option<T>,
     pub word: T,
     pub position: T,
     pub token_type: T,
@@ -53,6 +55,7 @@ impl<T> Weights<T> {
             });
         }
         Ok(Weights {
+            relative_bias: self.relative_bias.map(&mut f).transpose()?,
             word: f(self.word)?,
             position: f(self.position)?,
             token_type: f(self.token_type)?,
@@ -64,7 +67,7 @@ impl<T> Weights<T> {
 }
 
 /// The weights file of a model folder: model.safetensors, else pytorch_model.bin.
-pub(crate) fn weights_path(dir: &Path) -> Result<PathBuf> {
+pub fn weights_path(dir: &Path) -> Result<PathBuf> {
     let st = dir.join("model.safetensors");
     if st.exists() {
         return Ok(st);
@@ -79,27 +82,115 @@ pub(crate) fn weights_path(dir: &Path) -> Result<PathBuf> {
     })
 }
 
-/// Reads all tensors of `path` as f32 CPU tensors, checked against `cfg`.
-pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tensor>> {
+/// Every tensor of a weights file (safetensors or a PyTorch pickle), in its stored dtype, on the CPU.
+pub fn read_tensors(path: &Path) -> Result<HashMap<String, Tensor>> {
     let bad = |e: candle_core::Error| Error::BadWeights {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let tensors: HashMap<String, Tensor> = if path.extension().is_some_and(|e| e == "bin") {
+    Ok(if path.extension().is_some_and(|e| e == "bin") {
         candle_core::pickle::read_all(path)
             .map_err(bad)?
             .into_iter()
             .collect()
     } else {
         candle_core::safetensors::load(path, &Device::Cpu).map_err(bad)?
-    };
-    let prefix = ["", "bert.", "model."]
+    })
+}
+
+/// `t` as f32; weights stored as f32, f16, bf16 or f64 are accepted, anything else is refused.
+pub fn float_f32(t: &Tensor, name: &str, path: &Path) -> Result<Tensor> {
+    match t.dtype() {
+        DType::F32 | DType::F16 | DType::BF16 | DType::F64 => {
+            t.to_dtype(DType::F32).map_err(|e| Error::BadWeights {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })
+        }
+        other => Err(Error::BadWeights {
+            path: path.to_path_buf(),
+            message: format!(
+                "tensor `{name}` has dtype {other:?}; supported weight dtypes are f32, f16, bf16 and f64"
+            ),
+        }),
+    }
+}
+
+/// The prefix the encoder's tensors carry in `tensors` (`""`, `bert.`, `model.`), found by
+/// `probe` (a tensor name every checkpoint of the architecture has).
+pub fn tensor_prefix(
+    tensors: &HashMap<String, Tensor>,
+    probe: &str,
+    path: &Path,
+) -> Result<&'static str> {
+    ["", "bert.", "model.", "roberta.", "mpnet.", "distilbert."]
         .into_iter()
-        .find(|p| tensors.contains_key(&format!("{p}embeddings.word_embeddings.weight")))
+        .find(|p| tensors.contains_key(&format!("{p}{probe}")))
         .ok_or_else(|| Error::MissingWeight {
             path: path.to_path_buf(),
-            tensor: "embeddings.word_embeddings.weight".into(),
-        })?;
+            tensor: probe.into(),
+        })
+}
+
+/// Where each family keeps a layer's tensors (relative to the layer's prefix).
+struct LayerNames {
+    layer: &'static str,
+    q: &'static str,
+    k: &'static str,
+    v: &'static str,
+    attn_out: &'static str,
+    ln1: &'static str,
+    inter: &'static str,
+    out: &'static str,
+    ln2: &'static str,
+}
+
+fn layer_names(family: Family) -> LayerNames {
+    match family {
+        Family::Bert | Family::Roberta => LayerNames {
+            layer: "encoder.layer",
+            q: "attention.self.query",
+            k: "attention.self.key",
+            v: "attention.self.value",
+            attn_out: "attention.output.dense",
+            ln1: "attention.output.LayerNorm",
+            inter: "intermediate.dense",
+            out: "output.dense",
+            ln2: "output.LayerNorm",
+        },
+        Family::MPNet => LayerNames {
+            layer: "encoder.layer",
+            q: "attention.attn.q",
+            k: "attention.attn.k",
+            v: "attention.attn.v",
+            attn_out: "attention.attn.o",
+            ln1: "attention.LayerNorm",
+            inter: "intermediate.dense",
+            out: "output.dense",
+            ln2: "output.LayerNorm",
+        },
+        Family::DistilBert => LayerNames {
+            layer: "transformer.layer",
+            q: "attention.q_lin",
+            k: "attention.k_lin",
+            v: "attention.v_lin",
+            attn_out: "attention.out_lin",
+            ln1: "sa_layer_norm",
+            inter: "ffn.lin1",
+            out: "ffn.lin2",
+            ln2: "output_layer_norm",
+        },
+    }
+}
+
+/// Reads all tensors of `path` as f32 CPU tensors, checked against `cfg`.
+pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tensor>> {
+    let bad = |e: candle_core::Error| Error::BadWeights {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let tensors = read_tensors(path)?;
+    let prefix = tensor_prefix(&tensors, "embeddings.word_embeddings.weight", path)?;
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
 
     let word_dims = tensors[&format!("{prefix}embeddings.word_embeddings.weight")]
@@ -126,26 +217,28 @@ pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tens
                 found: t.dims().to_vec(),
             });
         }
-        t.to_dtype(DType::F32).map_err(bad)
+        float_f32(t, &full, path)
     };
+    let names = layer_names(cfg.family);
     let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
     for l in 0..cfg.num_hidden_layers {
-        let p = format!("encoder.layer.{l}.");
-        let q = |n: &str, s: &[usize]| get(&format!("{p}{n}"), s);
+        let p = format!("{}.{l}.", names.layer);
+        let q = |n: &str, part: &str, s: &[usize]| get(&format!("{p}{n}.{part}"), s);
+        let ln_base = |n: &str| format!("{prefix}{p}{n}");
         let qkv_w = Tensor::cat(
             &[
-                q("attention.self.query.weight", &[h, h])?,
-                q("attention.self.key.weight", &[h, h])?,
-                q("attention.self.value.weight", &[h, h])?,
+                q(names.q, "weight", &[h, h])?,
+                q(names.k, "weight", &[h, h])?,
+                q(names.v, "weight", &[h, h])?,
             ],
             0,
         )
         .map_err(bad)?;
         let qkv_b = Tensor::cat(
             &[
-                q("attention.self.query.bias", &[h])?,
-                q("attention.self.key.bias", &[h])?,
-                q("attention.self.value.bias", &[h])?,
+                q(names.q, "bias", &[h])?,
+                q(names.k, "bias", &[h])?,
+                q(names.v, "bias", &[h])?,
             ],
             0,
         )
@@ -153,38 +246,43 @@ pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tens
         layers.push(Layer {
             qkv_w,
             qkv_b,
-            attn_out_w: q("attention.output.dense.weight", &[h, h])?,
-            attn_out_b: q("attention.output.dense.bias", &[h])?,
-            ln1_g: ln(
-                &tensors,
-                &format!("{prefix}{p}attention.output.LayerNorm"),
-                h,
-                path,
-            )?,
-            ln1_b: ln_bias(
-                &tensors,
-                &format!("{prefix}{p}attention.output.LayerNorm"),
-                h,
-                path,
-            )?,
-            inter_w: q("intermediate.dense.weight", &[i, h])?,
-            inter_b: q("intermediate.dense.bias", &[i])?,
-            out_w: q("output.dense.weight", &[h, i])?,
-            out_b: q("output.dense.bias", &[h])?,
-            ln2_g: ln(&tensors, &format!("{prefix}{p}output.LayerNorm"), h, path)?,
-            ln2_b: ln_bias(&tensors, &format!("{prefix}{p}output.LayerNorm"), h, path)?,
+            attn_out_w: q(names.attn_out, "weight", &[h, h])?,
+            attn_out_b: q(names.attn_out, "bias", &[h])?,
+            ln1_g: ln(&tensors, &ln_base(names.ln1), h, path)?,
+            ln1_b: ln_bias(&tensors, &ln_base(names.ln1), h, path)?,
+            inter_w: q(names.inter, "weight", &[i, h])?,
+            inter_b: q(names.inter, "bias", &[i])?,
+            out_w: q(names.out, "weight", &[h, i])?,
+            out_b: q(names.out, "bias", &[h])?,
+            ln2_g: ln(&tensors, &ln_base(names.ln2), h, path)?,
+            ln2_b: ln_bias(&tensors, &ln_base(names.ln2), h, path)?,
         });
     }
+    // Families without token types add nothing: a zero row stands in.
+    let token_type = if cfg.type_vocab_size == 0 {
+        Tensor::zeros((1, h), DType::F32, &Device::Cpu)?
+    } else {
+        get(
+            "embeddings.token_type_embeddings.weight",
+            &[cfg.type_vocab_size, h],
+        )?
+    };
+    let relative_bias = if cfg.relative_attention_num_buckets > 0 {
+        Some(get(
+            "encoder.relative_attention_bias.weight",
+            &[cfg.relative_attention_num_buckets, cfg.num_attention_heads],
+        )?)
+    } else {
+        None
+    };
     Ok(Weights {
+        relative_bias,
         word: get("embeddings.word_embeddings.weight", &[cfg.vocab_size, h])?,
         position: get(
             "embeddings.position_embeddings.weight",
             &[cfg.max_position_embeddings, h],
         )?,
-        token_type: get(
-            "embeddings.token_type_embeddings.weight",
-            &[cfg.type_vocab_size, h],
-        )?,
+        token_type,
         emb_ln_g: ln(&tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
         emb_ln_b: ln_bias(&tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
         layers,
@@ -231,8 +329,5 @@ fn pick(
             found: t.dims().to_vec(),
         });
     }
-    t.to_dtype(DType::F32).map_err(|e| Error::BadWeights {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    float_f32(t, name, path)
 }

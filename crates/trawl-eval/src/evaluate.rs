@@ -66,23 +66,33 @@ pub fn metric_value(metric: Metric, rr: &RankedRels, level: i32) -> f64 {
     out[0]
 }
 
-fn score_query<'a>(
+/// One query's ranking in trec_eval's order (after `opts`), graded against its judgements.
+fn ranked_rels<'a>(
     qid: &str,
     mut ranking: Vec<(&'a str, f64)>,
     judged: impl ExactSizeIterator<Item = (&'a str, i32)> + Clone,
-    metrics: &[Metric],
     opts: &EvalOptions,
-) -> Result<Vec<f64>> {
+) -> Result<RankedRels> {
     if opts.ignore_identical_ids {
         ranking.retain(|(d, _)| *d != qid);
     }
     sort_ranking(&mut ranking, opts.max_docs.unwrap_or(usize::MAX));
     let grades = grade_ranking(qid, &ranking, judged.clone())?;
-    let rr = RankedRels::new(
+    Ok(RankedRels::new(
         grades.into_iter(),
         judged.map(|(_, g)| g),
         opts.relevance_threshold,
-    );
+    ))
+}
+
+fn score_query<'a>(
+    qid: &str,
+    ranking: Vec<(&'a str, f64)>,
+    judged: impl ExactSizeIterator<Item = (&'a str, i32)> + Clone,
+    metrics: &[Metric],
+    opts: &EvalOptions,
+) -> Result<Vec<f64>> {
+    let rr = ranked_rels(qid, ranking, judged, opts)?;
     Ok(metrics
         .iter()
         .map(|&m| metric_value(m, &rr, opts.relevance_threshold))
@@ -169,6 +179,33 @@ pub fn evaluate_table(
         })
         .collect::<Result<Vec<_>>>()?;
     finish(metrics, per_query)
+}
+
+/// Mean Recall@k for every k = 1..=`max_k` (one pass over each ranking; `recall.k` of
+/// trec_eval at each cut-off), over the queries in both files as [`evaluate_table`] counts them.
+pub fn recall_curve_table(
+    qrels: &QrelsTable,
+    run: RunTable<'_>,
+    max_k: usize,
+    opts: &EvalOptions,
+) -> Result<Vec<f64>> {
+    let cutoffs: Vec<i64> = (1..=max_k as i64).collect();
+    let per_query = run
+        .queries
+        .into_par_iter()
+        .filter_map(|(q, docs)| qrels.get(q).map(|j| (q, docs, j)))
+        .map(|(q, ranking, judged)| {
+            let judged = judged.docs.iter().map(|(d, g)| (d.as_str(), *g));
+            let rr = ranked_rels(q, ranking, judged, opts)?;
+            let mut out = vec![0.0; cutoffs.len()];
+            recall_at(&rr, opts.relevance_threshold, &cutoffs, &mut out);
+            Ok((q.to_string(), out))
+        })
+        .collect::<Result<BTreeMap<String, Vec<f64>>>>()?;
+    if per_query.is_empty() {
+        return Err(Error::NoQueries);
+    }
+    Ok(mean_in_id_order(max_k, &per_query))
 }
 
 /// Scores one already-ranked list (rank order as given; a repeated id counts only at its first
@@ -316,5 +353,30 @@ mod tests {
             &EvalOptions::default(),
         );
         assert!(matches!(empty, Err(Error::NoQueries)));
+    }
+    #[test]
+    fn recall_curve_equals_recall_at_each_k() {
+        use trawl_data::trec_format::{parse_run, read_qrels, Dialect};
+        let dir = tempfile::tempdir().unwrap();
+        let qrels_path = dir.path().join("qrels");
+        std::fs::write(&qrels_path, "q1 0 a 2\nq1 0 b 1\nq1 0 z 0\nq2 0 c 1\n").unwrap();
+        let qrels = read_qrels(&qrels_path, Dialect::Permissive).unwrap();
+        let text = "q1 Q0 z 1 3 t\nq1 Q0 a 2 2 t\nq1 Q0 x 3 1 t\nq1 Q0 b 4 0.5 t\nq2 Q0 d 1 1 t\nq2 Q0 c 2 0.5 t\n";
+        let path = std::path::Path::new("run");
+        let curve = recall_curve_table(
+            &qrels,
+            parse_run(text, path, Dialect::Permissive).unwrap(),
+            6,
+            &EvalOptions::default(),
+        )
+        .unwrap();
+        for (i, got) in curve.iter().enumerate() {
+            let run = parse_run(text, path, Dialect::Permissive).unwrap();
+            let m = [Metric::Recall(i + 1)];
+            let e = evaluate_table(&qrels, run, &m, &EvalOptions::default()).unwrap();
+            assert_eq!(*got, e.mean[0], "k={}", i + 1);
+        }
+        // Hand-computed: k=1 none, k=2 q1 a (1/2) and q2 c (1) -> 0.75, k>=4 everything.
+        assert_eq!(curve[..4], [0.0, 0.75, 0.75, 1.0]);
     }
 }

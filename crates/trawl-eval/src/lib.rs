@@ -47,6 +47,8 @@ pub mod trec_eval;
 pub mod trec_format;
 
 pub use error::{Error, Result};
-pub use evaluate::{evaluate, evaluate_table, score_ranking, EvalOptions, Evaluation};
+pub use evaluate::{
+    evaluate, evaluate_table, recall_curve_table, score_ranking, EvalOptions, Evaluation,
+};
 pub use metric::Metric;
 pub use trec_eval::{trec_eval, TrecEvalOptions};

@@ -2,6 +2,8 @@
 //! Student t-test and the paired randomisation (permutation) test, as in ranx and trec_eval-based
 //! papers.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -182,6 +184,113 @@ pub fn randomisation_test(a: &[f64], b: &[f64], permutations: usize, seed: u64) 
     Ok((hits + 1) as f64 / (permutations + 1) as f64)
 }
 
+/// Which paired test decides a significance marker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairedTest {
+    /// Two-sided paired Student t-test ([`paired_t_test`]).
+    TTest,
+    /// Two-sided paired randomisation test ([`randomisation_test`]).
+    Randomisation,
+}
+
+impl PairedTest {
+    /// The name used on the command line and in results files: `t` or `randomization`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PairedTest::TTest => "t",
+            PairedTest::Randomisation => "randomization",
+        }
+    }
+}
+
+impl std::str::FromStr for PairedTest {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "t" | "ttest" | "t-test" => Ok(PairedTest::TTest),
+            "randomization" | "randomisation" | "permutation" => Ok(PairedTest::Randomisation),
+            _ => Err(Error::Mismatch(format!(
+                "unknown significance test '{s}': use t or randomization"
+            ))),
+        }
+    }
+}
+
+/// A paired test with its settings: the one place `trawl compare` and `trawl bench` get their
+/// p-values from, so the same pair of runs gets the same p-value in both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TestSettings {
+    pub test: PairedTest,
+    /// Random sign assignments of the randomisation test.
+    pub permutations: usize,
+    /// Seed of the randomisation test.
+    pub seed: u64,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        TestSettings {
+            test: PairedTest::TTest,
+            permutations: DEFAULT_PERMUTATIONS,
+            seed: 42,
+        }
+    }
+}
+
+/// The two-sided p-value of `a` against `b` (paired per query) under `settings`.
+pub fn paired_p_value(a: &[f64], b: &[f64], settings: &TestSettings) -> Result<f64> {
+    match settings.test {
+        PairedTest::TTest => Ok(paired_t_test(a, b)?.p_value),
+        PairedTest::Randomisation => randomisation_test(a, b, settings.permutations, settings.seed),
+    }
+}
+
+/// Pairs runs on the same queries: the queries that at least one run answers (sorted), and per
+/// run the values of metric `m` on them, 0 where that run has no value (as trec_eval -c would).
+pub fn paired_columns(
+    per_query: &[&BTreeMap<String, Vec<f64>>],
+    m: usize,
+) -> (Vec<String>, Vec<Vec<f64>>) {
+    let queries: BTreeSet<&String> = per_query.iter().flat_map(|p| p.keys()).collect();
+    let columns = per_query
+        .iter()
+        .map(|p| {
+            queries
+                .iter()
+                .map(|q| p.get(*q).map_or(0.0, |v| v[m]))
+                .collect()
+        })
+        .collect();
+    (queries.into_iter().cloned().collect(), columns)
+}
+
+/// Holm-Bonferroni step-down correction of a family of p-values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Holm {
+    /// Adjusted p-values in input order: the running maximum of `(m - i) * p_(i)` over the
+    /// ascending order, capped at 1.
+    pub adjusted: Vec<f64>,
+    /// Rejected hypotheses in input order: adjusted p < alpha (strict, as `trawl compare`
+    /// marks p < alpha; with one hypothesis Holm is the plain test).
+    pub reject: Vec<bool>,
+}
+
+/// Holm's correction of `p_values` at level `alpha`. Equal p-values keep their input order.
+pub fn holm_bonferroni(p_values: &[f64], alpha: f64) -> Holm {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| p_values[a].total_cmp(&p_values[b]));
+    let mut adjusted = vec![0.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &i) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[i]).min(1.0));
+        adjusted[i] = running;
+    }
+    let reject = adjusted.iter().map(|&p| p < alpha).collect();
+    Holm { adjusted, reject }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +353,56 @@ mod tests {
         // 8 queries: exact permutation p-value is (#assignments with |sum| >= observed) / 256.
         assert!((p1 - EXACT_PERM_P).abs() < 0.01, "{p1} vs {EXACT_PERM_P}");
         assert_eq!(randomisation_test(&A, &A, 1000, 1).unwrap(), 1.0);
+    }
+    /// Hand-computed: p = (0.01, 0.04, 0.03, 0.005), m = 4. Ascending: 0.005 (x4 = 0.02),
+    /// 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04, but the running max keeps 0.06).
+    #[test]
+    fn holm_matches_hand_computed_adjustment() {
+        let h = holm_bonferroni(&[0.01, 0.04, 0.03, 0.005], 0.05);
+        let want = [0.03, 0.06, 0.06, 0.02];
+        for (got, want) in h.adjusted.iter().zip(want) {
+            assert!((got - want).abs() < 1e-15, "{:?}", h.adjusted);
+        }
+        assert_eq!(h.reject, [true, false, false, true]);
+        // Stops at the first non-rejection although 0.04 < 0.05 on its own.
+        let h = holm_bonferroni(&[0.02, 0.04], 0.05);
+        assert_eq!(h.adjusted, [0.04, 0.04]);
+        assert_eq!(h.reject, [true, true]);
+        let h = holm_bonferroni(&[0.03, 0.04], 0.05);
+        assert_eq!(h.adjusted, [0.06, 0.06]);
+        assert_eq!(h.reject, [false, false]);
+        // Capped at 1; one hypothesis is the plain test (strict <, like compare).
+        assert_eq!(holm_bonferroni(&[0.6, 0.7], 0.05).adjusted, [1.0, 1.0]);
+        assert_eq!(holm_bonferroni(&[0.05], 0.05).reject, [false]);
+        assert!(holm_bonferroni(&[], 0.05).adjusted.is_empty());
+    }
+
+    #[test]
+    fn paired_p_value_dispatches_to_the_named_test() {
+        let t = TestSettings::default();
+        assert!((paired_p_value(&A, &B, &t).unwrap() - SCIPY_P).abs() < 1e-9);
+        let r = TestSettings {
+            test: "randomization".parse().unwrap(),
+            permutations: 1000,
+            seed: 7,
+        };
+        assert_eq!(
+            paired_p_value(&A, &B, &r).unwrap(),
+            randomisation_test(&A, &B, 1000, 7).unwrap()
+        );
+        assert!("wilcoxon".parse::<PairedTest>().is_err());
+    }
+
+    #[test]
+    fn paired_columns_fill_missing_queries_with_zero() {
+        let a: BTreeMap<String, Vec<f64>> = [
+            ("q1".into(), vec![0.5, 1.0]),
+            ("q2".into(), vec![0.25, 0.0]),
+        ]
+        .into();
+        let b: BTreeMap<String, Vec<f64>> = [("q3".into(), vec![0.75, 1.0])].into();
+        let (queries, cols) = paired_columns(&[&a, &b], 0);
+        assert_eq!(queries, ["q1", "q2", "q3"]);
+        assert_eq!(cols, [vec![0.5, 0.25, 0.0], vec![0.0, 0.0, 0.75]]);
     }
 }

@@ -66,6 +66,10 @@ pub struct AnnManifest {
     /// CRC-32 and length of the dense vectors' bytes it was built from (`crc32hex-bytes`).
     pub vectors_hash: String,
     pub params: AnnParams,
+    /// Where an index built elsewhere came from (e.g. `faiss IwPQ msmarco.faiss`); absent for
+    /// indexes trawl built.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 fn vectors_hash(flat: &FlatIndex) -> String {
@@ -134,13 +138,34 @@ impl KnowledgeBase {
     /// index of the same name is replaced). The index directory, then the manifest, are
     /// replaced atomically.
     pub fn add_ann(&mut self, name: &str, params: AnnParams) -> Result<()> {
-        check_name(name)?;
         let flat = self.vectors().ok_or(Error::MissingIndex {
             kind: "dense",
             hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
         })?;
         let rows = flat.to_f32_rows();
         let (dim, metric) = (flat.dim(), flat.metric());
+        self.add_ann_with(name, params, None, |dest| {
+            build_into(&rows, dim, metric, params, dest)
+        })
+    }
+
+    /// Adds (or replaces) an approximate index built elsewhere over the KB's documents (e.g.
+    /// imported from FAISS): `save` writes it into the directory it is given; `params` must
+    /// describe it (the manifest selects the reader by its kind) and `source` says where it
+    /// came from. Atomic like [`KnowledgeBase::add_ann`].
+    pub fn add_ann_with(
+        &mut self,
+        name: &str,
+        params: AnnParams,
+        source: Option<String>,
+        save: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<()> {
+        check_name(name)?;
+        let flat = self.vectors().ok_or(Error::MissingIndex {
+            kind: "dense",
+            hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
+        })?;
+        let dim = flat.dim();
         let entry = AnnManifest {
             name: name.to_string(),
             dir: format!("{ANN_DIR}/{name}"),
@@ -148,13 +173,14 @@ impl KnowledgeBase {
             num_vectors: flat.len() as u64,
             vectors_hash: vectors_hash(flat),
             params,
+            source,
         };
         let replaced = [format!("{}/", entry.dir)];
         self.new_generation(&replaced, |staging, manifest| {
             let dest = staging.join(&entry.dir);
             std::fs::create_dir_all(staging.join(ANN_DIR))
                 .map_err(|e| Error::io(staging.join(ANN_DIR), e))?;
-            build_into(&rows, dim, metric, params, &dest)?;
+            save(&dest)?;
             match manifest.ann.iter().position(|a| a.name == name) {
                 Some(i) => manifest.ann[i] = entry,
                 None => manifest.ann.push(entry),

@@ -185,6 +185,16 @@ impl StagedKb {
         Ok(())
     }
 
+    /// Records that the documents are chunks of longer parents, rewriting the manifest.
+    pub fn set_chunks(&mut self, chunks: crate::manifest::ChunkManifest) -> Result<()> {
+        let tmp = self.dir.path();
+        let mut manifest = self.kb.manifest().clone();
+        manifest.chunks = Some(chunks);
+        manifest.write_into(tmp)?;
+        self.kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+        Ok(())
+    }
+
     /// Swaps the finished KB into place (atomically; see `trawl_store::atomic`) and opens it.
     pub fn commit(self) -> Result<KnowledgeBase> {
         let StagedKb { kb, dir, .. } = self;
@@ -320,6 +330,7 @@ pub(crate) fn build_staged(
         files: Vec::new(),
         checksum: String::new(),
         ann: Vec::new(),
+        chunks: None,
     };
     // Last: only now is every declared index on disk.
     manifest.write_into(tmp)?;

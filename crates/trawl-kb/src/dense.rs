@@ -65,6 +65,7 @@ pub(crate) fn write(
     let metric = match e.metric {
         DenseMetric::InnerProduct => trawl_vector::Metric::InnerProduct,
         DenseMetric::Cosine => trawl_vector::Metric::Cosine,
+        DenseMetric::L2 => trawl_vector::Metric::L2,
     };
     let mut index = FlatIndex::new(e.dim, metric, precision)?;
     index.add(&e.values)?;

@@ -66,6 +66,8 @@ pub enum DenseMetric {
     #[default]
     InnerProduct,
     Cosine,
+    /// Squared Euclidean distance (imported FAISS L2 indexes); scores are negated distances.
+    L2,
 }
 
 /// The dense (vector) index and the model that produced it.
@@ -78,6 +80,26 @@ pub struct DenseManifest {
     pub metric: DenseMetric,
     /// Sub-directory holding the index.
     pub dir: String,
+}
+
+/// How a chunked KB's documents were cut from their parents (`trawl kb build --chunk`): each
+/// document is a passage `<parent id>#<n>`; searches can collapse passages to their parents and
+/// evaluation against document-level qrels does so.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChunkManifest {
+    /// Where chunks were cut: `sentence`, `word` or `token`.
+    pub by: String,
+    /// What `size` and `overlap` count: `words` or `tokens`.
+    pub measure: String,
+    pub size: usize,
+    pub overlap: usize,
+    /// The tokenizer that counted tokens (a model folder or file), when tokens were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<String>,
+    /// Number of parent documents.
+    pub num_parents: u64,
+    /// [`crate::CorpusHasher`] over the parent documents (so a cache can tell the source changed).
+    pub parents_hash: String,
 }
 
 /// The manifest of a knowledge base.
@@ -101,6 +123,9 @@ pub struct Manifest {
     /// Approximate indexes over the dense vectors (see [`crate::ann`]); absent when none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ann: Vec<crate::ann::AnnManifest>,
+    /// Present when the documents are chunks of longer parents; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunkManifest>,
     /// Changes with every build or replacement of the KB (see [`crate::KnowledgeBase::generation`]).
     pub generation: String,
     /// Every file of the KB (relative, `/`-separated, sorted; `manifest.json` included): the

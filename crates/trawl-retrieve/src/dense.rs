@@ -148,5 +148,18 @@ mod imp {
         fn num_docs(&self) -> usize {
             self.kb.num_docs()
         }
+
+        fn knowledge_base(&self) -> Option<&KnowledgeBase> {
+            Some(&self.kb)
+        }
+
+        fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+            Some(
+                self.encoder
+                    .encode_queries(texts)
+                    .map(|e| e.to_vecs())
+                    .map_err(engine),
+            )
+        }
     }
 }

@@ -111,6 +111,14 @@ impl Retriever for HybridRetriever {
             .find_map(|c| c.document_title(ordinal))
     }
 
+    fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
+        self.components.iter().find_map(|c| c.knowledge_base())
+    }
+
+    fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        self.components.iter().find_map(|c| c.embed_queries(texts))
+    }
+
     fn num_docs(&self) -> usize {
         self.components
             .iter()

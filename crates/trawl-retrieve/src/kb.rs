@@ -76,6 +76,10 @@ impl Retriever for Bm25Retriever {
     fn num_docs(&self) -> usize {
         self.kb.num_docs()
     }
+
+    fn knowledge_base(&self) -> Option<&KnowledgeBase> {
+        Some(&self.kb)
+    }
 }
 
 /// Which retrievers to open over a KB.

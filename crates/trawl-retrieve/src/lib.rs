@@ -34,7 +34,9 @@
 //! # Ok::<(), trawl_retrieve::Error>(())
 //! ```
 
+pub mod collapse;
 pub mod dense;
+pub mod diversity;
 pub mod error;
 pub mod fusion;
 pub mod hybrid;
@@ -45,7 +47,9 @@ pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
+pub use collapse::{collapse_if_chunked, MaxPRetriever};
 pub use dense::{open_dense, open_dense_with};
+pub use diversity::{combine as combine_diversity, equivalence_classes, Combine, Diversity};
 pub use error::{Error, Result};
 pub use fusion::{fuse, Fusion, Normalization, DEFAULT_RRF_K};
 pub use hybrid::{HybridConfig, HybridRetriever, DEFAULT_CANDIDATE_DEPTH};

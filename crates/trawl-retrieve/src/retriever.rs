@@ -32,6 +32,18 @@ pub trait Retriever: Send + Sync {
 
     /// How many documents the retriever ranks.
     fn num_docs(&self) -> usize;
+
+    /// The knowledge base the ordinals refer to, when the retriever ranks one (RAG data and
+    /// multi-hop read documents' text and term statistics from it).
+    fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
+        None
+    }
+
+    /// Query embeddings of `texts` with the retriever's model, when it has one (diversity
+    /// rewards group rewrites by them).
+    fn embed_queries(&self, _texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        None
+    }
 }
 
 impl<R: Retriever + ?Sized> Retriever for Arc<R> {
@@ -46,6 +58,12 @@ impl<R: Retriever + ?Sized> Retriever for Arc<R> {
     }
     fn num_docs(&self) -> usize {
         (**self).num_docs()
+    }
+    fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
+        (**self).knowledge_base()
+    }
+    fn embed_queries(&self, texts: &[&str]) -> Option<Result<Vec<Vec<f32>>>> {
+        (**self).embed_queries(texts)
     }
 }
 

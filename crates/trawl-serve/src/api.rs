@@ -65,6 +65,9 @@ pub struct RewardRequest {
     pub fuse: Option<String>,
     pub metric: Option<String>,
     pub retriever: Option<String>,
+    /// DARLING-style diversity of each item's rewrites (see `crate::diversity`).
+    #[serde(default)]
+    pub diversity: Option<crate::diversity::DiversityRequest>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,6 +105,8 @@ pub struct RewardResult {
     pub per_query: Vec<f64>,
     pub doc_ids: Vec<String>,
     pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diversity: Option<trawl_retrieve::Diversity>,
 }
 
 #[derive(Debug, Serialize)]

@@ -33,6 +33,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/search", post(handlers::search))
         .route("/retrieve_batch", post(handlers::retrieve_batch))
         .route("/reward", post(handlers::reward))
+        .route("/multihop", post(crate::multihop::multihop))
         .route("/reload", post(handlers::reload))
         .route("/health", get(handlers::health))
         .route("/stats", get(handlers::stats))
@@ -50,8 +51,8 @@ async fn track(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Res
     let start = Instant::now();
     let _in_flight = InFlight::enter(&st);
     let endpoint = match req.uri().path() {
-        p @ ("/search" | "/retrieve_batch" | "/reward" | "/reload" | "/health" | "/stats"
-        | "/openapi.json") => p.to_string(),
+        p @ ("/search" | "/retrieve_batch" | "/reward" | "/multihop" | "/reload" | "/health"
+        | "/stats" | "/openapi.json") => p.to_string(),
         _ => "other".to_string(),
     };
     let timeout = st.config.request_timeout;

@@ -177,6 +177,14 @@ impl Retriever for CachedRetriever {
     fn num_docs(&self) -> usize {
         self.inner.num_docs()
     }
+
+    fn knowledge_base(&self) -> Option<&trawl_kb::KnowledgeBase> {
+        self.inner.knowledge_base()
+    }
+
+    fn embed_queries(&self, texts: &[&str]) -> Option<trawl_retrieve::Result<Vec<Vec<f32>>>> {
+        self.inner.embed_queries(texts)
+    }
 }
 
 #[cfg(test)]

@@ -132,6 +132,10 @@ pub async fn reward(
     }
     let served = st.served();
     let r = served.retriever(req.retriever.as_deref())?;
+    let diversity = match req.diversity {
+        Some(d) => Some(crate::diversity::DiversitySpec::parse(d, &served)?),
+        None => None,
+    };
     let spec = RewardSpec {
         k,
         mode,
@@ -163,14 +167,22 @@ pub async fn reward(
         let out = compute_rewards(&r, &items, labels.as_deref(), &spec)?;
         let results = out
             .into_iter()
-            .map(|x| RewardResult {
-                uid: x.uid,
-                reward: x.reward,
-                per_query: x.per_query,
-                doc_ids: x.doc_ids.iter().map(|d| d.to_string()).collect(),
-                error: x.error,
+            .zip(&items)
+            .map(|(x, item)| {
+                let diversity = match (&diversity, x.reward) {
+                    (Some(d), Some(_)) => Some(d.score(&item.queries, &x.per_query)?),
+                    _ => None,
+                };
+                Ok(RewardResult {
+                    uid: x.uid,
+                    reward: x.reward,
+                    per_query: x.per_query,
+                    doc_ids: x.doc_ids.iter().map(|d| d.to_string()).collect(),
+                    error: x.error,
+                    diversity,
+                })
             })
-            .collect();
+            .collect::<Result<_, ApiError>>()?;
         let answer = RewardResponse {
             metric: metric_name,
             depth,

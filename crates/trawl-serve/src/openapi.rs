@@ -41,6 +41,7 @@ pub fn document() -> Value {
             "/search": post("Search one query", "SearchRequest", "SearchResponse"),
             "/retrieve_batch": post("Retrieve for a batch of items, each with one or more rewrites", "RetrieveBatchRequest", "RetrieveBatchResponse"),
             "/reward": post("Rewards: a metric of each item's ranking against the labels of its uid", "RewardRequest", "RewardResponse"),
+            "/multihop": post("Multi-hop retrieval for one question: each next query adds the top terms of the previous hop's documents (pseudo-relevance feedback); no document repeats", "MultihopRequest", "MultihopResponse"),
             "/reload": {"post": {"summary": "Reopen the KB folder if it was replaced on disk and swap it in (no body)", "responses": {
                 "200": {"description": "{reloaded, generation, num_docs, retrievers}", "content": {"application/json": {"schema": {"type": "object"}}}},
                 "409": {"description": "Not started from a KB folder", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -72,6 +73,11 @@ pub fn document() -> Value {
                                  "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "integer"}}]}}}},
                 "k": k, "mode": mode, "fuse": fuse, "retriever": retriever,
                 "metric": {"type": "string", "example": "ndcg@10", "description": "ndcg@K, recall@K, hit@K, mrr@K or precision@K (default ndcg@k); K above k raises the retrieval depth to K"}}},
+            "MultihopRequest": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"},
+                "max_hops": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}, "top_k_per_hop": {"type": "integer", "minimum": 1, "default": 3},
+                "expansion_terms": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5}, "max_doc_words": {"type": "integer", "minimum": 1, "default": 300}, "retriever": retriever}},
+            "MultihopResponse": {"type": "object", "nullable": true, "required": ["hops", "stopped"], "description": "The hops of schemas/rag_conversation.schema.json#/$defs/hop and why hopping stopped",
+                "properties": {"hops": {"type": "array", "items": {"type": "object"}}, "stopped": {"type": "string"}}},
             "RewardResponse": {"type": "object", "required": ["results"], "properties": {
                 "metric": {"type": "string"},
                 "depth": {"type": "integer", "description": "Documents retrieved per rewrite: max(k, the metric's cut-off)"},

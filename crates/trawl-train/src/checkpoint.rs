@@ -187,6 +187,28 @@ fn save_safetensors(tensors: &HashMap<String, Tensor>, path: &Path) -> Result<()
         .map_err(|e| Error::model(path, format!("cannot write safetensors: {e}")))
 }
 
+/// config_sentence_transformers.json: the source's (copied), with the prefixes the model trained
+/// with added as `prompts` when the source had none (e.g. e5's, known from the model's name), so
+/// the saved folder encodes as it was trained.
+fn write_prompts(model: &SentenceModel, dir: &Path) -> Result<()> {
+    let path = dir.join("config_sentence_transformers.json");
+    let mut st: serde_json::Value = if path.exists() {
+        crate::modules::read_json(&path)?
+    } else {
+        serde_json::json!({})
+    };
+    let (q, d) = (model.query_prefix(), model.document_prefix());
+    let has_prompts = st
+        .get("prompts")
+        .and_then(|p| p.as_object())
+        .is_some_and(|p| !p.is_empty());
+    if has_prompts || (q.is_empty() && d.is_empty()) || !st.is_object() {
+        return Ok(());
+    }
+    st["prompts"] = serde_json::json!({"query": q, "document": d});
+    write_json(&path, &st)
+}
+
 /// Writes every file of the folder into `dir` (which must exist).
 pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
     let src = &model.source_dir;
@@ -217,18 +239,20 @@ pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
             std::fs::copy(&from, dir.join(name)).map_err(|e| Error::io(&from, e))?;
         }
     }
-    let p = &model.pipeline;
+    let f = &model.folder;
     write_json(
         &dir.join("sentence_bert_config.json"),
-        // The source's inference length, not the (often shorter) training truncation.
+        // The source's inference length, not the (often shorter) training truncation, and its
+        // lowercasing (the tokenizer trained with it).
         &serde_json::json!({
-            "max_seq_length": p.max_seq_length.unwrap_or(model.max_seq_len()),
-            "do_lower_case": false
+            "max_seq_length": f.max_seq_length,
+            "do_lower_case": f.do_lower_case
         }),
     )?;
+    write_prompts(model, dir)?;
     let pooling_dir = dir.join("1_Pooling");
     std::fs::create_dir_all(&pooling_dir).map_err(|e| Error::io(&pooling_dir, e))?;
-    let mean = p.pooling == crate::modules::Pooling::Mean;
+    let mean = model.pooling == crate::modules::Pooling::Mean;
     write_json(
         &pooling_dir.join("config.json"),
         &serde_json::json!({
@@ -264,7 +288,7 @@ pub fn write_model_files(model: &SentenceModel, dir: &Path) -> Result<()> {
         save_safetensors(&t, &dense_dir.join("model.safetensors"))?;
         modules.push(serde_json::json!({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}));
     }
-    if p.normalize {
+    if f.normalize {
         let idx = modules.len();
         modules.push(serde_json::json!({"idx": idx, "name": idx.to_string(), "path": format!("{idx}_Normalize"), "type": "sentence_transformers.models.Normalize"}));
     }

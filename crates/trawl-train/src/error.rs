@@ -23,7 +23,8 @@ pub enum Error {
     /// A model folder is incomplete or inconsistent (missing file, missing tensor, bad config).
     #[error("model {path}: {message}")]
     Model { path: PathBuf, message: String },
-    /// A model name that names no folder (the message lists where it looked).
+    /// A model name that names no folder (the message lists where it looked), or a folder the
+    /// sentence-transformers reader (trawl-embed, shared with inference) refuses.
     #[error(transparent)]
     ModelLookup(trawl_embed::Error),
     /// The output folder already holds something that must not be overwritten.

@@ -85,8 +85,8 @@ pub fn evaluate_dense(
     let dim = model.dim();
     let doc_texts: Vec<&str> = set.corpus.iter().map(|(_, t)| t.as_str()).collect();
     let q_texts: Vec<&str> = set.queries.iter().map(|(_, t)| t.as_str()).collect();
-    let mut docs = model.embed(&doc_texts, batch_size)?;
-    let mut qs = model.embed(&q_texts, batch_size)?;
+    let mut docs = model.embed_documents(&doc_texts, batch_size)?;
+    let mut qs = model.embed_queries(&q_texts, batch_size)?;
     normalize_rows(&mut docs, dim);
     normalize_rows(&mut qs, dim);
     let k = metrics.iter().map(depth).max().unwrap_or(100).max(1);

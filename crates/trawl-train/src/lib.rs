@@ -7,7 +7,8 @@
 //! [`model`] (tokenizer + BERT + pooling + optional projection), [`packed`] (the fast CPU
 //! training path: hand-written forward and backward over packed sequences), [`loss`] (MNRL / InfoNCE),
 //! [`data`] (training data readers, splits), [`optim`] (AdamW, schedule, clipping),
-//! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`checkpoint`]
+//! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`job`] (a whole
+//! `trawl train` run: locks, data, loop, output folder), [`checkpoint`]
 //! (saving folders), [`resume`] (resumable state), [`mining`] (hard negatives), [`testkit`] (a tiny random model for tests).
 //!
 //! # Quickstart
@@ -39,6 +40,7 @@ pub mod dropout;
 pub mod error;
 pub mod evaluate;
 pub mod fused;
+pub mod job;
 pub mod loss;
 pub mod mining;
 pub mod model;

@@ -164,8 +164,8 @@ pub fn dense_candidates(
     let dim = model.dim();
     let docs: Vec<&str> = set.corpus.iter().map(|(_, t)| t.as_str()).collect();
     let queries: Vec<&str> = set.queries.iter().map(|(_, t)| t.as_str()).collect();
-    let mut d = model.embed(&docs, batch_size)?;
-    let mut q = model.embed(&queries, batch_size)?;
+    let mut d = model.embed_documents(&docs, batch_size)?;
+    let mut q = model.embed_queries(&queries, batch_size)?;
     for v in [&mut d, &mut q] {
         for row in v.chunks_mut(dim) {
             let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);

@@ -1,16 +1,15 @@
 //! A trainable sentence-embedding model loaded from a sentence-transformers folder:
 //! tokenizer -> BERT -> pooling -> optional Dense projection -> optional L2 normalisation.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+use trawl_embed::{ModelConfig, TextTokenizer};
 
 use crate::bert::{self, Bert, BertInput, Mode};
 use crate::config::BertConfig;
-use crate::modules::{DenseActivation, DenseConfig, Pipeline, Pooling};
+use crate::modules::{DenseActivation, DenseConfig, Pooling};
 use crate::{Error, Result};
 
 /// Options for loading a model to train.
@@ -66,8 +65,10 @@ impl DenseHead {
 pub struct SentenceModel {
     pub(crate) source_dir: PathBuf,
     pub(crate) cfg: BertConfig,
-    pub(crate) pipeline: Pipeline,
-    pub(crate) tokenizer: Tokenizer,
+    /// The folder as trawl-embed reads it (pooling, Normalize, do_lower_case, prefixes, lengths).
+    pub(crate) folder: ModelConfig,
+    pub(crate) pooling: Pooling,
+    pub(crate) tokenizer: TextTokenizer,
     pub(crate) bert: Bert,
     pub(crate) base_vars: VarMap,
     pub(crate) head_vars: VarMap,
@@ -80,10 +81,13 @@ pub struct SentenceModel {
 }
 
 impl SentenceModel {
-    /// Loads `dir` (config.json, model.safetensors, tokenizer.json, module files).
+    /// Loads `dir` (config.json, model.safetensors, tokenizer.json, module files), read by the
+    /// same code as inference ([`trawl_embed::ModelConfig`]).
     pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Self> {
-        let cfg = BertConfig::from_file(&dir.join("config.json"))?;
-        let mut pipeline = Pipeline::read(dir)?;
+        let folder = ModelConfig::read(dir).map_err(Error::ModelLookup)?;
+        let cfg = folder.bert.clone();
+        crate::config::check_trainable(&cfg, &dir.join("config.json"))?;
+        let pooling = Pooling::from_folder(folder.pooling, dir)?;
         let weights_path = dir.join("model.safetensors");
         if !weights_path.exists() {
             return Err(Error::model(
@@ -91,8 +95,7 @@ impl SentenceModel {
                 "model.safetensors not found (pytorch_model.bin is not supported: convert it to safetensors)",
             ));
         }
-        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
-            .map_err(|e| Error::model(&weights_path, e.to_string()))?;
+        let tensors = trawl_embed::read_tensors(&weights_path).map_err(Error::ModelLookup)?;
         let tensor_prefix = if tensors.contains_key("bert.embeddings.word_embeddings.weight") {
             "bert.".to_string()
         } else {
@@ -106,16 +109,10 @@ impl SentenceModel {
                 let t = tensors.get(&key).ok_or_else(|| {
                     Error::model(&weights_path, format!("tensor `{key}` is missing"))
                 })?;
-                if !t.dtype().is_float() {
-                    return Err(Error::model(
-                        &weights_path,
-                        format!(
-                            "tensor `{key}` has dtype {:?}, expected a float type",
-                            t.dtype()
-                        ),
-                    ));
-                }
-                let t = t.to_dtype(opts.dtype)?.to_device(&opts.device)?;
+                let t = trawl_embed::float_f32(t, &key, &weights_path)
+                    .map_err(Error::ModelLookup)?
+                    .to_dtype(opts.dtype)?
+                    .to_device(&opts.device)?;
                 data.insert(name, Var::from_tensor(&t)?);
             }
         }
@@ -123,34 +120,34 @@ impl SentenceModel {
         let bert = Bert::load(&cfg, vb).map_err(|e| Error::model(&weights_path, e.to_string()))?;
 
         let head_vars = VarMap::new();
-        let head = match (&pipeline.dense_dir, opts.projection_dim) {
+        if folder.dense.len() > 1 {
+            return Err(Error::model(
+                &dir.join("modules.json"),
+                "more than one Dense module is not supported for training",
+            ));
+        }
+        let head = match (folder.dense.first(), opts.projection_dim) {
             (Some(_), Some(_)) => {
                 return Err(Error::InvalidOption(format!(
                     "{} already has a Dense module; a new projection head cannot be added",
                     dir.display()
                 )))
             }
-            (Some(sub), None) => Some(load_dense(&dir.join(sub), &head_vars, opts)?),
-            (None, Some(out)) => {
-                let d = new_dense(cfg.hidden_size, out, &head_vars, opts)?;
-                pipeline.dense_dir = Some("2_Dense".into());
-                Some(d)
-            }
+            (Some(m), None) => Some(load_dense(m, &head_vars, opts)?),
+            (None, Some(out)) => Some(new_dense(cfg.hidden_size, out, &head_vars, opts)?),
             (None, None) => None,
         };
-        let tok_path = dir.join("tokenizer.json");
-        let mut tokenizer = Tokenizer::from_file(&tok_path)
-            .map_err(|e| Error::model(&tok_path, format!("cannot load tokenizer: {e}")))?;
         let max_seq_len = opts
             .max_seq_len
-            .or(pipeline.max_seq_length)
-            .unwrap_or(512)
+            .unwrap_or(folder.max_seq_length)
             .min(cfg.max_position_embeddings);
-        configure_tokenizer(&mut tokenizer, max_seq_len)?;
+        let tokenizer = TextTokenizer::load(dir, max_seq_len, folder.do_lower_case)
+            .map_err(Error::ModelLookup)?;
         Ok(Self {
             source_dir: dir.to_path_buf(),
             cfg,
-            pipeline,
+            folder,
+            pooling,
             tokenizer,
             bert,
             base_vars,
@@ -161,6 +158,43 @@ impl SentenceModel {
             device: opts.device.clone(),
             dtype: opts.dtype,
         })
+    }
+
+    /// The folder's query prefix (its prompts, or the family convention), as inference uses it.
+    pub fn query_prefix(&self) -> &str {
+        &self.folder.query_prefix
+    }
+
+    /// The folder's document prefix, as inference uses it.
+    pub fn document_prefix(&self) -> &str {
+        &self.folder.document_prefix
+    }
+
+    /// Whether the folder lowercases text before tokenizing (sentence_bert_config.json).
+    pub fn do_lower_case(&self) -> bool {
+        self.folder.do_lower_case
+    }
+
+    /// `texts` with the query prefix in front (what training and evaluation embed as queries).
+    pub fn with_query_prefix(&self, texts: &[&str]) -> Vec<String> {
+        prefixed(&self.folder.query_prefix, texts)
+    }
+
+    /// `texts` with the document prefix in front.
+    pub fn with_document_prefix(&self, texts: &[&str]) -> Vec<String> {
+        prefixed(&self.folder.document_prefix, texts)
+    }
+
+    /// Inference embeddings of queries (with the query prefix), as [`SentenceModel::embed`].
+    pub fn embed_queries(&self, texts: &[&str], batch_size: usize) -> Result<Vec<f32>> {
+        let owned = self.with_query_prefix(texts);
+        self.embed(&as_strs(&owned), batch_size)
+    }
+
+    /// Inference embeddings of documents (with the document prefix).
+    pub fn embed_documents(&self, texts: &[&str], batch_size: usize) -> Result<Vec<f32>> {
+        let owned = self.with_document_prefix(texts);
+        self.embed(&as_strs(&owned), batch_size)
     }
 
     /// Embedding width (after the projection, if any).
@@ -196,47 +230,47 @@ impl SentenceModel {
         sorted_vars(&self.head_vars)
     }
 
-    /// Tokenizes with truncation to `max_seq_len` and padding to the longest text of the batch.
+    /// Token ids of each text: lowercased when the folder says so, truncated to `max_seq_len`
+    /// (the tokenizer inference uses).
+    fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<u32>>> {
+        let owned: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+        self.tokenizer
+            .encode_all(&owned)
+            .map_err(|e| Error::Tokenizer(e.to_string()))
+    }
+
+    /// Tokenizes with truncation to `max_seq_len` and padding to the longest text of the batch
+    /// (single texts: segment ids are all 0).
     pub fn tokenize(&self, texts: &[&str]) -> Result<BertInput> {
-        let enc = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        let b = enc.len();
-        let t = enc.first().map_or(0, |e| e.len());
-        let mut ids = Vec::with_capacity(b * t);
-        let mut types = Vec::with_capacity(b * t);
-        let mut mask = Vec::with_capacity(b * t);
-        for e in &enc {
-            ids.extend_from_slice(e.get_ids());
-            types.extend_from_slice(e.get_type_ids());
-            mask.extend(e.get_attention_mask().iter().map(|&m| m as f32));
+        let seqs = self.token_ids(texts)?;
+        let b = seqs.len();
+        let t = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let mut ids = vec![0u32; b * t];
+        let mut mask = vec![0f32; b * t];
+        for (i, s) in seqs.iter().enumerate() {
+            ids[i * t..i * t + s.len()].copy_from_slice(s);
+            mask[i * t..i * t + s.len()].fill(1.0);
         }
         let dev = &self.device;
         Ok(BertInput {
             input_ids: Tensor::from_vec(ids, (b, t), dev)?,
-            token_type_ids: Tensor::from_vec(types, (b, t), dev)?,
+            token_type_ids: Tensor::zeros((b, t), DType::U32, dev)?,
             attention_mask: Tensor::from_vec(mask, (b, t), dev)?.to_dtype(self.dtype)?,
         })
     }
 
     /// Tokenizes with truncation to `max_seq_len`, without padding: the sequences end to end.
     pub fn tokenize_packed(&self, texts: &[&str]) -> Result<crate::packed::PackedBatch> {
-        let enc = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let mut batch = crate::packed::PackedBatch {
             ids: Vec::new(),
             type_ids: Vec::new(),
             starts: vec![0],
         };
-        for e in &enc {
-            let len = e.get_attention_mask().iter().filter(|&&m| m != 0).count();
-            batch.ids.extend_from_slice(&e.get_ids()[..len]);
-            batch.type_ids.extend_from_slice(&e.get_type_ids()[..len]);
+        for s in self.token_ids(texts)? {
+            batch.ids.extend_from_slice(&s);
             batch.starts.push(batch.ids.len());
         }
+        batch.type_ids = vec![0; batch.ids.len()];
         Ok(batch)
     }
 
@@ -247,7 +281,7 @@ impl SentenceModel {
         if let Some(head) = &self.head {
             out = head.forward(&out)?;
         }
-        if self.pipeline.normalize {
+        if self.folder.normalize {
             out = bert::l2_normalize(&out)?;
         }
         Ok(out)
@@ -267,7 +301,7 @@ impl SentenceModel {
 
     fn pool(&self, input: &BertInput, mode: &mut Mode) -> Result<Tensor> {
         let states = self.bert.forward(input, mode)?;
-        match self.pipeline.pooling {
+        match self.pooling {
             Pooling::Mean => bert::mean_pool(&states, &input.attention_mask),
             Pooling::Cls => bert::cls_pool(&states),
         }
@@ -301,56 +335,33 @@ fn sorted_vars(map: &VarMap) -> Vec<(String, Var)> {
     v
 }
 
-fn configure_tokenizer(tok: &mut Tokenizer, max_len: usize) -> Result<()> {
-    tok.with_truncation(Some(TruncationParams {
-        max_length: max_len,
-        ..Default::default()
-    }))
-    .map_err(|e| Error::Tokenizer(e.to_string()))?;
-    let pad_id = tok.token_to_id("[PAD]").unwrap_or(0);
-    tok.with_padding(Some(PaddingParams {
-        strategy: PaddingStrategy::BatchLongest,
-        pad_id,
-        pad_token: "[PAD]".into(),
-        ..Default::default()
-    }));
-    Ok(())
+fn prefixed(prefix: &str, texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| format!("{prefix}{t}")).collect()
 }
 
-fn load_dense(dir: &Path, vars: &VarMap, opts: &LoadOptions) -> Result<DenseHead> {
-    let config: DenseConfig = crate::modules::read_json(&dir.join("config.json"))?;
-    let activation = config.activation(&dir.join("config.json"))?;
-    let path = dir.join("model.safetensors");
-    let tensors: HashMap<String, Tensor> = candle_core::safetensors::load(&path, &Device::Cpu)
-        .map_err(|e| Error::model(&path, e.to_string()))?;
+fn as_strs(owned: &[String]) -> Vec<&str> {
+    owned.iter().map(String::as_str).collect()
+}
+
+/// The folder's Dense module (read by trawl-embed, as inference reads it) as trainable `Var`s.
+fn load_dense(
+    m: &trawl_embed::DenseModule,
+    vars: &VarMap,
+    opts: &LoadOptions,
+) -> Result<DenseHead> {
+    let (weight, bias) = trawl_embed::load_dense_tensors(m).map_err(Error::ModelLookup)?;
     let mut data = vars.data().lock().expect("fresh VarMap lock");
-    let mut get = |name: &str, shape: &[usize]| -> Result<Tensor> {
-        let t = tensors
-            .get(name)
-            .ok_or_else(|| Error::model(&path, format!("tensor `{name}` is missing")))?;
-        if t.dims() != shape {
-            return Err(Error::model(
-                &path,
-                format!(
-                    "tensor `{name}` has shape {:?}, expected {shape:?}",
-                    t.dims()
-                ),
-            ));
-        }
-        let var = Var::from_tensor(&t.to_dtype(opts.dtype)?.to_device(&opts.device)?)?;
-        let out = var.as_tensor().clone();
-        data.insert(name.to_string(), var);
+    let mut var = |name: &str, t: Tensor| -> Result<Tensor> {
+        let v = Var::from_tensor(&t.to_dtype(opts.dtype)?.to_device(&opts.device)?)?;
+        let out = v.as_tensor().clone();
+        data.insert(name.to_string(), v);
         Ok(out)
     };
-    let weight = get("linear.weight", &[config.out_features, config.in_features])?;
-    let bias = if config.bias {
-        Some(get("linear.bias", &[config.out_features])?)
-    } else {
-        None
-    };
+    let weight = var("linear.weight", weight)?;
+    let bias = bias.map(|b| var("linear.bias", b)).transpose()?;
     Ok(DenseHead {
-        config,
-        activation,
+        config: m.config.clone(),
+        activation: m.activation,
         weight,
         bias,
     })

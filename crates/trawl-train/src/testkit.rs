@@ -55,7 +55,6 @@ pub fn write_tiny_model(dir: &Path, seed: u64) -> Result<()> {
         &dir.join("config.json"),
         &serde_json::to_string_pretty(&cfg_json).expect("json"),
     )?;
-    let cfg: BertConfig = serde_json::from_value(cfg_json).expect("tiny config parses");
     write(&dir.join("tokenizer.json"), &tokenizer_json().to_string())?;
     write(
         &dir.join("modules.json"),
@@ -71,6 +70,9 @@ pub fn write_tiny_model(dir: &Path, seed: u64) -> Result<()> {
         &dir.join("sentence_bert_config.json"),
         r#"{"max_seq_length":32,"do_lower_case":false}"#,
     )?;
+    let cfg: BertConfig = trawl_embed::ModelConfig::read(dir)
+        .map_err(Error::ModelLookup)?
+        .bert;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let dev = Device::Cpu;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();

@@ -431,6 +431,13 @@ fn batch_grads(
                 .map(String::as_str),
         );
     }
+    // The folder's prefixes, as inference applies them (the loss keys see the same texts).
+    let (q_owned, d_owned) = (
+        model.with_query_prefix(&queries),
+        model.with_document_prefix(&docs),
+    );
+    let queries: Vec<&str> = q_owned.iter().map(String::as_str).collect();
+    let docs: Vec<&str> = d_owned.iter().map(String::as_str).collect();
     let scale = 1.0 / cfg.grad_accum as f64;
     if cfg.packed_cpu && !cfg.freeze_base && crate::packed::supports(model) {
         return crate::packed::batch_grads(model, &queries, &docs, &cfg.loss, Some(rng), scale);

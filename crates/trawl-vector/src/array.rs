@@ -67,6 +67,7 @@ pub(crate) fn metric_code(m: Metric) -> u8 {
     match m {
         Metric::InnerProduct => 0,
         Metric::Cosine => 1,
+        Metric::L2 => 2,
     }
 }
 
@@ -74,6 +75,7 @@ pub(crate) fn metric_of(code: u8, path: &Path) -> Result<Metric> {
     match code {
         0 => Ok(Metric::InnerProduct),
         1 => Ok(Metric::Cosine),
+        2 => Ok(Metric::L2),
         c => Err(Error::Corrupt {
             path: path.to_path_buf(),
             reason: format!("unknown metric code {c}"),

@@ -21,6 +21,9 @@ pub enum Error {
     /// Parameters that cannot build an index (e.g. nlist larger than the number of vectors).
     #[error("{0}")]
     InvalidParams(String),
+    /// A FAISS index file trawl cannot import (unsupported type, truncated, inconsistent).
+    #[error("{path}: FAISS index: {message}")]
+    Faiss { path: PathBuf, message: String },
     /// A file-level error from trawl-store (checksum, footer, version, I/O).
     #[error(transparent)]
     Store(#[from] trawl_store::Error),

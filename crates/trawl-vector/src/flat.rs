@@ -6,6 +6,7 @@
 
 use rayon::prelude::*;
 
+use crate::simd::dot;
 use crate::storage::{Precision, Rows, RowsRef};
 use crate::{Error, Hit, Result, TopK};
 
@@ -16,6 +17,9 @@ pub enum Metric {
     InnerProduct,
     /// Cosine: vectors are L2-normalised when added and queries when searched.
     Cosine,
+    /// Squared Euclidean distance (FAISS's `METRIC_L2`); a hit's score is the negated squared
+    /// distance, so higher is still better.
+    L2,
 }
 
 const QUERY_BLOCK: usize = 128;
@@ -222,6 +226,19 @@ impl FlatIndex {
             let nd = end - start;
             let docs = rows.rows_f32(start, end, dim, &mut convert);
             scores_block(queries, docs, nq, nd, dim, &mut scores[..nq * nd]);
+            if self.metric == Metric::L2 {
+                // -|q - x|^2 = 2 q.x - |x|^2 - |q|^2 (what FAISS computes for batches too).
+                let dn: Vec<f32> = docs[..nd * dim]
+                    .chunks_exact(dim)
+                    .map(|r| dot(r, r))
+                    .collect();
+                for (qi, q) in queries.chunks_exact(dim).enumerate() {
+                    let qn = dot(q, q);
+                    for (s, &n) in scores[qi * nd..(qi + 1) * nd].iter_mut().zip(&dn) {
+                        *s = 2.0 * *s - n - qn;
+                    }
+                }
+            }
             for (qi, top) in tops.iter_mut().enumerate() {
                 top.push_row(start as u32, &scores[qi * nd..(qi + 1) * nd]);
             }

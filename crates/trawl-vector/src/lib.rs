@@ -13,6 +13,7 @@
 
 mod array;
 mod error;
+mod faiss;
 mod flat;
 mod hnsw;
 mod index;
@@ -25,6 +26,7 @@ mod simd;
 mod storage;
 
 pub use error::{Error, Result};
+pub use faiss::{read_faiss, FaissImport, FaissIndex};
 pub use flat::{normalize_rows, FlatIndex, Metric};
 pub use hnsw::{HnswIndex, HnswParams, HNSW_FILES};
 pub use index::{SearchParams, VectorIndex};

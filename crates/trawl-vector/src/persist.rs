@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::io;
 use crate::storage::{Precision, Rows};
-use crate::{Error, FlatIndex, Metric, Result};
+use crate::{Error, FlatIndex, Result};
 
 const MAGIC: &[u8; 8] = b"TRWLFLAT";
 const VERSION: u32 = 1;
@@ -38,10 +38,7 @@ impl FlatIndex {
         let mut header = [0u8; HEADER];
         header[0..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
-        header[12] = match self.metric {
-            Metric::InnerProduct => 0,
-            Metric::Cosine => 1,
-        };
+        header[12] = crate::array::metric_code(self.metric);
         header[13] = match self.precision() {
             Precision::F32 => 0,
             Precision::F16 => 1,
@@ -101,11 +98,7 @@ impl FlatIndex {
         if crc32fast::hash(&map[0..36]) != u32_at(36) {
             return Err(corrupt("header checksum mismatch (file corrupted)".into()));
         }
-        let metric = match map[12] {
-            0 => Metric::InnerProduct,
-            1 => Metric::Cosine,
-            m => return Err(corrupt(format!("unknown metric code {m}"))),
-        };
+        let metric = crate::array::metric_of(map[12], path)?;
         let precision = match map[13] {
             0 => Precision::F32,
             1 => Precision::F16,

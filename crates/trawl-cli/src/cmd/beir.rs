@@ -73,6 +73,16 @@ pub struct Args {
     pub exhaustive: bool,
     #[command(flatten)]
     pub bm25: Bm25Args,
+    /// The vector index dense and hybrid retrieval search (`trawl kb index` adds one to the
+    /// cached KB; `--kb-dir` names it).
+    #[command(flatten)]
+    pub ann: super::index_args::IndexArgs,
+    /// Index chunks of the documents (see `trawl chunk --help`); every ranking is collapsed to
+    /// documents with MaxP before it is evaluated against the document-level qrels.
+    #[arg(long)]
+    pub chunk: bool,
+    #[command(flatten)]
+    pub chunking: super::chunk::ChunkArgs,
 }
 
 #[derive(serde::Serialize)]
@@ -116,13 +126,25 @@ fn ordered_map<S: serde::Serializer>(
 const METRICS: [&str; 4] = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
 
 /// A short stable hash (hex) of the settings, naming the cache directory.
-fn settings_hash(options: &Bm25Options, model: Option<&str>) -> String {
+fn settings_hash(
+    options: &Bm25Options,
+    model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
+) -> String {
     let mut h = CorpusHasher::new();
-    let text = format!(
+    let mut text = format!(
         "{}|{:?}|{model:?}",
         trawl_kb::manifest::FORMAT_VERSION,
         options
     );
+    if let Some(c) = chunking {
+        text.push_str(&format!(
+            "|chunks {:?} {:?} {}",
+            c.settings(),
+            c.tokenizer,
+            c.skip_empty
+        ));
+    }
     h.add(&text, "", "", b"");
     h.finish_hex()[..12].to_string()
 }
@@ -174,6 +196,7 @@ fn build_or_reuse(
     dir: &Path,
     options: &Bm25Options,
     model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
     rebuild: bool,
 ) -> anyhow::Result<(KnowledgeBase, f64, bool)> {
     if !rebuild {
@@ -189,13 +212,39 @@ fn build_or_reuse(
                 (Some(want), Some(d)) => recorded_model(want) == d.model,
                 (Some(_), None) => false,
             };
-            let same_settings = same_bm25 && same_dense;
+            // A chunked KB records its chunk settings and the hash of the parent documents.
+            let (same_chunks, source_hash) = match (chunking, &m.chunks) {
+                (None, None) => (true, &m.corpus_hash),
+                (Some(c), Some(have)) => {
+                    let want = c.manifest(&Default::default());
+                    let same = (
+                        &want.by,
+                        &want.measure,
+                        want.size,
+                        want.overlap,
+                        &want.tokenizer,
+                    ) == (
+                        &have.by,
+                        &have.measure,
+                        have.size,
+                        have.overlap,
+                        &have.tokenizer,
+                    );
+                    (same, &have.parents_hash)
+                }
+                _ => (false, &m.corpus_hash),
+            };
+            let same_settings = same_bm25 && same_dense && same_chunks;
             if same_settings {
                 let mut h = CorpusHasher::new();
                 for doc in dataset.read_corpus()? {
-                    h.add_document(&doc?);
+                    let doc = doc?;
+                    if chunking.is_some_and(|c| c.skip_empty) && doc.text.trim().is_empty() {
+                        continue;
+                    }
+                    h.add_document(&doc);
                 }
-                if h.finish_hex() == m.corpus_hash {
+                if &h.finish_hex() == source_hash {
                     return Ok((kb, 0.0, true));
                 }
             }
@@ -206,8 +255,58 @@ fn build_or_reuse(
         overwrite: true,
         ..KbBuildOptions::default()
     };
-    let (kb, secs) = build_with_progress(data_dir, dir, &build, model)?;
+    let (kb, secs) = build_with_progress(data_dir, dir, &build, model, chunking)?;
     Ok((kb, secs, false))
+}
+
+/// A dataset's KB as `trawl beir` caches it, opened (or built) and timed.
+pub struct CachedKb {
+    pub kb: KnowledgeBase,
+    pub dir: PathBuf,
+    /// Seconds spent building (0 when reused).
+    pub index_s: f64,
+    /// Seconds to find, verify and open (or build).
+    pub open_s: f64,
+    pub reused: bool,
+}
+
+/// Opens the cached KB of `data_dir` for these settings (BM25, plus `model`'s vectors when
+/// given) or builds it: `kb_dir` overrides the cache location (see the module docs).
+pub fn open_cached_kb(
+    dataset: &BeirDataset,
+    data_dir: &Path,
+    kb_dir: Option<&Path>,
+    options: &Bm25Options,
+    model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
+    rebuild: bool,
+) -> anyhow::Result<CachedKb> {
+    let dir = match kb_dir {
+        Some(d) => d.to_path_buf(),
+        None => {
+            let kind = match (model.is_some(), chunking.is_some()) {
+                (true, false) => "bm25-dense",
+                (false, false) => "bm25",
+                (true, true) => "bm25-dense-chunks",
+                (false, true) => "bm25-chunks",
+            };
+            default_kb_dir(
+                data_dir,
+                kind,
+                &settings_hash(options, model.map(recorded_model).as_deref(), chunking),
+            )?
+        }
+    };
+    let open_start = Instant::now();
+    let (kb, index_s, reused) =
+        build_or_reuse(dataset, data_dir, &dir, options, model, chunking, rebuild)?;
+    Ok(CachedKb {
+        kb,
+        dir,
+        index_s,
+        open_s: open_start.elapsed().as_secs_f64(),
+        reused,
+    })
 }
 
 /// Dense and hybrid retrieval through trawl-retrieve, which encodes the whole batch at once.
@@ -215,14 +314,19 @@ fn retrieve(
     kb: &Arc<KnowledgeBase>,
     kind: RetrieverKind,
     model: Option<&str>,
+    ann: &super::index_args::IndexArgs,
     queries: &[&str],
     k: usize,
 ) -> anyhow::Result<Vec<Vec<KbHit>>> {
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: model.map(str::to_string),
+        index: ann.index.clone(),
+        search: ann.params(),
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
+    // Qrels judge documents: a chunked KB's rankings are collapsed to documents (MaxP).
+    let retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
     let lists = retriever.retrieve_batch(queries, k)?;
     Ok(lists
         .into_iter()
@@ -240,7 +344,7 @@ fn retrieve(
 
 /// Writes the run atomically: a run that fails part-way (an id that cannot be written, a full
 /// disk) leaves an existing file at `path` untouched.
-fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
+pub fn write_run(path: &Path, run: &Run, tag: &str) -> anyhow::Result<()> {
     let mut out = trawl_store::AtomicFile::create(path)
         .with_context(|| format!("creating {}", path.display()))?;
     trawl_data::write_trec_run(run, &mut out, tag)
@@ -275,32 +379,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let options = args.bm25.to_options()?;
-    let kb_dir = match &args.kb_dir {
-        Some(d) => d.clone(),
-        None => {
-            let kind = if model.is_some() {
-                "bm25-dense"
-            } else {
-                "bm25"
-            };
-            default_kb_dir(
-                &args.data_dir,
-                kind,
-                &settings_hash(&options, model.map(recorded_model).as_deref()),
-            )?
-        }
-    };
-    let open_start = Instant::now();
-    let (kb, index_s, reused) = build_or_reuse(
+    if !args.chunk && args.chunking.any_given() {
+        anyhow::bail!(
+            "chunking options (--max-words, --max-tokens, --overlap, --by, ...) need --chunk"
+        );
+    }
+    let chunking = args.chunk.then_some(&args.chunking);
+    let CachedKb {
+        kb,
+        dir: kb_dir,
+        index_s,
+        open_s,
+        reused,
+    } = open_cached_kb(
         &dataset,
         &args.data_dir,
-        &kb_dir,
+        args.kb_dir.as_deref(),
         &options,
         model,
+        chunking,
         args.rebuild,
     )?;
     let kb = Arc::new(kb);
-    let open_s = open_start.elapsed().as_secs_f64();
     if let Some(index) = kb.bm25() {
         index.set_exhaustive(args.exhaustive);
     }
@@ -308,7 +408,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let texts: Vec<&str> = queries.iter().map(|q| q.text.as_str()).collect();
     let mut run = Run::new();
     let search_s;
-    if args.retriever == RetrieverKind::Bm25 {
+    if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
+        anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
+    }
+    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
         // for evaluation afterwards is not search work.
         // Warm-up, untimed: starts the thread pool and per-thread scratch, as the peers in
@@ -330,7 +433,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         let search_start = Instant::now();
-        let results = retrieve(&kb, args.retriever, model, &texts, args.k)?;
+        let results = retrieve(&kb, args.retriever, model, &args.ann, &texts, args.k)?;
         search_s = search_start.elapsed().as_secs_f64();
         for (q, hits) in queries.iter().zip(results) {
             run.insert(

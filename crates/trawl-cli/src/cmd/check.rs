@@ -1,5 +1,7 @@
 //! `trawl check KB [--labels QRELS] [--model MODEL]`: the preflight run before a training job.
 //! Every step prints one checklist line (✓ or ✗); any ✗ makes the exit code 1.
+//! `trawl check --faiss-index X --id-mapping Y --labels Z` checks a FAISS triple instead
+//! (see `check_faiss`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,10 +20,24 @@ use super::serve::{load_labels, open_kb, RetrieverArgs};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Knowledge base directory.
-    pub kb: PathBuf,
-    /// Reward labels: TREC qrels, BEIR qrels TSV, or JSON {uid: [doc ids]} / {uid: {doc: grade}}.
+    #[arg(required_unless_present = "faiss_index")]
+    pub kb: Option<PathBuf>,
+    /// Reward labels: TREC qrels, BEIR qrels TSV, JSON {uid: [doc ids]} / {uid: {doc: grade}},
+    /// or a pickle of the same (dict uid -> list / set of doc ids, or -> {doc id: grade}).
     #[arg(long, value_name = "QRELS")]
     pub labels: Option<PathBuf>,
+    /// Check a FAISS index file with --id-mapping and --labels instead of a KB.
+    #[arg(
+        long,
+        value_name = "INDEX",
+        conflicts_with = "kb",
+        requires = "id_mapping"
+    )]
+    pub faiss_index: Option<PathBuf>,
+    /// With --faiss-index: doc ids in index order (pickle / JSON list or dict, or one a line).
+    #[arg(long, value_name = "ID_MAPPING")]
+    pub id_mapping: Option<PathBuf>,
+
     /// Query texts (JSONL or TSV) for the labelled uids; without it, each uid is queried with
     /// the opening words of one of its relevant documents.
     #[arg(long, value_name = "QUERIES")]
@@ -39,20 +55,20 @@ pub struct Args {
     pub json: bool,
 }
 
-struct Checklist {
-    lines: Vec<(String, bool, String)>,
+pub(super) struct Checklist {
+    pub(super) lines: Vec<(String, bool, String)>,
 }
 
 impl Checklist {
-    fn add(&mut self, name: &str, ok: bool, detail: impl Into<String>) -> bool {
+    pub(super) fn add(&mut self, name: &str, ok: bool, detail: impl Into<String>) -> bool {
         self.lines.push((name.to_string(), ok, detail.into()));
         ok
     }
-    fn ok(&self) -> bool {
+    pub(super) fn ok(&self) -> bool {
         self.lines.iter().all(|l| l.1)
     }
     /// Prints to stdout, ignoring a closed pipe (`trawl check ... | head`).
-    fn print(&self, json: bool) {
+    pub(super) fn print(&self, json: bool) {
         use std::io::Write;
         let mut out = std::io::stdout().lock();
         if json {
@@ -88,7 +104,7 @@ impl Checklist {
     }
 }
 
-fn ms(t: Instant) -> String {
+pub(super) fn ms(t: Instant) -> String {
     format!("{:.1} ms", t.elapsed().as_secs_f64() * 1000.0)
 }
 
@@ -105,6 +121,12 @@ fn pseudo_query(kb: &KnowledgeBase, id: &str) -> Option<String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(index), Some(ids)) = (&args.faiss_index, &args.id_mapping) {
+        return Ok(super::check_faiss::run(index, ids, &args));
+    }
+    let Some(kb_path) = args.kb.clone() else {
+        anyhow::bail!("give a knowledge base directory, or --faiss-index with --id-mapping");
+    };
     let mut c = Checklist { lines: Vec::new() };
     let code = |c: &Checklist| {
         if c.ok() {
@@ -114,7 +136,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let t = Instant::now();
-    let (kb, opened) = match open_kb(&args.kb, &args.retriever) {
+    let (kb, opened) = match open_kb(&kb_path, &args.retriever) {
         Ok(x) => x,
         Err(e) => {
             c.add("knowledge base", false, format!("{e:#}"));
@@ -134,7 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         true,
         format!(
             "{}: {} documents, indexes: {} ({})",
-            args.kb.display(),
+            kb_path.display(),
             kb.num_docs(),
             indexes.join(", "),
             ms(t)
@@ -168,35 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 l.labelled_uids().len()
             ),
         );
-        let mut positive = 0usize;
-        let mut missing: Vec<&str> = Vec::new();
-        for (_, docs) in l.qrels().iter() {
-            for (d, &g) in docs {
-                if g > 0 {
-                    positive += 1;
-                    if kb.ordinal_of(d).is_none() {
-                        missing.push(d);
-                    }
-                }
-            }
-        }
-        let share = if positive == 0 {
-            0.0
-        } else {
-            missing.len() as f64 / positive as f64
-        };
-        missing.sort_unstable();
-        let example = missing
-            .first()
-            .map_or(String::new(), |m| format!(", e.g. `{m}`"));
-        c.add(
-            "labelled docs in KB",
-            share <= args.max_missing,
-            format!(
-                "{} of {positive} relevant doc ids missing from the KB{example}",
-                missing.len()
-            ),
-        );
+        check_labelled_docs(&mut c, l, "KB", args.max_missing, |d| {
+            kb.ordinal_of(d).is_some()
+        });
     }
 
     // Queries: real texts for labelled uids when given, else pseudo-queries from their docs.
@@ -269,6 +265,46 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     c.print(args.json);
     Ok(code(&c))
+}
+
+/// One checklist line: the share of relevant doc ids (`where_` names the collection) that
+/// `present` does not know must stay within `max_missing`.
+pub(super) fn check_labelled_docs(
+    c: &mut Checklist,
+    l: &Labels,
+    where_: &str,
+    max_missing: f64,
+    present: impl Fn(&str) -> bool,
+) {
+    let mut positive = 0usize;
+    let mut missing: Vec<&str> = Vec::new();
+    for (_, docs) in l.qrels().iter() {
+        for (d, &g) in docs {
+            if g > 0 {
+                positive += 1;
+                if !present(d) {
+                    missing.push(d);
+                }
+            }
+        }
+    }
+    let share = if positive == 0 {
+        0.0
+    } else {
+        missing.len() as f64 / positive as f64
+    };
+    missing.sort_unstable();
+    let example = missing
+        .first()
+        .map_or(String::new(), |m| format!(", e.g. `{m}`"));
+    c.add(
+        &format!("labelled docs in {where_}"),
+        share <= max_missing,
+        format!(
+            "{} of {positive} relevant doc ids missing from the {where_}{example}",
+            missing.len()
+        ),
+    );
 }
 
 /// Union holds every rewrite's documents; intersection only documents common to all.

@@ -4,13 +4,14 @@
 //! Queries: every qrels query that at least one run answers; a run that misses such a query
 //! scores 0 on it (as trec_eval -c would), so all runs are paired on the same queries.
 
-use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
 use trawl_eval::metric::parse_list;
-use trawl_eval::significance::{paired_t_test, randomisation_test, DEFAULT_PERMUTATIONS};
+use trawl_eval::significance::{
+    paired_columns, paired_p_value, PairedTest, TestSettings, DEFAULT_PERMUTATIONS,
+};
 use trawl_eval::{EvalOptions, Evaluation};
 
 use super::eval::{emit, evaluate_files, read_permissive_qrels, DEFAULT_METRICS};
@@ -60,14 +61,6 @@ fn run_name(path: &std::path::Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// One metric's per-query values of a run, over `queries` (0 where the run has none).
-fn column(eval: &Evaluation, queries: &BTreeSet<String>, m: usize) -> Vec<f64> {
-    queries
-        .iter()
-        .map(|q| eval.per_query.get(q).map_or(0.0, |v| v[m]))
-        .collect()
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let metrics = parse_list(&args.metrics)?;
     if metrics.is_empty() {
@@ -84,10 +77,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|r| evaluate_files(&qrels, r, &metrics, &opts))
         .collect::<anyhow::Result<_>>()?;
-    let queries: BTreeSet<String> = evals
-        .iter()
-        .flat_map(|e| e.per_query.keys().cloned())
-        .collect();
+    let per_query: Vec<_> = evals.iter().map(|e| &e.per_query).collect();
+    let (queries, _) = paired_columns(&per_query, 0);
     for (path, e) in args.runs.iter().zip(&evals) {
         let missing = queries.len() - e.per_query.len();
         if missing > 0 {
@@ -98,20 +89,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let settings = |test| TestSettings {
+        test,
+        permutations: args.permutations,
+        seed: args.seed,
+    };
     let mut table: Vec<(String, Vec<Row>)> = Vec::new();
     for (m, metric) in metrics.iter().enumerate() {
-        let base = column(&evals[0], &queries, m);
+        let (_, columns) = paired_columns(&per_query, m);
+        let base = &columns[0];
         let mut rows = Vec::new();
-        for (i, (path, e)) in args.runs.iter().zip(&evals).enumerate() {
-            let col = column(e, &queries, m);
+        for (i, (path, col)) in args.runs.iter().zip(&columns).enumerate() {
             let mean = col.iter().sum::<f64>() / col.len() as f64;
             let (delta, p_t, p_rand) = if i == 0 || col.len() < 2 {
                 (None, None, None)
             } else {
                 let base_mean = base.iter().sum::<f64>() / base.len() as f64;
-                let t = paired_t_test(&col, &base)?;
-                let r = randomisation_test(&col, &base, args.permutations, args.seed)?;
-                (Some(mean - base_mean), Some(t.p_value), Some(r))
+                let t = paired_p_value(col, base, &settings(PairedTest::TTest))?;
+                let r = paired_p_value(col, base, &settings(PairedTest::Randomisation))?;
+                (Some(mean - base_mean), Some(t), Some(r))
             };
             rows.push(Row {
                 run: run_name(path),

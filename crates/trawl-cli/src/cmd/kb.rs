@@ -21,6 +21,8 @@ pub enum Command {
     },
     /// Add an approximate vector index (HNSW, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
+    /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
+    ImportFaiss(super::kb_import_faiss::Args),
 }
 
 #[derive(clap::Args)]
@@ -42,6 +44,12 @@ pub struct BuildArgs {
     pub force: bool,
     #[command(flatten)]
     pub bm25_settings: Bm25Args,
+    /// Cut the documents into chunks first (ids `<id>#<n>`; see `trawl chunk --help` for the
+    /// options); searches can then collapse chunks to documents (`--collapse max`).
+    #[arg(long)]
+    pub chunk: bool,
+    #[command(flatten)]
+    pub chunking: super::chunk::ChunkArgs,
 }
 
 /// BM25 analysis and scoring settings (shared by `kb build` and `beir`).
@@ -207,15 +215,28 @@ pub fn build_with_progress(
     out: &Path,
     options: &KbBuildOptions,
     model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
 ) -> anyhow::Result<(KnowledgeBase, f64)> {
     let start = Instant::now();
-    let stream = read_docs(docs)?;
+    let parents = std::rc::Rc::new(std::cell::RefCell::new(super::chunk::ParentCount::default()));
+    let stream: Box<dyn Iterator<Item = trawl_data::Result<Document>>> = match chunking {
+        Some(c) => Box::new(super::chunk::chunked_docs(
+            docs,
+            c.chunker()?,
+            c.skip_empty,
+            parents.clone(),
+        )?),
+        None => read_docs(docs)?,
+    };
     let bar = doc_progress("indexing");
     let result = KnowledgeBase::build_staged(stream, out, options, |n| bar.set_position(n));
     bar.finish_and_clear();
     let mut staged =
         result.with_context(|| format!("building a knowledge base from {}", docs.display()))?;
     report_recovery(staged.recovered());
+    if let Some(c) = chunking {
+        staged.set_chunks(c.manifest(&parents.borrow()))?;
+    }
     if let Some(model) = model {
         add_dense_index(&mut staged, model)?;
     }
@@ -286,6 +307,11 @@ pub fn add_dense_index(_staged: &mut StagedKb, _model: &str) -> anyhow::Result<(
 
 fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let bm25 = args.bm25 || args.dense.is_none();
+    if !args.chunk && args.chunking.any_given() {
+        anyhow::bail!(
+            "chunking options (--max-words, --max-tokens, --overlap, --by, ...) need --chunk"
+        );
+    }
     if let Some(_model) = &args.dense {
         #[cfg(not(feature = "dense"))]
         anyhow::bail!(
@@ -307,7 +333,14 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         .chain(model_path)
         .collect();
     trawl_store::refuse_output_containing(&args.out, &inputs)?;
-    let (kb, secs) = build_with_progress(&args.docs, &args.out, &options, args.dense.as_deref())?;
+    let chunking = args.chunk.then_some(&args.chunking);
+    let (kb, secs) = build_with_progress(
+        &args.docs,
+        &args.out,
+        &options,
+        args.dense.as_deref(),
+        chunking,
+    )?;
     let m = kb.manifest();
     let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
     let empty = if m.num_empty_docs > 0 {
@@ -315,12 +348,16 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     } else {
         String::new()
     };
+    let chunks = match &m.chunks {
+        Some(c) => format!(" (chunks of {} documents)", c.num_parents),
+        None => String::new(),
+    };
     let dense = match &m.dense {
         Some(d) => format!(", {}-d vectors ({})", d.dim, d.model),
         None => String::new(),
     };
     println!(
-        "built {}: {} docs{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s)",
+        "built {}: {} docs{chunks}{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s)",
         args.out.display(),
         m.num_docs,
         terms,
@@ -335,6 +372,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build(args) => build(args),
         Command::Index(args) => super::kb_index::run(args),
+        Command::ImportFaiss(args) => super::kb_import_faiss::run(args),
         Command::Info { kb } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());

@@ -1,14 +1,24 @@
 //! One module per subcommand: its clap arguments and its `run`.
 
 pub mod beir;
+pub mod bench;
 pub mod check;
+mod check_faiss;
+pub mod chunk;
 pub mod compare;
+pub mod embeddings;
 pub mod encode;
 pub mod eval;
+pub mod index_args;
 pub mod kb;
+mod kb_import_faiss;
 pub mod kb_index;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
+pub mod prep;
+pub mod rag_data;
+pub mod report;
+pub mod reward;
 pub mod search;
 pub mod serve;
 #[cfg(feature = "train")]

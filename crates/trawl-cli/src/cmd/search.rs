@@ -27,19 +27,8 @@ pub struct Args {
     /// JSON output is {"results": [{"hits": [{"id", "score"}, ...]}, ...]} in row order.
     #[arg(long, conflicts_with = "query")]
     pub vectors: Option<PathBuf>,
-    /// Vector index for dense search: `exact` (default) or the name of an approximate index
-    /// added with `trawl kb index`.
-    #[arg(long)]
-    pub index: Option<String>,
-    /// HNSW: candidate list size (higher: better recall, slower).
-    #[arg(long)]
-    pub ef: Option<usize>,
-    /// IVF: lists probed per query.
-    #[arg(long)]
-    pub nprobe: Option<usize>,
-    /// IVF-PQ: re-score the first R candidates exactly (needs an index built with --refine-vectors).
-    #[arg(long)]
-    pub refine: Option<usize>,
+    #[command(flatten)]
+    pub ann: super::index_args::IndexArgs,
     /// How many documents to return.
     #[arg(short = 'k', long = "top-k", default_value_t = 10)]
     pub k: usize,
@@ -56,6 +45,17 @@ pub struct Args {
     /// top k (same results; the reference path).
     #[arg(long)]
     pub exhaustive: bool,
+    /// On a chunked KB (`kb build --chunk`): rank documents, each by its best chunk (`max`,
+    /// MaxP); the id is the document's, title and snippet the best chunk's.
+    #[arg(long, value_enum)]
+    pub collapse: Option<CollapseArg>,
+}
+
+/// How chunk hits become document hits.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CollapseArg {
+    /// MaxP: a document scores its best chunk's score.
+    Max,
 }
 
 #[derive(serde::Serialize)]
@@ -115,21 +115,28 @@ impl RetrieverArg {
 
 /// Runs the query through the chosen retriever (dense and hybrid encode it with the KB's model).
 fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<Vec<KbHit>> {
-    if args.retriever == RetrieverArg::Bm25 {
-        if args.index.is_some() {
-            anyhow::bail!(
-                "--index selects a vector index: use it with --retriever dense or hybrid"
-            );
-        }
+    if args.collapse.is_some() && kb.manifest().chunks.is_none() {
+        anyhow::bail!(
+            "--collapse: {} is not chunked (build it with `trawl kb build --chunk`)",
+            args.kb.display()
+        );
+    }
+    if args.retriever == RetrieverArg::Bm25 && args.ann.index.is_some() {
+        anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
+    }
+    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() {
         return Ok(kb.search_bm25(query, args.k)?);
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: args.model.clone(),
-        index: args.index.clone(),
+        index: args.ann.index.clone(),
         search: search_params(args),
         ..Default::default()
     };
-    let retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
+    let mut retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
+    if args.collapse == Some(CollapseArg::Max) {
+        retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    }
     let mut lists = retriever.retrieve_batch(&[query], args.k)?;
     Ok(lists
         .pop()
@@ -144,11 +151,7 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
 }
 
 fn search_params(args: &Args) -> trawl_kb::SearchParams {
-    trawl_kb::SearchParams {
-        ef: args.ef,
-        nprobe: args.nprobe,
-        refine: args.refine,
-    }
+    args.ann.params()
 }
 
 #[derive(serde::Serialize)]
@@ -170,7 +173,7 @@ fn run_vectors(
 ) -> anyhow::Result<ExitCode> {
     let (values, n, dim) = trawl_vector::npy::read_npy_f32(path)
         .with_context(|| format!("reading query vectors {}", path.display()))?;
-    let index = kb.vector_index(args.index.as_deref())?;
+    let index = kb.vector_index(args.ann.index.as_deref())?;
     if dim != index.dim() {
         anyhow::bail!(
             "{}: query vectors have dimension {dim} but the KB's vectors have dimension {}; encode the queries with the KB's model ({})",
@@ -180,7 +183,7 @@ fn run_vectors(
         );
     }
     let results = kb.search_vectors(
-        args.index.as_deref(),
+        args.ann.index.as_deref(),
         &values,
         n,
         args.k,

@@ -34,6 +34,9 @@ pub struct RetrieverArgs {
     /// Candidates taken from each retriever before hybrid fusion (at least k).
     #[arg(long, default_value_t = trawl_retrieve::DEFAULT_CANDIDATE_DEPTH)]
     pub depth: usize,
+    /// The vector index dense retrieval searches (`--index NAME --ef --nprobe --refine`).
+    #[command(flatten)]
+    pub ann: super::index_args::IndexArgs,
 }
 
 impl RetrieverArgs {
@@ -50,7 +53,8 @@ impl RetrieverArgs {
                 weights: self.weights.clone(),
                 candidate_depth: self.depth,
             },
-            ..Default::default()
+            index: self.ann.index.clone(),
+            search: self.ann.params(),
         }
     }
 }
@@ -138,6 +142,11 @@ pub fn open_kb(
 }
 
 pub fn load_labels(path: &Path) -> anyhow::Result<Labels> {
+    if trawl_parquet::is_parquet(path) {
+        let qrels = trawl_parquet::read_qrels(path)
+            .with_context(|| format!("cannot load the labels {}", path.display()))?;
+        return Ok(Labels::from_qrels(qrels));
+    }
     Labels::load(path).with_context(|| format!("cannot load the labels {}", path.display()))
 }
 

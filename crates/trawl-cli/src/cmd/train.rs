@@ -2,15 +2,11 @@
 //! and hard negatives), evaluation during training, best checkpoint kept, sentence-transformers
 //! folder out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use trawl_train::data::{
-    eval_set_from_examples, read_beir_split, read_examples, split_train_validation,
-};
-use trawl_train::model::{resolve_model_dir, LoadOptions, SentenceModel};
-use trawl_train::trainer::{resume_point, train, TrainConfig, TrainEvent};
+use trawl_train::job::{self, TrainJob};
+use trawl_train::trainer::{TrainConfig, TrainEvent};
 use trawl_train::MnrlConfig;
 
 #[derive(clap::Args, Debug)]
@@ -117,69 +113,6 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let run_dir = args.run_dir.clone().unwrap_or_else(|| {
-        let mut s = args.out.clone().into_os_string();
-        s.push(".run");
-        PathBuf::from(s)
-    });
-    // One run per output: both folders stay locked until the run ends (a second run fails now,
-    // naming this one's PID, instead of overwriting its results later).
-    let out_lock = trawl_store::DirLock::acquire(&args.out)?;
-    let _run_lock = trawl_store::DirLock::acquire(&run_dir)?;
-    let model_dir = if args.resume {
-        resume_point(&run_dir).with_context(|| {
-            format!(
-                "--resume: {} has no checkpoint",
-                run_dir.join("last").display()
-            )
-        })?
-    } else {
-        resolve_model_dir(&args.model)?
-    };
-    let opts = LoadOptions {
-        max_seq_len: args.max_seq_len,
-        projection_dim: if args.resume {
-            None
-        } else {
-            args.projection_dim
-        },
-        seed: args.seed,
-        ..Default::default()
-    };
-    let model = SentenceModel::load(&model_dir, &opts)
-        .with_context(|| format!("loading {}", model_dir.display()))?;
-    // --force may replace a trawl output, never the model or the data being read.
-    let mut inputs: Vec<&Path> = vec![args.data.as_path(), run_dir.as_path()];
-    if !args.resume {
-        inputs.push(model_dir.as_path());
-    }
-    if let Some(e) = &args.eval {
-        inputs.push(e.as_path());
-    }
-    trawl_store::refuse_output_containing(&args.out, &inputs)?;
-    let base_inputs: Vec<&Path> = inputs
-        .iter()
-        .copied()
-        .filter(|p| *p != run_dir.as_path())
-        .collect();
-    trawl_store::refuse_output_containing(&run_dir, &base_inputs)?;
-    out_lock.recover()?;
-    trawl_train::checkpoint::check_output_dir(&args.out, &model, args.force)?;
-    let all = read_examples(&args.data, &args.train_split)?;
-    let (examples, eval) = match &args.eval {
-        Some(p) if p.is_dir() => (all, Some(read_beir_split(p, &args.split)?)),
-        Some(p) => {
-            let ev = read_examples(p, &args.split)?;
-            let set = eval_set_from_examples(&ev, &all);
-            (all, Some(set))
-        }
-        None if args.val_fraction > 0.0 => {
-            let (t, v) = split_train_validation(all, args.val_fraction, args.seed)?;
-            let set = eval_set_from_examples(&v, &t);
-            (t, Some(set))
-        }
-        None => (all, None),
-    };
     let loss = match args.temperature {
         Some(t) => MnrlConfig::from_temperature(t, args.symmetric)?,
         None => MnrlConfig {
@@ -211,6 +144,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         interrupt_after: args.interrupt_after,
         packed_cpu: !args.autograd,
     };
+    let job = TrainJob {
+        run_dir: args
+            .run_dir
+            .unwrap_or_else(|| job::default_run_dir(&args.out)),
+        model: args.model,
+        data: args.data,
+        train_split: args.train_split,
+        out: args.out,
+        force: args.force,
+        resume: args.resume,
+        eval: args.eval,
+        split: args.split,
+        val_fraction: args.val_fraction,
+        max_seq_len: args.max_seq_len,
+        projection_dim: args.projection_dim,
+        cfg,
+    };
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -221,76 +171,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let summary = train(
-        &model,
-        &examples,
-        eval.as_ref(),
-        &cfg,
-        &run_dir,
-        args.resume,
-        &mut |e| match e {
-            TrainEvent::Started {
-                total_steps,
-                start_step,
-                ..
-            } => {
-                bar.set_length(*total_steps);
-                bar.set_position(*start_step);
-            }
-            TrainEvent::Step {
-                step,
-                loss,
-                lr,
-                examples_per_sec,
-                ..
-            } => {
-                bar.set_position(*step);
-                bar.set_message(format!(
-                    "loss {loss:.4}  lr {lr:.2e}  {examples_per_sec:.1} ex/s"
-                ));
-            }
-            TrainEvent::Evaluated {
-                step,
-                scores,
-                is_best,
-            } => {
-                let vals: Vec<String> = scores
-                    .values
-                    .iter()
-                    .map(|(n, v)| format!("{n} {v:.4}"))
-                    .collect();
-                bar.println(format!(
-                    "step {step}: {}{}",
-                    vals.join("  "),
-                    if *is_best { "  (best)" } else { "" }
-                ));
-            }
-            TrainEvent::Saved { .. } => {}
-        },
-    )?;
-    bar.finish_and_clear();
-    let final_model = SentenceModel::load(
-        &summary.model_dir,
-        &LoadOptions {
-            max_seq_len: args.max_seq_len,
-            ..Default::default()
-        },
-    )?;
-    trawl_train::checkpoint::save_model_with_lock(&final_model, out_lock, args.force, &[])?;
-    let best = summary.best.as_ref().map(|(step, s)| {
-        let mut m = serde_json::Map::new();
-        m.insert("step".into(), (*step).into());
-        for (n, v) in &s.values {
-            m.insert(n.clone(), (*v).into());
+    let summary = job::run(&job, &mut |e| match e {
+        TrainEvent::Started {
+            total_steps,
+            start_step,
+            ..
+        } => {
+            bar.set_length(*total_steps);
+            bar.set_position(*start_step);
         }
-        serde_json::Value::Object(m)
-    });
+        TrainEvent::Step {
+            step,
+            loss,
+            lr,
+            examples_per_sec,
+            ..
+        } => {
+            bar.set_position(*step);
+            bar.set_message(format!(
+                "loss {loss:.4}  lr {lr:.2e}  {examples_per_sec:.1} ex/s"
+            ));
+        }
+        TrainEvent::Evaluated {
+            step,
+            scores,
+            is_best,
+        } => {
+            let vals: Vec<String> = scores
+                .values
+                .iter()
+                .map(|(n, v)| format!("{n} {v:.4}"))
+                .collect();
+            bar.println(format!(
+                "step {step}: {}{}",
+                vals.join("  "),
+                if *is_best { "  (best)" } else { "" }
+            ));
+        }
+        TrainEvent::Saved { .. } => {}
+    })?;
+    bar.finish_and_clear();
     if args.json {
-        let out = serde_json::json!({
-            "out": args.out, "run_dir": run_dir, "steps": summary.steps, "seconds": summary.seconds,
-            "seconds_per_step": summary.mean_step_seconds, "last_loss": summary.last_loss,
-            "best": best, "stopped_early": summary.stopped_early,
-        });
+        let out = job::summary_json(&job, &summary);
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         println!(
@@ -308,13 +230,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if summary.stopped_early {
             println!(
                 "stopped early (no improvement for {} evaluations)",
-                args.patience.unwrap_or(0)
+                job.cfg.patience.unwrap_or(0)
             );
         }
         println!(
             "model: {}   (checkpoints and train_log.jsonl: {})",
-            args.out.display(),
-            run_dir.display()
+            job.out.display(),
+            job.run_dir.display()
         );
     }
     Ok(ExitCode::SUCCESS)

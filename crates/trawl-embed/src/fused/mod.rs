@@ -80,7 +80,8 @@ impl FusedBert {
         };
         let eps = c.layer_norm_eps as f32;
 
-        // Embeddings: word + position + token type 0, then LayerNorm.
+        // Embeddings: word + position (from the family's offset) + token type 0, then LayerNorm.
+        let offset = c.position_offset;
         let mut x = vec![0f32; t * h];
         for (i, s) in seqs.iter().enumerate() {
             for (p, &id) in s.iter().enumerate() {
@@ -88,7 +89,7 @@ impl FusedBert {
                 let wi = (id as usize).min(c.vocab_size - 1);
                 let (we, pe, te) = (
                     &self.w.word[wi * h..(wi + 1) * h],
-                    &self.w.position[p * h..(p + 1) * h],
+                    &self.w.position[(p + offset) * h..(p + offset + 1) * h],
                     &self.w.token_type[..h],
                 );
                 for j in 0..h {
@@ -100,6 +101,12 @@ impl FusedBert {
             kernels::residual_layer_norm(rows, &[], &[], &self.w.emb_ln_g, &self.w.emb_ln_b, eps)
         });
 
+        let longest = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        let buckets = self
+            .w
+            .relative_bias
+            .as_ref()
+            .map(|_| crate::relative::buckets_up_to(longest));
         let mut qkv = vec![0f32; t * 3 * h];
         let mut ctx = vec![0f32; t * h];
         let mut tmp = vec![0f32; t * h];
@@ -109,7 +116,7 @@ impl FusedBert {
                 row.copy_from_slice(&l.qkv_b);
             }
             linear(&mut qkv, &x, &l.qkv_w, t, 3 * h, h, true, par);
-            self.attention(&qkv, &mut ctx, &starts, threads);
+            self.attention(&qkv, &mut ctx, &starts, buckets.as_deref(), threads);
             linear(&mut tmp, &ctx, &l.attn_out_w, t, h, h, false, par);
             self.rows2(&mut x, &tmp, h, threads, |xr, yr| {
                 kernels::residual_layer_norm(xr, yr, &l.attn_out_b, &l.ln1_g, &l.ln1_b, eps)
@@ -154,8 +161,17 @@ impl FusedBert {
         }
     }
 
-    /// Self-attention of every (sequence, head): softmax(Q K^T / sqrt(d)) V into `ctx`.
-    fn attention(&self, qkv: &[f32], ctx: &mut [f32], starts: &[usize], threads: usize) {
+    /// Self-attention of every (sequence, head): softmax(Q K^T / sqrt(d) [+ relative bias]) V
+    /// into `ctx`. `buckets` (MPNet): the bucket of each relative distance, see
+    /// [`crate::relative::buckets_up_to`].
+    fn attention(
+        &self,
+        qkv: &[f32],
+        ctx: &mut [f32],
+        starts: &[usize],
+        buckets: Option<&[usize]>,
+        threads: usize,
+    ) {
         let c = &self.cfg;
         let (h, heads) = (c.hidden_size, c.num_attention_heads);
         let dh = h / heads;
@@ -166,6 +182,16 @@ impl FusedBert {
         let task = |scores: &mut Vec<f32>, (i, head): (usize, usize)| {
             let (s0, len) = (starts[i], starts[i + 1] - starts[i]);
             scores.resize(len * len, 0.0);
+            let bias = self.w.relative_bias.as_deref().zip(buckets);
+            if let Some((table, buckets)) = bias {
+                // buckets has 2 * longest - 1 entries; distance 0 sits in the middle.
+                let mid = buckets.len() / 2;
+                for (i, row) in scores[..len * len].chunks_exact_mut(len).enumerate() {
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = table[buckets[mid + j - i] * heads + head];
+                    }
+                }
+            }
             let base = s0 * 3 * h + head * dh;
             // SAFETY: all reads stay inside qkv rows s0..s0+len (asserted length above); the
             // write goes to ctx rows s0..s0+len, columns head*dh..(head+1)*dh, a region no
@@ -182,14 +208,14 @@ impl FusedBert {
                     scores.as_mut_ptr(),
                     1,
                     len as isize,
-                    false,
+                    bias.is_some(),
                     q,
                     1,
                     rs,
                     k,
                     rs,
                     1,
-                    0.0,
+                    if bias.is_some() { 1.0 } else { 0.0 },
                     scale,
                     false,
                     false,

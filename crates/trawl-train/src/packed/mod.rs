@@ -48,7 +48,7 @@ pub fn batch_grads(
         model.config(),
         weights::BertWeights::new(&view, model.config()),
     );
-    let pooling = model.pipeline.pooling;
+    let pooling = model.pooling;
     let (pooled, saved) = bert.forward(&batch, pooling, rng);
 
     let h = model.config().hidden_size;

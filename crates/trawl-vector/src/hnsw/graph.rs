@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::collections::BinaryHeap;
 
 use crate::rng::SplitMix64;
-use crate::simd::{dot, has_avx2_fma};
+use crate::simd::{distance, has_avx2_fma};
 use crate::Hit;
 
 use super::HnswParams;
@@ -72,6 +72,8 @@ thread_local! {
 #[derive(Clone, Copy)]
 pub(crate) struct GraphRef<'a> {
     pub dim: usize,
+    /// Rank by squared L2 distance (else by negated inner product).
+    pub l2: bool,
     pub m: usize,
     pub vectors: &'a [f32],
     pub layer0: &'a [u32],
@@ -94,7 +96,7 @@ impl<'a> GraphRef<'a> {
 
     #[inline(always)]
     fn dist(&self, q: &[f32], i: u32) -> f32 {
-        -dot(q, self.row(i))
+        distance(self.l2, q, self.row(i))
     }
 
     #[inline(always)]
@@ -257,7 +259,7 @@ fn draw_levels(n: usize, m: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-pub(crate) fn build(rows: &[f32], dim: usize, p: &HnswParams) -> Built {
+pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built {
     let n = rows.len() / dim;
     let m = p.m;
     let levels = draw_levels(n, m, p.seed);
@@ -270,6 +272,7 @@ pub(crate) fn build(rows: &[f32], dim: usize, p: &HnswParams) -> Built {
     }
     let mut b = Builder {
         dim,
+        l2,
         m,
         ef_construction: p.ef_construction,
         rows,
@@ -296,6 +299,7 @@ pub(crate) fn build(rows: &[f32], dim: usize, p: &HnswParams) -> Built {
 
 struct Builder<'a> {
     dim: usize,
+    l2: bool,
     m: usize,
     ef_construction: usize,
     rows: &'a [f32],
@@ -321,6 +325,7 @@ impl<'a> Builder<'a> {
     fn view(&self) -> GraphRef<'_> {
         GraphRef {
             dim: self.dim,
+            l2: self.l2,
             m: self.m,
             vectors: self.rows,
             layer0: &self.layer0,
@@ -363,7 +368,10 @@ impl<'a> Builder<'a> {
                 break;
             }
             let rc = self.row(c.id);
-            if kept.iter().all(|&s| -dot(rc, self.row(s)) >= c.d) {
+            if kept
+                .iter()
+                .all(|&s| distance(self.l2, rc, self.row(s)) >= c.d)
+            {
                 kept.push(c.id);
             }
         }
@@ -411,7 +419,7 @@ impl<'a> Builder<'a> {
                         .iter()
                         .chain(std::iter::once(&i))
                         .map(|&j| Cand {
-                            d: -dot(rs, self.row(j)),
+                            d: distance(self.l2, rs, self.row(j)),
                             id: j,
                         })
                         .collect();

@@ -121,7 +121,7 @@ impl HnswIndex {
         if metric == Metric::Cosine {
             normalize_rows(&mut rows, dim);
         }
-        let g = graph::build(&rows, dim, &params);
+        let g = graph::build(&rows, dim, metric == Metric::L2, &params);
         Ok(HnswIndex {
             dim,
             metric,
@@ -151,6 +151,7 @@ impl HnswIndex {
     pub(crate) fn view(&self) -> graph::GraphRef<'_> {
         graph::GraphRef {
             dim: self.dim,
+            l2: self.metric == Metric::L2,
             m: self.params.m,
             vectors: self.vectors.as_slice(),
             layer0: self.layer0.as_slice(),

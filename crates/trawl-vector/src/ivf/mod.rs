@@ -9,7 +9,9 @@
 //!   are re-scored exactly from stored full vectors (FAISS's IndexRefineFlat).
 //!
 //! Coarse assignment and probing use L2 distance to the centroids (FAISS's `IndexFlatL2`
-//! quantiser); vectors are scored by inner product (cosine: normalised first).
+//! quantiser; an imported FAISS index with an `IndexFlatIP` quantiser probes by inner product);
+//! vectors are scored by inner product (cosine: normalised first) or, for `Metric::L2`, by the
+//! negated squared distance (IVF-PQ then builds one table per list, from the query's residual).
 
 mod persist;
 pub(crate) mod pq;
@@ -20,7 +22,7 @@ use crate::array::Array;
 use crate::index::{checked_k, SearchParams, VectorIndex};
 use crate::kmeans::{assign_nearest, kmeans, norms, KMeansParams};
 use crate::rng::SplitMix64;
-use crate::simd::dot;
+use crate::simd::{dot, l2sq};
 use crate::{normalize_rows, Error, Hit, Metric, Result, TopK};
 
 pub use persist::IVF_FILES;
@@ -86,6 +88,9 @@ pub struct IvfIndex {
     pub(crate) lists: Lists,
     /// Full vectors by ordinal (IVF-PQ with `keep_vectors`), for exact re-scoring.
     pub(crate) full: Option<Array<f32>>,
+    /// Probe the lists whose centroids have the largest inner product with the query (FAISS
+    /// IVF indexes over an `IndexFlatIP` quantiser) instead of the nearest by L2.
+    pub(crate) probe_ip: bool,
 }
 
 impl std::fmt::Debug for IvfIndex {
@@ -234,6 +239,7 @@ impl IvfIndex {
             ids: Array::Owned(ids),
             lists,
             full,
+            probe_ip: false,
         })
     }
 
@@ -256,6 +262,67 @@ impl IvfIndex {
             + self.full.as_ref().map_or(0, |f| f.bytes().len())
     }
 
+    /// Every vector by ordinal: the stored vector (IVF-Flat, or IVF-PQ's kept full vectors) or
+    /// the list's centroid plus the decoded residual (IVF-PQ).
+    pub fn reconstruct_all(&self) -> Vec<f32> {
+        if let Some(f) = &self.full {
+            return f.as_slice().to_vec();
+        }
+        let dim = self.dim;
+        let mut out = vec![0f32; self.len * dim];
+        let offsets = self.offsets.as_slice();
+        for l in 0..self.params.nlist {
+            for e in offsets[l] as usize..offsets[l + 1] as usize {
+                let i = self.ids.as_slice()[e] as usize;
+                self.decode_entry(l, e, &mut out[i * dim..(i + 1) * dim]);
+            }
+        }
+        out
+    }
+
+    /// The vector of one ordinal, as [`IvfIndex::reconstruct_all`] gives it (a scan of the ids:
+    /// for spot checks, not bulk use).
+    pub fn reconstruct(&self, ordinal: u32) -> Option<Vec<f32>> {
+        let dim = self.dim;
+        if let Some(f) = &self.full {
+            let i = ordinal as usize;
+            return f
+                .as_slice()
+                .get(i * dim..(i + 1) * dim)
+                .map(<[f32]>::to_vec);
+        }
+        let e = self.ids.as_slice().iter().position(|&x| x == ordinal)?;
+        let offsets = self.offsets.as_slice();
+        let l = offsets.partition_point(|&o| o <= e as u64) - 1;
+        let mut out = vec![0f32; dim];
+        self.decode_entry(l, e, &mut out);
+        Some(out)
+    }
+
+    /// Entry `e` of list `l` as a full vector into `row`.
+    fn decode_entry(&self, l: usize, e: usize, row: &mut [f32]) {
+        let dim = self.dim;
+        match &self.lists {
+            Lists::Flat(v) => row.copy_from_slice(&v.as_slice()[e * dim..(e + 1) * dim]),
+            Lists::Pq {
+                m,
+                codes,
+                codebooks,
+            } => {
+                let c = &self.centroids.as_slice()[l * dim..(l + 1) * dim];
+                let (m, dsub) = (*m, dim / *m);
+                let code = &codes.as_slice()[e * m..(e + 1) * m];
+                let cb = codebooks.as_slice();
+                for (j, &k) in code.iter().enumerate() {
+                    let sub = &cb[(j * pq::KSUB + k as usize) * dsub..][..dsub];
+                    for t in 0..dsub {
+                        row[j * dsub + t] = c[j * dsub + t] + sub[t];
+                    }
+                }
+            }
+        }
+    }
+
     /// The `nprobe` lists nearest to `q` (L2 to the centroids), nearest first.
     #[inline(always)]
     fn probe(&self, q: &[f32], nprobe: usize, cnorms: &[f32]) -> Vec<usize> {
@@ -266,7 +333,14 @@ impl IvfIndex {
             .chunks_exact(dim)
             .zip(cnorms)
             .enumerate()
-            .map(|(l, (c, &nrm))| (nrm - 2.0 * dot(q, c), l))
+            .map(|(l, (c, &nrm))| {
+                let d = if self.probe_ip {
+                    -dot(q, c)
+                } else {
+                    nrm - 2.0 * dot(q, c)
+                };
+                (d, l)
+            })
             .collect();
         let nprobe = nprobe.min(d.len());
         if nprobe < d.len() {
@@ -322,14 +396,15 @@ impl IvfIndex {
         } else {
             k
         };
+        let l2 = self.metric == Metric::L2;
+        let score = |q: &[f32], x: &[f32]| if l2 { -l2sq(q, x) } else { dot(q, x) };
         let mut top = TopK::new(want);
         match &self.lists {
             Lists::Flat(data) => {
                 let data = data.as_slice();
                 for l in lists {
                     for e in offsets[l] as usize..offsets[l + 1] as usize {
-                        let s = dot(q, &data[e * dim..(e + 1) * dim]);
-                        top.push(ids[e], s);
+                        top.push(ids[e], score(q, &data[e * dim..(e + 1) * dim]));
                     }
                 }
             }
@@ -342,11 +417,24 @@ impl IvfIndex {
                 let codes = codes.as_slice();
                 let centroids = self.centroids.as_slice();
                 let mut table = Vec::new();
-                pq::ip_table(q, m, codebooks.as_slice(), &mut table);
+                if !l2 {
+                    pq::ip_table(q, m, codebooks.as_slice(), &mut table);
+                }
                 let mut scores = Vec::new();
+                let mut residual = vec![0f32; dim];
                 for l in lists {
                     let (a, b) = (offsets[l] as usize, offsets[l + 1] as usize);
-                    let base = dot(q, &centroids[l * dim..(l + 1) * dim]);
+                    let c = &centroids[l * dim..(l + 1) * dim];
+                    let base = if l2 {
+                        // |q - c - r|^2: one table per list, of the query's residual.
+                        for ((r, x), y) in residual.iter_mut().zip(q).zip(c) {
+                            *r = x - y;
+                        }
+                        pq::neg_l2_table(&residual, m, codebooks.as_slice(), &mut table);
+                        0.0
+                    } else {
+                        dot(q, c)
+                    };
                     scores.resize(b - a, 0.0);
                     pq::scan(&codes[a * m..b * m], m, &table, base, &mut scores);
                     for (e, &s) in (a..b).zip(&scores) {
@@ -360,7 +448,7 @@ impl IvfIndex {
             let full = full.as_slice();
             for h in hits.iter_mut() {
                 let d = h.doc as usize;
-                h.score = dot(q, &full[d * dim..(d + 1) * dim]);
+                h.score = score(q, &full[d * dim..(d + 1) * dim]);
             }
             hits.sort_by(Hit::rank_cmp);
         }

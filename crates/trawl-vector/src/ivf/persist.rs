@@ -54,6 +54,7 @@ impl IvfIndex {
         meta.push(codec);
         meta.push(metric_code(self.metric));
         meta.push(u8::from(self.params.keep_vectors));
+        meta.push(u8::from(self.probe_ip));
         meta.resize(META_LEN, 0);
         trawl_store::write_checked(&p.join(META.0), META.1, VERSION, &meta)?;
         self.centroids
@@ -172,6 +173,7 @@ impl IvfIndex {
             ids,
             lists,
             full,
+            probe_ip: b[55] == 1,
         })
     }
 }

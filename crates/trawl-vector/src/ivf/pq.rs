@@ -75,6 +75,28 @@ pub(crate) fn encode(rows: &[f32], dim: usize, m: usize, codebooks: &[f32]) -> V
 
 /// The query's table: `table[j * 256 + c]` = inner product of sub-vector j with sub-centroid c.
 pub(crate) fn ip_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
+    fill_table(q, m, codebooks, table, |a, b| {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    });
+}
+
+/// The query residual's table for L2: `table[j * 256 + c]` = minus the squared distance of
+/// sub-vector j to sub-centroid c (so the sum of lookups is the negated squared distance).
+pub(crate) fn neg_l2_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
+    fill_table(q, m, codebooks, table, |a, b| {
+        -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>()
+    });
+}
+
+/// `table[j * 256 + c] = f(sub-vector j of q, sub-centroid c of codebook j)`.
+#[inline(always)]
+fn fill_table(
+    q: &[f32],
+    m: usize,
+    codebooks: &[f32],
+    table: &mut Vec<f32>,
+    f: impl Fn(&[f32], &[f32]) -> f32,
+) {
     let dsub = q.len() / m;
     table.clear();
     table.resize(m * KSUB, 0.0);
@@ -85,7 +107,7 @@ pub(crate) fn ip_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f
             .iter_mut()
             .zip(book.chunks_exact(dsub))
         {
-            *t = qs.iter().zip(c).map(|(a, b)| a * b).sum();
+            *t = f(qs, c);
         }
     }
 }

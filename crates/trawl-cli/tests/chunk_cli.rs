@@ -1,0 +1,256 @@
+//! `trawl chunk`, `kb build --chunk`, `search --collapse max` and `beir --chunk` through the
+//! real binary.
+
+use std::path::Path;
+
+mod common;
+use common::{err, ok, trawl};
+
+/// Long documents of 1,000 filler words; document `long<i>` holds the rare word `needle<i>` once
+/// (word 320: chunk 6 at 50 words a chunk).
+fn long_corpus(path: &Path) {
+    let mut out = String::new();
+    for d in 0..6 {
+        let mut words: Vec<String> = (0..500)
+            .map(|w| format!("filler{} common", (w * 7 + d) % 97))
+            .collect();
+        words[160] = format!("needle{d} common");
+        let text = words.join(" ");
+        out.push_str(
+            &serde_json::json!({"_id": format!("long{d}"), "title": format!("Long {d}"), "text": text})
+                .to_string(),
+        );
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+#[test]
+fn chunk_writes_stable_ids_offsets_that_slice_the_parent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs.jsonl");
+    long_corpus(&docs);
+    let out = tmp.path().join("chunks.jsonl");
+    let args = [
+        "chunk",
+        docs.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-words",
+        "100",
+        "--overlap",
+        "20",
+    ];
+    let printed = ok(&trawl(&args));
+    assert!(printed.contains("chunks of 6 documents"), "{printed}");
+    let first = std::fs::read_to_string(&out).unwrap();
+    ok(&trawl(&args));
+    assert_eq!(
+        first,
+        std::fs::read_to_string(&out).unwrap(),
+        "same chunks on every run"
+    );
+    let parents: Vec<serde_json::Value> = std::fs::read_to_string(&docs)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let chunks: Vec<serde_json::Value> = first
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(chunks.len() > 6);
+    for c in &chunks {
+        let parent = parents.iter().find(|p| p["_id"] == c["parent_id"]).unwrap();
+        let n = c["chunk"].as_u64().unwrap();
+        assert_eq!(
+            c["_id"],
+            format!("{}#{n}", c["parent_id"].as_str().unwrap())
+        );
+        assert_eq!(c["title"], parent["title"]);
+        let text: Vec<char> = parent["text"].as_str().unwrap().chars().collect();
+        let (s, e) = (
+            c["char_start"].as_u64().unwrap() as usize,
+            c["char_end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(
+            text[s..e].iter().collect::<String>(),
+            c["text"].as_str().unwrap()
+        );
+        assert!(c["text"].as_str().unwrap().split_whitespace().count() <= 100);
+    }
+}
+
+#[test]
+fn a_parent_is_found_when_only_one_of_its_chunks_matches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs.jsonl");
+    long_corpus(&docs);
+    let kb = tmp.path().join("kb");
+    let kb = kb.to_str().unwrap();
+    let built = ok(&trawl(&[
+        "kb",
+        "build",
+        docs.to_str().unwrap(),
+        "--out",
+        kb,
+        "--chunk",
+        "--max-words",
+        "50",
+    ]));
+    assert!(built.contains("chunks of 6 documents"), "{built}");
+    let info: serde_json::Value = serde_json::from_str(&ok(&trawl(&["kb", "info", kb]))).unwrap();
+    assert_eq!(info["chunks"]["num_parents"], 6);
+    assert_eq!(info["chunks"]["size"], 50);
+    assert_eq!(info["chunks"]["measure"], "words");
+
+    let hits = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["search", kb, "needle3", "--json", "-k", "3"];
+        args.extend_from_slice(extra);
+        let v: serde_json::Value = serde_json::from_str(&ok(&trawl(&args))).unwrap();
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Word 320 lies in chunk 6 (words 300-349) of long3, and in no other chunk.
+    assert_eq!(hits(&[]), ["long3#6"]);
+    assert_eq!(hits(&["--collapse", "max"]), ["long3"]);
+    // A common word matches every chunk; collapsed, each parent appears once.
+    let v: serde_json::Value = serde_json::from_str(&ok(&trawl(&[
+        "search",
+        kb,
+        "common filler5",
+        "--json",
+        "-k",
+        "10",
+        "--collapse",
+        "max",
+    ])))
+    .unwrap();
+    let ids: Vec<&str> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    assert_eq!(unique.len(), 6, "{ids:?}");
+}
+
+#[test]
+fn bad_chunk_settings_and_empty_documents_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let docs = tmp.path().join("docs.jsonl");
+    std::fs::write(
+        &docs,
+        "{\"_id\": \"a\", \"text\": \"some words here\"}\n{\"_id\": \"b\", \"title\": \"t\", \"text\": \"  \"}\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("c.jsonl");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "chunk",
+            docs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        trawl(&args)
+    };
+    let e = err(&run(&["--max-words", "0"]));
+    assert!(e.contains("chunk size is 0"), "{e}");
+    let e = err(&run(&["--max-words", "10", "--overlap", "10"]));
+    assert!(
+        e.contains("overlap (10 words) must be smaller than the chunk size (10 words)"),
+        "{e}"
+    );
+    let e = err(&run(&[]));
+    assert!(
+        e.contains("docs.jsonl:2") && e.contains("\"b\" has no text to chunk"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no half-written output");
+    let printed = ok(&run(&["--skip-empty"]));
+    assert!(printed.contains("1 empty documents left out"), "{printed}");
+    let kb = tmp.path().join("kb");
+    let e = err(&trawl(&[
+        "kb",
+        "build",
+        docs.to_str().unwrap(),
+        "--out",
+        kb.to_str().unwrap(),
+        "--max-words",
+        "5",
+    ]));
+    assert!(e.contains("need --chunk"), "{e}");
+    let plain = tmp.path().join("plain");
+    ok(&trawl(&[
+        "kb",
+        "build",
+        out.to_str().unwrap(),
+        "--out",
+        plain.to_str().unwrap(),
+    ]));
+    let e = err(&trawl(&[
+        "search",
+        plain.to_str().unwrap(),
+        "words",
+        "--collapse",
+        "max",
+    ]));
+    assert!(e.contains("is not chunked"), "{e}");
+}
+
+/// MaxP over a chunked scifact KB ranks documents as well as the unchunked KB (abstracts are
+/// short, most are one chunk): nDCG@10 within 0.01, evaluated on document-level qrels.
+#[test]
+fn maxp_on_chunked_scifact_matches_the_unchunked_kb() {
+    let Some(dir) = trawl_data::shared_data::locate("beir/scifact") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |kb: &str, extra: &[&str]| -> serde_json::Value {
+        let kb = tmp.path().join(kb);
+        let mut args = vec![
+            "beir",
+            dir.to_str().unwrap(),
+            "--json",
+            "--kb-dir",
+            kb.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&ok(&trawl(&args))).unwrap()
+    };
+    let plain = run("plain", &[]);
+    let chunked = run(
+        "chunked",
+        &[
+            "--chunk",
+            "--max-words",
+            "200",
+            "--overlap",
+            "50",
+            "--by",
+            "sentence",
+        ],
+    );
+    let (a, b) = (
+        plain["metrics"]["ndcg@10"].as_f64().unwrap(),
+        chunked["metrics"]["ndcg@10"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "scifact BM25 nDCG@10: documents {a:.4}, chunks with MaxP {b:.4} ({} chunks)",
+        chunked["num_docs"]
+    );
+    assert!(
+        chunked["num_docs"].as_u64().unwrap() > 5183,
+        "some abstracts are cut"
+    );
+    assert!((a - b).abs() <= 0.01, "documents {a}, MaxP {b}");
+}

@@ -1,0 +1,117 @@
+//! What the chunking, RAG-data and diversity tests share: running the binary, reading JSONL,
+//! finding the model, and a `trawl serve` child answering JSON posts.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::Value;
+
+pub fn trawl(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .args(args)
+        .output()
+        .expect("run trawl")
+}
+
+/// Stdout of a run that must succeed.
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr of a run that must fail.
+pub fn err(o: &Output) -> String {
+    assert!(
+        !o.status.success(),
+        "expected a failure: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// all-MiniLM-L6-v2 (`TRAWL_TEST_MODEL` or `models/` above the working directory); `None`
+/// skips, except under `TRAWL_REQUIRE_MODEL=1`.
+pub fn model_dir() -> Option<PathBuf> {
+    let found = std::env::var_os("TRAWL_TEST_MODEL")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let cwd = std::env::current_dir().ok()?;
+            cwd.ancestors()
+                .map(|a| a.join("models").join("all-MiniLM-L6-v2"))
+                .find(|p| p.join("config.json").exists())
+        });
+    if found.is_none() {
+        let msg =
+            "all-MiniLM-L6-v2 not installed (run scripts/get-model.sh or set TRAWL_TEST_MODEL)";
+        if std::env::var("TRAWL_REQUIRE_MODEL").as_deref() == Ok("1") {
+            panic!("{msg}; TRAWL_REQUIRE_MODEL=1 forbids skipping");
+        }
+        eprintln!("skipped: {msg}");
+    }
+    found
+}
+
+/// A `trawl serve KB` on a free loopback port, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(kb: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
+        .arg("serve")
+        .arg(kb)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .to_string();
+    Server { child, addr }
+}
+
+impl Server {
+    /// POSTs `body` as JSON to `path`; the status and the JSON answer.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let body = body.to_string();
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).unwrap();
+        let status = raw[9..12].parse().unwrap();
+        (
+            status,
+            serde_json::from_str(raw.split_once("\r\n\r\n").unwrap().1).unwrap(),
+        )
+    }
+}

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Builds the tiny random encoders trawl-embed's architecture tests run (no PyTorch in CI: the
+folders and their reference outputs are committed under crates/trawl-embed/tests/fixtures/).
+
+Each model has hidden size 32, 2 layers, 4 heads and initializer_range 0.3 (transformers' default
+0.02 makes every output nearly the same vector), a tokenizer trained here on a few sentences, and is
+saved as a sentence-transformers folder (Transformer, Pooling[, Normalize]) with reference.json:
+sentence-transformers' embeddings of TEXTS (batch 4: padding, truncation at max_seq_length 24 and
+mixed lengths in each batch).
+
+Usage (a venv with torch, transformers, sentence-transformers):
+    /work/venv-models/bin/python scripts/make_tiny_models.py [--out crates/trawl-embed/tests/fixtures]
+"""
+import argparse
+import json
+import os
+import shutil
+import tempfile
+
+import sentence_transformers
+import torch
+import transformers
+from safetensors.torch import load_file, save_file
+from sentence_transformers import SentenceTransformer, models
+from tokenizers import Tokenizer, decoders, models as tmodels, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+CORPUS = [
+    "the cat sat on the mat",
+    "a quick brown fox jumps over the lazy dog",
+    "dense retrieval embeds queries and passages",
+    "BM25 counts terms and weighs rare ones higher",
+    "what is the boiling point of water at sea level",
+    "Proteins fold into shapes that decide what they do",
+    "rain fell on the hills and the rivers rose",
+    "who wrote the book about the whale",
+]
+
+TEXTS = [
+    "the cat sat",
+    "",
+    "what is dense retrieval and why does it embed queries and passages into one space for search",
+    "BM25",
+    "Proteins fold; the rivers rose! 東京 🧬 café",
+    "a quick brown fox jumps over the lazy dog and the cat sat on the mat while rain fell on the hills and the rivers rose again and again",
+    "who wrote the book",
+    "THE CAT SAT ON THE MAT",
+    "water",
+    "rain fell on the hills",
+]
+
+MAX_SEQ = 24
+COMMON = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+              initializer_range=0.3, max_position_embeddings=64)
+
+
+def bpe_tokenizer():
+    """Byte-level BPE with RoBERTa's specials: <s>=0 <pad>=1 </s>=2 <unk>=3 <mask>=4."""
+    tok = Tokenizer(tmodels.BPE(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    specials = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=300, special_tokens=specials,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0), trim_offsets=True, add_prefix_space=False)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+                                   pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>")
+    return fast
+
+
+def wordpiece_tokenizer():
+    """BERT-style WordPiece, lowercasing: [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4."""
+    tok = Tokenizer(tmodels.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(vocab_size=200, special_tokens=specials))
+    tok.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+                                                       special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+                                   sep_token="[SEP]", mask_token="[MASK]")
+
+
+def build(name, config, tokenizer, pooling, normalize, dtype, out_root):
+    torch.manual_seed(sum(map(ord, name)))
+    model = transformers.AutoModel.from_config(config).eval()
+    if dtype != torch.float32:
+        # Weights exactly representable in the stored dtype: the f32 reference then equals what
+        # a reader of the f16/bf16 file computes.
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(p.to(dtype).to(torch.float32))
+    with tempfile.TemporaryDirectory() as hf:
+        model.save_pretrained(hf)
+        tokenizer.save_pretrained(hf)
+        word = models.Transformer(hf, max_seq_length=MAX_SEQ)
+        mods = [word, models.Pooling(word.get_word_embedding_dimension(), pooling_mode=pooling)]
+        if normalize:
+            mods.append(models.Normalize())
+        st = SentenceTransformer(modules=mods, device="cpu")
+        dest = os.path.join(out_root, name)
+        shutil.rmtree(dest, ignore_errors=True)
+        st.save(dest)
+    vecs = st.encode(TEXTS, batch_size=4, convert_to_numpy=True)
+    weights = os.path.join(dest, "model.safetensors")
+    if dtype != torch.float32:
+        save_file({k: v.to(dtype) for k, v in load_file(weights).items()}, weights, metadata={"format": "pt"})
+    for junk in ["README.md"]:
+        if os.path.exists(os.path.join(dest, junk)):
+            os.remove(os.path.join(dest, junk))
+    ref = {
+        "model_type": config.model_type,
+        "dtype": str(dtype).replace("torch.", ""),
+        "pooling": pooling,
+        "normalize": normalize,
+        "max_seq_length": MAX_SEQ,
+        "batch_size": 4,
+        "transformers": transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "torch": torch.__version__,
+        "texts": TEXTS,
+        "embeddings": [[float(f"{x:.9g}") for x in v] for v in vecs],
+    }
+    with open(os.path.join(dest, "reference.json"), "w", encoding="utf-8") as f:
+        json.dump(ref, f, ensure_ascii=False)
+    print(f"{name}: {config.model_type} {ref['dtype']} {pooling} -> {dest}")
+
+
+def main():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(root, "crates", "trawl-embed", "tests", "fixtures"))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    bpe, wp = bpe_tokenizer(), wordpiece_tokenizer()
+    v_bpe, v_wp = len(bpe), len(wp)
+    build("tiny-mpnet", transformers.MPNetConfig(vocab_size=v_bpe, pad_token_id=1, **COMMON),
+          bpe, "mean", True, torch.float32, args.out)
+    build("tiny-roberta", transformers.RobertaConfig(vocab_size=v_bpe, pad_token_id=1, type_vocab_size=1, **COMMON),
+          bpe, "cls", False, torch.float32, args.out)
+    build("tiny-xlm-roberta", transformers.XLMRobertaConfig(vocab_size=v_bpe, pad_token_id=1, type_vocab_size=1, **COMMON),
+          bpe, "mean", True, torch.bfloat16, args.out)
+    build("tiny-distilbert", transformers.DistilBertConfig(vocab_size=v_wp, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                                           initializer_range=0.3, max_position_embeddings=64, pad_token_id=0),
+          wp, "max", False, torch.float16, args.out)
+
+
+if __name__ == "__main__":
+    main()
