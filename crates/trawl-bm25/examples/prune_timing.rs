@@ -2,6 +2,8 @@
 //! or a generated Zipfian corpus; checks that both return identical hits. For tuning; the
 //! benchmark with peers is bench/bm25_scale.sh.
 //! `cargo run --release -p trawl-bm25 --example prune_timing -- (DIR | --generate DOCS) [QUERIES]`
+//! (`PRUNE_TIMING_OPEN=BM25_DIR` searches that saved index with DIR's queries instead of
+//! building one from DIR's corpus).
 
 use std::time::Instant;
 
@@ -84,18 +86,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         generate(args.get(1).ok_or("--generate DOCS")?.parse()?, nq)
     } else {
         let beir = BeirDataset::open(args.first().ok_or("usage: DIR | --generate DOCS")?)?;
-        let texts = beir
-            .read_corpus()?
-            .map(|d| d.map(|d| format!("{}\n{}", d.title, d.text)))
-            .collect::<Result<_, _>>()?;
+        let texts = if std::env::var_os("PRUNE_TIMING_OPEN").is_some() {
+            Vec::new()
+        } else {
+            beir.read_corpus()?
+                .map(|d| d.map(|d| format!("{}\n{}", d.title, d.text)))
+                .collect::<Result<_, _>>()?
+        };
         let qs = beir.read_queries()?.into_iter().map(|q| q.text).collect();
         (texts, qs)
     };
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
     let start = Instant::now();
-    let mut b = Bm25Builder::new(AnalyzerConfig::default(), Bm25Params::default())?;
-    b.add_documents(&refs);
-    let index = b.build()?;
+    let index = if let Some(dir) = std::env::var_os("PRUNE_TIMING_OPEN") {
+        // A saved index over the same corpus (e.g. a KB's bm25 folder built by
+        // bench/bm25_scale.sh) instead of building one.
+        Bm25Index::open(std::path::Path::new(&dir))?
+    } else {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut b = Bm25Builder::new(AnalyzerConfig::default(), Bm25Params::default())?;
+        b.add_documents(&refs);
+        b.build()?
+    };
     eprintln!(
         "{} docs, {} postings, built in {:.1?}",
         index.num_docs(),

@@ -149,6 +149,49 @@ pub(crate) fn decode(
     }
 }
 
+/// Calls `f(i, doc)` for the `n` documents of a block in order, without decoding the term
+/// frequencies: the exhaustive path with stored scores needs only the ordinals. A short block is
+/// decoded and handed over posting by posting (no buffer round trip); a full one goes through
+/// `docs`.
+#[inline]
+pub(crate) fn for_each_doc(
+    bytes: &[u8],
+    n: usize,
+    initial: Option<u32>,
+    docs: &mut [u32; BLOCK_LEN],
+    mut f: impl FnMut(usize, u32),
+) {
+    if n == BLOCK_LEN {
+        BitPacker4x::new().decompress_strictly_sorted(initial, &bytes[2..], docs, bytes[0]);
+        for (i, &d) in docs.iter().enumerate() {
+            f(i, d);
+        }
+        return;
+    }
+    let (doc_bits, tf_bits) = (u32::from(bytes[0]), u32::from(bytes[1]));
+    let data = &bytes[2..];
+    let mut prev = initial.unwrap_or(u32::MAX);
+    let pair = (doc_bits + tf_bits) as usize;
+    let mut pos = 0usize;
+    if doc_bits <= 56 {
+        let doc_mask = (1u64 << doc_bits) - 1;
+        for i in 0..n {
+            let w = read_u64(data, pos / 8) >> (pos % 8);
+            prev = prev.wrapping_add((w & doc_mask) as u32).wrapping_add(1);
+            f(i, prev);
+            pos += pair;
+        }
+    } else {
+        for i in 0..n {
+            prev = prev
+                .wrapping_add(read_bits(data, pos, doc_bits))
+                .wrapping_add(1);
+            f(i, prev);
+            pos += pair;
+        }
+    }
+}
+
 /// Checks that `bytes` has the shape of a block of `n` postings (bit widths <= 32 and the
 /// exact length), so that [`decode`] cannot panic on it.
 pub(crate) fn check(bytes: &[u8], n: usize) -> Result<(), String> {

@@ -124,9 +124,9 @@ thread_local! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(u8)]
 pub enum Strategy {
-    /// Document-at-a-time block-max MaxScore when the query's postings are many per wanted hit
-    /// (at least [`AUTO_POSTINGS_PER_HIT`] × k), otherwise exhaustive: where each measured
-    /// faster (the default).
+    /// Document-at-a-time block-max MaxScore in a large index ([`AUTO_MIN_DOCS`]) when the
+    /// query's postings are many per wanted hit (at least [`AUTO_POSTINGS_PER_HIT`] × k),
+    /// otherwise exhaustive: where each measured faster (the default).
     #[default]
     Auto = 0,
     /// Document-at-a-time block-max MaxScore (PISA's `block_max_maxscore`).
@@ -141,6 +141,12 @@ pub enum Strategy {
 /// Below it, skipping saves too little to pay for going document by document (measured on
 /// generated 200k/1M-document corpora and BEIR; see bench/bm25_scale.py).
 pub const AUTO_POSTINGS_PER_HIT: u64 = 4000;
+
+/// [`Strategy::Auto`] prunes only in an index of at least this many documents: below it the
+/// exhaustive path's accumulator stays in cache and it won at every k (BEIR scifact, 5k
+/// documents: exhaustive 1.2x DAAT at k=10, 1.9x at k=1000; nfcorpus 2.3x / 1.8x, in-process,
+/// examples/prune_timing).
+pub const AUTO_MIN_DOCS: usize = 250_000;
 
 impl Strategy {
     fn from_tag(tag: u8) -> Strategy {
@@ -428,7 +434,9 @@ impl Bm25Index {
                     .filter(|q| q.term != NO_TERM)
                     .map(|q| self.df(q.term))
                     .sum();
-                if postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64) {
+                if self.num_docs() >= AUTO_MIN_DOCS
+                    && postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64)
+                {
                     crate::maxscore::top_k(&ctx, query, k)
                 } else {
                     self.exhaustive_top_k(&ctx, query, k, s)
@@ -490,31 +498,44 @@ impl Bm25Index {
             for b in first_block..end_block {
                 let len = (df - (b - first_block) * BLOCK_LEN).min(BLOCK_LEN);
                 let initial = (b > first_block).then(|| block_last[b - 1]);
+                if let Some(stored) = ctx.stored {
+                    // Ordinals only (the scores are stored), decoded straight into the
+                    // accumulator. A weight of 1 (the usual case) skips the multiply, which
+                    // would not change a bit.
+                    let start = po[q.term as usize] as usize + (b - first_block) * BLOCK_LEN;
+                    let scores = &stored[start..start + len];
+                    let bytes = self.block_bytes(b);
+                    let mut first = 0;
+                    if w == 1.0 {
+                        blocks::for_each_doc(bytes, len, initial, block_docs, |i, d| {
+                            if i == 0 {
+                                first = d;
+                            }
+                            let d = d as usize;
+                            seen[d >> 6] |= 1u64 << (d & 63);
+                            acc[d] += scores[i];
+                        });
+                    } else {
+                        blocks::for_each_doc(bytes, len, initial, block_docs, |i, d| {
+                            if i == 0 {
+                                first = d;
+                            }
+                            let d = d as usize;
+                            seen[d >> 6] |= 1u64 << (d & 63);
+                            acc[d] += w * scores[i];
+                        });
+                    }
+                    if b == first_block {
+                        lo = lo.min(first as usize >> 6);
+                    }
+                    continue;
+                }
                 self.decode_into(b, len, initial, block_docs, block_tfs);
                 let docs = &block_docs[..len];
                 if b == first_block {
                     lo = lo.min(docs[0] as usize >> 6);
                 }
                 // Marking is branch-free; the touched documents are read back from the bitmap.
-                // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
-                if let Some(stored) = ctx.stored {
-                    let start = po[q.term as usize] as usize + (b - first_block) * BLOCK_LEN;
-                    let scores = &stored[start..start + len];
-                    if w == 1.0 {
-                        for (&d, &sc) in docs.iter().zip(scores) {
-                            let d = d as usize;
-                            seen[d >> 6] |= 1u64 << (d & 63);
-                            acc[d] += sc;
-                        }
-                    } else {
-                        for (&d, &sc) in docs.iter().zip(scores) {
-                            let d = d as usize;
-                            seen[d >> 6] |= 1u64 << (d & 63);
-                            acc[d] += w * sc;
-                        }
-                    }
-                    continue;
-                }
                 if let (Some(cache), true) = (lucene_cache, w == 1.0) {
                     // Lucene, fused: score and accumulate in one pass (measured faster on BEIR
                     // than scoring the block into a buffer first).
@@ -575,11 +596,15 @@ impl Bm25Index {
         docs: &mut BlockBuf,
         tfs: &mut BlockBuf,
     ) {
+        blocks::decode(self.block_bytes(b), len, initial, docs, tfs);
+    }
+
+    /// The bytes of block `b` and of the rest of the postings: short blocks then decode with
+    /// plain 8-byte reads (the block's own length was checked when the index was opened).
+    #[inline]
+    fn block_bytes(&self, b: usize) -> &[u8] {
         let off = self.data.block_offsets.as_slice();
-        // The rest of the postings, not just the block: short blocks then decode with plain
-        // 8-byte reads (the block's own length was checked when the index was opened).
-        let bytes = &self.data.postings.as_slice()[off[b] as usize..];
-        blocks::decode(bytes, len, initial, docs, tfs);
+        &self.data.postings.as_slice()[off[b] as usize..]
     }
 }
 
