@@ -153,8 +153,11 @@ def run_size(a, n, work):
     print(f"[{n} docs] generating (once) ...", file=sys.stderr, flush=True)
     generate(data, n, a.queries)
     kb = work / f"kb-{n}"
-    print(f"[{n} docs] trawl: building ...", file=sys.stderr, flush=True)
-    _, build_s, build_mib = measured([a.trawl, "kb", "build", data, "--out", kb, "--force"])
+    if a.reuse_kb and (kb / "manifest.json").exists():
+        build_s, build_mib = float("nan"), float("nan")  # searches only: no build figures
+    else:
+        print(f"[{n} docs] trawl: building ...", file=sys.stderr, flush=True)
+        _, build_s, build_mib = measured([a.trawl, "kb", "build", data, "--out", kb, "--force"])
     manifest = json.loads((kb / "manifest.json").read_text())
     row = {"docs": n, "queries": a.queries, "terms": manifest["bm25"]["num_terms"],
            "trawl_build_s": build_s, "trawl_build_mib": build_mib,
@@ -225,6 +228,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--skip", default="", help="bm25s: trawl only")
     ap.add_argument("--json-out")
+    ap.add_argument("--reuse-kb", action="store_true",
+                    help="search the KB a previous run built (same binary's format) instead of rebuilding it")
     ap.add_argument("--worker", nargs=3)
     a = ap.parse_args()
     if a.worker:

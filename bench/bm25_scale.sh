@@ -4,6 +4,7 @@
 # time, peak memory, index size, queries/s at k=10 and k=1000 with 1 and 2 threads, and the ratios;
 # fails if trawl's pruned and exhaustive runs differ. Details: bench/bm25_scale.py.
 # Usage: bench/bm25_scale.sh [--sizes 1000000] [--queries 2000] [--repeats 3] [--skip bm25s] [--work DIR]
+#        [--reuse-kb] (search the KB of a previous run: no build figures)
 # Data is generated under bench/out/scale (git-ignored) and reused on later runs.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

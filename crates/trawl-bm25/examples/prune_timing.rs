@@ -113,6 +113,53 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index.num_postings(),
         start.elapsed()
     );
+    if let Ok(k) = std::env::var("PRUNE_TIMING_PER_QUERY") {
+        // For tuning Auto: per query, DAAT's time over the exhaustive one (best of 3 each),
+        // grouped by the query's postings per wanted hit.
+        let k: usize = k.parse()?;
+        let best = |q: &str, s: Strategy| {
+            index.set_strategy(s);
+            (0..3)
+                .map(|_| {
+                    let t = Instant::now();
+                    std::hint::black_box(index.search(q, k));
+                    t.elapsed().as_secs_f64()
+                })
+                .fold(f64::INFINITY, f64::min)
+        };
+        let mut rows: Vec<(f64, f64, f64)> = queries
+            .iter()
+            .map(|q| {
+                let postings: u64 = index
+                    .analyzer()
+                    .analyze(q)
+                    .iter()
+                    .map(|t| index.doc_freq(t))
+                    .sum();
+                (
+                    postings as f64 / k as f64,
+                    best(q, Strategy::Exhaustive),
+                    best(q, Strategy::DocAtATime),
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for chunk in rows.chunks(rows.len().div_ceil(10).max(1)) {
+            let (ex, daat): (f64, f64) =
+                chunk.iter().fold((0.0, 0.0), |a, r| (a.0 + r.1, a.1 + r.2));
+            let wins = chunk.iter().filter(|r| r.2 < r.1).count();
+            println!(
+                "postings/k {:>9.0}-{:<9.0}: exhaustive {:.3} ms, DAAT {:.3} ms per query ({:.2}x); DAAT faster on {wins}/{}",
+                chunk[0].0,
+                chunk[chunk.len() - 1].0,
+                ex * 1e3 / chunk.len() as f64,
+                daat * 1e3 / chunk.len() as f64,
+                ex / daat,
+                chunk.len()
+            );
+        }
+        return Ok(());
+    }
     if let Ok(k) = std::env::var("PRUNE_TIMING_DAAT_ONLY") {
         // For profiling one path: repeated DAAT searches at this k.
         let k: usize = k.parse()?;

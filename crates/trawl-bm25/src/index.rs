@@ -124,9 +124,9 @@ thread_local! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(u8)]
 pub enum Strategy {
-    /// Document-at-a-time block-max MaxScore in a large index ([`AUTO_MIN_DOCS`]) when the
-    /// query's postings are many per wanted hit (at least [`AUTO_POSTINGS_PER_HIT`] × k),
-    /// otherwise exhaustive: where each measured faster (the default).
+    /// Document-at-a-time block-max MaxScore in a large index ([`AUTO_MIN_DOCS`]) for small k
+    /// and queries of few postings ([`AUTO_MAX_K`], [`AUTO_MAX_POSTINGS`]), otherwise
+    /// exhaustive: where each measured faster (the default).
     #[default]
     Auto = 0,
     /// Document-at-a-time block-max MaxScore (PISA's `block_max_maxscore`).
@@ -137,15 +137,18 @@ pub enum Strategy {
     Exhaustive = 3,
 }
 
-/// [`Strategy::Auto`] prunes when the query terms' postings number at least this many times k.
-/// Below it, skipping saves too little to pay for going document by document (measured on
-/// generated 200k/1M-document corpora and BEIR; see bench/bm25_scale.py).
-pub const AUTO_POSTINGS_PER_HIT: u64 = 4000;
+/// [`Strategy::Auto`] prunes only for k up to this and queries of at most
+/// [`AUTO_MAX_POSTINGS`] postings. Block-max MaxScore pays where a few rare terms carry the
+/// top k; on queries with many long lists the frequent terms stay essential and going document
+/// by document costs more than the exhaustive pass. Measured per query on the 1M-document
+/// corpus of bench/bm25_scale.py (2,000 queries, examples/prune_timing PRUNE_TIMING_PER_QUERY):
+/// at k=10 DAAT took 0.65x the exhaustive time below 17k postings and 1.0x around 50-80k,
+/// 1.06-2.8x above 80k; at k=100 0.83x below 16k, slower above; at k=1000 slower everywhere.
+pub const AUTO_MAX_K: usize = 16;
 
-/// [`Strategy::Auto`] prunes only in an index of at least this many documents: below it the
-/// exhaustive path's accumulator stays in cache and it won at every k (BEIR scifact, 5k
-/// documents: exhaustive 1.2x DAAT at k=10, 1.9x at k=1000; nfcorpus 2.3x / 1.8x, in-process,
-/// examples/prune_timing).
+/// See [`AUTO_MAX_K`].
+pub const AUTO_MAX_POSTINGS: u64 = 64_000;
+
 pub const AUTO_MIN_DOCS: usize = 250_000;
 
 impl Strategy {
@@ -435,7 +438,8 @@ impl Bm25Index {
                     .map(|q| self.df(q.term))
                     .sum();
                 if self.num_docs() >= AUTO_MIN_DOCS
-                    && postings >= AUTO_POSTINGS_PER_HIT.saturating_mul(k as u64)
+                    && k <= AUTO_MAX_K
+                    && postings <= AUTO_MAX_POSTINGS
                 {
                     crate::maxscore::top_k(&ctx, query, k)
                 } else {
@@ -567,6 +571,12 @@ impl Bm25Index {
             hi = hi.max(block_last[end_block - 1] as usize >> 6);
         }
         keys.clear();
+        // Keys are cut down to the best k whenever `cap` are held; from then on a key at or
+        // past the k-th kept one (`cut`) cannot enter and is not kept: selection costs a
+        // compare per touched document, not a sort of all of them (keys are distinct, as the
+        // ordinals are, so this is exact).
+        let cap = k.saturating_mul(4).max(1024);
+        let mut cut = u64::MAX;
         if lo <= hi {
             for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
                 let mut bits = std::mem::take(word);
@@ -576,10 +586,16 @@ impl Bm25Index {
                     let bit = bits.trailing_zeros() as usize;
                     let d = base + bit;
                     bits &= bits - 1;
-                    if live >> bit & 1 == 1 {
-                        keys.push(rank_key(acc[d] + constant, d as u32));
-                    }
+                    let key = rank_key(acc[d] + constant, d as u32);
                     acc[d] = 0.0;
+                    if live >> bit & 1 == 1 && key < cut {
+                        keys.push(key);
+                        if keys.len() >= cap {
+                            keys.select_nth_unstable(k - 1);
+                            keys.truncate(k);
+                            cut = keys[k - 1];
+                        }
+                    }
                 }
             }
         }
