@@ -239,6 +239,10 @@ mod tests {
         decode(&bytes, docs.len(), initial, &mut d, &mut t);
         assert_eq!(&d[..docs.len()], docs);
         assert_eq!(&t[..tfs.len()], tfs);
+        let mut seen = Vec::new();
+        for_each_doc(&bytes, docs.len(), initial, &mut d, |i, doc| seen.push((i, doc)));
+        let want: Vec<(usize, u32)> = docs.iter().copied().enumerate().collect();
+        assert_eq!(seen, want, "ordinals alone");
     }
 
     #[test]

@@ -81,9 +81,18 @@ pub struct Bm25Index {
     pub(crate) scorer: Scorer,
     /// Lucene only: each document's one-byte length norm (empty for the other methods).
     pub(crate) norms: Vec<u8>,
+    /// Every posting's document ordinal, decoded once (in `postings_offsets` order), for indexes
+    /// of at most [`FLAT_DOCS_MAX_POSTINGS`] postings (empty otherwise): with the stored scores,
+    /// the exhaustive path then reads plain arrays, as format 1 did.
+    flat_docs: Vec<u32>,
     /// The [`Strategy`] of [`Bm25Index::search`], as its `u8` tag.
     strategy: AtomicU8,
 }
+
+/// Indexes up to this many postings keep their ordinals decoded in memory (4 bytes each, 32 MiB
+/// at most). Decoding every block on each search cost BEIR-sized indexes 10-30% of their search
+/// time against format 1's plain arrays (bench/bm25_ab.py, branch vs main, k=10 and 1000).
+pub const FLAT_DOCS_MAX_POSTINGS: usize = 8 << 20;
 
 /// Per-thread search buffers: a dense score accumulator and a bitmap of the documents touched,
 /// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
@@ -179,14 +188,37 @@ impl Bm25Index {
         } else {
             Vec::new()
         };
-        Bm25Index {
+        let mut index = Bm25Index {
             analyzer,
             params,
             data,
             scorer,
             norms,
+            flat_docs: Vec::new(),
             strategy: AtomicU8::new(Strategy::default() as u8),
+        };
+        if index.num_postings() <= FLAT_DOCS_MAX_POSTINGS {
+            index.flat_docs = index.decode_all_docs();
         }
+        index
+    }
+
+    /// Every posting's document ordinal, term by term.
+    fn decode_all_docs(&self) -> Vec<u32> {
+        let mut out = Vec::with_capacity(self.num_postings());
+        let (mut docs, mut tfs) = (Box::new([0; BLOCK_LEN]), Box::new([0; BLOCK_LEN]));
+        let block_last = self.data.block_last.as_slice();
+        for t in 0..self.num_terms() as u32 {
+            let df = self.df(t) as usize;
+            let (first_block, end_block) = self.blocks_of(t);
+            for b in first_block..end_block {
+                let len = (df - (b - first_block) * BLOCK_LEN).min(BLOCK_LEN);
+                let initial = (b > first_block).then(|| block_last[b - 1]);
+                self.decode_into(b, len, initial, &mut docs, &mut tfs);
+                out.extend_from_slice(&docs[..len]);
+            }
+        }
+        out
     }
 
     /// Number of documents (ordinals are `0..num_docs()`).
@@ -497,6 +529,31 @@ impl Bm25Index {
             let scorer = ctx.term_scorer(q.idf);
             let (first_block, end_block) = self.blocks_of(q.term);
             if first_block == end_block {
+                continue;
+            }
+            if let (Some(stored), false) = (ctx.stored, self.flat_docs.is_empty()) {
+                let (start, end) = (
+                    po[q.term as usize] as usize,
+                    po[q.term as usize + 1] as usize,
+                );
+                let (docs, scores) = (&self.flat_docs[start..end], &stored[start..end]);
+                lo = lo.min(docs[0] as usize >> 6);
+                hi = hi.max(docs[docs.len() - 1] as usize >> 6);
+                // Marking is branch-free; the touched documents are read back from the bitmap.
+                // A weight of 1 (the usual case) skips the multiply, which would not change a bit.
+                if w == 1.0 {
+                    for (&d, &sc) in docs.iter().zip(scores) {
+                        let d = d as usize;
+                        seen[d >> 6] |= 1u64 << (d & 63);
+                        acc[d] += sc;
+                    }
+                } else {
+                    for (&d, &sc) in docs.iter().zip(scores) {
+                        let d = d as usize;
+                        seen[d >> 6] |= 1u64 << (d & 63);
+                        acc[d] += w * sc;
+                    }
+                }
                 continue;
             }
             for b in first_block..end_block {

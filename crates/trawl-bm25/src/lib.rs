@@ -48,7 +48,9 @@ mod window;
 pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
-pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MAX_POSTINGS, AUTO_MIN_DOCS};
+pub use index::{
+    Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MAX_POSTINGS, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS,
+};
 pub use params::{Bm25Method, Bm25Params};
 pub use segments::Segments;
 pub use trawl_store::Verify;
