@@ -240,7 +240,9 @@ mod tests {
         assert_eq!(&d[..docs.len()], docs);
         assert_eq!(&t[..tfs.len()], tfs);
         let mut seen = Vec::new();
-        for_each_doc(&bytes, docs.len(), initial, &mut d, |i, doc| seen.push((i, doc)));
+        for_each_doc(&bytes, docs.len(), initial, &mut d, |i, doc| {
+            seen.push((i, doc))
+        });
         let want: Vec<(usize, u32)> = docs.iter().copied().enumerate().collect();
         assert_eq!(seen, want, "ordinals alone");
     }
