@@ -423,3 +423,50 @@ fn serve_keeps_its_generation_until_reload_then_answers_from_the_added_segment()
         "the deletion is served after reload"
     );
 }
+
+/// `beir --json` and `beir --run-out RUN` (in `RUN.kb.json`) name the KB generation and
+/// content hash the numbers came from.
+#[test]
+fn beir_json_and_the_run_sidecar_record_the_kb_generation_and_hash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("tiny");
+    std::fs::create_dir_all(data.join("qrels")).unwrap();
+    write_jsonl(
+        &data.join("corpus.jsonl"),
+        &[
+            ("d1".into(), "cats purr".into()),
+            ("d2".into(), "bees make honey".into()),
+        ],
+    );
+    std::fs::write(
+        data.join("queries.jsonl"),
+        "{\"_id\": \"q1\", \"text\": \"cats\"}\n{\"_id\": \"q2\", \"text\": \"honey\"}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("qrels/test.tsv"),
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\n",
+    )
+    .unwrap();
+    let (kb, run) = (tmp.path().join("kb"), tmp.path().join("run.trec"));
+    let out = ok(&trawl(&[
+        "beir",
+        s(&data),
+        "--kb-dir",
+        s(&kb),
+        "--run-out",
+        s(&run),
+        "--json",
+    ]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let m = info(&kb);
+    assert_eq!(report["kb_content_hash"], m["content_hash"], "{report}");
+    assert_eq!(report["kb_generation"], m["generation"], "{report}");
+    let sidecar: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("run.trec.kb.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sidecar["kb_content_hash"], m["content_hash"], "{sidecar}");
+    assert_eq!(sidecar["kb_generation"], m["generation"], "{sidecar}");
+    assert_eq!(sidecar["run"], "run.trec");
+}

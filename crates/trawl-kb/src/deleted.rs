@@ -49,7 +49,7 @@ impl Deleted {
         let count = words.iter().map(|w| u64::from(w.count_ones())).sum();
         let past_end = words
             .last()
-            .is_some_and(|w| len % 64 != 0 && w >> (len % 64) != 0);
+            .is_some_and(|w| !len.is_multiple_of(64) && w >> (len % 64) != 0);
         if count != expected || past_end {
             return Err(Error::corrupt(
                 &path,

@@ -60,6 +60,8 @@ impl Default for OpenOptions {
 }
 
 /// The BM25 side of a KB: one index, or the base and added segments searched as one.
+// One per opened KB, never copied around: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Bm25Engine {
     One(Bm25Index),
     Segments(Segments),
