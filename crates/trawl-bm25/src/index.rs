@@ -310,6 +310,11 @@ impl Bm25Index {
         self.strategy.store(strategy as u8, Ordering::Relaxed);
     }
 
+    /// The strategy later searches use (see [`Bm25Index::set_strategy`]).
+    pub fn strategy(&self) -> Strategy {
+        self.mode()
+    }
+
     fn mode(&self) -> Strategy {
         Strategy::from_tag(self.strategy.load(Ordering::Relaxed))
     }

@@ -109,6 +109,11 @@ impl Segments {
         })
     }
 
+    /// The index of segment `i` (for its settings and per-index search options).
+    pub fn index(&self, i: usize) -> Option<&Bm25Index> {
+        self.segments.get(i).map(|s| &s.index)
+    }
+
     /// Live documents.
     pub fn num_live(&self) -> usize {
         self.num_live as usize

@@ -176,7 +176,7 @@ impl KnowledgeBase {
             source,
         };
         let replaced = [format!("{}/", entry.dir)];
-        self.new_generation(&replaced, |staging, manifest| {
+        self.new_generation(&replaced, &format!("index {name}"), |staging, manifest| {
             let dest = staging.join(&entry.dir);
             std::fs::create_dir_all(staging.join(ANN_DIR))
                 .map_err(|e| Error::io(staging.join(ANN_DIR), e))?;

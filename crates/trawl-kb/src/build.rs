@@ -12,8 +12,7 @@ use crate::corpus_hash::{metadata_json, CorpusHasher};
 use crate::dense::{self, DenseEmbeddings};
 use crate::doc_store::DocStoreWriter;
 use crate::manifest::{
-    new_generation, now_unix_s, Bm25Manifest, IndexedFields, Manifest, FORMAT_NAME, FORMAT_VERSION,
-    TRAWL_VERSION,
+    now_unix_s, Bm25Manifest, IndexedFields, Manifest, FORMAT_NAME, FORMAT_VERSION, TRAWL_VERSION,
 };
 use crate::{id_map, Error, KnowledgeBase, OpenOptions, Result};
 
@@ -228,13 +227,81 @@ pub(crate) fn build_staged(
     recovered.extend(staging.recovered().iter().cloned());
     let tmp = staging.path();
 
-    let mut store = DocStoreWriter::create(tmp)?;
     let mut hasher = CorpusHasher::new();
-    let mut bm25 = match &options.bm25 {
+    let corpus = write_corpus(
+        tmp,
+        docs,
+        options.bm25.as_ref(),
+        options.batch_size,
+        &mut hasher,
+        &mut progress,
+    )?;
+    let num_docs = corpus.num_docs;
+
+    let dense_manifest = match &options.dense {
+        Some(e) => Some(dense::write(&tmp.join(dense::DENSE_DIR), e, num_docs)?),
+        None => None,
+    };
+
+    let mut manifest = Manifest {
+        format: FORMAT_NAME.into(),
+        format_version: FORMAT_VERSION,
+        trawl_version: TRAWL_VERSION.into(),
+        created_unix_s: now_unix_s(),
+        num_docs: num_docs as u64,
+        num_empty_docs: corpus.num_empty,
+        corpus_hash: hasher.finish_hex(),
+        doc_store_bytes: corpus.doc_store_bytes,
+        bm25: corpus.bm25,
+        dense: dense_manifest,
+        generation: String::new(),
+        files: Vec::new(),
+        checksum: String::new(),
+        ann: Vec::new(),
+        chunks: None,
+        segments: Vec::new(),
+        num_deleted: 0,
+        content_hash: String::new(),
+        history: Vec::new(),
+    };
+    manifest.advance(format!("build {num_docs}"));
+    // Last: only now is every declared index on disk.
+    manifest.write_into(tmp)?;
+    let kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+    Ok(StagedKb {
+        kb,
+        dir: staging,
+        recovered,
+    })
+}
+
+/// What [`write_corpus`] wrote.
+pub(crate) struct CorpusFiles {
+    pub(crate) num_docs: usize,
+    pub(crate) num_empty: u64,
+    pub(crate) doc_store_bytes: u64,
+    /// The BM25 index in `bm25/`, when asked for.
+    pub(crate) bm25: Option<Bm25Manifest>,
+}
+
+/// Streams `docs` into a document store, its id map and (with `bm25`) a BM25 index in `dir`,
+/// feeding `hasher` (which may already hold the documents before these). The part of a build,
+/// an added segment and a compaction share. Empty ids, ids a run file cannot hold, repeated
+/// ids and an empty input are errors naming the record.
+pub(crate) fn write_corpus(
+    dir: &Path,
+    docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
+    bm25_options: Option<&Bm25Options>,
+    batch_size: usize,
+    hasher: &mut CorpusHasher,
+    progress: &mut impl FnMut(u64),
+) -> Result<CorpusFiles> {
+    let mut store = DocStoreWriter::create(dir)?;
+    let mut bm25 = match bm25_options {
         Some(o) => Some((Bm25Builder::new(o.analyzer.clone(), o.params)?, o.fields)),
         None => None,
     };
-    let batch_size = options.batch_size.max(1);
+    let batch_size = batch_size.max(1);
     let mut batch: Vec<String> = Vec::with_capacity(batch_size);
     let mut ids: Vec<Box<str>> = Vec::new();
     let mut num_empty = 0u64;
@@ -283,7 +350,7 @@ pub(crate) fn build_staged(
     let num_docs = ids.len();
     drop(ids);
     let mut doc_store_bytes = store.finish()?;
-    doc_store_bytes += id_map::write(tmp, &order)?;
+    doc_store_bytes += id_map::write(dir, &order)?;
     drop(order);
 
     let bm25_manifest = match bm25 {
@@ -294,10 +361,10 @@ pub(crate) fn build_staged(
             }
             drop(batch);
             let index = builder.build()?;
-            let bm25_dir = tmp.join(BM25_DIR);
+            let bm25_dir = dir.join(BM25_DIR);
             std::fs::create_dir(&bm25_dir).map_err(|e| Error::io(&bm25_dir, e))?;
             index.save_files(&bm25_dir)?;
-            let o = options.bm25.as_ref().expect("bm25 options present");
+            let o = bm25_options.expect("bm25 options present");
             Some(Bm25Manifest {
                 fields,
                 analyzer: o.analyzer.clone(),
@@ -309,36 +376,11 @@ pub(crate) fn build_staged(
         None => None,
     };
     progress(num_docs as u64);
-
-    let dense_manifest = match &options.dense {
-        Some(e) => Some(dense::write(&tmp.join(dense::DENSE_DIR), e, num_docs)?),
-        None => None,
-    };
-
-    let mut manifest = Manifest {
-        format: FORMAT_NAME.into(),
-        format_version: FORMAT_VERSION,
-        trawl_version: TRAWL_VERSION.into(),
-        created_unix_s: now_unix_s(),
-        num_docs: num_docs as u64,
-        num_empty_docs: num_empty,
-        corpus_hash: hasher.finish_hex(),
+    Ok(CorpusFiles {
+        num_docs,
+        num_empty,
         doc_store_bytes,
         bm25: bm25_manifest,
-        dense: dense_manifest,
-        generation: new_generation(),
-        files: Vec::new(),
-        checksum: String::new(),
-        ann: Vec::new(),
-        chunks: None,
-    };
-    // Last: only now is every declared index on disk.
-    manifest.write_into(tmp)?;
-    let kb = KnowledgeBase::open_with(tmp, &staged_open())?;
-    Ok(StagedKb {
-        kb,
-        dir: staging,
-        recovered,
     })
 }
 

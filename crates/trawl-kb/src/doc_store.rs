@@ -234,21 +234,45 @@ impl Column {
     }
 }
 
-/// The memory-mapped, read-only document store.
+/// One document store file set: the base documents, or a segment's.
 #[derive(Debug)]
-pub struct DocStore {
+struct Part {
     ids: Column,
     docs: Column,
+    /// Ordinal of the part's first document.
+    base: usize,
+}
+
+/// The memory-mapped, read-only document store: the base documents, then those of every added
+/// segment, addressed by one ordinal.
+#[derive(Debug)]
+pub struct DocStore {
+    parts: Vec<Part>,
     num_docs: usize,
 }
 
 impl DocStore {
     /// Maps the store in `dir` and checks that it holds `num_docs` well-formed records.
+    #[cfg(test)]
     pub(crate) fn open(dir: &Path, num_docs: usize, verify: Verify) -> Result<Self> {
+        Self::open_parts(&[(dir.to_path_buf(), num_docs)], verify)
+    }
+
+    /// Maps the stores in `parts` (each a folder and its document count), one after another.
+    pub(crate) fn open_parts(parts: &[(PathBuf, usize)], verify: Verify) -> Result<Self> {
+        let mut out = Vec::with_capacity(parts.len());
+        let mut base = 0usize;
+        for (dir, n) in parts {
+            out.push(Part {
+                ids: Column::open(dir, IDS, *n, verify)?,
+                docs: Column::open(dir, DOCS, *n, verify)?,
+                base,
+            });
+            base += n;
+        }
         Ok(DocStore {
-            ids: Column::open(dir, IDS, num_docs, verify)?,
-            docs: Column::open(dir, DOCS, num_docs, verify)?,
-            num_docs,
+            parts: out,
+            num_docs: base,
         })
     }
 
@@ -256,7 +280,18 @@ impl DocStore {
         self.num_docs
     }
 
-    fn check(&self, ordinal: u32) -> Result<usize> {
+    /// The part holding in-range `ordinal`, and the record's position inside it.
+    #[inline]
+    fn locate(&self, ordinal: usize) -> (&Part, usize) {
+        if self.parts.len() == 1 {
+            return (&self.parts[0], ordinal);
+        }
+        let i = self.parts.partition_point(|p| p.base <= ordinal) - 1;
+        let p = &self.parts[i];
+        (p, ordinal - p.base)
+    }
+
+    fn check(&self, ordinal: u32) -> Result<(&Part, usize)> {
         let i = ordinal as usize;
         if i >= self.num_docs {
             return Err(Error::OrdinalOutOfRange {
@@ -264,29 +299,30 @@ impl DocStore {
                 num_docs: self.num_docs as u64,
             });
         }
-        Ok(i)
+        Ok(self.locate(i))
     }
 
     /// The document at `ordinal`.
     pub fn get(&self, ordinal: u32) -> Result<DocumentRef<'_>> {
-        let i = self.check(ordinal)?;
+        let (p, i) = self.check(ordinal)?;
         Ok(DocumentRef {
-            id: self.ids.str(i, 0)?,
-            title: self.docs.str(i, 0)?,
-            text: self.docs.str(i, 1)?,
-            metadata_json: self.docs.str(i, 2)?,
+            id: p.ids.str(i, 0)?,
+            title: p.docs.str(i, 0)?,
+            text: p.docs.str(i, 1)?,
+            metadata_json: p.docs.str(i, 2)?,
         })
     }
 
     /// The raw id bytes of an in-range ordinal (no UTF-8 check; for the id map's search).
     pub(crate) fn id_bytes(&self, ordinal: u32) -> &[u8] {
-        self.ids.bytes(ordinal as usize, 0)
+        let (p, i) = self.locate(ordinal as usize);
+        p.ids.bytes(i, 0)
     }
 
     /// The id of the document at `ordinal` (cheaper than [`DocStore::get`]).
     pub fn id(&self, ordinal: u32) -> Result<&str> {
-        let i = self.check(ordinal)?;
-        self.ids.str(i, 0)
+        let (p, i) = self.check(ordinal)?;
+        p.ids.str(i, 0)
     }
 }
 
@@ -305,7 +341,7 @@ mod tests {
         w.finish().unwrap();
         let store = DocStore::open(dir.path(), ids.len(), Verify::Full).unwrap();
         assert!(
-            store.ids.utf8,
+            store.parts[0].ids.utf8,
             "a UTF-8 id column is validated once on open"
         );
         for (i, id) in ids.iter().enumerate() {

@@ -86,6 +86,21 @@ pub enum Error {
     /// An approximate index that is missing, misnamed or does not fit the KB's vectors.
     #[error("{message}")]
     Ann { message: String },
+    /// An update this knowledge base cannot take.
+    #[error("{path}: cannot update: {message}")]
+    Update { path: PathBuf, message: String },
+    /// Documents meant for other BM25 settings than the knowledge base was built with.
+    #[error(
+        "{path} was built with BM25 settings {kb}, but the update asks for {given}; all \
+         segments of a knowledge base share one analyzer and scoring: drop the settings flags \
+         to use the KB's, or rebuild it with `trawl kb build DOCS --out KB --force` and the new \
+         settings"
+    )]
+    SettingsMismatch {
+        path: PathBuf,
+        kb: String,
+        given: String,
+    },
     /// An error from the BM25 engine.
     #[error(transparent)]
     Bm25(#[from] trawl_bm25::Error),

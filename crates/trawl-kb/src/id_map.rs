@@ -50,10 +50,12 @@ pub(crate) fn write(dir: &Path, order: &[u32]) -> Result<u64> {
 #[derive(Debug)]
 pub(crate) struct IdMap {
     ords: Checked<MmapBytes>,
+    /// Ordinal of the first document of the store part this map sorts (a segment's).
+    base: u32,
 }
 
 impl IdMap {
-    pub(crate) fn open(dir: &Path, num_docs: usize, verify: Verify) -> Result<Self> {
+    pub(crate) fn open(dir: &Path, num_docs: usize, base: u32, verify: Verify) -> Result<Self> {
         let path = dir.join(ID_MAP_FILE);
         let ords = Checked::open(&path, MAGIC, VERSION, verify)?;
         // `num_docs` comes from the manifest: a hostile one must not overflow.
@@ -66,7 +68,7 @@ impl IdMap {
                 ),
             ));
         }
-        let map = IdMap { ords };
+        let map = IdMap { ords, base };
         if (0..num_docs).any(|i| map.at(i) as usize >= num_docs) {
             return Err(Error::corrupt(&path, "an ordinal is out of range"));
         }
@@ -79,11 +81,12 @@ impl IdMap {
         u32::from_le_bytes([b[0], b[1], b[2], b[3]])
     }
 
+    /// The ordinal of `id` among this map's documents.
     pub(crate) fn lookup(&self, store: &DocStore, id: &str) -> Option<u32> {
-        let (mut lo, mut hi) = (0usize, store.num_docs());
+        let (mut lo, mut hi) = (0usize, self.ords.len() / 4);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            let ord = self.at(mid);
+            let ord = self.base + self.at(mid);
             match store.id_bytes(ord).cmp(id.as_bytes()) {
                 Ordering::Less => lo = mid + 1,
                 Ordering::Greater => hi = mid,

@@ -3,16 +3,17 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use trawl_bm25::Bm25Index;
+use trawl_bm25::{Bm25Index, Segments};
 use trawl_data::Document;
 use trawl_store::{AtomicDir, Recovery, Verify};
 use trawl_vector::FlatIndex;
 
 use crate::build::{self, KbBuildOptions, StagedKb};
+use crate::deleted::Deleted;
 use crate::dense::{self, DenseEmbeddings};
 use crate::doc_store::{DocStore, DocumentRef};
 use crate::id_map::IdMap;
-use crate::manifest::{new_generation, Manifest, MANIFEST_FILE};
+use crate::manifest::{Manifest, MANIFEST_FILE};
 use crate::{Error, Result};
 
 /// One retrieved document: its ordinal in the KB, its id and its score.
@@ -58,14 +59,46 @@ impl Default for OpenOptions {
     }
 }
 
+/// The BM25 side of a KB: one index, or the base and added segments searched as one.
+// One per opened KB, never copied around: the size difference does not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Bm25Engine {
+    One(Bm25Index),
+    Segments(Segments),
+}
+
+impl std::fmt::Debug for Bm25Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bm25Engine::One(i) => f.debug_tuple("One").field(i).finish(),
+            Bm25Engine::Segments(s) => write!(f, "Segments({} live)", s.num_live()),
+        }
+    }
+}
+
+impl Bm25Engine {
+    fn search(&self, query: &str, k: usize) -> Vec<trawl_bm25::Hit> {
+        match self {
+            Bm25Engine::One(index) => index.search(query, k),
+            // The strategy set on the base index (`--exhaustive`) holds for every segment.
+            Bm25Engine::Segments(s) => {
+                let strategy = s.index(0).map(|i| i.strategy()).unwrap_or_default();
+                s.search_with(query, k, strategy)
+            }
+        }
+    }
+}
+
 /// A knowledge base directory, opened (see the crate docs for the layout).
 #[derive(Debug)]
 pub struct KnowledgeBase {
     dir: PathBuf,
     manifest: Manifest,
     store: DocStore,
-    ids: IdMap,
-    bm25: Option<Bm25Index>,
+    /// One id map per store part (base, then segments).
+    ids: Vec<IdMap>,
+    deleted: Deleted,
+    bm25: Option<Bm25Engine>,
     dense: Option<FlatIndex>,
     recovered: Vec<Recovery>,
     /// The approximate indexes, in manifest order.
@@ -131,13 +164,46 @@ impl KnowledgeBase {
             path: dir.join(MANIFEST_FILE),
             message: "num_docs does not fit this machine".into(),
         })?;
-        let store = DocStore::open(dir, n, options.verify)?;
-        let ids = IdMap::open(dir, n, options.verify)?;
+        // Store parts: the base documents, then each segment's.
+        let mut parts: Vec<(PathBuf, usize)> = vec![(dir.to_path_buf(), n)];
+        for seg in &manifest.segments {
+            let seg_n = usize::try_from(seg.num_docs).unwrap_or(usize::MAX);
+            if seg_n > parts[0].1 {
+                return Err(Error::BadManifest {
+                    path: dir.join(MANIFEST_FILE),
+                    message: "segments hold more documents than num_docs".into(),
+                });
+            }
+            parts[0].1 -= seg_n;
+            parts.push((trawl_store::confined_join(dir, &seg.dir)?, seg_n));
+        }
+        let store = DocStore::open_parts(&parts, options.verify)?;
+        let mut ids = Vec::with_capacity(parts.len());
+        let mut base = 0usize;
+        for (part, part_n) in &parts {
+            ids.push(IdMap::open(part, *part_n, base as u32, options.verify)?);
+            base += part_n;
+        }
+        let deleted = Deleted::read(dir, n, manifest.num_deleted, options.verify)?;
         let bm25 = match manifest.bm25_dir(dir) {
             Some(path) => {
-                let index = Bm25Index::open(&path?)?;
-                check_count(dir, "bm25", index.num_docs(), n)?;
-                Some(index)
+                let path = path?;
+                let index = Bm25Index::open(&path)?;
+                check_count(&path, "bm25", index.num_docs(), parts[0].1)?;
+                if parts.len() == 1 && deleted.count() == 0 {
+                    Some(Bm25Engine::One(index))
+                } else {
+                    let mut engines = vec![(index, deleted.slice(0, parts[0].1))];
+                    let mut base = parts[0].1;
+                    for (part, part_n) in &parts[1..] {
+                        let path = part.join(crate::build::BM25_DIR);
+                        let index = Bm25Index::open(&path)?;
+                        check_count(&path, "bm25", index.num_docs(), *part_n)?;
+                        engines.push((index, deleted.slice(base, *part_n)));
+                        base += part_n;
+                    }
+                    Some(Bm25Engine::Segments(Segments::new(engines)?))
+                }
             }
             None => None,
         };
@@ -166,6 +232,7 @@ impl KnowledgeBase {
             manifest,
             store,
             ids,
+            deleted,
             bm25,
             dense,
             recovered,
@@ -195,8 +262,33 @@ impl KnowledgeBase {
         &self.manifest
     }
 
+    /// Ordinals in use: every document stored, deleted or replaced ones included (until
+    /// `compact`); what the indexes address. See [`KnowledgeBase::num_live`].
     pub fn num_docs(&self) -> usize {
         self.store.num_docs()
+    }
+
+    /// Documents that searches return and ids resolve to (not deleted, not replaced).
+    pub fn num_live(&self) -> usize {
+        self.store.num_docs() - self.deleted.count() as usize
+    }
+
+    /// True when the document at `ordinal` was deleted or replaced by a later version.
+    pub fn is_deleted(&self, ordinal: u32) -> bool {
+        self.deleted.contains(ordinal)
+    }
+
+    /// Whether the KB holds added segments or deletions (`trawl kb compact` merges them).
+    pub fn is_segmented(&self) -> bool {
+        !self.manifest.segments.is_empty() || self.deleted.count() > 0
+    }
+
+    pub(crate) fn store(&self) -> &DocStore {
+        &self.store
+    }
+
+    pub(crate) fn deleted(&self) -> &Deleted {
+        &self.deleted
     }
 
     /// The document at `ordinal` (borrowed from the mapped store).
@@ -209,13 +301,24 @@ impl KnowledgeBase {
         self.store.id(ordinal)
     }
 
-    /// The ordinal of the document with this id (binary search over the mapped id map).
+    /// The ordinal of the live document with this id (binary search over the mapped id maps,
+    /// newest segment first; deleted and replaced versions are skipped).
     pub fn ordinal_of(&self, id: &str) -> Option<u32> {
-        self.ids.lookup(&self.store, id)
+        self.ids
+            .iter()
+            .rev()
+            .filter_map(|m| m.lookup(&self.store, id))
+            .find(|&o| !self.deleted.contains(o))
     }
 
+    /// The BM25 index of the base documents (its settings, per-index search options such as
+    /// `set_exhaustive`, which hold for every segment). Search through the KB's methods: they
+    /// cover added segments and skip deleted documents.
     pub fn bm25(&self) -> Option<&Bm25Index> {
-        self.bm25.as_ref()
+        match self.bm25.as_ref()? {
+            Bm25Engine::One(index) => Some(index),
+            Bm25Engine::Segments(s) => s.index(0),
+        }
     }
 
     pub fn vectors(&self) -> Option<&FlatIndex> {
@@ -227,7 +330,7 @@ impl KnowledgeBase {
         self.manifest.dense.as_ref().map(|d| d.model.as_str())
     }
 
-    fn require_bm25(&self) -> Result<&Bm25Index> {
+    fn require_bm25(&self) -> Result<&Bm25Engine> {
         self.bm25.as_ref().ok_or(Error::MissingIndex {
             kind: "BM25",
             hint: "`trawl kb build DOCS --out KB --bm25 --force`",
@@ -319,12 +422,18 @@ impl KnowledgeBase {
     /// ordinal order, as a new generation (see [`KnowledgeBase::new_generation`]). Approximate
     /// indexes were built from the old vectors, so they are dropped.
     pub fn add_dense(&mut self, embeddings: &DenseEmbeddings) -> Result<()> {
+        if self.is_segmented() {
+            return Err(Error::Update {
+                path: self.dir.clone(),
+                message: "it holds added segments or deletions; merge them first with `trawl kb compact KB`".into(),
+            });
+        }
         let num_docs = self.num_docs();
         let replaced = [
             format!("{}/", dense::DENSE_DIR),
             format!("{}/", crate::ann::ANN_DIR),
         ];
-        self.new_generation(&replaced, |staging, manifest| {
+        self.new_generation(&replaced, "add dense vectors", |staging, manifest| {
             let section = dense::write(&staging.join(dense::DENSE_DIR), embeddings, num_docs)?;
             manifest.dense = Some(section);
             manifest.ann.clear();
@@ -340,6 +449,7 @@ impl KnowledgeBase {
     pub(crate) fn new_generation(
         &mut self,
         replaced: &[String],
+        what: &str,
         change: impl FnOnce(&Path, &mut Manifest) -> Result<()>,
     ) -> Result<()> {
         let staging = AtomicDir::create(&self.dir)?;
@@ -352,7 +462,7 @@ impl KnowledgeBase {
         }
         let mut manifest = self.manifest.clone();
         change(staging.path(), &mut manifest)?;
-        manifest.generation = new_generation();
+        manifest.advance(what.to_string());
         manifest.write_into(staging.path())?;
         staging.commit()?;
         *self = KnowledgeBase::open(&self.dir)?;

@@ -48,6 +48,7 @@
 pub mod ann;
 mod build;
 mod corpus_hash;
+mod deleted;
 mod dense;
 mod doc_store;
 mod error;
@@ -55,6 +56,7 @@ pub mod faiss_import;
 mod id_map;
 mod kb;
 pub mod manifest;
+mod update;
 
 pub use ann::{AnnManifest, AnnParams};
 pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};
@@ -64,6 +66,10 @@ pub use doc_store::DocumentRef;
 pub use error::{Error, Result};
 pub use faiss_import::{import_faiss, FaissImportOptions, FaissImportReport};
 pub use kb::{KbHit, KbHitRef, KnowledgeBase, OpenOptions};
-pub use manifest::{ChunkManifest, DenseDtype, DenseMetric, IndexedFields, Manifest};
+pub use manifest::{
+    ChunkManifest, DenseDtype, DenseMetric, GenerationRecord, IndexedFields, Manifest,
+    SegmentManifest,
+};
 pub use trawl_store::Verify;
 pub use trawl_vector::{SearchParams, VectorIndex};
+pub use update::{UpdateOptions, UpdateReport};

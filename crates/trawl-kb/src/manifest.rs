@@ -23,6 +23,10 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const FORMAT_NAME: &str = "trawl-kb";
 /// The on-disk format this build writes and reads. Bump on any incompatible change.
 pub const FORMAT_VERSION: u32 = 3;
+/// The format of a KB holding added segments or deletions (`trawl kb add` / `kb delete`): a
+/// trawl that reads only [`FORMAT_VERSION`] refuses it instead of ignoring the updates;
+/// `trawl kb compact` writes [`FORMAT_VERSION`] again.
+pub const FORMAT_VERSION_SEGMENTED: u32 = 4;
 /// The trawl version recorded in new manifests.
 pub const TRAWL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -102,6 +106,31 @@ pub struct ChunkManifest {
     pub parents_hash: String,
 }
 
+/// A segment added by `trawl kb add`: documents after the base ones (and after earlier
+/// segments), with their own document store and BM25 index in `dir`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SegmentManifest {
+    /// Sub-directory, `segments/<n>`.
+    pub dir: String,
+    /// Documents in the segment (deleted ones included).
+    pub num_docs: u64,
+}
+
+/// One generation in a KB's history: what changed and the content it left.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRecord {
+    pub generation: String,
+    pub created_unix_s: u64,
+    /// `build`, `add`, `delete` or `compact`, with counts.
+    pub change: String,
+    pub num_live: u64,
+    /// [`Manifest::content_hash`] of that generation.
+    pub content_hash: String,
+}
+
+/// Generations kept in [`Manifest::history`] (the oldest are dropped first).
+pub const HISTORY_LIMIT: usize = 1000;
+
 /// The manifest of a knowledge base.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -126,6 +155,19 @@ pub struct Manifest {
     /// Present when the documents are chunks of longer parents; absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks: Option<ChunkManifest>,
+    /// Segments added after the base documents, in order (`trawl kb add`); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentManifest>,
+    /// Deleted (or replaced) documents, marked in `deleted.bin`; their ordinals stay.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub num_deleted: u64,
+    /// Hash of the live documents and the settings (see [`Manifest::compute_content_hash`]):
+    /// equal for two KBs that search alike, however they were built or updated.
+    #[serde(default)]
+    pub content_hash: String,
+    /// The generations this KB went through, oldest first (at most [`HISTORY_LIMIT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<GenerationRecord>,
     /// Changes with every build or replacement of the KB (see [`crate::KnowledgeBase::generation`]).
     pub generation: String,
     /// Every file of the KB (relative, `/`-separated, sorted; `manifest.json` included): the
@@ -200,7 +242,7 @@ impl Manifest {
         let Some(version) = version else {
             return Err(bad("no numeric format_version".into()));
         };
-        if version != u64::from(FORMAT_VERSION) {
+        if version != u64::from(FORMAT_VERSION) && version != u64::from(FORMAT_VERSION_SEGMENTED) {
             return Err(Error::FormatVersion {
                 path: dir.to_path_buf(),
                 found: u32::try_from(version).unwrap_or(u32::MAX),
@@ -215,7 +257,12 @@ impl Manifest {
                 "checksum mismatch (recorded {stored:?}, content gives {computed:?}): the file was damaged or edited"
             )));
         }
-        let manifest: Manifest = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        let mut manifest: Manifest =
+            serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
+        if manifest.content_hash.is_empty() {
+            // Built before content hashes were recorded.
+            manifest.content_hash = manifest.compute_content_hash();
+        }
         manifest.check_paths(dir)?;
         Ok(manifest)
     }
@@ -230,6 +277,9 @@ impl Manifest {
         }
         for a in &self.ann {
             trawl_store::confined_join(dir, &a.dir)?;
+        }
+        for seg in &self.segments {
+            trawl_store::confined_join(dir, &seg.dir)?;
         }
         for f in &self.files {
             trawl_store::confined_join(dir, f.trim_end_matches('/'))?;
@@ -249,6 +299,54 @@ impl Manifest {
         self.dense
             .as_ref()
             .map(|d| trawl_store::confined_join(dir, &d.dir).map_err(Error::from))
+    }
+
+    /// Documents that searches can return.
+    pub fn num_live(&self) -> u64 {
+        self.num_docs.saturating_sub(self.num_deleted)
+    }
+
+    /// The content hash: [`crate::CorpusHasher`] over `corpus_hash` (the live documents in
+    /// ordinal order) and every setting that changes what a search returns (BM25 fields,
+    /// analyzer and parameters; the dense model and metric; chunking). Not the generation, the
+    /// time or the trawl version: a KB updated in place and one rebuilt from the same live
+    /// documents share it.
+    pub fn compute_content_hash(&self) -> String {
+        let mut h = crate::CorpusHasher::new();
+        let settings = serde_json::json!({
+            "bm25": self.bm25.as_ref().map(|b| serde_json::json!({
+                "fields": b.fields, "analyzer": b.analyzer, "params": b.params,
+            })),
+            "dense": self.dense.as_ref().map(|d| serde_json::json!({
+                "model": d.model, "dim": d.dim, "dtype": d.dtype, "metric": d.metric,
+            })),
+            "chunks": self.chunks,
+        });
+        let settings = serde_json::to_vec(&settings).unwrap_or_default();
+        h.add(&self.corpus_hash, "", "", &settings);
+        h.finish_hex()
+    }
+
+    /// Sets the format version, the content hash and a new generation, and records it in the
+    /// history as `change`.
+    pub(crate) fn advance(&mut self, change: String) {
+        self.format_version = if self.segments.is_empty() && self.num_deleted == 0 {
+            FORMAT_VERSION
+        } else {
+            FORMAT_VERSION_SEGMENTED
+        };
+        self.generation = new_generation();
+        self.created_unix_s = now_unix_s();
+        self.content_hash = self.compute_content_hash();
+        self.history.push(GenerationRecord {
+            generation: self.generation.clone(),
+            created_unix_s: self.created_unix_s,
+            change,
+            num_live: self.num_live(),
+            content_hash: self.content_hash.clone(),
+        });
+        let extra = self.history.len().saturating_sub(HISTORY_LIMIT);
+        self.history.drain(..extra);
     }
 
     /// Pretty JSON with its checksum, as written to disk.
@@ -271,6 +369,17 @@ impl Manifest {
     /// Lists the files of the KB being written in `dir` (plus the manifest itself) and writes
     /// the manifest there: the last file of a build, once every declared index is written.
     pub(crate) fn write_into(&mut self, dir: &Path) -> Result<()> {
+        // Settings may have changed since the generation was started (chunks, vectors).
+        self.content_hash = self.compute_content_hash();
+        let (generation, hash, live) = (&self.generation, &self.content_hash, self.num_live());
+        if let Some(last) = self
+            .history
+            .last_mut()
+            .filter(|r| &r.generation == generation)
+        {
+            last.content_hash = hash.clone();
+            last.num_live = live;
+        }
         let mut files: Vec<String> = trawl_store::list_files(dir)?
             .into_iter()
             .filter(|f| f != MANIFEST_FILE)
@@ -281,6 +390,10 @@ impl Manifest {
         let path = dir.join(MANIFEST_FILE);
         std::fs::write(&path, self.to_json()).map_err(|e| Error::io(path, e))
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Size cap of `manifest.json`.

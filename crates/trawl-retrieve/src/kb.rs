@@ -8,6 +8,7 @@ use crate::retriever::{RetrievedDoc, Retriever};
 use crate::{Error, Result};
 
 /// Turns engine hits (ordinal, score) into retrieved documents with their KB ids.
+#[cfg_attr(not(feature = "dense"), allow(dead_code))]
 pub(crate) fn with_ids(
     kb: &KnowledgeBase,
     retriever: &str,
@@ -59,14 +60,29 @@ impl Retriever for Bm25Retriever {
     }
 
     fn retrieve_batch(&self, queries: &[&str], k: usize) -> Result<Vec<Vec<RetrievedDoc>>> {
-        let Some(index) = self.kb.bm25() else {
+        if self.kb.bm25().is_none() {
             return Ok(vec![Vec::new(); queries.len()]);
-        };
-        index
-            .search_batch(queries, k)
+        }
+        // Through the KB: it searches added segments too and skips deleted documents.
+        let hits = self
+            .kb
+            .search_bm25_batch_refs(queries, k)
+            .map_err(|e| Error::Engine {
+                retriever: "bm25".to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(hits
             .into_iter()
-            .map(|hits| with_ids(&self.kb, "bm25", hits.into_iter().map(|h| (h.doc, h.score))))
-            .collect()
+            .map(|hits| {
+                hits.into_iter()
+                    .map(|h| RetrievedDoc {
+                        id: Arc::from(h.id),
+                        score: h.score,
+                        ordinal: h.ordinal,
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     fn document_title(&self, ordinal: u32) -> Option<String> {

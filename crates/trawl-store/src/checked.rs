@@ -77,6 +77,7 @@ impl CheckedWriter {
 
     /// Appends payload bytes.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<()> {
+        crate::fault::before_write(bytes.len()).map_err(|e| Error::io(&self.path, e))?;
         self.hasher.update(bytes);
         self.len += bytes.len() as u64;
         self.out

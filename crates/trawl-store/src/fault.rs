@@ -4,6 +4,9 @@
 //! with N = 1, 2, ... and check that the last complete state still opens: the same thing as
 //! `strace -e inject=rename:signal=KILL:when=N`, without strace. `TRAWL_STORE_NO_EXCHANGE=1`
 //! selects the two-rename fallback of [`crate::atomic`], so both paths are crash-tested on Linux.
+//! `TRAWL_STORE_FAIL_WRITES_AFTER=N` makes every checksummed write fail with "no space left on
+//! device" once the process has written N payload bytes through [`crate::CheckedWriter`]: a
+//! full disk part-way through a build or a merge, without filling one.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -14,7 +17,36 @@ pub const KILL_AT_RENAME_ENV: &str = "TRAWL_STORE_KILL_AT_RENAME";
 /// so tests cover the path other systems take.
 pub const NO_EXCHANGE_ENV: &str = "TRAWL_STORE_NO_EXCHANGE";
 
+/// The environment variable of the simulated full disk.
+pub const FAIL_WRITES_AFTER_ENV: &str = "TRAWL_STORE_FAIL_WRITES_AFTER";
+
 static RENAMES: AtomicU64 = AtomicU64::new(0);
+static WRITTEN: AtomicU64 = AtomicU64::new(0);
+
+fn fail_writes_after() -> Option<u64> {
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    *AT.get_or_init(|| {
+        std::env::var(FAIL_WRITES_AFTER_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+/// Called before every checksummed write of `len` bytes: an error once the configured budget
+/// is spent (ENOSPC, as a full disk gives).
+pub(crate) fn before_write(len: usize) -> std::io::Result<()> {
+    let Some(limit) = fail_writes_after() else {
+        return Ok(());
+    };
+    let before = WRITTEN.fetch_add(len as u64, Ordering::SeqCst);
+    if before + len as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!("no space left on device (simulated by {FAIL_WRITES_AFTER_ENV}={limit})"),
+        ));
+    }
+    Ok(())
+}
 
 fn kill_at() -> Option<u64> {
     static AT: OnceLock<Option<u64>> = OnceLock::new();

@@ -105,6 +105,10 @@ struct JsonReport<'a> {
     k: usize,
     kb_dir: String,
     kb_reused: bool,
+    /// The KB's generation and content hash: which exact documents and settings gave these
+    /// numbers (`trawl kb info --generations`).
+    kb_generation: String,
+    kb_content_hash: String,
     /// In METRICS order, serialised as a JSON object.
     #[serde(serialize_with = "ordered_map")]
     metrics: Vec<(&'static str, f64)>,
@@ -449,6 +453,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(path) = &args.run_out {
         write_run(path, &run, &format!("trawl-{}", args.retriever.name()))?;
+        super::kb_update::write_run_provenance(path, &kb)?;
     }
 
     let metrics: Vec<trawl_eval::Metric> = METRICS
@@ -474,6 +479,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             k: args.k,
             kb_dir: kb_dir.display().to_string(),
             kb_reused: reused,
+            kb_generation: kb.generation().to_string(),
+            kb_content_hash: kb.manifest().content_hash.clone(),
             metrics: METRICS
                 .iter()
                 .copied()

@@ -18,7 +18,18 @@ pub enum Command {
     Info {
         /// The knowledge base directory.
         kb: PathBuf,
+        /// List the generations (time, change, live documents, content hash) instead of the
+        /// manifest.
+        #[arg(long)]
+        generations: bool,
     },
+    /// Add documents (upsert: a new id is appended, an existing id replaces the old version)
+    /// as a new segment, written as a new generation.
+    Add(super::kb_update::AddArgs),
+    /// Delete documents by id (tombstones; ids the KB does not hold are reported).
+    Delete(super::kb_update::DeleteArgs),
+    /// Merge segments and drop tombstones: one base rebuilt from the live documents.
+    Compact(super::kb_update::CompactArgs),
     /// Add an approximate vector index (HNSW, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
     /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
@@ -87,28 +98,44 @@ pub enum MethodArg {
     Bm25plus,
 }
 
-impl Bm25Args {
-    /// The library settings these flags describe.
-    pub fn to_options(&self) -> anyhow::Result<Bm25Options> {
-        let stemmer = match self.stemmer.to_ascii_lowercase().as_str() {
-            "porter" => Stemmer::Porter,
-            "none" => Stemmer::None,
-            lang => Stemmer::Snowball(lang.to_string()),
-        };
-        let stopwords = match self.stopwords.as_str() {
-            "english" | "lucene" => Stopwords::LuceneEnglish,
-            "none" => Stopwords::None,
-            file => Stopwords::from_file(Path::new(file)).with_context(|| {
-                format!("--stopwords {file}: not `english` or `none`, and not a readable file of one word per line")
-            })?,
-        };
-        let method = match self.method {
+impl MethodArg {
+    pub fn method(self) -> Bm25Method {
+        match self {
             MethodArg::Lucene => Bm25Method::Lucene,
             MethodArg::Robertson => Bm25Method::Robertson,
             MethodArg::Atire => Bm25Method::Atire,
             MethodArg::Bm25l => Bm25Method::Bm25L,
             MethodArg::Bm25plus => Bm25Method::Bm25Plus,
-        };
+        }
+    }
+}
+
+/// `--stemmer`: porter, none, or a Snowball language.
+pub fn parse_stemmer(name: &str) -> Stemmer {
+    match name.to_ascii_lowercase().as_str() {
+        "porter" => Stemmer::Porter,
+        "none" => Stemmer::None,
+        lang => Stemmer::Snowball(lang.to_string()),
+    }
+}
+
+/// `--stopwords`: english, none, or a file of one word per line.
+pub fn parse_stopwords(name: &str) -> anyhow::Result<Stopwords> {
+    Ok(match name {
+        "english" | "lucene" => Stopwords::LuceneEnglish,
+        "none" => Stopwords::None,
+        file => Stopwords::from_file(Path::new(file)).with_context(|| {
+            format!("--stopwords {file}: not `english` or `none`, and not a readable file of one word per line")
+        })?,
+    })
+}
+
+impl Bm25Args {
+    /// The library settings these flags describe.
+    pub fn to_options(&self) -> anyhow::Result<Bm25Options> {
+        let stemmer = parse_stemmer(&self.stemmer);
+        let stopwords = parse_stopwords(&self.stopwords)?;
+        let method = self.method.method();
         let analyzer = AnalyzerConfig {
             stemmer,
             stopwords,
@@ -372,10 +399,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Build(args) => build(args),
         Command::Index(args) => super::kb_index::run(args),
+        Command::Add(args) => super::kb_update::add(args),
+        Command::Delete(args) => super::kb_update::delete(args),
+        Command::Compact(args) => super::kb_update::compact(args),
         Command::ImportFaiss(args) => super::kb_import_faiss::run(args),
-        Command::Info { kb } => {
+        Command::Info { kb, generations } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());
+            if generations {
+                super::kb_update::print_generations(&kb);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "{}",
                 String::from_utf8_lossy(&kb.manifest().to_json()).trim_end()

@@ -15,6 +15,22 @@ pub fn trawl(args: &[&str]) -> Output {
         .expect("run trawl")
 }
 
+/// `trawl` with extra environment variables (the crash and full-disk hooks of trawl-store,
+/// which are removed otherwise so that a caller's environment cannot leak in).
+pub fn trawl_env(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trawl"));
+    for hook in [
+        "TRAWL_STORE_KILL_AT_RENAME",
+        "TRAWL_STORE_NO_EXCHANGE",
+        "TRAWL_STORE_FAIL_WRITES_AFTER",
+    ] {
+        cmd.env_remove(hook);
+    }
+    cmd.args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())));
+    cmd.output().expect("run trawl")
+}
+
 /// Stdout of a run that must succeed.
 pub fn ok(o: &Output) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

@@ -1,0 +1,388 @@
+//! Live updates of a knowledge base, each written as a new generation (`trawl kb add`,
+//! `kb delete`, `kb compact`).
+//!
+//! - **add** (upsert): the new documents become a segment, `segments/<n>/`, with its own
+//!   document store, id map and BM25 index; an id already in the KB replaces the old version,
+//!   which gets a tombstone. Ids repeated inside one batch are an error naming both records.
+//! - **delete**: tombstones in `deleted.bin`; ids the KB does not hold are reported, not an
+//!   error.
+//! - **compact**: rebuilds one base from the live documents in ordinal order: no segments, no
+//!   tombstones, ordinals renumbered.
+//!
+//! Searches over segments use the live documents' statistics (`trawl_bm25::Segments`), so after
+//! any sequence of updates a KB returns what a KB built from scratch over its live documents in
+//! ordinal order returns, and carries the same content hash
+//! ([`Manifest::compute_content_hash`]).
+//!
+//! Every update runs under the KB's write lock (`trawl_store::AtomicDir`): the unchanged files
+//! are hard-linked into a new directory, the new ones written there, the manifest last, and the
+//! directory swapped in whole. A reader keeps the generation it opened (its files are never
+//! modified, only unlinked); a killed writer leaves the last complete generation.
+//!
+//! KBs with dense vectors (and so approximate indexes) refuse updates: rebuild them.
+
+use std::path::Path;
+
+use trawl_data::Document;
+use trawl_store::{AtomicDir, Recovery, Verify};
+
+use crate::build::{write_corpus, Bm25Options, BM25_DIR};
+use crate::corpus_hash::CorpusHasher;
+use crate::doc_store::DocStore;
+use crate::manifest::{Manifest, SegmentManifest, MANIFEST_FILE, TRAWL_VERSION};
+use crate::{Error, KnowledgeBase, Result};
+
+/// How to add documents.
+#[derive(Debug, Clone)]
+pub struct UpdateOptions {
+    /// The BM25 settings the new documents are meant for (e.g. given on the command line): a
+    /// KB built with other settings is refused, both named. `None`: the KB's own.
+    pub bm25: Option<Bm25Options>,
+    /// Documents handed to the BM25 builder at a time.
+    pub batch_size: usize,
+}
+
+impl Default for UpdateOptions {
+    fn default() -> Self {
+        UpdateOptions {
+            bm25: None,
+            batch_size: 16_384,
+        }
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpdateReport {
+    /// Documents added with a new id.
+    pub added: u64,
+    /// Documents whose id was in the KB: the old version got a tombstone.
+    pub replaced: u64,
+    /// Documents deleted.
+    pub deleted: u64,
+    /// Ids asked to be deleted that the KB does not hold (or no longer does).
+    pub missing: Vec<String>,
+    /// False when nothing changed (no new generation was written).
+    pub changed: bool,
+    /// The generation the KB is at now.
+    pub generation: String,
+    pub content_hash: String,
+    pub num_live: u64,
+    /// What recovery did before the update (interrupted writers' leftovers).
+    pub recovered: Vec<Recovery>,
+}
+
+/// Locks `dir` (a KB), recovers, and opens it under the lock.
+fn begin(dir: &Path) -> Result<(AtomicDir, KnowledgeBase)> {
+    Manifest::read(dir)?; // not a KB: say so before taking any lock
+    let staging = AtomicDir::create(dir)?;
+    let kb = KnowledgeBase::open(dir)?;
+    Ok((staging, kb))
+}
+
+/// Updates of the KB's documents refuse what segments cannot hold yet.
+fn check_updatable(kb: &KnowledgeBase, what: &str) -> Result<()> {
+    let m = kb.manifest();
+    let refuse = |message: String| Error::Update {
+        path: kb.dir().to_path_buf(),
+        message,
+    };
+    if m.dense.is_some() {
+        return Err(refuse(format!(
+            "it holds dense vectors{}, and `kb {what}` updates BM25-only knowledge bases (new vectors would need the model and a rebuilt index); rebuild it with `trawl kb build DOCS --out KB --dense MODEL --force`",
+            if m.ann.is_empty() { "" } else { " and approximate indexes" }
+        )));
+    }
+    if what == "add" && m.chunks.is_some() {
+        return Err(refuse(
+            "its documents are chunks (built with --chunk), and `kb add` does not chunk; rebuild it with `trawl kb build DOCS --out KB --chunk ... --force`".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn settings_of(o: &Bm25Options) -> String {
+    #[derive(serde::Serialize)]
+    struct Settings<'a> {
+        fields: crate::IndexedFields,
+        analyzer: &'a trawl_bm25::AnalyzerConfig,
+        params: &'a trawl_bm25::Bm25Params,
+    }
+    // Serialised directly (not through a `Value`), so f32 keeps its short form (0.9).
+    let v = Settings {
+        fields: o.fields,
+        analyzer: &o.analyzer,
+        params: &o.params,
+    };
+    let mut s = serde_json::to_string(&v).unwrap_or_default();
+    if s.len() > 300 {
+        let mut end = 300;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("...");
+    }
+    s
+}
+
+/// Refuses BM25 settings other than the KB's.
+fn check_settings(kb: &KnowledgeBase, given: Option<&Bm25Options>) -> Result<Option<Bm25Options>> {
+    let have = kb.manifest().bm25.as_ref().map(|b| Bm25Options {
+        analyzer: b.analyzer.clone(),
+        params: b.params,
+        fields: b.fields,
+    });
+    match (given, &have) {
+        (None, _) => Ok(have),
+        (Some(g), Some(h)) if g == h => Ok(have),
+        (Some(g), h) => Err(Error::SettingsMismatch {
+            path: kb.dir().to_path_buf(),
+            kb: h
+                .as_ref()
+                .map_or_else(|| "no BM25 index".to_string(), settings_of),
+            given: settings_of(g),
+        }),
+    }
+}
+
+/// Hard-links every file of `kb` into `staging` except the manifest and the tombstones.
+fn link_unchanged(kb: &KnowledgeBase, staging: &Path) -> Result<()> {
+    for f in &kb.manifest().files {
+        if f == MANIFEST_FILE || f == crate::deleted::DELETED_FILE || f.ends_with('/') {
+            continue;
+        }
+        let from = trawl_store::confined_join(kb.dir(), f)?;
+        trawl_store::link_or_copy(&from, &staging.join(f))?;
+    }
+    Ok(())
+}
+
+/// Feeds the live documents of `kb` (ordinals below `upto`, skipping `deleted`) to `hasher`;
+/// returns how many have empty title and text.
+fn hash_live(
+    store: &DocStore,
+    upto: usize,
+    deleted: &crate::deleted::Deleted,
+    hasher: &mut CorpusHasher,
+) -> Result<u64> {
+    let mut empty = 0;
+    for o in 0..upto as u32 {
+        if deleted.contains(o) {
+            continue;
+        }
+        let d = store.get(o)?;
+        empty += u64::from(d.title.trim().is_empty() && d.text.trim().is_empty());
+        hasher.add(d.id, d.title, d.text, d.metadata_json.as_bytes());
+    }
+    Ok(empty)
+}
+
+/// Writes the manifest of the new generation, swaps it in and reports.
+fn finish(
+    staging: AtomicDir,
+    mut manifest: Manifest,
+    change: String,
+    mut report: UpdateReport,
+) -> Result<(KnowledgeBase, UpdateReport)> {
+    let dir = staging.dest().to_path_buf();
+    report.recovered.extend(staging.recovered().iter().cloned());
+    manifest.trawl_version = TRAWL_VERSION.into();
+    manifest.advance(change);
+    manifest.write_into(staging.path())?;
+    staging.commit()?;
+    let kb = KnowledgeBase::open(&dir)?;
+    report.changed = true;
+    report.generation = kb.generation().to_string();
+    report.content_hash = kb.manifest().content_hash.clone();
+    report.num_live = kb.num_live() as u64;
+    Ok((kb, report))
+}
+
+fn unchanged(
+    kb: KnowledgeBase,
+    mut report: UpdateReport,
+    staging: AtomicDir,
+) -> (KnowledgeBase, UpdateReport) {
+    report.recovered.extend(staging.recovered().iter().cloned());
+    report.generation = kb.generation().to_string();
+    report.content_hash = kb.manifest().content_hash.clone();
+    report.num_live = kb.num_live() as u64;
+    (kb, report)
+}
+
+fn empty_report() -> UpdateReport {
+    UpdateReport {
+        added: 0,
+        replaced: 0,
+        deleted: 0,
+        missing: Vec::new(),
+        changed: false,
+        generation: String::new(),
+        content_hash: String::new(),
+        num_live: 0,
+        recovered: Vec::new(),
+    }
+}
+
+impl KnowledgeBase {
+    /// Adds `docs` to the KB at `dir` as a new segment (upsert: an id the KB holds replaces
+    /// its old version), as a new generation; see the [`crate::update`] module docs. An empty
+    /// input, ids repeated inside `docs`, or BM25 settings other than the KB's are errors and
+    /// leave the KB as it was.
+    pub fn add_documents(
+        dir: impl AsRef<Path>,
+        docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
+        options: &UpdateOptions,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(KnowledgeBase, UpdateReport)> {
+        let (staging, kb) = begin(dir.as_ref())?;
+        check_updatable(&kb, "add")?;
+        let bm25 = check_settings(&kb, options.bm25.as_ref())?;
+        let mut manifest = kb.manifest().clone();
+        let seg_rel = format!("segments/{:06}", manifest.segments.len() + 1);
+        let seg_dir = staging.path().join(&seg_rel);
+        std::fs::create_dir_all(&seg_dir).map_err(|e| Error::io(&seg_dir, e))?;
+        let files = write_corpus(
+            &seg_dir,
+            docs,
+            bm25.as_ref(),
+            options.batch_size,
+            &mut CorpusHasher::new(),
+            &mut progress,
+        )?;
+        link_unchanged(&kb, staging.path())?;
+
+        let old_n = kb.num_docs();
+        let new_n = old_n + files.num_docs;
+        if new_n > u32::MAX as usize {
+            return Err(Error::TooManyDocuments {
+                max: u64::from(u32::MAX),
+            });
+        }
+        let seg = DocStore::open_parts(&[(seg_dir.clone(), files.num_docs)], Verify::FooterOnly)?;
+        let mut deleted = kb.deleted().clone();
+        deleted.grow(new_n);
+        let mut report = empty_report();
+        for i in 0..files.num_docs as u32 {
+            match kb.ordinal_of(seg.id(i)?) {
+                Some(o) => {
+                    deleted.insert(o);
+                    report.replaced += 1;
+                }
+                None => report.added += 1,
+            }
+        }
+        let mut hasher = CorpusHasher::new();
+        let mut empty = hash_live(kb.store(), old_n, &deleted, &mut hasher)?;
+        empty += hash_live(
+            &seg,
+            files.num_docs,
+            &crate::deleted::Deleted::none(0),
+            &mut hasher,
+        )?;
+        if deleted.count() > 0 {
+            deleted.write(staging.path())?;
+        }
+        drop(seg);
+
+        manifest.segments.push(SegmentManifest {
+            dir: seg_rel,
+            num_docs: files.num_docs as u64,
+        });
+        manifest.num_docs = new_n as u64;
+        manifest.num_deleted = deleted.count();
+        manifest.num_empty_docs = empty;
+        manifest.corpus_hash = hasher.finish_hex();
+        manifest.doc_store_bytes += files.doc_store_bytes;
+        let change = format!(
+            "add {} ({} new, {} replaced)",
+            files.num_docs, report.added, report.replaced
+        );
+        drop(kb);
+        finish(staging, manifest, change, report)
+    }
+
+    /// Deletes the documents with these ids from the KB at `dir` (tombstones), as a new
+    /// generation; ids it does not hold are listed in [`UpdateReport::missing`]. Nothing to
+    /// delete: no new generation.
+    pub fn delete_documents(
+        dir: impl AsRef<Path>,
+        ids: &[String],
+    ) -> Result<(KnowledgeBase, UpdateReport)> {
+        let (staging, kb) = begin(dir.as_ref())?;
+        check_updatable(&kb, "delete")?;
+        let mut deleted = kb.deleted().clone();
+        let mut report = empty_report();
+        for id in ids {
+            match kb.ordinal_of(id) {
+                Some(o) => report.deleted += u64::from(deleted.insert(o)),
+                None => report.missing.push(id.clone()),
+            }
+        }
+        if report.deleted == 0 {
+            return Ok(unchanged(kb, report, staging));
+        }
+        link_unchanged(&kb, staging.path())?;
+        deleted.write(staging.path())?;
+        let mut hasher = CorpusHasher::new();
+        let empty = hash_live(kb.store(), kb.num_docs(), &deleted, &mut hasher)?;
+        let mut manifest = kb.manifest().clone();
+        manifest.num_deleted = deleted.count();
+        manifest.num_empty_docs = empty;
+        manifest.corpus_hash = hasher.finish_hex();
+        let change = format!("delete {}", report.deleted);
+        drop(kb);
+        finish(staging, manifest, change, report)
+    }
+
+    /// Rebuilds the KB at `dir` from its live documents in ordinal order (no segments, no
+    /// tombstones; ordinals renumbered), as a new generation. A KB without segments or
+    /// deletions is left as it is.
+    pub fn compact(
+        dir: impl AsRef<Path>,
+        batch_size: usize,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(KnowledgeBase, UpdateReport)> {
+        let (staging, kb) = begin(dir.as_ref())?;
+        let report = empty_report();
+        if !kb.is_segmented() {
+            return Ok(unchanged(kb, report, staging));
+        }
+        check_updatable(&kb, "compact")?;
+        let bm25 = check_settings(&kb, None)?;
+        let live = (0..kb.num_docs() as u32)
+            .filter(|&o| !kb.is_deleted(o))
+            .map(|o| {
+                kb.document(o)
+                    .map(|d| d.to_document())
+                    .map_err(|e| trawl_data::Error::Io {
+                        path: kb.dir().to_path_buf(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+            });
+        let mut hasher = CorpusHasher::new();
+        let files = write_corpus(
+            staging.path(),
+            live,
+            bm25.as_ref(),
+            batch_size,
+            &mut hasher,
+            &mut progress,
+        )?;
+        let mut manifest = kb.manifest().clone();
+        debug_assert!(files.bm25.as_ref().is_none_or(|b| b.dir == BM25_DIR));
+        manifest.segments.clear();
+        manifest.num_deleted = 0;
+        manifest.num_docs = files.num_docs as u64;
+        manifest.num_empty_docs = files.num_empty;
+        manifest.corpus_hash = hasher.finish_hex();
+        manifest.doc_store_bytes = files.doc_store_bytes;
+        if let (Some(b), Some(new)) = (manifest.bm25.as_mut(), files.bm25) {
+            b.num_terms = new.num_terms;
+        }
+        let change = format!("compact ({} live)", files.num_docs);
+        drop(kb);
+        finish(staging, manifest, change, report)
+    }
+}
