@@ -47,7 +47,7 @@ pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
-pub use collapse::{collapse_if_chunked, MaxPRetriever};
+pub use collapse::{collapse_chunks, collapse_if_chunked, MaxPRetriever};
 pub use dense::{open_dense, open_dense_with};
 pub use diversity::{combine as combine_diversity, equivalence_classes, Combine, Diversity};
 pub use error::{Error, Result};

@@ -207,8 +207,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         KnowledgeBase::open(&args.kb)
             .with_context(|| format!("cannot open the knowledge base {}", args.kb.display()))?,
     );
-    let retriever =
-        trawl_retrieve::open_named(kb, &args.retriever, &args.retriever_args.options())?;
+    // Labels name documents: on a chunked KB, documents ranked by their best chunk (MaxP).
+    let retriever = trawl_retrieve::collapse_chunks(trawl_retrieve::open_named(
+        kb,
+        &args.retriever,
+        &args.retriever_args.options(),
+    )?);
     let read_started = Instant::now();
     let rows = read_rows(&args)?;
     let read_secs = read_started.elapsed().as_secs_f64();
