@@ -57,6 +57,7 @@ pub use kb::{open_all, open_named, Bm25Retriever, KbRetrieverOptions, KbRetrieve
 pub use labels::Labels;
 pub use memory::InMemoryRetriever;
 pub use retriever::{RetrievedDoc, Retriever};
+pub use reward::score_stream;
 pub use reward::{
     compute_rewards, reward, reward_with_judgements, trec_order, ItemReward, RewardError,
     RewardItem, RewardMetric, RewardSpec, UnknownUidPolicy,

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "ID_MAPPING")]
     pub id_mapping: Option<PathBuf>,
 
-    /// Query texts (JSONL or TSV) for the labelled uids; without it, each uid is queried with
+    /// Query texts (JSONL, TSV or parquet) for the labelled uids; without it, each uid is queried with
     /// the opening words of one of its relevant documents.
     #[arg(long, value_name = "QUERIES")]
     pub queries: Option<PathBuf>,
@@ -197,7 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     // Queries: real texts for labelled uids when given, else pseudo-queries from their docs.
     let texts: HashMap<String, String> = match &args.queries {
-        Some(p) => match trawl_data::query::read_queries(p) {
+        Some(p) => match super::serve::load_queries(p) {
             Ok(qs) => qs.into_iter().map(|q| (q.id, q.text)).collect(),
             Err(e) => {
                 c.add("queries", false, e.to_string());
