@@ -338,6 +338,52 @@ fn rewards_on_a_chunked_kb_score_documents() {
         assert!((got - want).abs() < 1e-9, "{mode}: {got} vs {want}");
     }
 
+    // `trawl check`: the labelled documents are in the chunked KB, and (queried with "alpha"
+    // from a parquet queries file) its reward is the document-level single-rewrite value.
+    let queries = tmp.path().join("queries.parquet");
+    let one = |v: &str| trawl_parquet::ColumnData::Utf8(vec![Some(v.to_string())]);
+    trawl_parquet::write_table(
+        &queries,
+        &[
+            trawl_parquet::Column {
+                name: "_id".into(),
+                data: one("u"),
+            },
+            trawl_parquet::Column {
+                name: "text".into(),
+                data: one("alpha"),
+            },
+        ],
+    )
+    .unwrap();
+    let o = trawl(&[
+        "check",
+        kb,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--queries",
+        queries.to_str().unwrap(),
+        "--json",
+    ]);
+    // (One labelled uid: its "union / intersection" line needs two queries and fails.)
+    let checked: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let line = |name: &str| {
+        checked["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {checked}"))
+            .clone()
+    };
+    assert_eq!(line("labelled docs in KB")["ok"], true, "{checked}");
+    let detail = line("rewards bm25")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&format!("{:.3}", 1.0 / idcg)),
+        "{detail} vs {}",
+        1.0 / idcg
+    );
+
     let server = common::serve_with(Path::new(kb), &["--labels", labels.to_str().unwrap()]);
     let (status, v) = server.post(
         "/reward",

@@ -244,7 +244,12 @@ fn read_conversations(
 ) -> anyhow::Result<Box<dyn Iterator<Item = trawl_rag::Result<trawl_rag::Record>>>> {
     if trawl_parquet::is_parquet(path) {
         // Streamed: rows are decoded as the batches ask for them, never the whole file.
-        let rows = trawl_parquet::ParquetTable::open(path)?.iter_rows()?;
+        let table = trawl_parquet::ParquetTable::open(path)?;
+        table.find_column(
+            &["messages"],
+            "the conversations: a list of {role, content}",
+        )?;
+        let rows = table.iter_rows()?;
         let name = path.display().to_string();
         return Ok(Box::new(rows.enumerate().map(move |(i, row)| {
             let at = format!("{name}: row {}", i + 1);
