@@ -111,13 +111,17 @@ impl ParquetTable {
             let Some(field) = fields.iter().find(|f| f.name() == top) else {
                 return Err(self.missing_column(name, "asked for"));
             };
-            if !projected
+            let at = match projected
                 .iter()
-                .any(|f: &parquet::schema::types::TypePtr| f.name() == top)
+                .position(|f: &parquet::schema::types::TypePtr| f.name() == top)
             {
-                projected.push(field.clone());
-            }
-            paths.push((top.to_string(), rest.map(str::to_string)));
+                Some(at) => at,
+                None => {
+                    projected.push(field.clone());
+                    projected.len() - 1
+                }
+            };
+            paths.push((at, rest.map(str::to_string)));
         }
         let projection = Type::group_type_builder("schema")
             .with_fields(projected)
@@ -156,7 +160,8 @@ impl ParquetTable {
 /// The rows of [`ParquetTable::iter_columns`]: the asked-for cells of each row, in order.
 pub struct ColumnRows {
     rows: RowIter<'static>,
-    paths: Vec<(String, Option<String>)>,
+    /// Per asked-for column: its field's position in the projection, and the dotted rest.
+    paths: Vec<(usize, Option<String>)>,
     path: PathBuf,
 }
 
@@ -168,17 +173,13 @@ impl Iterator for ColumnRows {
             Ok(row) => row,
             Err(e) => return Some(Err(Error::parquet(&self.path, e))),
         };
-        let by_name: HashMap<&str, &parquet::record::Field> = row
-            .get_column_iter()
-            .map(|(n, f)| (n.as_str(), f))
-            .collect();
+        // A row's fields come in the projection's order.
+        let fields: Vec<&parquet::record::Field> = row.get_column_iter().map(|(_, f)| f).collect();
         Some(Ok(self
             .paths
             .iter()
-            .map(|(top, rest)| {
-                let v = by_name
-                    .get(top.as_str())
-                    .map_or(Value::Null, |f| f.to_json_value());
+            .map(|(at, rest)| {
+                let v = fields.get(*at).map_or(Value::Null, |f| f.to_json_value());
                 match rest {
                     None => v,
                     Some(path) => path

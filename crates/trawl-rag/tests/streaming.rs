@@ -13,7 +13,7 @@ fn conversations_in_flight_never_exceed_one_batch() {
     let tmp = tempfile::tempdir().unwrap();
     let kb = KnowledgeBase::build(
         example::documents(7, 40).into_iter().map(Ok),
-        &tmp.path().join("kb"),
+        tmp.path().join("kb"),
         &KbBuildOptions::default(),
         |_| {},
     )

@@ -182,7 +182,7 @@ const OUT_GROUP_ROWS: usize = 1 << 16;
 /// nothing is at the path until [`RewardOut::finish`].
 enum RewardOut {
     Jsonl(trawl_store::AtomicFile),
-    Parquet(trawl_parquet::TableWriter),
+    Parquet(Box<trawl_parquet::TableWriter>),
 }
 
 fn reward_columns(rewards: &[ItemReward]) -> Vec<Column> {
@@ -205,10 +205,10 @@ fn reward_columns(rewards: &[ItemReward]) -> Vec<Column> {
 impl RewardOut {
     fn create(path: &Path) -> anyhow::Result<Self> {
         Ok(if is_parquet(path) {
-            RewardOut::Parquet(
+            RewardOut::Parquet(Box::new(
                 trawl_parquet::TableWriter::create(path, &reward_columns(&[]))?
                     .with_row_group_rows(OUT_GROUP_ROWS),
-            )
+            ))
         } else {
             RewardOut::Jsonl(trawl_store::AtomicFile::create(path)?)
         })
