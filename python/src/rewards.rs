@@ -47,11 +47,13 @@ fn rewrite_items(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<String>>> {
 #[pymethods]
 impl PyRetriever {
     /// `kb`: a `trawl.KB`; `retriever`: bm25, dense or hybrid; `model`: the query encoder for
-    /// dense/hybrid (default: the model recorded in the KB).
+    /// dense/hybrid (default: the model recorded in the KB). On a KB built with `--chunk` the
+    /// ids are the documents' (each ranked by its best chunk, MaxP), as labels name them.
     #[new]
     #[pyo3(signature = (kb, retriever = "bm25", model = None))]
     fn new(kb: &Bound<'_, Kb>, retriever: &str, model: Option<&str>) -> PyResult<Self> {
-        let inner = kb.get().retriever(retriever, model)?;
+        // Rewards judge documents: on a chunked KB, each ranked by its best chunk (MaxP).
+        let inner = trawl_retrieve::collapse_chunks(kb.get().retriever(retriever, model)?);
         Ok(PyRetriever {
             inner,
             name: retriever.to_string(),

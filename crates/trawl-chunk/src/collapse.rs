@@ -2,6 +2,11 @@
 
 use std::collections::HashSet;
 
+/// The id of chunk `number` (from 0) of document `parent`: `<parent>#<number>`.
+pub fn chunk_id(parent: &str, number: usize) -> String {
+    format!("{parent}#{number}")
+}
+
 /// The parent id of a chunk id `<parent>#<n>` (the part before the last `#` when what follows
 /// is a number); any other id is its own parent.
 pub fn parent_id(chunk_id: &str) -> &str {

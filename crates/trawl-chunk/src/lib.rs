@@ -38,7 +38,7 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use trawl_data::Document;
 
-pub use collapse::{collapse_max, parent_id};
+pub use collapse::{chunk_id, collapse_max, parent_id};
 pub use error::{Error, Result};
 #[cfg(feature = "tokenizers")]
 pub use hf::HfTokenizer;
@@ -189,7 +189,7 @@ impl Chunker {
                 metadata.insert(CHAR_START_KEY.into(), c.char_start.into());
                 metadata.insert(CHAR_END_KEY.into(), c.char_end.into());
                 Document {
-                    id: format!("{}#{}", doc.id, c.number),
+                    id: chunk_id(&doc.id, c.number),
                     title: doc.title.clone(),
                     text: c.text.to_string(),
                     metadata,

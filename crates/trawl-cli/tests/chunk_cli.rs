@@ -254,3 +254,143 @@ fn maxp_on_chunked_scifact_matches_the_unchunked_kb() {
     );
     assert!((a - b).abs() <= 0.01, "documents {a}, MaxP {b}");
 }
+
+/// Rewards on a chunked KB judge documents: `trawl reward` and `POST /reward` rank parents by
+/// their best chunk, and a parent found through different chunks by two rewrites counts once.
+#[test]
+fn rewards_on_a_chunked_kb_score_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    let words = |prefix: &str, n: usize, at: &[(usize, &str)]| -> String {
+        let mut w: Vec<String> = (0..n).map(|i| format!("{prefix}{i}")).collect();
+        for &(i, word) in at {
+            w[i] = word.to_string();
+        }
+        w.join(" ")
+    };
+    // p: `alpha` three times in chunk 0, `beta` three times in chunk 2 (50 words a chunk);
+    // q and r: one chunk each, with `beta` / `alpha` once.
+    let docs = [
+        (
+            "p",
+            words(
+                "pw",
+                150,
+                &[
+                    (5, "alpha"),
+                    (6, "alpha"),
+                    (7, "alpha"),
+                    (105, "beta"),
+                    (106, "beta"),
+                    (107, "beta"),
+                ],
+            ),
+        ),
+        ("q", words("qw", 50, &[(10, "beta")])),
+        ("r", words("rw", 50, &[(10, "alpha")])),
+    ];
+    let corpus = tmp.path().join("docs.jsonl");
+    let lines: Vec<String> = docs
+        .iter()
+        .map(|(id, text)| serde_json::json!({"_id": id, "text": text}).to_string())
+        .collect();
+    std::fs::write(&corpus, lines.join("\n")).unwrap();
+    let kb = tmp.path().join("kb");
+    let kb = kb.to_str().unwrap();
+    ok(&trawl(&[
+        "kb",
+        "build",
+        corpus.to_str().unwrap(),
+        "--out",
+        kb,
+        "--chunk",
+        "--max-words",
+        "50",
+        "--by",
+        "word",
+    ]));
+    let labels = tmp.path().join("labels.json");
+    std::fs::write(&labels, r#"{"u": ["p", "q"]}"#).unwrap();
+    let data = tmp.path().join("rollouts.jsonl");
+    std::fs::write(&data, r#"{"uid": "u", "rewrites": ["alpha", "beta"]}"#).unwrap();
+
+    // "alpha" -> p (chunk 0), r; "beta" -> p (chunk 2), q. Union (RRF): p 2/61, q and r 1/62
+    // (a tie trec_eval breaks by id, descending): p, r, q with p and q relevant.
+    let idcg = 1.0 + 1.0 / 3f64.log2();
+    let union = (1.0 + 1.0 / 4f64.log2()) / idcg;
+    // Single: "alpha" ranks p, r (1 / idcg); "beta" p, q (1).
+    let single = (1.0 / idcg + 1.0) / 2.0;
+    for (mode, want) in [("union", union), ("single", single)] {
+        let out = tmp.path().join(format!("{mode}.jsonl"));
+        ok(&trawl(&[
+            "reward",
+            "--kb",
+            kb,
+            "--labels",
+            labels.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--mode",
+            mode,
+            "--out",
+            out.to_str().unwrap(),
+        ]));
+        let got = common::jsonl(&out)[0]["reward"].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-9, "{mode}: {got} vs {want}");
+    }
+
+    // `trawl check`: the labelled documents are in the chunked KB, and (queried with "alpha"
+    // from a parquet queries file) its reward is the document-level single-rewrite value.
+    let queries = tmp.path().join("queries.parquet");
+    let one = |v: &str| trawl_parquet::ColumnData::Utf8(vec![Some(v.to_string())]);
+    trawl_parquet::write_table(
+        &queries,
+        &[
+            trawl_parquet::Column {
+                name: "_id".into(),
+                data: one("u"),
+            },
+            trawl_parquet::Column {
+                name: "text".into(),
+                data: one("alpha"),
+            },
+        ],
+    )
+    .unwrap();
+    let o = trawl(&[
+        "check",
+        kb,
+        "--labels",
+        labels.to_str().unwrap(),
+        "--queries",
+        queries.to_str().unwrap(),
+        "--json",
+    ]);
+    // (One labelled uid: its "union / intersection" line needs two queries and fails.)
+    let checked: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let line = |name: &str| {
+        checked["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no check {name}: {checked}"))
+            .clone()
+    };
+    assert_eq!(line("labelled docs in KB")["ok"], true, "{checked}");
+    let detail = line("rewards bm25")["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains(&format!("{:.3}", 1.0 / idcg)),
+        "{detail} vs {}",
+        1.0 / idcg
+    );
+
+    let server = common::serve_with(Path::new(kb), &["--labels", labels.to_str().unwrap()]);
+    let (status, v) = server.post(
+        "/reward",
+        &serde_json::json!({"items": [{"uid": "u", "queries": ["alpha", "beta"]}], "mode": "union"}),
+    );
+    assert_eq!(status, 200, "{v}");
+    let r = &v["results"][0];
+    assert_eq!(r["doc_ids"], serde_json::json!(["p", "r", "q"]), "{v}");
+    assert!((r["reward"].as_f64().unwrap() - union).abs() < 1e-9, "{v}");
+}

@@ -61,6 +61,44 @@ fn encodes_documents_and_queries_into_npy_with_ids() {
         trawl_vector::npy::read_npy_header(&out).unwrap().shape,
         vec![2, 384]
     );
+    // The same queries from parquet (`_id`, `text`): the same vectors and ids.
+    let pq = tmp.path().join("q.parquet");
+    let strs = |v: &[&str]| {
+        trawl_parquet::ColumnData::Utf8(v.iter().map(|s| Some(s.to_string())).collect())
+    };
+    trawl_parquet::write_table(
+        &pq,
+        &[
+            trawl_parquet::Column {
+                name: "_id".into(),
+                data: strs(&["q1", "q2"]),
+            },
+            trawl_parquet::Column {
+                name: "text".into(),
+                data: strs(&["why do cats sleep", "dogs"]),
+            },
+        ],
+    )
+    .unwrap();
+    let out_pq = tmp.path().join("qp.npy");
+    let o = trawl()
+        .arg("encode")
+        .arg(&model)
+        .arg(&pq)
+        .arg("--out")
+        .arg(&out_pq)
+        .arg("--queries")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&out_pq).unwrap()
+    );
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("q.ids.txt")).unwrap(),
+        std::fs::read_to_string(tmp.path().join("qp.ids.txt")).unwrap()
+    );
 }
 
 #[test]

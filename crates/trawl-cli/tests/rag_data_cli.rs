@@ -481,4 +481,29 @@ fn parquet_conversations_equal_jsonl_conversations() {
         2,
         "one retrieval per user turn"
     );
+    // A parquet file without a `messages` column: the columns present are named.
+    let other = tmp.path().join("prompts.parquet");
+    trawl_parquet::write_table(
+        &other,
+        &[trawl_parquet::Column {
+            name: "prompt".into(),
+            data: trawl_parquet::ColumnData::Utf8(vec![Some("hi".into())]),
+        }],
+    )
+    .unwrap();
+    let out = tmp.path().join("none.jsonl");
+    let e = err(&trawl(&[
+        "rag-data",
+        "--kb",
+        d.join("kb").to_str().unwrap(),
+        "--conversations",
+        other.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(
+        e.contains("no column `messages`") && e.contains("`prompt`"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no half-written output");
 }

@@ -4,6 +4,8 @@
 //!   into structs: `extra_info.uid`) or whole rows as JSON values (conversations, rollouts).
 //! - [`read_queries`], [`read_qrels`]: trawl's query and qrels types from parquet tables with the
 //!   BEIR column names (`_id`/`id`/`query-id`, `text`/`query`; `query-id`, `corpus-id`, `score`).
+//! - [`ParquetTable::iter_columns`], [`ParquetTable::iter_rows`]: the same, streamed one row
+//!   group and page at a time; [`TableWriter`]: a table written batch by batch.
 //! - [`write_table`]: flat columns (strings, floats, integers; nulls allowed), snappy, written
 //!   through trawl-store (temporary sibling, renamed into place).
 //!
@@ -14,8 +16,8 @@ mod read;
 mod write;
 
 pub use error::{Error, Result};
-pub use read::{read_qrels, read_queries, ParquetTable};
-pub use write::{write_table, Column, ColumnData};
+pub use read::{read_qrels, read_queries, ColumnRows, ParquetTable, Rows};
+pub use write::{write_table, Column, ColumnData, TableWriter};
 
 /// Whether `path` names a parquet file (by its extension).
 pub fn is_parquet(path: &std::path::Path) -> bool {

@@ -6,6 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::reader::RowIter;
 use parquet::schema::types::Type;
 use serde_json::Value;
 use trawl_data::{Qrels, Query};
@@ -36,6 +37,10 @@ impl ParquetTable {
 
     pub fn num_rows(&self) -> u64 {
         self.reader.metadata().file_metadata().num_rows().max(0) as u64
+    }
+
+    pub fn num_row_groups(&self) -> usize {
+        self.reader.metadata().num_row_groups()
     }
 
     /// The top-level column names, in file order.
@@ -80,9 +85,18 @@ impl ParquetTable {
             .ok_or_else(|| self.missing_column(&candidates.join("` or `"), what))
     }
 
-    /// Reads the named columns, row by row, as JSON values (`[row][column]`). A dotted name
-    /// reads a field of a struct column (`extra_info.uid`); a missing field is `null`.
-    pub fn read_columns(&self, names: &[&str]) -> Result<Vec<Vec<Value>>> {
+    /// A second reader of the file, owned by a row iterator (rows stream from it lazily).
+    fn reopen(&self) -> Result<Box<dyn FileReader>> {
+        let file = File::open(&self.path).map_err(|e| Error::parquet(&self.path, e))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| Error::parquet(&self.path, e))?;
+        Ok(Box::new(reader))
+    }
+
+    /// Streams the named columns, row by row, as JSON values (`[column]` per row). A dotted
+    /// name reads a field of a struct column (`extra_info.uid`); a missing field is `null`.
+    /// Rows are decoded one row group and one page at a time, so memory does not grow with
+    /// the file.
+    pub fn iter_columns(&self, names: &[&str]) -> Result<ColumnRows> {
         let fields = self.reader.metadata().file_metadata().schema().get_fields();
         let mut projected = Vec::new();
         let mut paths = Vec::new();
@@ -97,67 +111,107 @@ impl ParquetTable {
             let Some(field) = fields.iter().find(|f| f.name() == top) else {
                 return Err(self.missing_column(name, "asked for"));
             };
-            if !projected
+            let at = match projected
                 .iter()
-                .any(|f: &parquet::schema::types::TypePtr| f.name() == top)
+                .position(|f: &parquet::schema::types::TypePtr| f.name() == top)
             {
-                projected.push(field.clone());
-            }
-            paths.push((top.to_string(), rest.map(str::to_string)));
+                Some(at) => at,
+                None => {
+                    projected.push(field.clone());
+                    projected.len() - 1
+                }
+            };
+            paths.push((at, rest.map(str::to_string)));
         }
         let projection = Type::group_type_builder("schema")
             .with_fields(projected)
             .build()
             .map_err(|e| Error::parquet(&self.path, e))?;
-        let rows = self
-            .reader
-            .get_row_iter(Some(projection))
+        let rows = RowIter::from_file_into(self.reopen()?)
+            .project(Some(projection))
             .map_err(|e| Error::parquet(&self.path, e))?;
-        let mut out = Vec::with_capacity(self.num_rows() as usize);
-        for row in rows {
-            let row = row.map_err(|e| Error::parquet(&self.path, e))?;
-            let by_name: HashMap<&str, &parquet::record::Field> = row
-                .get_column_iter()
-                .map(|(n, f)| (n.as_str(), f))
-                .collect();
-            let values = paths
-                .iter()
-                .map(|(top, rest)| {
-                    let v = by_name
-                        .get(top.as_str())
-                        .map_or(Value::Null, |f| f.to_json_value());
-                    match rest {
-                        None => v,
-                        Some(path) => path
-                            .split('.')
-                            .try_fold(v, |v, key| match v {
-                                Value::Object(mut m) => m.remove(key),
-                                _ => None,
-                            })
-                            .unwrap_or(Value::Null),
-                    }
-                })
-                .collect();
-            out.push(values);
-        }
-        Ok(out)
+        Ok(ColumnRows {
+            rows,
+            paths,
+            path: self.path.clone(),
+        })
     }
 
-    /// Every row as a JSON object (column name -> value), e.g. conversations with a
-    /// `messages` list of `{role, content}` structs.
+    /// Reads the named columns of every row ([`ParquetTable::iter_columns`], collected).
+    pub fn read_columns(&self, names: &[&str]) -> Result<Vec<Vec<Value>>> {
+        self.iter_columns(names)?.collect()
+    }
+
+    /// Streams every row as a JSON object (column name -> value), e.g. conversations with a
+    /// `messages` list of `{role, content}` structs; one row group and page at a time.
+    pub fn iter_rows(&self) -> Result<Rows> {
+        Ok(Rows {
+            rows: RowIter::from_file_into(self.reopen()?),
+            path: self.path.clone(),
+        })
+    }
+
+    /// Every row as a JSON object ([`ParquetTable::iter_rows`], collected).
     pub fn read_rows(&self) -> Result<Vec<serde_json::Map<String, Value>>> {
-        let rows = self
-            .reader
-            .get_row_iter(None)
-            .map_err(|e| Error::parquet(&self.path, e))?;
-        rows.map(|row| {
-            let row = row.map_err(|e| Error::parquet(&self.path, e))?;
-            match row.to_json_value() {
+        self.iter_rows()?.collect()
+    }
+}
+
+/// The rows of [`ParquetTable::iter_columns`]: the asked-for cells of each row, in order.
+pub struct ColumnRows {
+    rows: RowIter<'static>,
+    /// Per asked-for column: its field's position in the projection, and the dotted rest.
+    paths: Vec<(usize, Option<String>)>,
+    path: PathBuf,
+}
+
+impl Iterator for ColumnRows {
+    type Item = Result<Vec<Value>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let row = match self.rows.next()? {
+            Ok(row) => row,
+            Err(e) => return Some(Err(Error::parquet(&self.path, e))),
+        };
+        // A row's fields come in the projection's order.
+        let fields: Vec<&parquet::record::Field> = row.get_column_iter().map(|(_, f)| f).collect();
+        Some(Ok(self
+            .paths
+            .iter()
+            .map(|(at, rest)| {
+                let v = fields.get(*at).map_or(Value::Null, |f| f.to_json_value());
+                match rest {
+                    None => v,
+                    Some(path) => path
+                        .split('.')
+                        .try_fold(v, |v, key| match v {
+                            Value::Object(mut m) => m.remove(key),
+                            _ => None,
+                        })
+                        .unwrap_or(Value::Null),
+                }
+            })
+            .collect()))
+    }
+}
+
+/// The rows of [`ParquetTable::iter_rows`] as JSON objects, in order.
+pub struct Rows {
+    rows: RowIter<'static>,
+    path: PathBuf,
+}
+
+impl Iterator for Rows {
+    type Item = Result<serde_json::Map<String, Value>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        Some(match self.rows.next()? {
+            Ok(row) => match row.to_json_value() {
                 Value::Object(m) => Ok(m),
                 _ => unreachable!("a row converts to a JSON object"),
-            }
+            },
+            Err(e) => Err(Error::parquet(&self.path, e)),
         })
-        .collect()
     }
 }
 

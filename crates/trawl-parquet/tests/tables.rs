@@ -200,3 +200,63 @@ fn queries_and_qrels_with_beir_column_names() {
         "{err}"
     );
 }
+
+/// A table written batch by batch: full row groups go out as soon as they fill (only the rest
+/// is held), the rows read back streamed equal the rows written, and an unfinished writer
+/// leaves no file.
+#[test]
+fn tables_stream_in_and_out_by_row_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("streamed.parquet");
+    let batch = |from: usize, n: usize| {
+        vec![
+            Column {
+                name: "uid".into(),
+                data: ColumnData::Utf8((from..from + n).map(|i| Some(format!("u{i}"))).collect()),
+            },
+            Column {
+                name: "reward".into(),
+                data: ColumnData::F64(
+                    (from..from + n)
+                        .map(|i| (i % 3 != 0).then_some(i as f64))
+                        .collect(),
+                ),
+            },
+        ]
+    };
+    let mut w = trawl_parquet::TableWriter::create(&path, &batch(0, 0))
+        .unwrap()
+        .with_row_group_rows(4);
+    for from in (0..10).step_by(2) {
+        w.append(&batch(from, 2)).unwrap();
+    }
+    w.append(&batch(10, 9)).unwrap();
+    let wrong = vec![batch(0, 1)[1].clone(), batch(0, 1)[0].clone()];
+    let err = w.append(&wrong).unwrap_err().to_string();
+    assert!(
+        err.contains("does not match the table's column `uid`"),
+        "{err}"
+    );
+    assert!(!path.exists(), "nothing at the path before finish");
+    w.finish().unwrap();
+
+    let t = ParquetTable::open(&path).unwrap();
+    assert_eq!((t.num_rows(), t.num_row_groups()), (19, 5));
+    let mut rows = t.iter_columns(&["uid", "reward"]).unwrap();
+    let first = rows.next().unwrap().unwrap();
+    assert_eq!(first, vec![json!("u0"), json!(null)]);
+    let rest: Vec<Vec<serde_json::Value>> = rows.map(Result::unwrap).collect();
+    assert_eq!(rest.len(), 18);
+    for (i, r) in rest.iter().enumerate() {
+        let i = i + 1;
+        assert_eq!(r[0], json!(format!("u{i}")));
+        assert_eq!(r[1].as_f64(), (i % 3 != 0).then_some(i as f64));
+    }
+    assert_eq!(t.iter_rows().unwrap().count(), 19);
+
+    let dropped = dir.path().join("dropped.parquet");
+    let mut w = trawl_parquet::TableWriter::create(&dropped, &batch(0, 0)).unwrap();
+    w.append(&batch(0, 3)).unwrap();
+    drop(w);
+    assert!(!dropped.exists(), "an unfinished table leaves no file");
+}

@@ -1,5 +1,7 @@
 //! Rank fusion: reciprocal rank fusion, weighted sums of normalised scores, max score, and the
-//! intersection of several rankings. Documents are identified by their KB ordinal.
+//! intersection of several rankings. Documents are identified by their id: over a chunked KB
+//! collapsed with MaxP, one parent can come with different best chunks (ordinals) from
+//! different rankings and must still count once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +33,8 @@ pub enum Fusion {
 }
 
 struct Acc {
-    id: Arc<str>,
+    /// The ordinal the document first came with (its best chunk's, under MaxP).
+    ordinal: u32,
     score: f64,
     seen: u32,
 }
@@ -47,10 +50,10 @@ pub fn fuse(
     require_all: bool,
 ) -> Vec<RetrievedDoc> {
     let weight = |i: usize| weights.get(i).copied().unwrap_or(1.0) as f64;
-    let mut acc: HashMap<u32, Acc> = HashMap::new();
+    let mut acc: HashMap<Arc<str>, Acc> = HashMap::new();
     let mut add = |doc: &RetrievedDoc, contribution: f64, max: bool| {
-        let e = acc.entry(doc.ordinal).or_insert_with(|| Acc {
-            id: doc.id.clone(),
+        let e = acc.entry(doc.id.clone()).or_insert_with(|| Acc {
+            ordinal: doc.ordinal,
             score: if max { f64::NEG_INFINITY } else { 0.0 },
             seen: 0,
         });
@@ -86,13 +89,13 @@ pub fn fuse(
             }
             // A document absent from list i still receives that list's floor.
             let floors: Vec<f64> = normalised.iter().map(|(_, floor)| *floor).collect();
-            let members: Vec<std::collections::HashSet<u32>> = lists
+            let members: Vec<std::collections::HashSet<&str>> = lists
                 .iter()
-                .map(|l| l.iter().map(|d| d.ordinal).collect())
+                .map(|l| l.iter().map(|d| &*d.id).collect())
                 .collect();
-            for (ord, e) in acc.iter_mut() {
+            for (id, e) in acc.iter_mut() {
                 for (i, m) in members.iter().enumerate() {
-                    if !m.contains(ord) {
+                    if !m.contains(&**id) {
                         e.score += weight(i) * floors[i];
                     }
                 }
@@ -103,10 +106,10 @@ pub fn fuse(
     let mut out: Vec<RetrievedDoc> = acc
         .into_iter()
         .filter(|(_, e)| !require_all || e.seen >= need)
-        .map(|(ordinal, e)| RetrievedDoc {
-            id: e.id,
+        .map(|(id, e)| RetrievedDoc {
+            id,
             score: e.score as f32,
-            ordinal,
+            ordinal: e.ordinal,
         })
         .collect();
     sort_ranking(&mut out);
@@ -235,6 +238,24 @@ mod tests {
         let union = fuse(&[&a, &b], &[], Fusion::MaxScore, 2, false);
         let ids: Vec<&str> = union.iter().map(|d| &*d.id).collect();
         assert_eq!(ids, ["d2", "d3"]);
+    }
+
+    #[test]
+    fn one_id_with_different_ordinals_counts_once() {
+        // MaxP: parent `p` came with chunk ordinal 7 from one rewrite and 9 from the other.
+        let doc = |id: &str, ordinal, score| RetrievedDoc {
+            id: Arc::from(id),
+            score,
+            ordinal,
+        };
+        let a = vec![doc("p", 7, 2.0), doc("q", 3, 1.0)];
+        let b = vec![doc("p", 9, 5.0)];
+        let union = fuse(&[&a, &b], &[], Fusion::Rrf { k: 60.0 }, 10, false);
+        let ids: Vec<&str> = union.iter().map(|d| &*d.id).collect();
+        assert_eq!(ids, ["p", "q"]);
+        assert!((union[0].score as f64 - 2.0 / 61.0).abs() < 1e-6);
+        let both = fuse(&[&a, &b], &[], Fusion::MaxScore, 10, true);
+        assert_eq!((both.len(), &*both[0].id, both[0].score), (1, "p", 5.0));
     }
 
     #[test]

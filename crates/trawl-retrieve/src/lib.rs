@@ -47,7 +47,7 @@ pub mod retriever;
 pub mod reward;
 pub mod rewrite;
 
-pub use collapse::{collapse_if_chunked, MaxPRetriever};
+pub use collapse::{collapse_chunks, collapse_if_chunked, MaxPRetriever};
 pub use dense::{open_dense, open_dense_with};
 pub use diversity::{combine as combine_diversity, equivalence_classes, Combine, Diversity};
 pub use error::{Error, Result};
@@ -57,6 +57,7 @@ pub use kb::{open_all, open_named, Bm25Retriever, KbRetrieverOptions, KbRetrieve
 pub use labels::Labels;
 pub use memory::InMemoryRetriever;
 pub use retriever::{RetrievedDoc, Retriever};
+pub use reward::score_stream;
 pub use reward::{
     compute_rewards, reward, reward_with_judgements, trec_order, ItemReward, RewardError,
     RewardItem, RewardMetric, RewardSpec, UnknownUidPolicy,

@@ -6,8 +6,8 @@ use crate::Result;
 
 /// One retrieved document: its external id, the retriever's score and its ordinal in the KB.
 ///
-/// The ordinal is the document's position in the knowledge base; fusion uses it as the identity
-/// of a document across retrievers over the same KB and to break score ties (lower first).
+/// The ordinal is the document's position in the knowledge base (under MaxP, its best chunk's);
+/// it breaks score ties (lower first). Fusion identifies documents by `id`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrievedDoc {
     pub id: Arc<str>,

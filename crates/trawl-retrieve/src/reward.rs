@@ -265,6 +265,32 @@ pub fn compute_rewards(
         .collect())
 }
 
+/// Scores a stream of items in batches of `batch` (one [`compute_rewards`] call each) and hands
+/// each batch's rewards to `sink`, in input order, before the next batch is read: at most
+/// `batch` items are held at a time, however long the input. Returns the number of items.
+pub fn score_stream<E: From<Error>>(
+    retriever: &dyn Retriever,
+    items: impl Iterator<Item = std::result::Result<RewardItem, E>>,
+    labels: Option<&Labels>,
+    spec: &RewardSpec,
+    batch: usize,
+    mut sink: impl FnMut(&[ItemReward]) -> std::result::Result<(), E>,
+) -> std::result::Result<u64, E> {
+    let batch = batch.max(1);
+    let mut pending = Vec::with_capacity(batch);
+    let mut n = 0u64;
+    let mut items = items.peekable();
+    while items.peek().is_some() {
+        pending.clear();
+        for item in items.by_ref().take(batch) {
+            pending.push(item?);
+        }
+        sink(&compute_rewards(retriever, &pending, labels, spec)?)?;
+        n += pending.len() as u64;
+    }
+    Ok(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +455,39 @@ mod tests {
             reward_with_judgements(&metric, &[doc("a", 0), doc("z", 1)], &judged),
             1.0
         );
+    }
+
+    #[test]
+    fn streamed_rewards_hold_one_batch_and_equal_one_call() {
+        use std::cell::Cell;
+        let (r, labels) = fixture();
+        let s = spec(
+            RewriteMode::Union,
+            "ndcg@10",
+            UnknownUidPolicy::Default(0.0),
+        );
+        let all: Vec<RewardItem> = (0..10)
+            .map(|i| {
+                let q = ["apple", "cherry durian", "banana", "nothing"][i % 4];
+                item(if i % 3 == 0 { "q" } else { "other" }, &[q, "cherry"])
+            })
+            .collect();
+        let want = compute_rewards(&r, &all, Some(&labels), &s).unwrap();
+        let pulled = Cell::new(0usize);
+        let mut written = Vec::new();
+        let mut most_in_flight = 0;
+        let stream = all.iter().cloned().map(|i| {
+            pulled.set(pulled.get() + 1);
+            Ok::<_, Error>(i)
+        });
+        let n = score_stream(&r, stream, Some(&labels), &s, 3, |batch| {
+            most_in_flight = most_in_flight.max(pulled.get() - written.len());
+            written.extend(batch.iter().map(|x| x.reward));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(n, 10);
+        assert_eq!(most_in_flight, 3, "rows read ahead of the rows written");
+        assert_eq!(written, want.iter().map(|x| x.reward).collect::<Vec<_>>());
     }
 }

@@ -131,7 +131,8 @@ pub async fn reward(
         ));
     }
     let served = st.served();
-    let r = served.retriever(req.retriever.as_deref())?;
+    // Labels name documents: on a chunked KB, rank them by their best chunk (MaxP).
+    let r = trawl_retrieve::collapse_chunks(served.retriever(req.retriever.as_deref())?);
     let diversity = match req.diversity {
         Some(d) => Some(crate::diversity::DiversitySpec::parse(d, &served)?),
         None => None,

@@ -38,7 +38,7 @@ pub struct Args {
     #[arg(long, value_name = "ID_MAPPING")]
     pub id_mapping: Option<PathBuf>,
 
-    /// Query texts (JSONL or TSV) for the labelled uids; without it, each uid is queried with
+    /// Query texts (JSONL, TSV or parquet) for the labelled uids; without it, each uid is queried with
     /// the opening words of one of its relevant documents.
     #[arg(long, value_name = "QUERIES")]
     pub queries: Option<PathBuf>,
@@ -108,9 +108,17 @@ pub(super) fn ms(t: Instant) -> String {
     format!("{:.1} ms", t.elapsed().as_secs_f64() * 1000.0)
 }
 
+/// The ordinal of document `id`; on a chunked KB, of its first chunk (labels name documents).
+fn doc_ordinal(kb: &KnowledgeBase, id: &str) -> Option<u32> {
+    kb.ordinal_of(id).or_else(|| {
+        kb.manifest().chunks.as_ref()?;
+        kb.ordinal_of(&trawl_chunk::chunk_id(id, 0))
+    })
+}
+
 /// Opening words of a document, used as a query that should find it.
 fn pseudo_query(kb: &KnowledgeBase, id: &str) -> Option<String> {
-    let doc = kb.document(kb.ordinal_of(id)?).ok()?;
+    let doc = kb.document(doc_ordinal(kb, id)?).ok()?;
     let words: Vec<&str> = doc
         .title
         .split_whitespace()
@@ -191,13 +199,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             ),
         );
         check_labelled_docs(&mut c, l, "KB", args.max_missing, |d| {
-            kb.ordinal_of(d).is_some()
+            doc_ordinal(&kb, d).is_some()
         });
     }
 
     // Queries: real texts for labelled uids when given, else pseudo-queries from their docs.
     let texts: HashMap<String, String> = match &args.queries {
-        Some(p) => match trawl_data::query::read_queries(p) {
+        Some(p) => match super::serve::load_queries(p) {
             Ok(qs) => qs.into_iter().map(|q| (q.id, q.text)).collect(),
             Err(e) => {
                 c.add("queries", false, e.to_string());
@@ -400,7 +408,9 @@ fn check_rewards(
     };
     for r in retrievers {
         let t = Instant::now();
-        match compute_rewards(&**r, &items, Some(labels), &spec) {
+        // On a chunked KB, documents by their best chunk (MaxP), as `POST /reward` ranks them.
+        let r = trawl_retrieve::collapse_chunks(r.clone());
+        match compute_rewards(&*r, &items, Some(labels), &spec) {
             Ok(out) => {
                 let errors = out.iter().filter(|x| x.error.is_some()).count();
                 let values: Vec<f64> = out.iter().filter_map(|x| x.reward).collect();

@@ -9,7 +9,8 @@ pub struct Args {
     /// Model: a sentence-transformers folder, or a hub id found in ./models or the local
     /// Hugging Face cache (get all-MiniLM-L6-v2 with scripts/get-model.sh).
     pub model: String,
-    /// Documents (JSONL/TSV, .gz allowed), queries with --queries, or a BEIR dataset folder.
+    /// Documents (JSONL/TSV, .gz allowed), queries with --queries (JSONL/TSV/parquet), or a
+    /// BEIR dataset folder.
     pub input: PathBuf,
     /// Output .npy file; ids go to the same name with .ids.txt.
     #[arg(long)]
@@ -50,7 +51,7 @@ fn read_input(input: &Path, queries: bool) -> anyhow::Result<(Vec<String>, Vec<S
         let qs = if input.is_dir() {
             trawl_data::beir::BeirDataset::open(input)?.read_queries()?
         } else {
-            trawl_data::query::read_queries(input)?
+            super::serve::load_queries(input)?
         };
         return Ok(qs.into_iter().map(|q| (q.id, q.text)).unzip());
     }

@@ -242,17 +242,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn read_conversations(
     path: &Path,
 ) -> anyhow::Result<Box<dyn Iterator<Item = trawl_rag::Result<trawl_rag::Record>>>> {
-    if path.extension().is_some_and(|e| e == "parquet") {
-        let rows = trawl_parquet::ParquetTable::open(path)?.read_rows()?;
+    if trawl_parquet::is_parquet(path) {
+        // Streamed: rows are decoded as the batches ask for them, never the whole file.
+        let table = trawl_parquet::ParquetTable::open(path)?;
+        table.find_column(
+            &["messages"],
+            "the conversations: a list of {role, content}",
+        )?;
+        let rows = table.iter_rows()?;
         let name = path.display().to_string();
-        return Ok(Box::new(rows.into_iter().enumerate().map(
-            move |(i, row)| {
-                Ok(trawl_rag::Record {
-                    at: format!("{name}: row {}", i + 1),
+        return Ok(Box::new(rows.enumerate().map(move |(i, row)| {
+            let at = format!("{name}: row {}", i + 1);
+            match row {
+                Ok(row) => Ok(trawl_rag::Record {
+                    at,
                     value: serde_json::Value::Object(row),
-                })
-            },
-        )));
+                }),
+                Err(e) => Err(trawl_rag::Error::Conversation {
+                    at,
+                    message: e.to_string(),
+                }),
+            }
+        })));
     }
     Ok(Box::new(trawl_rag::read_jsonl(path)?))
 }

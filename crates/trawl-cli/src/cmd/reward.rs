@@ -1,6 +1,7 @@
 //! `trawl reward`: scores a whole file of rollouts offline, the way `POST /reward` scores a
 //! request (trawl-retrieve's `compute_rewards` with the same `RewardSpec`), reading and
-//! writing JSONL or parquet (trawl-parquet).
+//! writing JSONL or parquet (trawl-parquet). Rows stream through in batches: read, scored and
+//! written a batch at a time, so memory does not grow with the file.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -12,13 +13,12 @@ use anyhow::{bail, Context};
 use serde_json::Value;
 use trawl_kb::KnowledgeBase;
 use trawl_parquet::{is_parquet, Column, ColumnData, ParquetTable};
-use trawl_retrieve::{
-    compute_rewards, ItemReward, RewardItem, RewardMetric, RewardSpec, UnknownUidPolicy,
-};
+use trawl_retrieve::{ItemReward, RewardItem, RewardMetric, RewardSpec, UnknownUidPolicy};
 
 use super::serve::{load_labels, RetrieverArgs};
 
-/// Items scored per batch: bounds memory; each batch is one retrieval call over all cores.
+/// Items scored per batch: bounds memory (rows are read, scored and written a batch at a time);
+/// each batch is one retrieval call over all cores.
 const BATCH: usize = 4096;
 
 #[derive(clap::Args, Debug)]
@@ -113,31 +113,39 @@ fn item_of(uid: &Value, rewrites: &Value, args: &Args) -> Result<RewardItem, Str
     })
 }
 
-/// Reads every row's (uid, rewrites) cells.
-fn read_rows(args: &Args) -> anyhow::Result<Vec<[Value; 2]>> {
+/// Each row's (uid, rewrites) cells with where the row is (`file: row N`, `file:N`), streamed.
+fn read_rows(args: &Args) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<Row>> + '_>> {
+    let name = args.data.display().to_string();
     if is_parquet(&args.data) {
         let table = ParquetTable::open(&args.data)?;
-        let cells = table.read_columns(&[&args.uid_column, &args.column])?;
-        return Ok(cells
-            .into_iter()
-            .map(|mut r| [std::mem::take(&mut r[0]), std::mem::take(&mut r[1])])
-            .collect());
+        let cells = table.iter_columns(&[&args.uid_column, &args.column])?;
+        return Ok(Box::new(cells.enumerate().map(move |(i, r)| {
+            let mut r = r?;
+            Ok(Row {
+                at: format!("{name}: row {}", i + 1),
+                uid: std::mem::take(&mut r[0]),
+                rewrites: std::mem::take(&mut r[1]),
+            })
+        })));
     }
     let file = std::fs::File::open(&args.data)
         .with_context(|| format!("cannot read {}", args.data.display()))?;
-    let mut rows = Vec::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("{}:{}", args.data.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let row: Value = serde_json::from_str(&line).with_context(|| {
-            format!(
-                "{}:{}: expected one JSON object per line",
-                args.data.display(),
-                i + 1
-            )
-        })?;
+    let lines = std::io::BufReader::new(file).lines().enumerate();
+    Ok(Box::new(lines.filter_map(move |(i, line)| {
+        let at = format!("{name}:{}", i + 1);
+        let line = match line.with_context(|| at.clone()) {
+            Ok(l) if l.trim().is_empty() => return None,
+            Ok(l) => l,
+            Err(e) => return Some(Err(e)),
+        };
+        let row: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                return Some(Err(anyhow::anyhow!(
+                    "{at}: expected one JSON object per line ({e})"
+                )))
+            }
+        };
         let cell = |name: &str| -> anyhow::Result<Value> {
             lookup(&row, name).cloned().with_context(|| {
                 let keys: Vec<String> = row
@@ -145,45 +153,89 @@ fn read_rows(args: &Args) -> anyhow::Result<Vec<[Value; 2]>> {
                     .map(|m| m.keys().map(|k| format!("`{k}`")).collect())
                     .unwrap_or_default();
                 format!(
-                    "{}:{}: no field `{name}`; the fields are {}",
-                    args.data.display(),
-                    i + 1,
+                    "{at}: no field `{name}`; the fields are {}",
                     keys.join(", ")
                 )
             })
         };
-        rows.push([cell(&args.uid_column)?, cell(&args.column)?]);
-    }
-    Ok(rows)
+        Some((|| {
+            Ok(Row {
+                uid: cell(&args.uid_column)?,
+                rewrites: cell(&args.column)?,
+                at: at.clone(),
+            })
+        })())
+    })))
 }
 
-fn write_rewards(path: &Path, rewards: &[ItemReward]) -> anyhow::Result<()> {
-    if is_parquet(path) {
-        let columns = vec![
-            Column {
-                name: "uid".into(),
-                data: ColumnData::Utf8(rewards.iter().map(|r| Some(r.uid.clone())).collect()),
-            },
-            Column {
-                name: "reward".into(),
-                data: ColumnData::F64(rewards.iter().map(|r| r.reward).collect()),
-            },
-            Column {
-                name: "error".into(),
-                data: ColumnData::Utf8(rewards.iter().map(|r| r.error.clone()).collect()),
-            },
-        ];
-        trawl_parquet::write_table(path, &columns)?;
-        return Ok(());
+/// One input row: where it is, its uid cell and its rewrites cell.
+struct Row {
+    at: String,
+    uid: Value,
+    rewrites: Value,
+}
+
+/// Rows per row group of a parquet output: bounds what is held before it is written.
+const OUT_GROUP_ROWS: usize = 1 << 16;
+
+/// The output, written batch by batch as rewards come (JSONL lines or parquet row groups);
+/// nothing is at the path until [`RewardOut::finish`].
+enum RewardOut {
+    Jsonl(trawl_store::AtomicFile),
+    Parquet(Box<trawl_parquet::TableWriter>),
+}
+
+fn reward_columns(rewards: &[ItemReward]) -> Vec<Column> {
+    vec![
+        Column {
+            name: "uid".into(),
+            data: ColumnData::Utf8(rewards.iter().map(|r| Some(r.uid.clone())).collect()),
+        },
+        Column {
+            name: "reward".into(),
+            data: ColumnData::F64(rewards.iter().map(|r| r.reward).collect()),
+        },
+        Column {
+            name: "error".into(),
+            data: ColumnData::Utf8(rewards.iter().map(|r| r.error.clone()).collect()),
+        },
+    ]
+}
+
+impl RewardOut {
+    fn create(path: &Path) -> anyhow::Result<Self> {
+        Ok(if is_parquet(path) {
+            RewardOut::Parquet(Box::new(
+                trawl_parquet::TableWriter::create(path, &reward_columns(&[]))?
+                    .with_row_group_rows(OUT_GROUP_ROWS),
+            ))
+        } else {
+            RewardOut::Jsonl(trawl_store::AtomicFile::create(path)?)
+        })
     }
-    let mut out = trawl_store::AtomicFile::create(path)?;
-    for r in rewards {
-        let line = serde_json::json!({"uid": r.uid, "reward": r.reward, "error": r.error});
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
+
+    fn write(&mut self, rewards: &[ItemReward]) -> anyhow::Result<()> {
+        match self {
+            RewardOut::Parquet(w) => w.append(&reward_columns(rewards))?,
+            RewardOut::Jsonl(out) => {
+                for r in rewards {
+                    let line =
+                        serde_json::json!({"uid": r.uid, "reward": r.reward, "error": r.error});
+                    serde_json::to_writer(&mut *out, &line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        Ok(())
     }
-    out.commit()?;
-    Ok(())
+
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            RewardOut::Parquet(w) => w.finish()?,
+            RewardOut::Jsonl(out) => out.commit()?,
+        }
+        Ok(())
+    }
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -207,47 +259,45 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         KnowledgeBase::open(&args.kb)
             .with_context(|| format!("cannot open the knowledge base {}", args.kb.display()))?,
     );
-    let retriever =
-        trawl_retrieve::open_named(kb, &args.retriever, &args.retriever_args.options())?;
-    let read_started = Instant::now();
-    let rows = read_rows(&args)?;
-    let read_secs = read_started.elapsed().as_secs_f64();
-    let items = rows
-        .iter()
-        .enumerate()
-        .map(|(i, [uid, rewrites])| {
-            item_of(uid, rewrites, &args)
-                .map_err(|m| anyhow::anyhow!("{}: row {}: {m}", args.data.display(), i + 1))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    drop(rows);
-    let score_started = Instant::now();
-    let mut rewards = Vec::with_capacity(items.len());
-    for batch in items.chunks(BATCH) {
-        rewards.extend(compute_rewards(&*retriever, batch, Some(&labels), &spec)?);
-    }
-    let score_secs = score_started.elapsed().as_secs_f64();
-    let write_started = Instant::now();
-    write_rewards(&args.out, &rewards)?;
-    let write_secs = write_started.elapsed().as_secs_f64();
-    let failed = rewards.iter().filter(|r| r.reward.is_none()).count();
-    let scored: Vec<f64> = rewards.iter().filter_map(|r| r.reward).collect();
-    let mean = scored.iter().sum::<f64>() / scored.len().max(1) as f64;
+    // Labels name documents: on a chunked KB, documents ranked by their best chunk (MaxP).
+    let retriever = trawl_retrieve::collapse_chunks(trawl_retrieve::open_named(
+        kb,
+        &args.retriever,
+        &args.retriever_args.options(),
+    )?);
+    let mut out = RewardOut::create(&args.out)?;
+    let items = read_rows(&args)?.map(|row| {
+        let row = row?;
+        item_of(&row.uid, &row.rewrites, &args).map_err(|m| anyhow::anyhow!("{}: {m}", row.at))
+    });
+    let (mut failed, mut scored, mut sum) = (0usize, 0usize, 0.0f64);
+    let rows =
+        trawl_retrieve::score_stream(&*retriever, items, Some(&labels), &spec, BATCH, |rewards| {
+            for r in rewards {
+                match r.reward {
+                    Some(x) => (scored, sum) = (scored + 1, sum + x),
+                    None => failed += 1,
+                }
+            }
+            out.write(rewards)?;
+            Ok(())
+        })? as usize;
+    out.finish()?;
+    let mean = sum / scored.max(1) as f64;
     let secs = started.elapsed().as_secs_f64();
-    let per_s = items.len() as f64 / score_secs.max(1e-9);
+    let per_s = rows as f64 / secs.max(1e-9);
     if args.json {
         let v = serde_json::json!({
-            "rows": items.len(), "metric": spec.metric.to_string(), "depth": spec.depth(),
+            "rows": rows, "metric": spec.metric.to_string(), "depth": spec.depth(),
             "mean_reward": mean, "errors": failed, "out": args.out, "seconds": secs,
-            "read_seconds": read_secs, "score_seconds": score_secs, "write_seconds": write_secs,
             "rows_per_s": per_s,
         });
         println!("{v}");
     } else {
         println!(
             "{} rows scored ({} at depth {}): mean reward {mean:.4}, {failed} without a reward -> {} \
-             ({per_s:.0} rows/s scoring, {secs:.1} s in all)",
-            items.len(),
+             ({per_s:.0} rows/s read, scored and written; {secs:.1} s in all)",
+            rows,
             spec.metric,
             spec.depth(),
             args.out.display()

@@ -150,6 +150,15 @@ pub fn load_labels(path: &Path) -> anyhow::Result<Labels> {
     Labels::load(path).with_context(|| format!("cannot load the labels {}", path.display()))
 }
 
+/// Queries from a file: parquet (trawl-parquet: `_id`/`id`/`qid`, `text`/`query` columns) or
+/// what trawl-data reads (BEIR JSONL, TSV, `.gz`).
+pub fn load_queries(path: &Path) -> anyhow::Result<Vec<trawl_data::Query>> {
+    if trawl_parquet::is_parquet(path) {
+        return Ok(trawl_parquet::read_queries(path)?);
+    }
+    Ok(trawl_data::query::read_queries(path)?)
+}
+
 /// The KB folder being served: its generation on disk, and its retrievers opened anew.
 struct KbFolder {
     dir: PathBuf,
