@@ -214,7 +214,7 @@ fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
 }
 
 /// Entries taken from the dict before any is read: their objects are prefetched meanwhile.
-const WINDOW: usize = 16;
+pub const WINDOW: usize = 16;
 
 /// Hands each `{doc_id: score}` entry of `docs` (the run of `query_id`) to `push`, with
 /// TypeError/ValueError as [`run_entry`] gives them.
@@ -281,7 +281,7 @@ pub fn read_run_docs(
 /// Asks the CPU to bring the cache lines of an object's header and of byte `last` (objects are
 /// 16-aligned, so these are all the lines of its first `last` bytes).
 #[inline(always)]
-fn prefetch(obj: *mut ffi::PyObject, last: usize) {
+pub fn prefetch(obj: *mut ffi::PyObject, last: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: prefetching is a hint; it never faults, whatever the address.
     unsafe {

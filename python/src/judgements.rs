@@ -1,7 +1,8 @@
 //! The qrels of `RelevanceEvaluator` in a few flat arrays: every judged document's id in one
 //! buffer and a small open-addressing table per query, so grading a ranked document is one hash of
 //! its id and (almost always) one probe, and building or dropping the qrels costs a handful of
-//! allocations however many judgements there are.
+//! allocations however many judgements there are. Each judged id is also kept as an exact str,
+//! for looking it up in a run's dict (its hash is cached there).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -9,7 +10,7 @@ use std::ops::Range;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::convert::{as_dict, for_each_item, str_of, type_name};
 
@@ -27,6 +28,8 @@ pub struct Judgements {
     /// Document `d`'s id is `ids[id_ends[d - 1]..id_ends[d]]` (0 for the first).
     id_ends: Vec<usize>,
     ids: Vec<u8>,
+    /// Document `d`'s id as an exact str (a str subclass's __hash__/__eq__ could run Python code).
+    objs: Vec<Py<PyString>>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -48,7 +51,8 @@ impl Judgements {
             grades: Vec::new(),
             id_ends: Vec::new(),
             ids: Vec::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x7472_6177_6c),
+            objs: Vec::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x0074_7261_776c),
         };
         for_each_item(dict, |q, judged| {
             let query_id = match str_of(q) {
@@ -98,6 +102,13 @@ impl Judgements {
             };
             self.ids.extend_from_slice(id.as_bytes());
             self.id_ends.push(self.ids.len());
+            // SAFETY: a type check of a live object (an inline pointer comparison).
+            let obj = if unsafe { pyo3::ffi::PyUnicode_CheckExact(d.as_ptr()) } != 0 {
+                d.to_owned().cast_into::<PyString>()?
+            } else {
+                PyString::new(d.py(), id)
+            };
+            self.objs.push(obj.unbind());
             // The id is copied: extracting may run Python code (__index__), so only `g` is used.
             let g = g.to_owned();
             let grade: i32 = g.extract().map_err(|_| {
@@ -115,6 +126,7 @@ impl Judgements {
     fn truncate(&mut self, docs: usize) {
         self.grades.truncate(docs);
         self.id_ends.truncate(docs);
+        self.objs.truncate(docs);
         self.ids
             .truncate(docs.checked_sub(1).map_or(0, |d| self.id_ends[d]));
     }
@@ -145,7 +157,8 @@ impl Judgements {
         }
     }
 
-    fn id(&self, d: usize) -> &[u8] {
+    /// Document `d`'s id.
+    pub fn id(&self, d: usize) -> &[u8] {
         let start = d.checked_sub(1).map_or(0, |p| self.id_ends[p]);
         &self.ids[start..self.id_ends[d]]
     }
@@ -155,8 +168,22 @@ impl Judgements {
         self.index.get(query_id).copied()
     }
 
-    /// The grade query `q` gives document `id`, None when it is not judged for `q`.
-    pub fn grade(&self, q: u32, id: &[u8]) -> Option<i32> {
+    /// Query `q`'s judged documents (indices for [`Self::id`], [`Self::obj`], [`Self::grade_of`]).
+    pub fn docs(&self, q: u32) -> Range<usize> {
+        self.queries[q as usize].docs.clone()
+    }
+
+    /// Document `d`'s id as an exact str.
+    pub fn obj(&self, d: usize) -> &Py<PyString> {
+        &self.objs[d]
+    }
+
+    pub fn grade_of(&self, d: usize) -> i32 {
+        self.grades[d]
+    }
+
+    /// The judged document of query `q` with id `id`, None when it is not judged for `q`.
+    pub fn find(&self, q: u32, id: &[u8]) -> Option<usize> {
         let t = &self.queries[q as usize];
         let h = self.hasher.hash_one(id);
         let mut i = h as usize & t.mask;
@@ -167,7 +194,7 @@ impl Judgements {
             }
             let d = slot as u32 as usize;
             if slot >> 32 == h >> 32 && self.id(d) == id {
-                return Some(self.grades[d]);
+                return Some(d);
             }
             i = (i + 1) & t.mask;
         }
