@@ -173,7 +173,13 @@ impl RelevanceEvaluator {
                         )))
                     }
                 };
-                let docs = as_dict(&docs, &format!("run[{query_id:?}]"))?;
+                // The message only on error: formatting it for every query shows in the profile.
+                let Ok(docs) = docs.cast::<PyDict>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "run[{query_id:?}] must be a dict, got {}",
+                        type_name(&docs)
+                    )));
+                };
                 let Some(qi) = self.judged.query(query_id) else {
                     return Ok(());
                 };
