@@ -65,7 +65,13 @@ impl Judgements {
                 }
             };
             // Owned: a grade's __index__ could drop this dict from the qrels while we read it.
-            let judged = as_dict(&judged, &format!("qrels[{query_id:?}]"))?.clone();
+            let Ok(judged) = judged.cast::<PyDict>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "qrels[{query_id:?}] must be a dict, got {}",
+                    type_name(&judged)
+                )));
+            };
+            let judged = judged.clone();
             let first = j.grades.len();
             j.read_query(&query_id, &judged)?;
             if j.grades.len() > first && !j.index.contains_key(query_id.as_str()) {
@@ -109,6 +115,10 @@ impl Judgements {
                 PyString::new(d.py(), id)
             };
             self.objs.push(obj.unbind());
+            if let Some(grade) = exact_int(g) {
+                self.grades.push(grade);
+                return Ok(());
+            }
             // The id is copied: extracting may run Python code (__index__), so only `g` is used.
             let g = g.to_owned();
             let grade: i32 = g.extract().map_err(|_| {
@@ -203,5 +213,21 @@ impl Judgements {
     /// Every grade of query `q`'s judgements.
     pub fn grades(&self, q: u32) -> &[i32] {
         &self.grades[self.queries[q as usize].docs.clone()]
+    }
+}
+
+/// An exact int in i32's range, read without Python's number protocol (which could run code).
+fn exact_int(g: Borrowed<'_, '_, PyAny>) -> Option<i32> {
+    let mut overflow = 0;
+    // SAFETY: a live object; PyLong_AsLongAndOverflow sets no exception for an exact int.
+    unsafe {
+        if pyo3::ffi::PyLong_CheckExact(g.as_ptr()) == 0 {
+            return None;
+        }
+        let v = pyo3::ffi::PyLong_AsLongAndOverflow(g.as_ptr(), &mut overflow);
+        if overflow != 0 {
+            return None;
+        }
+        i32::try_from(v).ok()
     }
 }
