@@ -184,7 +184,7 @@ impl RelevanceEvaluator {
                     return Ok(());
                 };
                 // Owned: a score's __float__ could drop them from the run while we read them.
-                let (q, docs) = (q.to_owned(), docs.clone());
+                let (q, docs) = (q.to_owned(), docs.to_owned());
                 batch.read_query(&self.judged, qi, query_id, &docs, &mut read_scratch)?;
                 query_keys.push(q);
                 if batch.docs() < BATCH_DOCS {

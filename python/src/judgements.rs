@@ -71,7 +71,7 @@ impl Judgements {
                     type_name(&judged)
                 )));
             };
-            let judged = judged.clone();
+            let judged = judged.to_owned();
             let first = j.grades.len();
             j.read_query(&query_id, &judged)?;
             if j.grades.len() > first && !j.index.contains_key(query_id.as_str()) {

@@ -16,7 +16,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::convert::{for_each_item, prefetch, run_entry, WINDOW};
+use crate::convert::{for_each_item, next_window, run_entry, WINDOW};
 use crate::judgements::Judgements;
 use crate::trec9_rank::{descending_key, Hit, Retrieved, Tie};
 
@@ -296,18 +296,8 @@ fn read_exact(
     let mut window = [(std::ptr::null_mut(), std::ptr::null_mut()); WINDOW];
     let mut pos: ffi::Py_ssize_t = 0;
     loop {
-        let mut n = 0;
-        while n < WINDOW {
-            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: we hold `docs` and the GIL; no Python code runs in this function.
-            if unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
-                break;
-            }
-            prefetch(key, 8); // the type
-            prefetch(value, 16); // the type and value
-            window[n] = (key, value);
-            n += 1;
-        }
+        // No Python code runs in this function: the borrowed references stay valid.
+        let n = next_window(docs, &mut pos, &mut window, 8); // the key's type
         for &(key, value) in &window[..n] {
             // SAFETY: live objects; the type checks are inline pointer comparisons and
             // PyFloat_AsDouble cannot fail on an exact float.
