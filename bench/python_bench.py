@@ -3,7 +3,9 @@ run (run with bench/python.sh).
 
   eval     trawl.RelevanceEvaluator vs pytrec_eval.RelevanceEvaluator, dict in / dict out, on a
            seeded synthetic run of 10,000 queries x 1,000 docs (as bench/eval.py's) with
-           {ndcg_cut.10, recall.100, recip_rank, map}; the outputs are checked equal.
+           {ndcg_cut.10, recall.100, recip_rank, map}; the outputs are checked equal. Runs
+           interleaved (trawl, pytrec_eval, trawl, ...; at least 7 pairs): medians and the spread
+           of the per-pair ratios.
   search   trawl KB.search_batch (BM25, k=100) vs bm25s.retrieve (method="lucene", k1=0.9, b=0.4,
            Lucene stopwords, Snowball stemmer, fastest backend installed) on scifact's test queries;
            query tokenisation counted on both sides.
@@ -48,6 +50,23 @@ def median_time(fn, repeats):
     return statistics.median(times), out
 
 
+def interleaved(fn, peer, repeats):
+    """fn and peer timed alternately (fn, peer, fn, ...), so load from other processes falls on
+    both alike. Returns both medians, each pair's ratio peer/fn, and both last outputs."""
+    times, peer_times, out, peer_out = [], [], None, None
+    for _ in range(repeats):
+        out = None  # the last output freed before the next run, on both sides
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        peer_out = None
+        t0 = time.perf_counter()
+        peer_out = peer()
+        peer_times.append(time.perf_counter() - t0)
+    ratios = sorted(p / t for t, p in zip(times, peer_times))
+    return statistics.median(times), statistics.median(peer_times), ratios, out, peer_out
+
+
 def report(name, trawl_s, peer_name, peer_s, unit=""):
     print(f"{name:<44} trawl {trawl_s:8.3f} s   {peer_name} {peer_s:8.3f} s   ratio {peer_s / trawl_s:6.1f}x{unit}",
           flush=True)
@@ -79,10 +98,14 @@ def bench_eval(args):
     qrels, run = synthetic(args.queries, args.docs)
     print(f"eval: synthetic run {args.queries} x {args.docs} made in {time.perf_counter() - t0:.1f} s", flush=True)
     measures = {"ndcg_cut.10", "recall.100", "recip_rank", "map"}
-    t_ev, t_res = median_time(lambda: trawl.RelevanceEvaluator(qrels, measures).evaluate(run), args.repeats)
-    p_ev, p_res = median_time(lambda: pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run), args.repeats)
+    repeats = max(args.repeats, 7)
+    t_ev, p_ev, ratios, t_res, p_res = interleaved(
+        lambda: trawl.RelevanceEvaluator(qrels, measures).evaluate(run),
+        lambda: pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run), repeats)
     report(f"RelevanceEvaluator.evaluate {args.queries}x{args.docs}", t_ev, "pytrec_eval", p_ev,
            f"   (outputs equal: {t_res == p_res})")
+    print(f"  {repeats} interleaved pairs: median ratio {statistics.median(ratios):.1f}x, "
+          f"range {ratios[0]:.1f}-{ratios[-1]:.1f}x", flush=True)
     if t_res != p_res:
         sys.exit("trawl and pytrec_eval disagree")
 

@@ -214,7 +214,7 @@ fn read_docs(docs: &Bound<'_, PyDict>, r: &mut OwnedRanking) -> PyResult<()> {
 }
 
 /// Entries taken from the dict before any is read: their objects are prefetched meanwhile.
-const WINDOW: usize = 16;
+pub const WINDOW: usize = 16;
 
 /// Hands each `{doc_id: score}` entry of `docs` (the run of `query_id`) to `push`, with
 /// TypeError/ValueError as [`run_entry`] gives them.
@@ -231,19 +231,9 @@ pub fn read_run_docs(
     let mut window = [(std::ptr::null_mut(), std::ptr::null_mut()); WINDOW];
     let mut pos: ffi::Py_ssize_t = 0;
     loop {
-        let mut n = 0;
-        while n < WINDOW {
-            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
-            // SAFETY: we hold `docs` and the GIL; the borrowed references stay valid until
-            // Python code runs, and none runs before the window is owned (below).
-            if unsafe { ffi::PyDict_Next(docs.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
-                break;
-            }
-            prefetch(key, 56); // a short str's text follows its header
-            prefetch(value, 16); // a float's value
-            window[n] = (key, value);
-            n += 1;
-        }
+        // The borrowed references stay valid until Python code runs, and none runs before the
+        // window is owned (below).
+        let n = next_window(docs, &mut pos, &mut window, 56); // a short str's text follows its header
         for (i, &(key, value)) in window[..n].iter().enumerate() {
             // SAFETY: live objects (see above); the type checks are inline pointer comparisons
             // and PyFloat_AsDouble cannot fail on an exact float.
@@ -276,6 +266,29 @@ pub fn read_run_docs(
             return Ok(());
         }
     }
+}
+
+/// The next (up to) `WINDOW` entries of `dict` from `pos` as borrowed (key, value) pointers, their
+/// objects prefetched (the key's first `key_bytes`, the float value of the value); how many.
+pub fn next_window(
+    dict: &Bound<'_, PyDict>,
+    pos: &mut ffi::Py_ssize_t,
+    window: &mut [(*mut ffi::PyObject, *mut ffi::PyObject); WINDOW],
+    key_bytes: usize,
+) -> usize {
+    let mut n = 0;
+    while n < WINDOW {
+        let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: we hold `dict` and the GIL.
+        if unsafe { ffi::PyDict_Next(dict.as_ptr(), pos, &mut key, &mut value) } == 0 {
+            break;
+        }
+        prefetch(key, key_bytes);
+        prefetch(value, 16);
+        window[n] = (key, value);
+        n += 1;
+    }
+    n
 }
 
 /// Asks the CPU to bring the cache lines of an object's header and of byte `last` (objects are

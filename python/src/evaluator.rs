@@ -17,12 +17,12 @@ use trawl_eval::trec_format::read_text;
 use trawl_eval::{evaluate_table, EvalOptions, Metric};
 
 use crate::convert::{
-    as_dict, for_each_item, qrels_from_dict, read_run_docs, run_from_dict, run_table, str_of,
-    type_name,
+    as_dict, for_each_item, qrels_from_dict, run_from_dict, run_table, str_of, type_name,
 };
 use crate::errors::{data_error, eval_error};
 use crate::judgements::Judgements;
-use crate::trec9_rank::{descending_key, ranked_grades, Retrieved, Scratch};
+use crate::run_batch::{Batch, ReadScratch};
+use crate::trec9_rank::{ranked_grades, Retrieved, Scratch};
 
 /// Run documents per batch: whole queries, read with the GIL held while workers evaluate the
 /// batches before (big enough to make the hand-over negligible, small enough to overlap).
@@ -128,77 +128,6 @@ impl Drop for GcPause<'_> {
     }
 }
 
-/// Run documents of whole queries, as the worker threads evaluate them.
-#[derive(Default)]
-struct Batch {
-    /// The run-order index of its first query.
-    first: usize,
-    /// Per query: its index in the qrels and the end of its documents.
-    queries: Vec<(u32, usize)>,
-    keys: Vec<u32>,
-    /// Document `e`'s id is `ids[bounds[e]..bounds[e + 1]]`.
-    bounds: Vec<usize>,
-    ids: Vec<u8>,
-}
-
-impl Batch {
-    fn restart(mut self, first: usize) -> Self {
-        self.first = first;
-        self.queries.clear();
-        self.keys.clear();
-        self.bounds.clear();
-        self.bounds.push(0);
-        self.ids.clear();
-        self
-    }
-
-    fn reserve(&mut self, docs: usize) {
-        self.keys.reserve(docs);
-        self.bounds.reserve(docs);
-        self.ids.reserve(docs * 16);
-    }
-
-    #[inline]
-    fn push(&mut self, id: &str, score: f64) {
-        self.keys.push(descending_key(score));
-        append_short(&mut self.ids, id.as_bytes());
-        self.bounds.push(self.ids.len());
-    }
-}
-
-/// Appends `src` to `dst`. Document ids are short: two overlapping word copies cost less than a
-/// call to memcpy, once per run entry.
-#[inline]
-fn append_short(dst: &mut Vec<u8>, src: &[u8]) {
-    let n = src.len();
-    if !(4..=16).contains(&n) {
-        dst.extend_from_slice(src);
-        return;
-    }
-    dst.reserve(n);
-    // SAFETY: `n` bytes of spare capacity are reserved; every read is inside `src` and every
-    // write inside `dst[len..len + n]` (the two copies overlap when n < 16 or n < 8).
-    unsafe {
-        let (from, to) = (src.as_ptr(), dst.as_mut_ptr().add(dst.len()));
-        if n >= 8 {
-            let (a, b) = (
-                from.cast::<u64>().read_unaligned(),
-                from.add(n - 8).cast::<u64>().read_unaligned(),
-            );
-            to.cast::<u64>().write_unaligned(a);
-            to.add(n - 8).cast::<u64>().write_unaligned(b);
-        } else {
-            let (a, b) = (
-                from.cast::<u32>().read_unaligned(),
-                from.add(n - 4).cast::<u32>().read_unaligned(),
-            );
-            to.cast::<u32>().write_unaligned(a);
-            to.add(n - 4).cast::<u32>().write_unaligned(b);
-        }
-        dst.set_len(dst.len() + n);
-    }
-}
-
 /// A batch's values (`width` per query), with its buffers for reuse.
 struct Done {
     first: usize,
@@ -232,6 +161,7 @@ impl RelevanceEvaluator {
             let mut workers = Vec::new();
             let mut scratch = Scratch::default();
             let mut spare = Vec::new();
+            let mut read_scratch = ReadScratch::default();
             let mut batch = Batch::default().restart(0);
             let read = for_each_item(run, |q, docs| {
                 let query_id = match str_of(q) {
@@ -243,23 +173,21 @@ impl RelevanceEvaluator {
                         )))
                     }
                 };
-                let docs = as_dict(&docs, &format!("run[{query_id:?}]"))?;
+                // The message only on error: formatting it for every query shows in the profile.
+                let Ok(docs) = docs.cast::<PyDict>() else {
+                    return Err(PyTypeError::new_err(format!(
+                        "run[{query_id:?}] must be a dict, got {}",
+                        type_name(&docs)
+                    )));
+                };
                 let Some(qi) = self.judged.query(query_id) else {
                     return Ok(());
                 };
                 // Owned: a score's __float__ could drop them from the run while we read them.
-                let (q, docs) = (q.to_owned(), docs.clone());
-                let start = batch.keys.len();
-                batch.reserve(docs.len());
-                read_run_docs(&docs, query_id, |id, score| batch.push(id, score))?;
-                if batch.keys.len() - start > u32::MAX as usize {
-                    return Err(PyValueError::new_err(format!(
-                        "run[{query_id:?}] has more than 4,294,967,295 documents"
-                    )));
-                }
-                batch.queries.push((qi, batch.keys.len()));
+                let (q, docs) = (q.to_owned(), docs.to_owned());
+                batch.read_query(&self.judged, qi, query_id, &docs, &mut read_scratch)?;
                 query_keys.push(q);
-                if batch.keys.len() < BATCH_DOCS {
+                if batch.docs() < BATCH_DOCS {
                     return Ok(());
                 }
                 // Buffers come back from the workers (new pages cost page faults).
@@ -336,23 +264,16 @@ impl RelevanceEvaluator {
     }
 
     fn evaluate_batch(&self, batch: &Batch, scratch: &mut Scratch) -> Vec<f64> {
-        let mut values = vec![0.0; batch.queries.len() * self.width];
-        let mut start = 0;
-        for (&(q, end), out) in batch.queries.iter().zip(values.chunks_mut(self.width)) {
-            let docs = Retrieved {
-                keys: &batch.keys[start..end],
-                bounds: &batch.bounds[start..=end],
-                ids: &batch.ids,
-            };
+        let mut values = vec![0.0; batch.queries() * self.width];
+        for ((q, docs), out) in batch.rankings().zip(values.chunks_mut(self.width)) {
             self.evaluate_query(q, &docs, scratch, out);
-            start = end;
         }
         values
     }
 
     fn evaluate_query(&self, q: u32, docs: &Retrieved<'_>, scratch: &mut Scratch, out: &mut [f64]) {
-        let grade = |id: &[u8]| self.judged.grade(q, id);
-        let ranked = ranked_grades(docs, grade, self.judged_docs_only, scratch);
+        let hit_id = |h: &crate::trec9_rank::Hit| self.judged.id(h.doc as usize);
+        let ranked = ranked_grades(docs, hit_id, self.judged_docs_only, scratch);
         let all_grades = self.judged.grades(q).iter().copied();
         let rr = RankedRels::new(ranked.iter().copied(), all_grades, self.ctx.relevance_level);
         let mut at = 0;

@@ -1,7 +1,8 @@
 //! The qrels of `RelevanceEvaluator` in a few flat arrays: every judged document's id in one
 //! buffer and a small open-addressing table per query, so grading a ranked document is one hash of
 //! its id and (almost always) one probe, and building or dropping the qrels costs a handful of
-//! allocations however many judgements there are.
+//! allocations however many judgements there are. Each judged id is also kept as an exact str,
+//! for looking it up in a run's dict (its hash is cached there).
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -9,7 +10,7 @@ use std::ops::Range;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyString};
 
 use crate::convert::{as_dict, for_each_item, str_of, type_name};
 
@@ -27,6 +28,8 @@ pub struct Judgements {
     /// Document `d`'s id is `ids[id_ends[d - 1]..id_ends[d]]` (0 for the first).
     id_ends: Vec<usize>,
     ids: Vec<u8>,
+    /// Document `d`'s id as an exact str (a str subclass's __hash__/__eq__ could run Python code).
+    objs: Vec<Py<PyString>>,
     hasher: foldhash::fast::FixedState,
 }
 
@@ -48,7 +51,8 @@ impl Judgements {
             grades: Vec::new(),
             id_ends: Vec::new(),
             ids: Vec::new(),
-            hasher: foldhash::fast::FixedState::with_seed(0x7472_6177_6c),
+            objs: Vec::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x0074_7261_776c),
         };
         for_each_item(dict, |q, judged| {
             let query_id = match str_of(q) {
@@ -61,7 +65,13 @@ impl Judgements {
                 }
             };
             // Owned: a grade's __index__ could drop this dict from the qrels while we read it.
-            let judged = as_dict(&judged, &format!("qrels[{query_id:?}]"))?.clone();
+            let Ok(judged) = judged.cast::<PyDict>() else {
+                return Err(PyTypeError::new_err(format!(
+                    "qrels[{query_id:?}] must be a dict, got {}",
+                    type_name(&judged)
+                )));
+            };
+            let judged = judged.to_owned();
             let first = j.grades.len();
             j.read_query(&query_id, &judged)?;
             if j.grades.len() > first && !j.index.contains_key(query_id.as_str()) {
@@ -98,6 +108,17 @@ impl Judgements {
             };
             self.ids.extend_from_slice(id.as_bytes());
             self.id_ends.push(self.ids.len());
+            // SAFETY: a type check of a live object (an inline pointer comparison).
+            let obj = if unsafe { pyo3::ffi::PyUnicode_CheckExact(d.as_ptr()) } != 0 {
+                d.to_owned().cast_into::<PyString>()?
+            } else {
+                PyString::new(d.py(), id)
+            };
+            self.objs.push(obj.unbind());
+            if let Some(grade) = exact_int(g) {
+                self.grades.push(grade);
+                return Ok(());
+            }
             // The id is copied: extracting may run Python code (__index__), so only `g` is used.
             let g = g.to_owned();
             let grade: i32 = g.extract().map_err(|_| {
@@ -115,6 +136,7 @@ impl Judgements {
     fn truncate(&mut self, docs: usize) {
         self.grades.truncate(docs);
         self.id_ends.truncate(docs);
+        self.objs.truncate(docs);
         self.ids
             .truncate(docs.checked_sub(1).map_or(0, |d| self.id_ends[d]));
     }
@@ -145,7 +167,8 @@ impl Judgements {
         }
     }
 
-    fn id(&self, d: usize) -> &[u8] {
+    /// Document `d`'s id.
+    pub fn id(&self, d: usize) -> &[u8] {
         let start = d.checked_sub(1).map_or(0, |p| self.id_ends[p]);
         &self.ids[start..self.id_ends[d]]
     }
@@ -155,8 +178,22 @@ impl Judgements {
         self.index.get(query_id).copied()
     }
 
-    /// The grade query `q` gives document `id`, None when it is not judged for `q`.
-    pub fn grade(&self, q: u32, id: &[u8]) -> Option<i32> {
+    /// Query `q`'s judged documents (indices for [`Self::id`], [`Self::obj`], [`Self::grade_of`]).
+    pub fn docs(&self, q: u32) -> Range<usize> {
+        self.queries[q as usize].docs.clone()
+    }
+
+    /// Document `d`'s id as an exact str.
+    pub fn obj(&self, d: usize) -> &Py<PyString> {
+        &self.objs[d]
+    }
+
+    pub fn grade_of(&self, d: usize) -> i32 {
+        self.grades[d]
+    }
+
+    /// The judged document of query `q` with id `id`, None when it is not judged for `q`.
+    pub fn find(&self, q: u32, id: &[u8]) -> Option<usize> {
         let t = &self.queries[q as usize];
         let h = self.hasher.hash_one(id);
         let mut i = h as usize & t.mask;
@@ -167,7 +204,7 @@ impl Judgements {
             }
             let d = slot as u32 as usize;
             if slot >> 32 == h >> 32 && self.id(d) == id {
-                return Some(self.grades[d]);
+                return Some(d);
             }
             i = (i + 1) & t.mask;
         }
@@ -176,5 +213,21 @@ impl Judgements {
     /// Every grade of query `q`'s judgements.
     pub fn grades(&self, q: u32) -> &[i32] {
         &self.grades[self.queries[q as usize].docs.clone()]
+    }
+}
+
+/// An exact int in i32's range, read without Python's number protocol (which could run code).
+fn exact_int(g: Borrowed<'_, '_, PyAny>) -> Option<i32> {
+    let mut overflow = 0;
+    // SAFETY: a live object; PyLong_AsLongAndOverflow sets no exception for an exact int.
+    unsafe {
+        if pyo3::ffi::PyLong_CheckExact(g.as_ptr()) == 0 {
+            return None;
+        }
+        let v = pyo3::ffi::PyLong_AsLongAndOverflow(g.as_ptr(), &mut overflow);
+        if overflow != 0 {
+            return None;
+        }
+        i32::try_from(v).ok()
     }
 }

@@ -12,6 +12,7 @@ mod judgements;
 mod kb;
 mod pystr;
 mod rewards;
+mod run_batch;
 #[cfg(feature = "train")]
 mod train;
 mod trec9_rank;

@@ -3,12 +3,11 @@
 //! document id descending (byte order, as `strcmp`).
 //!
 //! The measures only need the grade at each rank, and most retrieved documents are not judged. So
-//! with few judged documents retrieved, each one's rank is counted (a vectorised pass over the
-//! sort keys) instead of sorting the whole ranking; ids are compared only on exact score ties.
+//! only the judged documents (hits) are placed: a hit's rank is the number of documents with a
+//! smaller sort key plus those with its key and a greater id. The reader of the run keeps the id
+//! of a document only where that can matter: hits, and the other documents tied with one.
 
-use std::cmp::Ordering;
-
-/// Above this many judged documents in one ranking, one sort beats counting each one's rank.
+/// Above this many hits in one ranking, sorting the keys once beats counting for each hit.
 const COUNTED_HITS: usize = 32;
 
 /// The sort key of a score: ascending key = descending score as a C float (-0.0 ties with 0.0).
@@ -23,121 +22,90 @@ pub fn descending_key(score: f64) -> u32 {
     !ascending
 }
 
-/// A query's retrieved documents: a sort key per document and the ids, document `e`'s being
-/// `ids[bounds[e]..bounds[e + 1]]`.
-pub struct Retrieved<'a> {
-    pub keys: &'a [u32],
-    pub bounds: &'a [usize],
-    pub ids: &'a [u8],
+/// A retrieved document with a judgement for the query.
+#[derive(Clone, Copy)]
+pub struct Hit {
+    pub key: u32,
+    pub grade: i32,
+    /// Its index in the qrels (which hold its id).
+    pub doc: u32,
 }
 
-impl Retrieved<'_> {
-    fn id(&self, e: usize) -> &[u8] {
-        &self.ids[self.bounds[e]..self.bounds[e + 1]]
-    }
+/// A retrieved, unjudged document whose key equals a hit's; its id is `ids[start..end]`.
+#[derive(Clone, Copy)]
+pub struct Tie {
+    pub key: u32,
+    pub start: usize,
+    pub end: usize,
+}
 
-    /// trec_eval 9's order of documents `a` and `b`.
-    fn order(&self, a: usize, b: usize) -> Ordering {
-        self.keys[a]
-            .cmp(&self.keys[b])
-            .then_with(|| self.id(b).cmp(self.id(a)))
-    }
-
-    /// The 0-based rank of document `e`: how many documents come before it.
-    fn rank(&self, e: usize) -> usize {
-        let k = self.keys[e];
-        let (mut before, mut equal) = (0usize, 0usize);
-        for &x in self.keys {
-            before += usize::from(x < k);
-            equal += usize::from(x == k);
-        }
-        if equal > 1 {
-            let id = self.id(e);
-            before += (0..self.keys.len())
-                .filter(|&o| self.keys[o] == k && self.id(o) > id)
-                .count();
-        }
-        before
-    }
+/// A query's retrieved documents: every one's sort key, the hits, and the ties with their ids.
+pub struct Retrieved<'a> {
+    pub keys: &'a [u32],
+    pub hits: &'a [Hit],
+    pub ties: &'a [Tie],
+    pub tie_ids: &'a [u8],
 }
 
 /// Buffers reused from one query to the next.
 #[derive(Default)]
 pub struct Scratch {
-    hits: Vec<(u32, i32)>,
+    hits: Vec<Hit>,
+    ties: Vec<Tie>,
+    sorted_keys: Vec<u32>,
     ranked: Vec<Option<i32>>,
-    by_doc: Vec<Option<i32>>,
-    order: Vec<u64>,
 }
 
 /// The grade at each rank (None: not judged), as trawl-eval's `RankedRels::new` takes them.
-/// `grade` looks a document id up in the query's qrels. With `judged_only` (trec_eval -J), only
-/// documents judged with a grade >= 0 are ranked.
-pub fn ranked_grades<'s>(
-    docs: &Retrieved<'_>,
-    grade: impl Fn(&[u8]) -> Option<i32>,
+/// `hit_id` gives a hit's document id. With `judged_only` (trec_eval -J), only documents judged
+/// with a grade >= 0 are ranked.
+pub fn ranked_grades<'s, 'i>(
+    docs: &Retrieved<'i>,
+    hit_id: impl Fn(&Hit) -> &'i [u8],
     judged_only: bool,
     scratch: &'s mut Scratch,
 ) -> &'s [Option<i32>] {
-    let n = docs.keys.len();
     let Scratch {
         hits,
+        ties,
+        sorted_keys,
         ranked,
-        by_doc,
-        order,
     } = scratch;
+    // Hits in trec_eval's order: a hit's place among the hits with its key is its tie count.
     hits.clear();
+    hits.extend(docs.hits.iter().filter(|h| !judged_only || h.grade >= 0));
+    hits.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| hit_id(b).cmp(hit_id(a))));
     ranked.clear();
-    for e in 0..n {
-        if let Some(g) = grade(docs.id(e)) {
-            if !judged_only || g >= 0 {
-                hits.push((e as u32, g));
-            }
-        }
-    }
     if judged_only {
-        hits.sort_unstable_by(|a, b| docs.order(a.0 as usize, b.0 as usize));
-        ranked.extend(hits.iter().map(|&(_, g)| Some(g)));
-    } else if hits.len() <= COUNTED_HITS {
-        ranked.resize(n, None);
-        for &(e, g) in hits.iter() {
-            ranked[docs.rank(e as usize)] = Some(g);
+        ranked.extend(hits.iter().map(|h| Some(h.grade)));
+        return ranked;
+    }
+    let tie_id = |t: &Tie| &docs.tie_ids[t.start..t.end];
+    ties.clear();
+    ties.extend_from_slice(docs.ties);
+    ties.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| tie_id(b).cmp(tie_id(a))));
+    let counted = hits.len() <= COUNTED_HITS;
+    if !counted {
+        sorted_keys.clear();
+        sorted_keys.extend_from_slice(docs.keys);
+        sorted_keys.sort_unstable();
+    }
+    ranked.resize(docs.keys.len(), None);
+    let mut group = 0;
+    for (i, h) in hits.iter().enumerate() {
+        if hits[group].key != h.key {
+            group = i;
         }
-    } else {
-        by_doc.clear();
-        by_doc.resize(n, None);
-        for &(e, g) in hits.iter() {
-            by_doc[e as usize] = Some(g);
-        }
-        sort_all(docs, order);
-        ranked.extend(order.iter().map(|&k| by_doc[(k as u32) as usize]));
+        let smaller = if counted {
+            docs.keys.iter().map(|&x| usize::from(x < h.key)).sum()
+        } else {
+            sorted_keys.partition_point(|&x| x < h.key)
+        };
+        // Unjudged documents with the hit's key and a greater id come first too.
+        let id = hit_id(h);
+        let tied = &ties[ties.partition_point(|t| t.key < h.key)..];
+        let tied_before = tied.partition_point(|t| t.key == h.key && tie_id(t) > id);
+        ranked[smaller + (i - group) + tied_before] = Some(h.grade);
     }
     ranked
-}
-
-/// All documents in trec_eval 9's order, as `key << 32 | index`. Sorting packed integers is
-/// several times faster than comparing (key, id) pairs; only runs of equal keys compare ids.
-fn sort_all(docs: &Retrieved<'_>, order: &mut Vec<u64>) {
-    order.clear();
-    order.extend(
-        docs.keys
-            .iter()
-            .enumerate()
-            .map(|(e, &k)| (u64::from(k) << 32) | e as u64),
-    );
-    order.sort_unstable();
-    let mut start = 0;
-    while start < order.len() {
-        let key = order[start] >> 32;
-        let end = start
-            + order[start..]
-                .iter()
-                .take_while(|k| *k >> 32 == key)
-                .count();
-        if end - start > 1 {
-            order[start..end]
-                .sort_unstable_by(|a, b| docs.order((*a as u32) as usize, (*b as u32) as usize));
-        }
-        start = end;
-    }
 }
