@@ -189,6 +189,37 @@ fn an_hnsw_index_is_added_without_re_encoding_and_searched_by_vectors_and_text()
     assert_eq!((s, bad["field"].as_str()), (400, Some("index")), "{bad}");
     drop(srv);
 
+    // `kb build --dense M --index hnsw` builds the same index in the same run: same bytes.
+    let kb2 = tmp.path().join("kb2");
+    let o = trawl(&[
+        "kb",
+        "build",
+        corpus_s,
+        "--out",
+        kb2.to_str().unwrap(),
+        "--dense",
+        model_s,
+        "--index",
+        "hnsw",
+        "--name",
+        "h",
+        "--m",
+        "8",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(out(&o).0.contains("hnsw index `h`"), "{}", out(&o).0);
+    for f in trawl_vector::HNSW_FILES {
+        assert_eq!(
+            std::fs::read(kb.join("ann/h").join(f)).unwrap(),
+            std::fs::read(kb2.join("ann/h").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = trawl(&["kb", "build", corpus_s, "--out", "x", "--index", "hnsw"]);
+    assert!(out(&o).1.contains("--dense"), "{}", out(&o).1);
+
     // Bad input: unknown index, wrong dimension, PQ without m.
     let o = trawl(&[
         "search",
