@@ -180,6 +180,9 @@ fn write_entry(
     Ok(())
 }
 
+/// Writes an index built elsewhere into the directory it is given.
+pub(crate) type SaveIndex<'a> = dyn FnMut(&Path) -> Result<()> + 'a;
+
 /// Adds an index to a KB that is being built in `dir` (not yet visible; see
 /// [`crate::StagedKb::add_ann`]): writes it and rewrites the manifest there.
 pub(crate) fn add_to_staged(
@@ -188,7 +191,7 @@ pub(crate) fn add_to_staged(
     name: &str,
     params: AnnParams,
     source: Option<String>,
-    save: Option<&mut dyn FnMut(&Path) -> Result<()>>,
+    save: Option<&mut SaveIndex<'_>>,
 ) -> Result<crate::Manifest> {
     let flat = needs_dense(kb)?;
     let e = entry(name, params, source, flat)?;

@@ -55,6 +55,7 @@ pub mod faiss_import;
 mod id_map;
 mod kb;
 pub mod manifest;
+pub mod plan;
 
 pub use ann::{AnnManifest, AnnParams};
 pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};

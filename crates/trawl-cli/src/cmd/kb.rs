@@ -23,6 +23,8 @@ pub enum Command {
     Index(super::kb_index::Args),
     /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
     ImportFaiss(super::kb_import_faiss::Args),
+    /// Predict disk, memory, build time and queries/s of an index before building it.
+    Plan(super::kb_plan::Args),
 }
 
 #[derive(clap::Args)]
@@ -408,6 +410,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Build(args) => build(args),
         Command::Index(args) => super::kb_index::run(args),
         Command::ImportFaiss(args) => super::kb_import_faiss::run(args),
+        Command::Plan(args) => super::kb_plan::run(args),
         Command::Info { kb } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());

@@ -106,8 +106,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     kb.add_ann(&name, params)
         .with_context(|| format!("adding index `{name}` to {}", args.kb.display()))?;
+    let peak = super::kb_plan::peak_rss()
+        .map(|b| format!(", peak memory {b} bytes ({})", super::kb::human_bytes(b)))
+        .unwrap_or_default();
     eprintln!(
-        "added {} index `{name}` over {n} vectors in {:.1}s; search it with `trawl search {} --index {name}`",
+        "added {} index `{name}` over {n} vectors in {:.1}s{peak}; search it with `trawl search {} --index {name}`",
         params.kind(),
         t.elapsed().as_secs_f64(),
         args.kb.display()

@@ -13,6 +13,7 @@ pub mod index_args;
 pub mod kb;
 mod kb_import_faiss;
 pub mod kb_index;
+mod kb_plan;
 #[cfg(feature = "train")]
 pub mod mine_negatives;
 pub mod prep;
