@@ -55,7 +55,8 @@ pub struct PlannedSizes {
     /// besides the process's own baseline.
     pub build_peak: u64,
     /// Resident memory of searching it once every page has been touched, besides the
-    /// baseline (flat: the vectors; approximate: the index files, not the unused `dense/`).
+    /// baseline: the index files, and the KB's vectors, which opening reads to verify their
+    /// checksum (file pages the kernel may drop again, but counted in RSS until it does).
     pub serve: u64,
 }
 
@@ -99,7 +100,7 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
                 // Peak at the reopen: the old mapping and the f32 copy are still alive when
                 // the new generation maps the vectors and the whole index.
                 build_peak: 3 * f + index_disk,
-                serve: index_disk,
+                serve: index_disk + f,
             }
         }
         PlannedIndex::Ivf { nlist } => {
@@ -110,7 +111,7 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
                 // Mapped vectors, the f32 copy, the engine's copy, the training copy and
                 // the lists in list order.
                 build_peak: 5 * f,
-                serve: index_disk,
+                serve: index_disk + f,
             }
         }
         PlannedIndex::IvfPq {
@@ -126,7 +127,7 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
                 // Mapped vectors, the f32 copy, the engine's copy, the training copy and the
                 // residuals being encoded (or the kept full vectors).
                 build_peak: 5 * f + n * m as u64 * 2,
-                serve: index_disk - full,
+                serve: index_disk - full + f,
             }
         }
     }
