@@ -2,6 +2,8 @@
 
 #![cfg(feature = "dense")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -140,6 +142,83 @@ fn an_hnsw_index_is_added_without_re_encoding_and_searched_by_vectors_and_text()
     ]);
     assert!(o.status.success(), "{}", out(&o).1);
     assert!(out(&o).0.contains("bees"), "{}", out(&o).0);
+
+    let cli_ids: Vec<String> = serde_json::from_str::<serde_json::Value>(&out(&o).0).unwrap()
+        ["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+
+    // Over HTTP, each request picks the index and its knobs: the same answers as the CLI.
+    let srv = common::serve(&kb);
+    let (s, v) = srv.post(
+        "/search",
+        &serde_json::json!({"query": "honey bees", "retriever": "dense", "index": "h", "ef": 64, "k": 1}),
+    );
+    assert_eq!(s, 200, "{v}");
+    let http_ids: Vec<String> = v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(http_ids, cli_ids);
+    let reward = |extra: serde_json::Value| {
+        let mut body = serde_json::json!({
+            "items": [{"queries": ["honey bees", "stars at night"], "relevant": ["d2", "d10"]}],
+            "retriever": "dense", "k": 10});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        srv.post("/reward", &body)
+    };
+    let (s, exact) = reward(serde_json::json!({}));
+    assert_eq!(s, 200, "{exact}");
+    // Probing all 4 IVF lists is exact search.
+    let (s, ivf) = reward(serde_json::json!({"index": "ivf", "nprobe": 4}));
+    assert_eq!(s, 200, "{ivf}");
+    assert_eq!(exact["results"][0]["doc_ids"], ivf["results"][0]["doc_ids"]);
+    assert_eq!(exact["results"][0]["reward"], ivf["results"][0]["reward"]);
+    assert!(
+        exact["results"][0]["reward"].as_f64().unwrap() > 0.0,
+        "{exact}"
+    );
+    let (s, bad) = reward(serde_json::json!({"index": "nope"}));
+    assert_eq!((s, bad["field"].as_str()), (400, Some("index")), "{bad}");
+    drop(srv);
+
+    // `kb build --dense M --index hnsw` builds the same index in the same run: same bytes.
+    let kb2 = tmp.path().join("kb2");
+    let o = trawl(&[
+        "kb",
+        "build",
+        corpus_s,
+        "--out",
+        kb2.to_str().unwrap(),
+        "--dense",
+        model_s,
+        "--index",
+        "hnsw",
+        "--name",
+        "h",
+        "--m",
+        "8",
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", out(&o).1);
+    assert!(out(&o).0.contains("hnsw index `h`"), "{}", out(&o).0);
+    for f in trawl_vector::HNSW_FILES {
+        assert_eq!(
+            std::fs::read(kb.join("ann/h").join(f)).unwrap(),
+            std::fs::read(kb2.join("ann/h").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let o = trawl(&["kb", "build", corpus_s, "--out", "x", "--index", "hnsw"]);
+    assert!(out(&o).1.contains("--dense"), "{}", out(&o).1);
 
     // Bad input: unknown index, wrong dimension, PQ without m.
     let o = trawl(&[

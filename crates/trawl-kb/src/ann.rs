@@ -133,15 +133,89 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The manifest entry of an index named `name` over `flat`'s vectors.
+fn entry(
+    name: &str,
+    params: AnnParams,
+    source: Option<String>,
+    flat: &FlatIndex,
+) -> Result<AnnManifest> {
+    check_name(name)?;
+    Ok(AnnManifest {
+        name: name.to_string(),
+        dir: format!("{ANN_DIR}/{name}"),
+        dim: flat.dim(),
+        num_vectors: flat.len() as u64,
+        vectors_hash: vectors_hash(flat),
+        params,
+        source,
+    })
+}
+
+fn needs_dense(kb: &KnowledgeBase) -> Result<&FlatIndex> {
+    kb.vectors().ok_or(Error::MissingIndex {
+        kind: "dense",
+        hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
+    })
+}
+
+/// Writes an index through `save` into `dir/ann/<name>` and lists it in `manifest` (replacing
+/// one of the same name): the one place both a new KB generation and a staged build add one.
+fn write_entry(
+    dir: &Path,
+    manifest: &mut crate::Manifest,
+    entry: AnnManifest,
+    save: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let dest = dir.join(&entry.dir);
+    if dest.exists() {
+        std::fs::remove_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+    }
+    std::fs::create_dir_all(dir.join(ANN_DIR)).map_err(|e| Error::io(dir.join(ANN_DIR), e))?;
+    save(&dest)?;
+    match manifest.ann.iter().position(|a| a.name == entry.name) {
+        Some(i) => manifest.ann[i] = entry,
+        None => manifest.ann.push(entry),
+    }
+    Ok(())
+}
+
+/// Writes an index built elsewhere into the directory it is given.
+pub(crate) type SaveIndex<'a> = dyn FnMut(&Path) -> Result<()> + 'a;
+
+/// Adds an index to a KB that is being built in `dir` (not yet visible; see
+/// [`crate::StagedKb::add_ann`]): writes it and rewrites the manifest there.
+pub(crate) fn add_to_staged(
+    kb: &KnowledgeBase,
+    dir: &Path,
+    name: &str,
+    params: AnnParams,
+    source: Option<String>,
+    save: Option<&mut SaveIndex<'_>>,
+) -> Result<crate::Manifest> {
+    let flat = needs_dense(kb)?;
+    let e = entry(name, params, source, flat)?;
+    let mut manifest = kb.manifest().clone();
+    match save {
+        Some(save) => write_entry(dir, &mut manifest, e, save)?,
+        None => {
+            let rows = flat.to_f32_rows();
+            let (dim, metric) = (flat.dim(), flat.metric());
+            write_entry(dir, &mut manifest, e, |dest| {
+                build_into(&rows, dim, metric, params, dest)
+            })?
+        }
+    }
+    manifest.write_into(dir)?;
+    Ok(manifest)
+}
+
 impl KnowledgeBase {
     /// Builds an approximate index named `name` from the KB's dense vectors and adds it (an
     /// index of the same name is replaced). The index directory, then the manifest, are
     /// replaced atomically.
     pub fn add_ann(&mut self, name: &str, params: AnnParams) -> Result<()> {
-        let flat = self.vectors().ok_or(Error::MissingIndex {
-            kind: "dense",
-            hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
-        })?;
+        let flat = needs_dense(self)?;
         let rows = flat.to_f32_rows();
         let (dim, metric) = (flat.dim(), flat.metric());
         self.add_ann_with(name, params, None, |dest| {
@@ -160,32 +234,10 @@ impl KnowledgeBase {
         source: Option<String>,
         save: impl FnOnce(&Path) -> Result<()>,
     ) -> Result<()> {
-        check_name(name)?;
-        let flat = self.vectors().ok_or(Error::MissingIndex {
-            kind: "dense",
-            hint: "`trawl kb build DOCS --out KB --dense MODEL --force` before adding an approximate index",
-        })?;
-        let dim = flat.dim();
-        let entry = AnnManifest {
-            name: name.to_string(),
-            dir: format!("{ANN_DIR}/{name}"),
-            dim,
-            num_vectors: flat.len() as u64,
-            vectors_hash: vectors_hash(flat),
-            params,
-            source,
-        };
-        let replaced = [format!("{}/", entry.dir)];
+        let e = entry(name, params, source, needs_dense(self)?)?;
+        let replaced = [format!("{}/", e.dir)];
         self.new_generation(&replaced, &format!("index {name}"), |staging, manifest| {
-            let dest = staging.join(&entry.dir);
-            std::fs::create_dir_all(staging.join(ANN_DIR))
-                .map_err(|e| Error::io(staging.join(ANN_DIR), e))?;
-            save(&dest)?;
-            match manifest.ann.iter().position(|a| a.name == name) {
-                Some(i) => manifest.ann[i] = entry,
-                None => manifest.ann.push(entry),
-            }
-            Ok(())
+            write_entry(staging, manifest, e, save)
         })
     }
 

@@ -184,6 +184,29 @@ impl StagedKb {
         Ok(())
     }
 
+    /// Builds an approximate index from the staged dense vectors and adds it (see
+    /// [`KnowledgeBase::add_ann`]); it appears with the KB, in the same generation.
+    pub fn add_ann(&mut self, name: &str, params: crate::AnnParams) -> Result<()> {
+        let tmp = self.dir.path();
+        crate::ann::add_to_staged(&self.kb, tmp, name, params, None, None)?;
+        self.kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+        Ok(())
+    }
+
+    /// Adds an approximate index built elsewhere (see [`KnowledgeBase::add_ann_with`]).
+    pub fn add_ann_with(
+        &mut self,
+        name: &str,
+        params: crate::AnnParams,
+        source: Option<String>,
+        mut save: impl FnMut(&Path) -> Result<()>,
+    ) -> Result<()> {
+        let tmp = self.dir.path();
+        crate::ann::add_to_staged(&self.kb, tmp, name, params, source, Some(&mut save))?;
+        self.kb = KnowledgeBase::open_with(tmp, &staged_open())?;
+        Ok(())
+    }
+
     /// Records that the documents are chunks of longer parents, rewriting the manifest.
     pub fn set_chunks(&mut self, chunks: crate::manifest::ChunkManifest) -> Result<()> {
         let tmp = self.dir.path();

@@ -174,18 +174,20 @@ pub fn import_faiss(
         overwrite: opts.overwrite,
         ..Default::default()
     };
-    let mut kb = KnowledgeBase::build(
+    // The approximate index is added before the KB appears: one generation, no rewrite.
+    let mut staged = KnowledgeBase::build_staged(
         slots.into_iter().map(|d| Ok(d.expect("checked above"))),
         out,
         &options,
         |_| {},
     )?;
     let ann = add_ann(
-        &mut kb,
+        &mut staged,
         &imported,
         &opts.name,
         format!("faiss {} {file}", imported.fourcc),
     )?;
+    let kb = staged.commit()?;
     let report = FaissImportReport {
         fourcc: imported.fourcc.clone(),
         kind,
@@ -201,7 +203,7 @@ pub fn import_faiss(
 
 /// Adds the imported graph / lists as the KB's approximate index (none for a flat index).
 fn add_ann(
-    kb: &mut KnowledgeBase,
+    kb: &mut crate::StagedKb,
     imported: &FaissImport,
     name: &str,
     source: String,

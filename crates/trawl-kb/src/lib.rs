@@ -56,6 +56,7 @@ pub mod faiss_import;
 mod id_map;
 mod kb;
 pub mod manifest;
+pub mod plan;
 mod update;
 
 pub use ann::{AnnManifest, AnnParams};

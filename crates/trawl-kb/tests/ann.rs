@@ -282,3 +282,69 @@ fn scifact_hnsw_ef_128_ndcg_at_10_is_within_0_005_of_exact() {
         "HNSW {hnsw} vs exact {exact}"
     );
 }
+
+/// `kb build --dense M --index ...`: an index added to a staged KB appears with it (one
+/// generation, no later rewrite) and holds the same bytes as one added to the finished KB.
+#[test]
+fn an_index_added_before_commit_equals_one_added_after_and_comes_in_the_same_generation() {
+    let (n, dim) = (500, 8);
+    let tmp = tempfile::tempdir().unwrap();
+    let options = KbBuildOptions {
+        bm25: None,
+        dense: Some(DenseEmbeddings::new(vectors(n, dim, 4), dim, "test-model")),
+        ..Default::default()
+    };
+    let params = AnnParams::IvfPq {
+        nlist: 8,
+        m: 4,
+        nprobe: 2,
+        train_size: None,
+        seed: 5,
+        refine_vectors: true,
+    };
+    let staged_dir = tmp.path().join("staged");
+    let mut staged =
+        KnowledgeBase::build_staged(docs(n).into_iter().map(Ok), &staged_dir, &options, |_| {})
+            .unwrap();
+    let before = staged.kb().generation().to_string();
+    staged.add_ann("pq", params).unwrap();
+    // A bad name or a second index of another kind is checked like on a finished KB.
+    assert!(staged.add_ann("exact", params).is_err());
+    let a = staged.commit().unwrap();
+    assert_eq!(a.generation(), before, "no extra generation");
+    assert_eq!(a.manifest().ann.len(), 1);
+
+    let later_dir = tmp.path().join("later");
+    let mut b =
+        KnowledgeBase::build(docs(n).into_iter().map(Ok), &later_dir, &options, |_| {}).unwrap();
+    b.add_ann("pq", params).unwrap();
+    assert_eq!(a.manifest().ann, b.manifest().ann);
+    let files = |d: &std::path::Path| -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<_> = std::fs::read_dir(d.join("ann/pq"))
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        files(&staged_dir),
+        files(&later_dir),
+        "same seed, same bytes"
+    );
+    let q = vectors(5, dim, 11);
+    let p = SearchParams::default();
+    assert_eq!(
+        KnowledgeBase::open(&staged_dir)
+            .unwrap()
+            .search_vectors(Some("pq"), &q, 5, 10, &p)
+            .unwrap(),
+        b.search_vectors(Some("pq"), &q, 5, 10, &p).unwrap()
+    );
+}

@@ -136,4 +136,20 @@ fn mismatched_mapping_and_missing_documents_are_clear_errors() {
         "{e}"
     );
     assert!(!dir.path().join("kb").exists(), "no half-written KB");
+    // The approximate index goes in before the KB appears: a bad index name leaves nothing,
+    // not a KB without its index.
+    let e = import_faiss(
+        &data().join("hnsw_ip.faiss"),
+        &data().join("id_mapping.pkl"),
+        &data().join("corpus.jsonl"),
+        &dir.path().join("kb"),
+        &FaissImportOptions {
+            name: "exact".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("index name `exact`"), "{e}");
+    assert!(!dir.path().join("kb").exists(), "no KB without its index");
 }

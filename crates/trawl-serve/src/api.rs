@@ -12,9 +12,20 @@ pub const DEFAULT_K: i64 = 10;
 
 #[derive(Debug, Deserialize)]
 pub struct SearchRequest {
-    pub query: String,
+    /// The query text, or `vector`.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// A query vector encoded elsewhere, searched in the KB's vector index directly.
+    #[serde(default)]
+    pub vector: Option<Vec<f32>>,
     pub k: Option<i64>,
     pub retriever: Option<String>,
+    /// Vector index of dense retrieval (`exact` or a name in the KB) and its knobs; absent:
+    /// the server's (`trawl serve --index --ef --nprobe --refine`).
+    pub index: Option<String>,
+    pub nprobe: Option<i64>,
+    pub ef: Option<i64>,
+    pub refine: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +79,11 @@ pub struct RewardRequest {
     /// DARLING-style diversity of each item's rewrites (see `crate::diversity`).
     #[serde(default)]
     pub diversity: Option<crate::diversity::DiversityRequest>,
+    /// Vector index of dense retrieval and its knobs, as on `SearchRequest`.
+    pub index: Option<String>,
+    pub nprobe: Option<i64>,
+    pub ef: Option<i64>,
+    pub refine: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]

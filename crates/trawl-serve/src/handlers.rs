@@ -19,6 +19,7 @@ use crate::api::*;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::state::AppState;
+use crate::vector_request::{search_vector, with_index, IndexChoice};
 use crate::work::{blocking, json_capped, Cancellable};
 
 type Answer = Result<Response, ApiError>;
@@ -52,18 +53,53 @@ pub async fn search(
     JsonBody(req): JsonBody<SearchRequest>,
 ) -> Answer {
     let k = validate_k(req.k, &st.config)?;
+    let choice = IndexChoice::parse(req.index, req.nprobe, req.ef, req.refine)?;
     let served = st.served();
-    let r = served.retriever(req.retriever.as_deref())?;
     let per_list = served.list_len(k);
     let budget = Budget {
         hits: per_list,
         answer_bytes: per_list.saturating_mul(served.hit_bytes),
     };
-    budget.check(&st.config)?;
     let limit = st.config.max_answer_bytes;
+    let query = match (req.query, req.vector) {
+        (Some(q), None) => q,
+        (None, Some(vector)) => {
+            let r = served.vector_retriever(req.retriever.as_deref())?;
+            budget.check(&st.config)?;
+            let body = blocking(&st, move |_cancel| {
+                let kb = r.knowledge_base().expect("checked by vector_retriever");
+                let found = search_vector(kb, &vector, &choice.unwrap_or_default(), k)?;
+                json_capped(
+                    &SearchResponse {
+                        hits: hits(&*r, &found),
+                    },
+                    limit,
+                )
+            })
+            .await?;
+            return Ok(json_bytes(body));
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "vector",
+                "give either `query` (text) or `vector` (an encoded query), not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "query",
+                "missing `query`: give the query text, or `vector` with an encoded query",
+            ))
+        }
+    };
+    let mut r = served.retriever(req.retriever.as_deref())?;
+    if let Some(choice) = choice {
+        r = with_index(r, choice)?;
+    }
+    budget.check(&st.config)?;
     let body = blocking(&st, move |cancel| {
         let r = Cancellable { inner: &*r, cancel };
-        let mut out = r.retrieve_batch(&[req.query.as_str()], k)?;
+        let mut out = r.retrieve_batch(&[query.as_str()], k)?;
         let hits = hits(&r, &out.pop().unwrap_or_default());
         json_capped(&SearchResponse { hits }, limit)
     })
@@ -131,8 +167,12 @@ pub async fn reward(
         ));
     }
     let served = st.served();
+    let mut r = served.retriever(req.retriever.as_deref())?;
+    if let Some(choice) = IndexChoice::parse(req.index, req.nprobe, req.ef, req.refine)? {
+        r = with_index(r, choice)?;
+    }
     // Labels name documents: on a chunked KB, rank them by their best chunk (MaxP).
-    let r = trawl_retrieve::collapse_chunks(served.retriever(req.retriever.as_deref())?);
+    let r = trawl_retrieve::collapse_chunks(r);
     let diversity = match req.diversity {
         Some(d) => Some(crate::diversity::DiversitySpec::parse(d, &served)?),
         None => None,

@@ -38,6 +38,7 @@ pub mod multihop;
 pub mod openapi;
 pub mod state;
 pub mod stats;
+pub mod vector_request;
 mod work;
 
 pub use app::{check_exposure, router, run, serve, shutdown_signal};

@@ -33,6 +33,8 @@ pub fn document() -> Value {
     let mode =
         json!({"type": "string", "enum": ["single", "union", "intersection"], "default": "single"});
     let fuse = json!({"type": "string", "enum": ["rrf", "max_score"], "default": "rrf", "description": "Fusion of rewrites in union/intersection modes"});
+    let knob = |what: &str| json!({"type": "integer", "minimum": 1, "maximum": crate::vector_request::MAX_KNOB, "description": what});
+    let index = json!({"type": "string", "description": "Vector index of dense retrieval: exact, or an approximate index of the KB by name (trawl kb info lists them); default: the server's --index"});
     json!({
         "openapi": "3.0.3",
         "info": {"title": "trawl retrieval service", "version": env!("CARGO_PKG_VERSION"),
@@ -56,7 +58,9 @@ pub fn document() -> Value {
             "Hit": {"type": "object", "required": ["id", "score"], "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"}, "title": {"type": "string", "nullable": true}}},
             "Hits": {"type": "object", "required": ["hits"], "properties": {"hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
-            "SearchRequest": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}, "k": k, "retriever": retriever}},
+            "SearchRequest": {"type": "object", "description": "Exactly one of query and vector", "properties": {"query": {"type": "string"},
+                "vector": {"type": "array", "items": {"type": "number"}, "description": "A query encoded elsewhere (the KB's model and dimension), searched in the vector index directly"},
+                "k": k, "retriever": retriever, "index": index, "ef": knob("HNSW: candidate list size"), "nprobe": knob("IVF: lists probed"), "refine": knob("Re-score the first R candidates exactly (IVF-PQ built with --refine-vectors)")}},
             "SearchResponse": {"$ref": "#/components/schemas/Hits"},
             "RetrieveBatchRequest": {"type": "object", "required": ["items"], "properties": {
                 "items": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["queries"], "properties": {"queries": queries}}},
@@ -72,6 +76,7 @@ pub fn document() -> Value {
                     "relevant": {"description": "Inline labels instead of a uid: doc ids (grade 1) or doc id -> grade",
                                  "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "object", "additionalProperties": {"type": "integer"}}]}}}},
                 "k": k, "mode": mode, "fuse": fuse, "retriever": retriever,
+                "index": index, "ef": knob("HNSW: candidate list size"), "nprobe": knob("IVF: lists probed"), "refine": knob("Re-score the first R candidates exactly"),
                 "metric": {"type": "string", "example": "ndcg@10", "description": "ndcg@K, recall@K, hit@K, mrr@K or precision@K (default ndcg@k); K above k raises the retrieval depth to K"}}},
             "MultihopRequest": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"},
                 "max_hops": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3}, "top_k_per_hop": {"type": "integer", "minimum": 1, "default": 3},

@@ -108,6 +108,36 @@ impl Served {
     }
 }
 
+impl Served {
+    /// What a `"vector"` search reads the KB from: the named retriever when it is `dense`
+    /// (400 otherwise: a vector has no meaning to BM25), else any retriever over the KB (the
+    /// vector index needs no model, so one encoded elsewhere searches even without it).
+    pub(crate) fn vector_retriever(
+        &self,
+        name: Option<&str>,
+    ) -> std::result::Result<Arc<dyn Retriever>, ApiError> {
+        if let Some(n) = name.filter(|n| *n != "dense") {
+            return Err(ApiError::bad_request(
+                "retriever",
+                format!("`vector` searches the KB's vector index: drop \"retriever\": \"{n}\" or use \"dense\""),
+            ));
+        }
+        let kb_has_vectors =
+            |r: &Arc<dyn Retriever>| r.knowledge_base().is_some_and(|kb| kb.vectors().is_some());
+        self.retrievers
+            .get("dense")
+            .filter(|r| kb_has_vectors(r))
+            .or_else(|| self.retrievers.values().find(|r| kb_has_vectors(r)))
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "vector",
+                    "this knowledge base has no dense vectors to search by `vector`: build it with `trawl kb build --dense MODEL`",
+                )
+            })
+    }
+}
+
 /// Mean title length over up to 256 documents spread over the collection.
 fn mean_title_bytes(r: &dyn Retriever) -> usize {
     let n = r.num_docs();

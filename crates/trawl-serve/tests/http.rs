@@ -196,7 +196,9 @@ fn bad_input_gets_json_400s_naming_the_field() {
         (json!({"query": "x", "k": 5000}), "k", "between 1 and 1000"),
         (json!({"query": "x", "k": "ten"}), "k", "invalid type"),
         (json!({"query": 5}), "query", "invalid type"),
-        (json!({"k": 5}), "body", "missing field `query`"),
+        (json!({"k": 5}), "query", "missing `query`"),
+        (json!({"query": "x", "vector": [1.0]}), "vector", "not both"),
+        (json!({"query": "x", "ef": 0}), "ef", "between 1 and"),
         (
             json!({"query": "x", "retriever": "splade"}),
             "retriever",

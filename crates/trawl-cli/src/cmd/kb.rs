@@ -34,6 +34,8 @@ pub enum Command {
     Index(super::kb_index::Args),
     /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
     ImportFaiss(super::kb_import_faiss::Args),
+    /// Predict disk, memory, build time and queries/s of an index before building it.
+    Plan(super::kb_plan::Args),
 }
 
 #[derive(clap::Args)]
@@ -61,6 +63,12 @@ pub struct BuildArgs {
     pub chunk: bool,
     #[command(flatten)]
     pub chunking: super::chunk::ChunkArgs,
+    /// Also build an approximate vector index over the new vectors (needs --dense), in the
+    /// same KB generation; its knobs are `trawl kb index`'s (--m, --nlist, --seed, ...).
+    #[arg(long = "index", value_enum, value_name = "TYPE", requires = "dense")]
+    pub index: Option<super::kb_index::IndexType>,
+    #[command(flatten)]
+    pub ann: super::kb_index::AnnBuildArgs,
 }
 
 /// BM25 analysis and scoring settings (shared by `kb build` and `beir`).
@@ -244,6 +252,19 @@ pub fn build_with_progress(
     model: Option<&str>,
     chunking: Option<&super::chunk::ChunkArgs>,
 ) -> anyhow::Result<(KnowledgeBase, f64)> {
+    build_with_index(docs, out, options, model, chunking, None)
+}
+
+/// [`build_with_progress`], adding an approximate vector index (`ann`) over the new vectors
+/// before the KB is swapped into place.
+pub fn build_with_index(
+    docs: &Path,
+    out: &Path,
+    options: &KbBuildOptions,
+    model: Option<&str>,
+    chunking: Option<&super::chunk::ChunkArgs>,
+    ann: Option<(super::kb_index::IndexType, &super::kb_index::AnnBuildArgs)>,
+) -> anyhow::Result<(KnowledgeBase, f64)> {
     let start = Instant::now();
     let parents = std::rc::Rc::new(std::cell::RefCell::new(super::chunk::ParentCount::default()));
     let stream: Box<dyn Iterator<Item = trawl_data::Result<Document>>> = match chunking {
@@ -266,6 +287,18 @@ pub fn build_with_progress(
     }
     if let Some(model) = model {
         add_dense_index(&mut staged, model)?;
+    }
+    if let Some((kind, knobs)) = ann {
+        let (name, params) = knobs.params(kind, staged.kb().num_docs())?;
+        let t = Instant::now();
+        staged
+            .add_ann(&name, params)
+            .with_context(|| format!("building the {} index `{name}`", params.kind()))?;
+        eprintln!(
+            "built {} index `{name}` in {:.1}s",
+            params.kind(),
+            t.elapsed().as_secs_f64()
+        );
     }
     let kb = staged
         .commit()
@@ -361,12 +394,13 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         .collect();
     trawl_store::refuse_output_containing(&args.out, &inputs)?;
     let chunking = args.chunk.then_some(&args.chunking);
-    let (kb, secs) = build_with_progress(
+    let (kb, secs) = build_with_index(
         &args.docs,
         &args.out,
         &options,
         args.dense.as_deref(),
         chunking,
+        args.index.map(|kind| (kind, &args.ann)),
     )?;
     let m = kb.manifest();
     let terms = m.bm25.as_ref().map(|b| b.num_terms).unwrap_or(0);
@@ -383,6 +417,9 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         Some(d) => format!(", {}-d vectors ({})", d.dim, d.model),
         None => String::new(),
     };
+    let dense = m.ann.iter().fold(dense, |s, a| {
+        format!("{s}, {} index `{}`", a.params.kind(), a.name)
+    });
     println!(
         "built {}: {} docs{chunks}{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s)",
         args.out.display(),
@@ -403,6 +440,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Delete(args) => super::kb_update::delete(args),
         Command::Compact(args) => super::kb_update::compact(args),
         Command::ImportFaiss(args) => super::kb_import_faiss::run(args),
+        Command::Plan(args) => super::kb_plan::run(args),
         Command::Info { kb, generations } => {
             let kb = KnowledgeBase::open(&kb)?;
             report_recovery(kb.recovered());

@@ -22,6 +22,13 @@ pub struct Args {
     /// Index type.
     #[arg(long = "type", value_enum)]
     pub kind: IndexType,
+    #[command(flatten)]
+    pub knobs: AnnBuildArgs,
+}
+
+/// How an approximate index is built: shared by `kb index` and `kb build --index`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnnBuildArgs {
     /// Name that `--index` selects (default: the type). An index of that name is replaced.
     #[arg(long)]
     pub name: Option<String>,
@@ -52,44 +59,58 @@ pub struct Args {
     pub refine_vectors: bool,
 }
 
+impl AnnBuildArgs {
+    /// The index `kind` over `n` documents with these knobs, and the name it is added under.
+    pub fn params(&self, kind: IndexType, n: usize) -> anyhow::Result<(String, AnnParams)> {
+        let default_nlist = ((n as f64).sqrt() as usize).clamp(1, 65_536);
+        let params = match kind {
+            IndexType::Hnsw => AnnParams::Hnsw {
+                m: self.m.unwrap_or(16),
+                ef_construction: self.ef_construction,
+                ef_search: self.ef_search,
+                seed: self.seed,
+            },
+            IndexType::Ivf => AnnParams::Ivf {
+                nlist: self.nlist.unwrap_or(default_nlist),
+                nprobe: self.nprobe,
+                train_size: self.train_size,
+                seed: self.seed,
+            },
+            IndexType::Ivfpq => {
+                let Some(m) = self.m else {
+                    bail!("an ivfpq index needs --m M (sub-quantisers; a divisor of the vector dimension, e.g. 48 for 384)");
+                };
+                AnnParams::IvfPq {
+                    nlist: self.nlist.unwrap_or(default_nlist),
+                    m,
+                    nprobe: self.nprobe,
+                    train_size: self.train_size,
+                    seed: self.seed,
+                    refine_vectors: self.refine_vectors,
+                }
+            }
+        };
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| params.kind().to_string());
+        Ok((name, params))
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut kb = KnowledgeBase::open(&args.kb)
         .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
     let n = kb.num_docs();
-    let default_nlist = ((n as f64).sqrt() as usize).clamp(1, 65_536);
-    let params = match args.kind {
-        IndexType::Hnsw => AnnParams::Hnsw {
-            m: args.m.unwrap_or(16),
-            ef_construction: args.ef_construction,
-            ef_search: args.ef_search,
-            seed: args.seed,
-        },
-        IndexType::Ivf => AnnParams::Ivf {
-            nlist: args.nlist.unwrap_or(default_nlist),
-            nprobe: args.nprobe,
-            train_size: args.train_size,
-            seed: args.seed,
-        },
-        IndexType::Ivfpq => {
-            let Some(m) = args.m else {
-                bail!("--type ivfpq needs --m M (sub-quantisers; a divisor of the vector dimension, e.g. 48 for 384)");
-            };
-            AnnParams::IvfPq {
-                nlist: args.nlist.unwrap_or(default_nlist),
-                m,
-                nprobe: args.nprobe,
-                train_size: args.train_size,
-                seed: args.seed,
-                refine_vectors: args.refine_vectors,
-            }
-        }
-    };
-    let name = args.name.unwrap_or_else(|| params.kind().to_string());
+    let (name, params) = args.knobs.params(args.kind, n)?;
     let t = Instant::now();
     kb.add_ann(&name, params)
         .with_context(|| format!("adding index `{name}` to {}", args.kb.display()))?;
+    let peak = super::kb_plan::peak_rss()
+        .map(|b| format!(", peak memory {b} bytes ({})", super::kb::human_bytes(b)))
+        .unwrap_or_default();
     eprintln!(
-        "added {} index `{name}` over {n} vectors in {:.1}s; search it with `trawl search {} --index {name}`",
+        "added {} index `{name}` over {n} vectors in {:.1}s{peak}; search it with `trawl search {} --index {name}`",
         params.kind(),
         t.elapsed().as_secs_f64(),
         args.kb.display()

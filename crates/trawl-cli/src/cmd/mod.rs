@@ -13,6 +13,7 @@ pub mod index_args;
 pub mod kb;
 mod kb_import_faiss;
 pub mod kb_index;
+mod kb_plan;
 pub mod kb_update;
 #[cfg(feature = "train")]
 pub mod mine_negatives;

@@ -1,0 +1,172 @@
+//! Capacity planning: the disk and memory an index of `n` vectors of dimension `dim` takes,
+//! from the sizes of the files trawl writes (every array is one checksummed file: payload plus
+//! a `trawl_store::FOOTER_LEN` footer) and the arrays a build holds at its peak.
+//!
+//! Memory is counted as what is resident: arrays a build allocates, and memory-mapped files
+//! once they have been read (opening verifies checksums, which reads them). `kb index` keeps
+//! the KB's mapped vectors, an f32 copy of them, and the engine's own copy while it builds,
+//! then reopens the new generation (mapping every file again) before the old one is dropped.
+
+use serde::Serialize;
+
+const FOOTER: u64 = trawl_store::FOOTER_LEN as u64;
+/// The `hnsw.meta` / `ivf.meta` payloads.
+const META: u64 = 56 + FOOTER;
+const PQ_KSUB: u64 = 256;
+
+/// The index a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PlannedIndex {
+    /// Exact search over the KB's f32 vectors (`dense/`).
+    Flat,
+    Hnsw {
+        m: usize,
+    },
+    Ivf {
+        nlist: usize,
+    },
+    IvfPq {
+        nlist: usize,
+        m: usize,
+        refine_vectors: bool,
+    },
+}
+
+impl PlannedIndex {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PlannedIndex::Flat => "flat",
+            PlannedIndex::Hnsw { .. } => "hnsw",
+            PlannedIndex::Ivf { .. } => "ivf",
+            PlannedIndex::IvfPq { .. } => "ivfpq",
+        }
+    }
+}
+
+/// Predicted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlannedSizes {
+    /// The KB's f32 vectors (`dense/`), which every approximate index is built from.
+    pub vectors_disk: u64,
+    /// The approximate index's directory (`ann/<name>/`); 0 for flat.
+    pub index_disk: u64,
+    /// Peak resident memory of building it (`kb index`; for flat: storing the vectors),
+    /// besides the process's own baseline.
+    pub build_peak: u64,
+    /// Resident memory of searching it once every page has been touched, besides the
+    /// baseline: the index files, and the KB's vectors, which opening reads to verify their
+    /// checksum (file pages the kernel may drop again, but counted in RSS until it does).
+    pub serve: u64,
+}
+
+fn hnsw_index_bytes(n: u64, dim: u64, m: u64) -> (u64, u64) {
+    // Levels are drawn with P(level >= l) = M^-l: n / (M - 1) upper-level slots expected.
+    let upper_slots = n / (m - 1).max(1);
+    let vectors = n * dim * 4 + FOOTER;
+    let graph =
+        n * (2 * m + 1) * 4 + FOOTER + (n + 1) * 4 + FOOTER + upper_slots * (m + 1) * 4 + FOOTER;
+    (vectors, graph)
+}
+
+/// Sizes of IVF lists besides the full vectors: centroids, offsets, ids, and codes +
+/// codebooks (PQ) or the vectors in list order (flat).
+fn ivf_index_bytes(n: u64, dim: u64, nlist: u64, pq_m: Option<u64>) -> u64 {
+    let common = META + nlist * dim * 4 + FOOTER + (nlist + 1) * 8 + FOOTER + n * 4 + FOOTER;
+    match pq_m {
+        None => common + n * dim * 4 + FOOTER,
+        Some(m) => common + n * m + FOOTER + PQ_KSUB * dim * 4 + FOOTER,
+    }
+}
+
+/// The sizes of `index` over `n` vectors of dimension `dim`.
+pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
+    let f = n * dim * 4;
+    let vectors_disk = f + FOOTER;
+    match index {
+        PlannedIndex::Flat => PlannedSizes {
+            vectors_disk,
+            index_disk: 0,
+            // The vectors as encoded, and the staged file mapped when the KB is reopened.
+            build_peak: 2 * f,
+            serve: f,
+        },
+        PlannedIndex::Hnsw { m } => {
+            let (vectors, graph) = hnsw_index_bytes(n, dim, m as u64);
+            let index_disk = META + vectors + graph;
+            PlannedSizes {
+                vectors_disk,
+                index_disk,
+                // Peak at the reopen: the old mapping and the f32 copy are still alive when
+                // the new generation maps the vectors and the whole index.
+                build_peak: 3 * f + index_disk,
+                serve: index_disk + f,
+            }
+        }
+        PlannedIndex::Ivf { nlist } => {
+            let index_disk = ivf_index_bytes(n, dim, nlist as u64, None);
+            PlannedSizes {
+                vectors_disk,
+                index_disk,
+                // Mapped vectors, the f32 copy, the engine's copy, the training copy and
+                // the lists in list order.
+                build_peak: 5 * f,
+                serve: index_disk + f,
+            }
+        }
+        PlannedIndex::IvfPq {
+            nlist,
+            m,
+            refine_vectors,
+        } => {
+            let full = if refine_vectors { f + FOOTER } else { 0 };
+            let index_disk = ivf_index_bytes(n, dim, nlist as u64, Some(m as u64)) + full;
+            PlannedSizes {
+                vectors_disk,
+                index_disk,
+                // Mapped vectors, the f32 copy, the engine's copy, the training copy and the
+                // residuals being encoded (or the kept full vectors).
+                build_peak: 5 * f + n * m as u64 * 2,
+                serve: index_disk - full + f,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_add_up_from_the_file_layouts() {
+        let s = plan_sizes(1000, 8, PlannedIndex::Flat);
+        assert_eq!(s.vectors_disk, 1000 * 8 * 4 + FOOTER);
+        let pq = plan_sizes(
+            1000,
+            8,
+            PlannedIndex::IvfPq {
+                nlist: 10,
+                m: 4,
+                refine_vectors: false,
+            },
+        );
+        let expect = META
+            + (10 * 8 * 4 + FOOTER)
+            + (11 * 8 + FOOTER)
+            + (1000 * 4 + FOOTER)
+            + (1000 * 4 + FOOTER)
+            + (256 * 8 * 4 + FOOTER);
+        assert_eq!(pq.index_disk, expect);
+        let refine = plan_sizes(
+            1000,
+            8,
+            PlannedIndex::IvfPq {
+                nlist: 10,
+                m: 4,
+                refine_vectors: true,
+            },
+        );
+        assert_eq!(refine.index_disk, expect + 1000 * 8 * 4 + FOOTER);
+        assert_eq!(refine.serve, pq.serve);
+    }
+}
