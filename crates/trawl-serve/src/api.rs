@@ -15,6 +15,8 @@ pub struct SearchRequest {
     pub query: String,
     pub k: Option<i64>,
     pub retriever: Option<String>,
+    /// true: the retriever's `+rerank` variant; false: the retriever without reranking.
+    pub rerank: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

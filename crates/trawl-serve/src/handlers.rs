@@ -53,7 +53,7 @@ pub async fn search(
 ) -> Answer {
     let k = validate_k(req.k, &st.config)?;
     let served = st.served();
-    let r = served.retriever(req.retriever.as_deref())?;
+    let r = served.retriever_reranked(req.retriever.as_deref(), req.rerank)?;
     let per_list = served.list_len(k);
     let budget = Budget {
         hits: per_list,

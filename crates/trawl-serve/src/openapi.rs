@@ -56,7 +56,7 @@ pub fn document() -> Value {
             "Hit": {"type": "object", "required": ["id", "score"], "properties": {
                 "id": {"type": "string"}, "score": {"type": "number"}, "title": {"type": "string", "nullable": true}}},
             "Hits": {"type": "object", "required": ["hits"], "properties": {"hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
-            "SearchRequest": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}, "k": k, "retriever": retriever}},
+            "SearchRequest": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}, "k": k, "retriever": retriever, "rerank": {"type": "boolean", "description": "true: the retriever's `+rerank` variant (served with `trawl serve --rerank MODEL`); false: without reranking"}}},
             "SearchResponse": {"$ref": "#/components/schemas/Hits"},
             "RetrieveBatchRequest": {"type": "object", "required": ["items"], "properties": {
                 "items": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["queries"], "properties": {"queries": queries}}},

@@ -79,6 +79,8 @@ pub struct Args {
     pub chunk: bool,
     #[command(flatten)]
     pub chunking: super::chunk::ChunkArgs,
+    #[command(flatten)]
+    pub rerank: super::rerank::RerankFlags,
 }
 
 #[derive(serde::Serialize)]
@@ -311,6 +313,7 @@ fn retrieve(
     kind: RetrieverKind,
     model: Option<&str>,
     ann: &super::index_args::IndexArgs,
+    reranker: Option<&super::rerank::LoadedReranker>,
     queries: &[&str],
     k: usize,
 ) -> anyhow::Result<Vec<Vec<KbHit>>> {
@@ -322,7 +325,10 @@ fn retrieve(
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
     // Qrels judge documents: a chunked KB's rankings are collapsed to documents (MaxP).
-    let retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    let mut retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    if let Some(r) = reranker {
+        retriever = r.wrap(retriever)?;
+    }
     let lists = retriever.retrieve_batch(queries, k)?;
     Ok(lists
         .into_iter()
@@ -404,7 +410,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() {
+    let reranker = args.rerank.load()?;
+    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() && reranker.is_none()
+    {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
         // for evaluation afterwards is not search work.
         // Warm-up, untimed: starts the thread pool and per-thread scratch, as the peers in
@@ -426,7 +434,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         let search_start = Instant::now();
-        let results = retrieve(&kb, args.retriever, model, &args.ann, &texts, args.k)?;
+        let results = retrieve(
+            &kb,
+            args.retriever,
+            model,
+            &args.ann,
+            reranker.as_ref(),
+            &texts,
+            args.k,
+        )?;
         search_s = search_start.elapsed().as_secs_f64();
         for (q, hits) in queries.iter().zip(results) {
             run.insert(

@@ -45,6 +45,8 @@ pub struct Args {
     /// MaxP); the id is the document's, title and snippet the best chunk's.
     #[arg(long, value_enum)]
     pub collapse: Option<CollapseArg>,
+    #[command(flatten)]
+    pub rerank: super::rerank::RerankFlags,
 }
 
 /// How chunk hits become document hits.
@@ -120,7 +122,8 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     if args.retriever == RetrieverArg::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() {
+    let reranker = args.rerank.load()?;
+    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() && reranker.is_none() {
         return Ok(kb.search_bm25(query, args.k)?);
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
@@ -132,6 +135,9 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     let mut retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
     if args.collapse == Some(CollapseArg::Max) {
         retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    }
+    if let Some(r) = &reranker {
+        retriever = r.wrap(retriever)?;
     }
     let mut lists = retriever.retrieve_batch(&[query], args.k)?;
     Ok(lists
@@ -213,6 +219,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let kb = KnowledgeBase::open(&args.kb)
         .with_context(|| format!("opening knowledge base {}", args.kb.display()))?;
     if let Some(path) = &args.vectors {
+        if args.rerank.rerank.is_some() {
+            anyhow::bail!("--rerank reads query texts: it cannot rerank a --vectors search");
+        }
         return run_vectors(&kb, &args, path);
     }
     let query = args.query.clone().unwrap_or_default();

@@ -75,10 +75,16 @@ impl Drop for Server {
 }
 
 pub fn serve(kb: &Path) -> Server {
+    serve_with(kb, &[])
+}
+
+/// [`serve`] with more flags.
+pub fn serve_with(kb: &Path, flags: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
         .arg("serve")
         .arg(kb)
         .args(["--addr", "127.0.0.1:0"])
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
