@@ -189,11 +189,36 @@ def build_cross_encoder(name, config, tokenizer, activation, out_root):
     print(f"{name}: {config.model_type} cross-encoder, {ref['activation']} -> {dest}")
 
 
+def minilm_cross_encoder(tokenizer_dir, dest):
+    """A randomly initialised cross-encoder of cross-encoder/ms-marco-MiniLM-L-6-v2's shape (BERT,
+    hidden 384, 6 layers, 12 heads, max length 512) with a real WordPiece tokenizer, for the
+    reranking speed benchmark (bench/rerank.sh): no such model is packaged on PyPI, and speed
+    does not depend on the weights' values."""
+    torch.manual_seed(0)
+    tok = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = transformers.BertConfig(vocab_size=len(tok), hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                                     intermediate_size=1536, max_position_embeddings=512, num_labels=1)
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with tempfile.TemporaryDirectory() as hf:
+        model.save_pretrained(hf)
+        tok.save_pretrained(hf)
+        ce = CrossEncoder(hf, max_length=512, device="cpu")
+        shutil.rmtree(dest, ignore_errors=True)
+        ce.save(dest)
+    print(f"random MiniLM-sized cross-encoder -> {dest}")
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(root, "crates", "trawl-embed", "tests", "fixtures"))
+    ap.add_argument("--minilm-cross-encoder", metavar="DIR",
+                    help="only write a random MiniLM-sized cross-encoder to DIR (tokenizer from --tokenizer)")
+    ap.add_argument("--tokenizer", default=os.path.join(root, "models", "all-MiniLM-L6-v2"))
     args = ap.parse_args()
+    if args.minilm_cross_encoder:
+        minilm_cross_encoder(args.tokenizer, args.minilm_cross_encoder)
+        return
     os.makedirs(args.out, exist_ok=True)
     bpe, wp = bpe_tokenizer(), wordpiece_tokenizer()
     v_bpe, v_wp = len(bpe), len(wp)

@@ -456,8 +456,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let system = match &reranker {
+        Some(_) => format!("{}+rerank", args.retriever.name()),
+        None => args.retriever.name().to_string(),
+    };
     if let Some(path) = &args.run_out {
-        write_run(path, &run, &format!("trawl-{}", args.retriever.name()))?;
+        write_run(path, &run, &format!("trawl-{system}"))?;
     }
 
     let metrics: Vec<trawl_eval::Metric> = METRICS
@@ -476,7 +480,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let out = JsonReport {
             dataset: &dataset_name,
-            retriever: args.retriever.name(),
+            retriever: &system,
             split: &args.split,
             num_queries: queries.len(),
             num_docs: kb.num_docs(),
@@ -503,7 +507,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.split,
         queries.len(),
         kb.num_docs(),
-        args.retriever.name()
+        system
     );
     for (metric, value) in metrics.iter().zip(&eval.mean) {
         println!("  {:<12} {value:.4}", metric.to_string());
