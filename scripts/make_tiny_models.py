@@ -21,7 +21,7 @@ import sentence_transformers
 import torch
 import transformers
 from safetensors.torch import load_file, save_file
-from sentence_transformers import SentenceTransformer, models
+from sentence_transformers import CrossEncoder, SentenceTransformer, models
 from tokenizers import Tokenizer, decoders, models as tmodels, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -49,6 +49,21 @@ TEXTS = [
     "rain fell on the hills",
 ]
 
+# (query, passage) pairs for the cross-encoders: pairs longer than MAX_SEQ tokens in all (the
+# passage alone, the query alone, both), empty sides, and short pairs, mixed in each batch of 4.
+PAIRS = [
+    ("what is dense retrieval", "dense retrieval embeds queries and passages"),
+    ("cat", "the cat sat on the mat"),
+    ("who wrote the book about the whale", "a quick brown fox jumps over the lazy dog and the cat sat on the mat while rain fell on the hills and the rivers rose again"),
+    ("BM25", ""),
+    ("", "water"),
+    ("what is the boiling point of water at sea level and why does it change on the hills when rain fell and the rivers rose", "water boils"),
+    ("Proteins fold; 東京 🧬 café", "Proteins fold into shapes that decide what they do"),
+    ("rain fell on the hills and the rivers rose and the cat sat on the mat", "a quick brown fox jumps over the lazy dog while BM25 counts terms and weighs rare ones higher"),
+    ("THE CAT", "THE CAT SAT ON THE MAT"),
+    ("rivers", "rain fell on the hills and the rivers rose"),
+]
+
 MAX_SEQ = 24
 COMMON = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
               initializer_range=0.3, max_position_embeddings=64)
@@ -66,6 +81,13 @@ def bpe_tokenizer():
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
                                    pad_token="<pad>", mask_token="<mask>", cls_token="<s>", sep_token="</s>")
     return fast
+
+
+def bert_tokenizer(fast):
+    """The WordPiece tokenizer as a `BertTokenizer` (the class real BERT folders name): unlike a
+    generic tokenizer it gives the model token_type_ids, so a pair's second text is type 1."""
+    return transformers.BertTokenizerFast(tokenizer_object=fast.backend_tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+                                          cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
 
 
 def wordpiece_tokenizer():
@@ -127,11 +149,76 @@ def build(name, config, tokenizer, pooling, normalize, dtype, out_root):
     print(f"{name}: {config.model_type} {ref['dtype']} {pooling} -> {dest}")
 
 
+def build_cross_encoder(name, config, tokenizer, activation, out_root):
+    """A sequence-classification model with one label saved by CrossEncoder, and CrossEncoder's
+    predict scores of PAIRS (batch 4) as reference.json. `activation`: None keeps CrossEncoder's
+    default for one label (Sigmoid); a module is saved into the folder's config."""
+    torch.manual_seed(sum(map(ord, name)))
+    config.num_labels = 1
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    dest = os.path.join(out_root, name)
+    with tempfile.TemporaryDirectory() as hf:
+        model.save_pretrained(hf)
+        tokenizer.save_pretrained(hf)
+        ce = CrossEncoder(hf, max_length=MAX_SEQ, device="cpu", activation_fn=activation)
+        shutil.rmtree(dest, ignore_errors=True)
+        ce.save(dest)
+    # Scores from the saved folder: what a user loading it gets.
+    ce = CrossEncoder(dest, device="cpu")
+    scores = ce.predict(PAIRS, batch_size=4, convert_to_numpy=True)
+    logits = ce.predict(PAIRS, batch_size=4, convert_to_numpy=True, activation_fn=torch.nn.Identity())
+    token_types = "token_type_ids" in ce.preprocess(PAIRS[:1])
+    for junk in ["README.md"]:
+        if os.path.exists(os.path.join(dest, junk)):
+            os.remove(os.path.join(dest, junk))
+    ref = {
+        "architecture": type(ce.model).__name__ if hasattr(ce, "model") else config.architectures,
+        "activation": type(ce.activation_fn).__name__,
+        "token_type_ids": token_types,
+        "max_length": MAX_SEQ,
+        "batch_size": 4,
+        "transformers": transformers.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "torch": torch.__version__,
+        "pairs": PAIRS,
+        "scores": [float(f"{x:.9g}") for x in scores],
+        "logits": [float(f"{x:.9g}") for x in logits],
+    }
+    with open(os.path.join(dest, "reference.json"), "w", encoding="utf-8") as f:
+        json.dump(ref, f, ensure_ascii=False)
+    print(f"{name}: {config.model_type} cross-encoder, {ref['activation']} -> {dest}")
+
+
+def minilm_cross_encoder(tokenizer_dir, dest):
+    """A randomly initialised cross-encoder of cross-encoder/ms-marco-MiniLM-L-6-v2's shape (BERT,
+    hidden 384, 6 layers, 12 heads, max length 512) with a real WordPiece tokenizer, for the
+    reranking speed benchmark (bench/rerank.sh): no such model is packaged on PyPI, and speed
+    does not depend on the weights' values."""
+    torch.manual_seed(0)
+    tok = transformers.AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = transformers.BertConfig(vocab_size=len(tok), hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                                     intermediate_size=1536, max_position_embeddings=512, num_labels=1)
+    model = transformers.AutoModelForSequenceClassification.from_config(config).eval()
+    with tempfile.TemporaryDirectory() as hf:
+        model.save_pretrained(hf)
+        tok.save_pretrained(hf)
+        ce = CrossEncoder(hf, max_length=512, device="cpu")
+        shutil.rmtree(dest, ignore_errors=True)
+        ce.save(dest)
+    print(f"random MiniLM-sized cross-encoder -> {dest}")
+
+
 def main():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(root, "crates", "trawl-embed", "tests", "fixtures"))
+    ap.add_argument("--minilm-cross-encoder", metavar="DIR",
+                    help="only write a random MiniLM-sized cross-encoder to DIR (tokenizer from --tokenizer)")
+    ap.add_argument("--tokenizer", default=os.path.join(root, "models", "all-MiniLM-L6-v2"))
     args = ap.parse_args()
+    if args.minilm_cross_encoder:
+        minilm_cross_encoder(args.tokenizer, args.minilm_cross_encoder)
+        return
     os.makedirs(args.out, exist_ok=True)
     bpe, wp = bpe_tokenizer(), wordpiece_tokenizer()
     v_bpe, v_wp = len(bpe), len(wp)
@@ -144,6 +231,11 @@ def main():
     build("tiny-distilbert", transformers.DistilBertConfig(vocab_size=v_wp, dim=32, n_layers=2, n_heads=4, hidden_dim=64,
                                                            initializer_range=0.3, max_position_embeddings=64, pad_token_id=0),
           wp, "max", False, torch.float16, args.out)
+    build_cross_encoder("tiny-bert-cross-encoder", transformers.BertConfig(vocab_size=v_wp, pad_token_id=0, **COMMON),
+                        bert_tokenizer(wp), None, args.out)
+    build_cross_encoder("tiny-xlm-roberta-cross-encoder",
+                        transformers.XLMRobertaConfig(vocab_size=v_bpe, pad_token_id=1, type_vocab_size=1, **COMMON),
+                        bpe, torch.nn.Identity(), args.out)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ enum Command {
     RagData(cmd::rag_data::Args),
     /// Search a knowledge base.
     Search(cmd::search::Args),
+    /// Rerank an existing run file with a cross-encoder.
+    Rerank(cmd::rerank::Args),
     /// Run a retriever over a whole BEIR dataset and evaluate it.
     Beir(cmd::beir::Args),
     /// Several systems on several BEIR datasets: run files, results.json, paper table.
@@ -67,6 +69,7 @@ fn main() -> ExitCode {
         Command::Chunk(args) => cmd::chunk::run(args),
         Command::RagData(args) => cmd::rag_data::run(args),
         Command::Search(args) => cmd::search::run(args),
+        Command::Rerank(args) => cmd::rerank::run(args),
         Command::Beir(args) => cmd::beir::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Report(args) => cmd::report::run(args),

@@ -294,7 +294,7 @@ impl SentenceEncoder {
     }
 }
 
-fn model_name(given: &str, dir: &Path) -> String {
+pub(crate) fn model_name(given: &str, dir: &Path) -> String {
     if PathBuf::from(given).is_dir() {
         dir.canonicalize()
             .ok()

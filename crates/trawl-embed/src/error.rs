@@ -18,6 +18,19 @@ pub enum Error {
         crate::config::SUPPORTED_MODEL_TYPES
     )]
     UnsupportedArchitecture { path: PathBuf, model_type: String },
+    /// config.json's `architectures` is not a sequence-classification model trawl can rerank with.
+    #[error(
+        "{path}: `{architecture}` is not a cross-encoder trawl can run (supported architectures: {})",
+        crate::cross_encoder::SUPPORTED_CROSS_ENCODERS
+    )]
+    UnsupportedCrossEncoder { path: PathBuf, architecture: String },
+    /// A classifier with several outputs where a reranker needs one relevance logit.
+    #[error("{path}: `{tensor}` has {labels} labels; a reranker needs a cross-encoder with one label (num_labels 1, one relevance logit)")]
+    LabelCount {
+        path: PathBuf,
+        tensor: String,
+        labels: usize,
+    },
     /// modules.json lists a sentence-transformers module this crate does not implement.
     #[error("{path}: unsupported sentence-transformers module `{module}`")]
     UnsupportedModule { path: PathBuf, module: String },

@@ -16,6 +16,7 @@
 
 mod candle_bert;
 mod config;
+mod cross_encoder;
 mod dense;
 mod embeddings;
 mod encoder;
@@ -31,6 +32,7 @@ pub use config::{
     known_prefixes, BertConfig, DenseActivation, DenseConfig, DenseModule, Family, ModelConfig,
     Pooling, SUPPORTED_MODEL_TYPES,
 };
+pub use cross_encoder::{Activation, CrossEncoder, CrossEncoderOptions, SUPPORTED_CROSS_ENCODERS};
 pub use dense::load_dense_tensors;
 pub use embeddings::Embeddings;
 pub use encoder::{Backend, Device, EncoderOptions, Progress, SentenceEncoder};

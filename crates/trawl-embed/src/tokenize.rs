@@ -50,6 +50,31 @@ impl TextTokenizer {
         &self.path
     }
 
+    /// Token ids and token type ids of each (first, second) pair as the tokenizer's pair template
+    /// joins them (BERT: `[CLS] a [SEP] b [SEP]`, types 0 then 1), truncated `longest_first`
+    /// (one token at a time from the longer side) as Hugging Face tokenizers do for pairs.
+    pub fn encode_pairs(&self, pairs: &[(&str, &str)]) -> Result<Vec<(Vec<u32>, Vec<u32>)>> {
+        pairs
+            .par_iter()
+            .with_min_len(64)
+            .map(|&(a, b)| {
+                let (a, b) = if self.lowercase {
+                    (a.to_lowercase(), b.to_lowercase())
+                } else {
+                    (a.to_string(), b.to_string())
+                };
+                let enc = self
+                    .inner
+                    .encode((a, b), true)
+                    .map_err(|e| Error::Tokenizer {
+                        path: self.path.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok((enc.get_ids().to_vec(), enc.get_type_ids().to_vec()))
+            })
+            .collect()
+    }
+
     /// Token ids of each text (with special tokens, truncated), tokenized in parallel.
     pub fn encode_all(&self, texts: &[String]) -> Result<Vec<Vec<u32>>> {
         texts

@@ -185,12 +185,20 @@ fn layer_names(family: Family) -> LayerNames {
 
 /// Reads all tensors of `path` as f32 CPU tensors, checked against `cfg`.
 pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tensor>> {
+    load_weights_from(&read_tensors(path)?, path, cfg)
+}
+
+/// The encoder's weights among `tensors` (all tensors of the file `path`), checked against `cfg`.
+pub(crate) fn load_weights_from(
+    tensors: &HashMap<String, Tensor>,
+    path: &Path,
+    cfg: &BertConfig,
+) -> Result<Weights<Tensor>> {
     let bad = |e: candle_core::Error| Error::BadWeights {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let tensors = read_tensors(path)?;
-    let prefix = tensor_prefix(&tensors, "embeddings.word_embeddings.weight", path)?;
+    let prefix = tensor_prefix(tensors, "embeddings.word_embeddings.weight", path)?;
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
 
     let word_dims = tensors[&format!("{prefix}embeddings.word_embeddings.weight")]
@@ -248,14 +256,14 @@ pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tens
             qkv_b,
             attn_out_w: q(names.attn_out, "weight", &[h, h])?,
             attn_out_b: q(names.attn_out, "bias", &[h])?,
-            ln1_g: ln(&tensors, &ln_base(names.ln1), h, path)?,
-            ln1_b: ln_bias(&tensors, &ln_base(names.ln1), h, path)?,
+            ln1_g: ln(tensors, &ln_base(names.ln1), h, path)?,
+            ln1_b: ln_bias(tensors, &ln_base(names.ln1), h, path)?,
             inter_w: q(names.inter, "weight", &[i, h])?,
             inter_b: q(names.inter, "bias", &[i])?,
             out_w: q(names.out, "weight", &[h, i])?,
             out_b: q(names.out, "bias", &[h])?,
-            ln2_g: ln(&tensors, &ln_base(names.ln2), h, path)?,
-            ln2_b: ln_bias(&tensors, &ln_base(names.ln2), h, path)?,
+            ln2_g: ln(tensors, &ln_base(names.ln2), h, path)?,
+            ln2_b: ln_bias(tensors, &ln_base(names.ln2), h, path)?,
         });
     }
     // Families without token types add nothing: a zero row stands in.
@@ -283,8 +291,8 @@ pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tens
             &[cfg.max_position_embeddings, h],
         )?,
         token_type,
-        emb_ln_g: ln(&tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
-        emb_ln_b: ln_bias(&tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
+        emb_ln_g: ln(tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
+        emb_ln_b: ln_bias(tensors, &format!("{prefix}embeddings.LayerNorm"), h, path)?,
         layers,
     })
 }

@@ -43,6 +43,8 @@ pub mod hybrid;
 pub mod kb;
 pub mod labels;
 pub mod memory;
+#[cfg(feature = "rerank")]
+pub mod rerank;
 pub mod retriever;
 pub mod reward;
 pub mod rewrite;
@@ -56,6 +58,8 @@ pub use hybrid::{HybridConfig, HybridRetriever, DEFAULT_CANDIDATE_DEPTH};
 pub use kb::{open_all, open_named, Bm25Retriever, KbRetrieverOptions, KbRetrievers};
 pub use labels::Labels;
 pub use memory::InMemoryRetriever;
+#[cfg(feature = "rerank")]
+pub use rerank::{passage_text, RerankRetriever, Reranker};
 pub use retriever::{RetrievedDoc, Retriever};
 pub use reward::score_stream;
 pub use reward::{

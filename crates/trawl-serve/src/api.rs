@@ -26,6 +26,8 @@ pub struct SearchRequest {
     pub nprobe: Option<i64>,
     pub ef: Option<i64>,
     pub refine: Option<i64>,
+    /// true: the retriever's `+rerank` variant; false: the retriever without reranking.
+    pub rerank: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -92,7 +92,7 @@ pub async fn search(
             ))
         }
     };
-    let mut r = served.retriever(req.retriever.as_deref())?;
+    let mut r = served.retriever_reranked(req.retriever.as_deref(), req.rerank)?;
     if let Some(choice) = choice {
         r = with_index(r, choice)?;
     }

@@ -60,7 +60,8 @@ pub fn document() -> Value {
             "Hits": {"type": "object", "required": ["hits"], "properties": {"hits": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}}}},
             "SearchRequest": {"type": "object", "description": "Exactly one of query and vector", "properties": {"query": {"type": "string"},
                 "vector": {"type": "array", "items": {"type": "number"}, "description": "A query encoded elsewhere (the KB's model and dimension), searched in the vector index directly"},
-                "k": k, "retriever": retriever, "index": index, "ef": knob("HNSW: candidate list size"), "nprobe": knob("IVF: lists probed"), "refine": knob("Re-score the first R candidates exactly (IVF-PQ built with --refine-vectors)")}},
+                "k": k, "retriever": retriever, "index": index, "ef": knob("HNSW: candidate list size"), "nprobe": knob("IVF: lists probed"), "refine": knob("Re-score the first R candidates exactly (IVF-PQ built with --refine-vectors)"),
+                "rerank": {"type": "boolean", "description": "true: the retriever's `+rerank` variant (served with `trawl serve --rerank MODEL`); false: without reranking"}}},
             "SearchResponse": {"$ref": "#/components/schemas/Hits"},
             "RetrieveBatchRequest": {"type": "object", "required": ["items"], "properties": {
                 "items": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["queries"], "properties": {"queries": queries}}},

@@ -86,6 +86,33 @@ impl Served {
         k.min(self.num_docs.max(1))
     }
 
+    /// [`Served::retriever`] with a request's `rerank` choice: true picks the `+rerank` variant
+    /// (served when `trawl serve --rerank MODEL`), false the first stage alone.
+    pub(crate) fn retriever_reranked(
+        &self,
+        name: Option<&str>,
+        rerank: Option<bool>,
+    ) -> std::result::Result<Arc<dyn Retriever>, ApiError> {
+        let Some(rerank) = rerank else {
+            return self.retriever(name);
+        };
+        let given = name.unwrap_or(&self.default_retriever);
+        let base = given.strip_suffix("+rerank").unwrap_or(given);
+        if !rerank {
+            return self.retriever(Some(base));
+        }
+        let wanted = format!("{base}+rerank");
+        if !self.retrievers.contains_key(&wanted) {
+            return Err(ApiError::bad_request(
+                "rerank",
+                format!(
+                    "this server does not rerank `{base}`: start `trawl serve` with --rerank MODEL"
+                ),
+            ));
+        }
+        self.retriever(Some(&wanted))
+    }
+
     /// The named retriever (the default when `None`); 400 listing the available ones otherwise.
     pub(crate) fn retriever(
         &self,

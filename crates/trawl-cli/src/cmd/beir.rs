@@ -83,6 +83,8 @@ pub struct Args {
     pub chunk: bool,
     #[command(flatten)]
     pub chunking: super::chunk::ChunkArgs,
+    #[command(flatten)]
+    pub rerank: super::rerank::RerankFlags,
 }
 
 #[derive(serde::Serialize)]
@@ -319,6 +321,7 @@ fn retrieve(
     kind: RetrieverKind,
     model: Option<&str>,
     ann: &super::index_args::IndexArgs,
+    reranker: Option<&super::rerank::LoadedReranker>,
     queries: &[&str],
     k: usize,
 ) -> anyhow::Result<Vec<Vec<KbHit>>> {
@@ -330,7 +333,10 @@ fn retrieve(
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
     // Qrels judge documents: a chunked KB's rankings are collapsed to documents (MaxP).
-    let retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    let mut retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    if let Some(r) = reranker {
+        retriever = r.wrap(retriever)?;
+    }
     let lists = retriever.retrieve_batch(queries, k)?;
     Ok(lists
         .into_iter()
@@ -415,7 +421,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() {
+    let reranker = args.rerank.load()?;
+    if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() && reranker.is_none()
+    {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
         // for evaluation afterwards is not search work.
         // Warm-up, untimed: starts the thread pool and per-thread scratch, as the peers in
@@ -437,7 +445,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         let search_start = Instant::now();
-        let results = retrieve(&kb, args.retriever, model, &args.ann, &texts, args.k)?;
+        let results = retrieve(
+            &kb,
+            args.retriever,
+            model,
+            &args.ann,
+            reranker.as_ref(),
+            &texts,
+            args.k,
+        )?;
         search_s = search_start.elapsed().as_secs_f64();
         for (q, hits) in queries.iter().zip(results) {
             run.insert(
@@ -451,8 +467,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let system = match &reranker {
+        Some(_) => format!("{}+rerank", args.retriever.name()),
+        None => args.retriever.name().to_string(),
+    };
     if let Some(path) = &args.run_out {
-        write_run(path, &run, &format!("trawl-{}", args.retriever.name()))?;
+        write_run(path, &run, &format!("trawl-{system}"))?;
         super::kb_update::write_run_provenance(path, &kb)?;
     }
 
@@ -472,7 +492,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let out = JsonReport {
             dataset: &dataset_name,
-            retriever: args.retriever.name(),
+            retriever: &system,
             split: &args.split,
             num_queries: queries.len(),
             num_docs: kb.num_docs(),
@@ -501,7 +521,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.split,
         queries.len(),
         kb.num_docs(),
-        args.retriever.name()
+        system
     );
     for (metric, value) in metrics.iter().zip(&eval.mean) {
         println!("  {:<12} {value:.4}", metric.to_string());

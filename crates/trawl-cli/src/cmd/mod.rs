@@ -20,6 +20,7 @@ pub mod mine_negatives;
 pub mod prep;
 pub mod rag_data;
 pub mod report;
+pub mod rerank;
 pub mod reward;
 pub mod search;
 pub mod serve;

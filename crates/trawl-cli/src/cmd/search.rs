@@ -49,6 +49,8 @@ pub struct Args {
     /// MaxP); the id is the document's, title and snippet the best chunk's.
     #[arg(long, value_enum)]
     pub collapse: Option<CollapseArg>,
+    #[command(flatten)]
+    pub rerank: super::rerank::RerankFlags,
 }
 
 /// How chunk hits become document hits.
@@ -124,7 +126,8 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     if args.retriever == RetrieverArg::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() {
+    let reranker = args.rerank.load()?;
+    if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() && reranker.is_none() {
         return Ok(kb.search_bm25(query, args.k)?);
     }
     let opts = trawl_retrieve::KbRetrieverOptions {
@@ -136,6 +139,9 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     let mut retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;
     if args.collapse == Some(CollapseArg::Max) {
         retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
+    }
+    if let Some(r) = &reranker {
+        retriever = r.wrap(retriever)?;
     }
     let mut lists = retriever.retrieve_batch(&[query], args.k)?;
     Ok(lists
@@ -220,6 +226,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         index.set_exhaustive(args.exhaustive);
     }
     if let Some(path) = &args.vectors {
+        if args.rerank.rerank.is_some() {
+            anyhow::bail!("--rerank reads query texts: it cannot rerank a --vectors search");
+        }
         return run_vectors(&kb, &args, path);
     }
     let query = args.query.clone().unwrap_or_default();

@@ -126,6 +126,10 @@ pub struct Args {
     /// Reward given to items whose uid has no labels (default: a per-item error).
     #[arg(long, value_name = "REWARD")]
     pub unknown_uid_reward: Option<f64>,
+    /// Also serve every retriever reranked by this cross-encoder, as `<name>+rerank` (the
+    /// default retriever then reranks; a request's `"rerank": false` skips it).
+    #[command(flatten)]
+    pub rerank: super::rerank::RerankFlags,
 }
 
 /// Opens the KB and its retrievers, printing notes about unavailable ones to stderr.
@@ -163,6 +167,22 @@ pub fn load_queries(path: &Path) -> anyhow::Result<Vec<trawl_data::Query>> {
 struct KbFolder {
     dir: PathBuf,
     retriever: RetrieverArgs,
+    reranker: Option<super::rerank::LoadedReranker>,
+}
+
+/// The retrievers, then each one reranked when a cross-encoder is given.
+fn with_reranked(
+    retrievers: Vec<Arc<dyn Retriever>>,
+    reranker: Option<&super::rerank::LoadedReranker>,
+) -> anyhow::Result<Vec<Arc<dyn Retriever>>> {
+    let Some(rr) = reranker else {
+        return Ok(retrievers);
+    };
+    let reranked = retrievers
+        .iter()
+        .map(|r| rr.wrap(r.clone()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(retrievers.into_iter().chain(reranked).collect())
 }
 
 impl KbSource for KbFolder {
@@ -172,7 +192,7 @@ impl KbSource for KbFolder {
 
     fn open(&self) -> Result<Vec<Arc<dyn Retriever>>, String> {
         let (_, opened) = open_kb(&self.dir, &self.retriever).map_err(|e| format!("{e:#}"))?;
-        Ok(opened.retrievers)
+        with_reranked(opened.retrievers, self.reranker.as_ref()).map_err(|e| format!("{e:#}"))
     }
 }
 
@@ -199,11 +219,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("note: {note}");
     }
     let labels = args.labels.as_deref().map(load_labels).transpose()?;
-    let names: Vec<String> = opened
-        .retrievers
-        .iter()
-        .map(|r| r.name().to_string())
-        .collect();
+    let reranker = args.rerank.load()?;
+    let retrievers = with_reranked(opened.retrievers, reranker.as_ref())?;
+    let default_retriever = match (&args.default_retriever, &reranker) {
+        (None, Some(_)) => Some(format!("{}+rerank", retrievers[0].name())),
+        (given, _) => given.clone(),
+    };
+    let names: Vec<String> = retrievers.iter().map(|r| r.name().to_string()).collect();
     eprintln!(
         "trawl serve: {} ({} documents), retrievers: {}, labels: {}",
         args.kb.display(),
@@ -229,7 +251,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         token,
         insecure_public: args.insecure_public,
         allowed_hosts: args.allow_host.clone(),
-        default_retriever: args.default_retriever.clone(),
+        default_retriever,
         unknown_uid: args
             .unknown_uid_reward
             .map_or(UnknownUidPolicy::Error, UnknownUidPolicy::Default),
@@ -240,9 +262,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let source = KbFolder {
         dir: args.kb.clone(),
         retriever: args.retriever.clone(),
+        reranker,
     };
     let state =
-        AppState::new(opened.retrievers, labels, config)?.with_source(Box::new(source), generation);
+        AppState::new(retrievers, labels, config)?.with_source(Box::new(source), generation);
     trawl_serve::run(state, |addr| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on http://{addr}");

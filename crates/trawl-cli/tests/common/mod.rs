@@ -94,13 +94,13 @@ pub fn serve(kb: &Path) -> Server {
     serve_with(kb, &[])
 }
 
-/// [`serve`] with more options (`--labels L`).
-pub fn serve_with(kb: &Path, extra: &[&str]) -> Server {
+/// [`serve`] with more flags (`--labels L`, `--rerank M`).
+pub fn serve_with(kb: &Path, flags: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
         .arg("serve")
         .arg(kb)
         .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

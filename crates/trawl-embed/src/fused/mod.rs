@@ -64,6 +64,17 @@ impl FusedBert {
     /// Hidden states of the last layer for each sequence, packed: row `starts[i] + p` is token
     /// `p` of sequence `i`. `threads > 1` spreads the work of this one batch over the rayon pool.
     pub fn forward(&self, seqs: &[Vec<u32>], threads: usize) -> (Vec<f32>, Vec<usize>) {
+        self.forward_typed(seqs, None, threads)
+    }
+
+    /// [`FusedBert::forward`] with token type ids (`types[i][p]` for token `p` of sequence `i`;
+    /// None: type 0 everywhere). Cross-encoders mark the second text of a pair with type 1.
+    pub fn forward_typed(
+        &self,
+        seqs: &[Vec<u32>],
+        types: Option<&[Vec<u32>]>,
+        threads: usize,
+    ) -> (Vec<f32>, Vec<usize>) {
         let c = &self.cfg;
         let (h, inter) = (c.hidden_size, c.intermediate_size);
         let mut starts = Vec::with_capacity(seqs.len() + 1);
@@ -80,17 +91,19 @@ impl FusedBert {
         };
         let eps = c.layer_norm_eps as f32;
 
-        // Embeddings: word + position (from the family's offset) + token type 0, then LayerNorm.
+        // Embeddings: word + position (from the family's offset) + token type, then LayerNorm.
+        let type_rows = self.w.token_type.len() / h;
         let offset = c.position_offset;
         let mut x = vec![0f32; t * h];
         for (i, s) in seqs.iter().enumerate() {
             for (p, &id) in s.iter().enumerate() {
                 let row = &mut x[(starts[i] + p) * h..(starts[i] + p + 1) * h];
                 let wi = (id as usize).min(c.vocab_size - 1);
+                let ti = types.map_or(0, |t| (t[i][p] as usize).min(type_rows - 1));
                 let (we, pe, te) = (
                     &self.w.word[wi * h..(wi + 1) * h],
                     &self.w.position[(p + offset) * h..(p + offset + 1) * h],
-                    &self.w.token_type[..h],
+                    &self.w.token_type[ti * h..(ti + 1) * h],
                 );
                 for j in 0..h {
                     row[j] = we[j] + pe[j] + te[j];
