@@ -45,7 +45,7 @@ for name, label in [("base", "all-MiniLM-L6-v2"), ("tuned", "fine-tuned"),
                     ("isotropic", f"fine-tuned + isotropy ({kind}, weight {weight})")]:
     s = json.load(open(f"{work}/{name}.stats.json"))["stats"]
     m = json.load(open(f"{work}/{name}.beir.json"))["metrics"]
-    print(f"| {label} | {m['nDCG@10']:.4f} | {m['Recall@100']:.4f} | {s['mean_pairwise_cosine']:.4f} | "
+    print(f"| {label} | {m['ndcg@10']:.4f} | {m['recall@100']:.4f} | {s['mean_pairwise_cosine']:.4f} | "
           f"{s['effective_rank']:.1f} | {s['isoscore']:.4f} | {s['uniformity']:.4f} | {s['alignment']:.4f} |")
 for name in ["tuned", "isotropic"]:
     t = json.load(open(f"{work}/{name}.train.json"))
