@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `trawl bench` against the same experiment scripted in Python (bench/bench_peer.py: bm25s,
-# optionally sentence-transformers + FAISS, pytrec_eval, scipy), same datasets, same run; prints
+# `trawl bench` against the same experiment scripted in Python (bench/bench_peer.py: Pyserini
+# (PEER_BM25=bm25s: bm25s), optionally sentence-transformers + FAISS, pytrec_eval, scipy), same
+# datasets, same run; prints
 # both wall times (from the raw BEIR folders to the table, KBs/indexes built from scratch) and
 # the ratio. trawl's KB cache is put in a scratch copy of each dataset (symlinked files), so the
 # first trawl run is cold; a second, warm run (cached KBs) is printed too.
@@ -35,7 +36,8 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 "$TRAWL_BIN" bench --datasets "$list" "${systems[@]}" --out "$work/trawl" > /dev/null 2>&1
 t2=$(date +%s.%N)
-"$PEER_PY" "$here/bench_peer.py" --datasets "$list" ${model:+--dense-model "$model"} --out "$work/peer" > "$work/peer.txt"
+"$PEER_PY" "$here/bench_peer.py" --datasets "$list" ${model:+--dense-model "$model"} \
+  --bm25 "${PEER_BM25:-pyserini}" --out "$work/peer" > "$work/peer.txt"
 t3=$(date +%s.%N)
 cat "$work/trawl.txt"; cat "$work/peer.txt"
 python3 - "$t0" "$t1" "$t2" "$t3" <<'PY'

@@ -1,5 +1,7 @@
-"""The Python peer of `trawl bench`: the same experiment scripted with bm25s (BM25, Lucene
-variant k1=0.9 b=0.4, Lucene's stopwords, Snowball English stemming), optionally
+"""The Python peer of `trawl bench`: the same experiment scripted with Pyserini 0.22 (BM25
+k1=0.9 b=0.4, Lucene's English analyzer; the index built by the pyserini.index.lucene command,
+JVM start included) or with --bm25 bm25s (Lucene variant, Lucene's stopwords, Snowball
+stemming), optionally
 sentence-transformers + FAISS IndexFlatIP (dense), pytrec_eval (metrics) and scipy (paired
 t-test against the first system), writing run files, per-query metrics, latency percentiles and a
 Markdown table. Run via bench/bench.sh, which times both sides in the same run.
@@ -21,7 +23,30 @@ K = 1000
 MEASURES = {"ndcg_cut_10": "nDCG@10", "recall_100": "Recall@100", "recip_rank": "MRR@10", "map_cut_100": "MAP@100"}
 
 
-def bm25_system(corpus):
+def pyserini_system(corpus, work):
+    import subprocess
+
+    from pyserini.search.lucene import LuceneSearcher
+
+    coll, index = work / "collection", work / "index"
+    coll.mkdir(parents=True, exist_ok=True)
+    with open(coll / "docs.jsonl", "w") as f:
+        for d, t, x in corpus:
+            f.write(json.dumps({"id": d, "contents": f"{t} {x}"}) + "\n")
+    subprocess.run([sys.executable, "-m", "pyserini.index.lucene", "--collection", "JsonCollection",
+                    "--input", str(coll), "--index", str(index), "--generator",
+                    "DefaultLuceneDocumentGenerator", "--threads", "2"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    searcher = LuceneSearcher(str(index))
+    searcher.set_bm25(0.9, 0.4)
+    k = min(K, len(corpus))
+
+    def search(text):
+        return [(h.docid, h.score) for h in searcher.search(text, k=k)]
+    return search
+
+
+def bm25s_system(corpus):
     import bm25s
     import Stemmer
 
@@ -64,6 +89,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", required=True)
     ap.add_argument("--dense-model")
+    ap.add_argument("--bm25", choices=["pyserini", "bm25s"], default="pyserini")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     import pytrec_eval
@@ -77,7 +103,10 @@ def main():
         d = Path(d)
         corpus, queries, qrels = load_beir(d)
         qrels = {q: j for q, j in qrels.items() if q in dict(queries)}
-        systems = [("bm25", lambda: bm25_system(corpus))]
+        if a.bm25 == "pyserini":
+            systems = [("bm25", lambda: pyserini_system(corpus, out / "pyserini" / d.name))]
+        else:
+            systems = [("bm25", lambda: bm25s_system(corpus))]
         if a.dense_model:
             systems.append(("dense", lambda: dense_system(corpus, a.dense_model)))
         evaluator = pytrec_eval.RelevanceEvaluator(qrels, set(MEASURES))

@@ -4,12 +4,18 @@
 Input: the DOM Chromium dumped after the probe script ran, Chromium's stderr, results.json.
 Checks: no console errors or failed loads; every chart SVG was laid out with a non-empty
 bounding box and drawing elements; every number of every paper table equals results.json
-(the cell's value to the bit, its text as 4 decimals).
+(the cell's value to the bit, its text as 4 decimals); with --timed, the median over the given
+dumps of the in-page time from navigation start to every chart laid out is under --max-ms.
 """
-import json, re, sys
+import argparse, json, re, statistics, sys
 from html.parser import HTMLParser
 
-dom_path, log_path, results_path = sys.argv[1:4]
+ap = argparse.ArgumentParser()
+ap.add_argument("dom"); ap.add_argument("log"); ap.add_argument("results")
+ap.add_argument("--timed", nargs="*", default=[])
+ap.add_argument("--max-ms", type=float, default=1000.0)
+args = ap.parse_args()
+dom_path, log_path, results_path = args.dom, args.log, args.results
 dom = open(dom_path, encoding="utf-8").read()
 log = open(log_path, encoding="utf-8", errors="replace").read()
 results = json.load(open(results_path, encoding="utf-8"))
@@ -21,12 +27,17 @@ for line in log.splitlines():
         failures.append(f"console: {line.strip()}")
 
 # 2. The probe's findings: per chart, its bounding box and number of drawn elements.
-m = re.search(r'<pre id="trawl-probe">(.*?)</pre>', dom, re.S)
-if not m:
+def probe_of(text):
+    m = re.search(r'<pre id="trawl-probe">(.*?)</pre>', text, re.S)
+    if not m:
+        return None
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+
+probe = probe_of(dom)
+if probe is None:
     failures.append("the probe did not run (no #trawl-probe in the dumped DOM)")
     charts, errors = [], []
 else:
-    probe = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
     charts, errors = probe["charts"], probe["errors"]
 failures += [f"page error: {e}" for e in errors]
 if not charts:
@@ -68,6 +79,20 @@ for c in p.cells:
         failures.append(f"table cell {key}: shows {text!r}, results.json has {means[key]:.4f}")
 for k in sorted(want - seen):
     failures.append(f"results.json value {k} is missing from the tables")
+
+# 4. Load time: navigation start to every chart laid out, on the real clock.
+times = []
+for path in args.timed:
+    t = probe_of(open(path, encoding="utf-8").read())
+    if t is None:
+        failures.append(f"timing run {path}: the probe did not run")
+    else:
+        times.append(t["ms"])
+if times:
+    med = statistics.median(times)
+    print(f"load to every chart laid out: median {med:.0f} ms of {', '.join(f'{t:.0f}' for t in times)} (budget {args.max_ms:.0f} ms)")
+    if med >= args.max_ms:
+        failures.append(f"the page took {med:.0f} ms to load and lay out (budget {args.max_ms:.0f} ms)")
 
 print(f"charts: {len(charts)}, table cells: {len(p.cells)} checked against {results_path}")
 if failures:

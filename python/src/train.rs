@@ -149,7 +149,8 @@ pub fn mine_negatives(
     warmup_ratio = 0.1, weight_decay = 0.01, max_grad_norm = 1.0, max_seq_len = None, seed = 42,
     scale = None, temperature = None, symmetric = false, max_negatives = None, eval_every = None,
     metric = "ndcg@10".to_string(), patience = None, freeze_base = false, projection_dim = None,
-    interrupt_after = None, autograd = false, eval_batch_size = 64
+    interrupt_after = None, autograd = false, eval_batch_size = 64, isotropy_weight = 0.0,
+    isotropy_kind = "covariance".to_string()
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn train(
@@ -187,6 +188,8 @@ pub fn train(
     interrupt_after: Option<u64>,
     autograd: bool,
     eval_batch_size: usize,
+    isotropy_weight: f64,
+    isotropy_kind: String,
 ) -> PyResult<Py<PyAny>> {
     // The CLI's clap rules (conflicts_with / requires), as ValueErrors.
     let loss = match (scale, temperature) {
@@ -239,6 +242,10 @@ pub fn train(
             weight_decay,
             max_grad_norm,
             loss,
+            isotropy: trawl_train::IsotropyConfig {
+                weight: isotropy_weight,
+                kind: isotropy_kind.parse().map_err(train_error)?,
+            },
             max_negatives: max_negatives.unwrap_or(usize::MAX),
             freeze_base,
             seed,

@@ -175,6 +175,8 @@ def train(
     interrupt_after: Optional[int] = None,
     autograd: bool = False,
     eval_batch_size: int = 64,
+    isotropy_weight: float = 0.0,
+    isotropy_kind: str = "covariance",
 ) -> Dict[str, Any]:
     """Contrastive fine-tuning (MNRL with in-batch and hard negatives), as ``trawl train``
     (same options and defaults; ``scale`` defaults to 20, and excludes ``temperature``).

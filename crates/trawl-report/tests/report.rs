@@ -16,9 +16,21 @@ fn noise(i: usize, salt: usize) -> f64 {
     ((x >> 11) % 10_000) as f64 / 10_000.0
 }
 
+/// The metrics of a default `trawl bench` run.
+const BENCH_METRICS: [&str; 4] = ["nDCG@10", "Recall@100", "MRR@10", "MAP@100"];
+
 fn big_system(label: &str, n: usize, salt: usize) -> SystemResults {
     let values: Vec<f64> = (0..n).map(|i| noise(i, salt)).collect();
     let mut s = system(label, &values);
+    // Four metrics per query, as `trawl bench` writes by default.
+    for (m, name) in BENCH_METRICS.iter().enumerate().skip(1) {
+        let mut sum = 0.0;
+        for (i, v) in s.per_query.values_mut().enumerate() {
+            v.push(noise(i, salt + 7 * m));
+            sum += v[m];
+        }
+        s.mean.insert(name.to_string(), sum / n as f64);
+    }
     s.recall_curve = (1..=1000).map(|k| (k as f64).ln() / 1000f64.ln()).collect();
     s.timings.per_query_latency_ms = (0..n).map(|i| 0.5 + 20.0 * noise(i, salt + 99)).collect();
     s
@@ -58,6 +70,10 @@ fn five_datasets_four_systems_fit_in_5_mb_with_every_chart() {
             })
             .collect(),
     );
+    r.metrics = BENCH_METRICS.iter().map(|m| m.to_string()).collect();
+    for d in &mut r.datasets {
+        d.num_queries = 2000;
+    }
     significance::apply(&mut r).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     write_results(tmp.path(), &r);
@@ -65,8 +81,14 @@ fn five_datasets_four_systems_fit_in_5_mb_with_every_chart() {
     assert!(report.notes.is_empty(), "{:?}", report.notes);
     let html = &report.html;
     assert!(html.len() < 5 << 20, "{} bytes", html.len());
-    // 1 bar chart (one metric), 5 Recall@k, 5 x 3 win/loss, 5 latency.
-    assert_eq!(count(html, "data-chart=\"bars\""), 1);
+    // scripts/check_report.sh --big opens this page in Chromium (load time, drawing, numbers).
+    if let Some(dir) = std::env::var_os("TRAWL_REPORT_SAMPLE_DIR") {
+        let dir = PathBuf::from(dir);
+        write_results(&dir.join("results"), &r);
+        std::fs::write(dir.join("report.html"), html).unwrap();
+    }
+    // 2 bar charts (nDCG@10, Recall@100), 5 Recall@k, 5 x 3 win/loss, 5 latency.
+    assert_eq!(count(html, "data-chart=\"bars\""), 2);
     assert_eq!(count(html, "data-chart=\"lines\""), 5);
     assert_eq!(count(html, "data-chart=\"differences\""), 15);
     assert_eq!(count(html, "data-chart=\"latency\""), 5);

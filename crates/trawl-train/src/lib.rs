@@ -5,7 +5,7 @@
 //! Module map: [`config`] (BERT `config.json`), [`bert`] (a trainable BERT whose every op has a
 //! backward pass), [`dropout`] (seeded masks), [`modules`] (sentence-transformers module files),
 //! [`model`] (tokenizer + BERT + pooling + optional projection), [`packed`] (the fast CPU
-//! training path: hand-written forward and backward over packed sequences), [`loss`] (MNRL / InfoNCE),
+//! training path: hand-written forward and backward over packed sequences), [`loss`] (MNRL / InfoNCE), [`isotropy`] (the isotropy regulariser),
 //! [`data`] (training data readers, splits), [`optim`] (AdamW, schedule, clipping),
 //! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`job`] (a whole
 //! `trawl train` run: locks, data, loop, output folder), [`checkpoint`]
@@ -40,6 +40,7 @@ pub mod dropout;
 pub mod error;
 pub mod evaluate;
 pub mod fused;
+pub mod isotropy;
 pub mod job;
 pub mod loss;
 pub mod mining;
@@ -52,5 +53,6 @@ pub mod testkit;
 pub mod trainer;
 
 pub use error::{Error, Result};
+pub use isotropy::{IsotropyConfig, IsotropyKind};
 pub use loss::{mnrl_loss, MnrlConfig};
 pub use model::{LoadOptions, SentenceModel};

@@ -22,6 +22,7 @@ use crate::checkpoint::save_model;
 use crate::data::{EvalSet, TrainExample};
 use crate::dropout::DropoutRng;
 use crate::evaluate::{default_metrics, evaluate_dense, EvalScores};
+use crate::isotropy::{add_isotropy, IsotropyConfig};
 use crate::loss::{mnrl_loss, MnrlConfig};
 use crate::model::SentenceModel;
 use crate::optim::{clip_factor, grad_norm, linear_schedule, AdamW, ParamGroup};
@@ -47,6 +48,8 @@ pub struct TrainConfig {
     /// Global gradient-norm clip (0 = off).
     pub max_grad_norm: f64,
     pub loss: MnrlConfig,
+    /// An isotropy term added to the loss (weight 0: off).
+    pub isotropy: IsotropyConfig,
     /// Hard negatives used per example (the first ones of its list).
     pub max_negatives: usize,
     /// Train only the projection head.
@@ -79,6 +82,7 @@ impl Default for TrainConfig {
             weight_decay: 0.01,
             max_grad_norm: 1.0,
             loss: MnrlConfig::default(),
+            isotropy: IsotropyConfig::default(),
             max_negatives: usize::MAX,
             freeze_base: false,
             seed: 42,
@@ -225,7 +229,7 @@ pub fn train(
         start_step: state.step,
         examples: examples.len(),
     });
-    log.write(serde_json::json!({"event": "start", "step": state.step, "total_steps": total, "examples": examples.len(), "batch_size": cfg.batch_size, "lr": cfg.lr}))?;
+    log.write(serde_json::json!({"event": "start", "step": state.step, "total_steps": total, "examples": examples.len(), "batch_size": cfg.batch_size, "lr": cfg.lr, "isotropy_weight": cfg.isotropy.weight, "isotropy_kind": cfg.isotropy.kind.name()}))?;
 
     let started = Instant::now();
     let (mut last_loss, mut stepped, mut stopped_early) = (f64::NAN, 0u64, false);
@@ -244,12 +248,17 @@ pub fn train(
             }
             let t0 = Instant::now();
             let mut grads: HashMap<String, Tensor> = HashMap::new();
-            let mut loss_sum = 0f64;
+            let (mut loss_sum, mut iso_sum) = (0f64, None::<f64>);
             for (mi, batch) in group.iter().enumerate() {
                 let micro = state.step * cfg.grad_accum as u64 + mi as u64;
                 let mut rng = DropoutRng::for_step(cfg.seed, micro);
-                let (loss, g) = batch_grads(model, examples, batch, cfg, &mut rng, &trainable)?;
+                let (loss, iso, g) =
+                    batch_grads(model, examples, batch, cfg, &mut rng, &trainable)?;
                 loss_sum += loss;
+                if let Some(v) = iso {
+                    // The mean over the micro-batches.
+                    *iso_sum.get_or_insert(0.0) += v / cfg.grad_accum as f64;
+                }
                 for (name, t) in g {
                     let t = match grads.remove(&name) {
                         Some(acc) => (acc + t)?,
@@ -284,7 +293,12 @@ pub fn train(
                 grad_norm,
                 examples_per_sec: eps,
             });
-            log.write(serde_json::json!({"event": "step", "step": state.step, "epoch": epoch, "loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "seconds": secs}))?;
+            let mut entry = serde_json::json!({"event": "step", "step": state.step, "epoch": epoch, "loss": loss_sum, "lr": lr, "grad_norm": grad_norm, "seconds": secs});
+            if let Some(v) = iso_sum {
+                // The unweighted term; `loss` includes weight x term.
+                entry["isotropy"] = serde_json::json!(v);
+            }
+            log.write(entry)?;
             let end_of_epoch = state.step.is_multiple_of(per_epoch);
             let due = match cfg.eval_every {
                 Some(n) => state.step.is_multiple_of(n.max(1)) || state.step == total,
@@ -380,6 +394,7 @@ fn validate(cfg: &TrainConfig, examples: &[TrainExample], model: &SentenceModel)
             cfg.batch_size
         ));
     }
+    cfg.isotropy.validate()?;
     if cfg.grad_accum == 0 || cfg.epochs == 0 {
         return bad("epochs and gradient accumulation must be at least 1".into());
     }
@@ -407,8 +422,8 @@ fn validate(cfg: &TrainConfig, examples: &[TrainExample], model: &SentenceModel)
     Ok(())
 }
 
-/// The loss of one micro-batch (divided by the accumulation count) and the gradients of the
-/// `trainable` parameters.
+/// The loss of one micro-batch (divided by the accumulation count), the isotropy term's value
+/// (when on) and the gradients of the `trainable` parameters.
 fn batch_grads(
     model: &SentenceModel,
     examples: &[TrainExample],
@@ -416,7 +431,7 @@ fn batch_grads(
     cfg: &TrainConfig,
     rng: &mut DropoutRng,
     trainable: &[(String, Var)],
-) -> Result<(f64, HashMap<String, Tensor>)> {
+) -> Result<(f64, Option<f64>, HashMap<String, Tensor>)> {
     let queries: Vec<&str> = batch.iter().map(|&i| examples[i].query.as_str()).collect();
     let mut docs: Vec<&str> = batch
         .iter()
@@ -440,17 +455,31 @@ fn batch_grads(
     let docs: Vec<&str> = d_owned.iter().map(String::as_str).collect();
     let scale = 1.0 / cfg.grad_accum as f64;
     if cfg.packed_cpu && !cfg.freeze_base && crate::packed::supports(model) {
-        return crate::packed::batch_grads(model, &queries, &docs, &cfg.loss, Some(rng), scale);
+        return crate::packed::batch_grads_with_isotropy(
+            model,
+            &queries,
+            &docs,
+            &cfg.loss,
+            &cfg.isotropy,
+            Some(rng),
+            scale,
+        );
     }
     let mut mode = Mode::Train(Some(rng));
     let q = model.encode(&queries, &mut mode, cfg.freeze_base)?;
     let d = model.encode(&docs, &mut mode, cfg.freeze_base)?;
-    let loss = (mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)? * scale)?;
+    let (loss, iso) = add_isotropy(
+        mnrl_loss(&q, &d, &docs, &queries, &cfg.loss)?,
+        &q,
+        &d,
+        &cfg.isotropy,
+    )?;
+    let loss = (loss * scale)?;
     let value = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
     let store = loss.backward()?;
     let grads = trainable
         .iter()
         .filter_map(|(name, var)| store.get(var).map(|g| (name.clone(), g.clone())))
         .collect();
-    Ok((value, grads))
+    Ok((value, iso, grads))
 }

@@ -7,8 +7,11 @@ use std::collections::HashMap;
 use candle_core::{DType, Tensor};
 use trawl_train::bert::Mode;
 use trawl_train::dropout::DropoutRng;
+use trawl_train::isotropy::add_isotropy;
 use trawl_train::testkit::write_tiny_model;
-use trawl_train::{mnrl_loss, packed, LoadOptions, MnrlConfig, SentenceModel};
+use trawl_train::{
+    mnrl_loss, packed, IsotropyConfig, IsotropyKind, LoadOptions, MnrlConfig, SentenceModel,
+};
 
 // Different lengths, so packing (no padding) is exercised against the padded graph.
 const QUERIES: &[&str] = &[
@@ -34,11 +37,20 @@ fn values(t: &Tensor) -> Vec<f64> {
 }
 
 fn graph_grads(model: &SentenceModel, cfg: &MnrlConfig) -> (f64, HashMap<String, Vec<f64>>) {
+    graph_grads_with(model, cfg, &IsotropyConfig::default())
+}
+
+fn graph_grads_with(
+    model: &SentenceModel,
+    cfg: &MnrlConfig,
+    iso: &IsotropyConfig,
+) -> (f64, HashMap<String, Vec<f64>>) {
     let q = model
         .encode(QUERIES, &mut Mode::Train(None), false)
         .unwrap();
     let d = model.encode(DOCS, &mut Mode::Train(None), false).unwrap();
-    let loss = mnrl_loss(&q, &d, DOCS, QUERIES, cfg).unwrap();
+    let mnrl = mnrl_loss(&q, &d, DOCS, QUERIES, cfg).unwrap();
+    let (loss, _) = add_isotropy(mnrl, &q, &d, iso).unwrap();
     let store = loss.backward().unwrap();
     let value = values(&loss)[0];
     let grads = model
@@ -106,6 +118,27 @@ fn packed_gradients_equal_the_graph_for_mean_and_cls_pooling_and_a_head() {
             );
             compare(&got, &want, 1e-4);
         }
+    }
+}
+
+#[test]
+fn packed_gradients_with_the_isotropy_term_equal_the_graph() {
+    let (_dir, model) = tiny(false, None);
+    let cfg = MnrlConfig::default();
+    let (plain, _) = packed::batch_grads(&model, QUERIES, DOCS, &cfg, None, 1.0).unwrap();
+    for kind in [IsotropyKind::Covariance, IsotropyKind::Uniformity] {
+        let iso = IsotropyConfig { weight: 0.5, kind };
+        let (want_loss, want) = graph_grads_with(&model, &cfg, &iso);
+        let (loss, term, got) =
+            packed::batch_grads_with_isotropy(&model, QUERIES, DOCS, &cfg, &iso, None, 1.0)
+                .unwrap();
+        let term = term.expect("the term's value when on");
+        assert!(
+            (loss - (plain + 0.5 * term)).abs() < 1e-5 * (1.0 + loss.abs()),
+            "{kind:?}: loss {loss} = mnrl {plain} + 0.5 x {term}"
+        );
+        assert!((loss - want_loss).abs() < 1e-5 * (1.0 + want_loss.abs()));
+        compare(&got, &want, 1e-4);
     }
 }
 

@@ -334,3 +334,58 @@ fn a_diverging_run_stops_before_corrupting_the_weights() {
     assert!(err.to_string().contains("non-finite"), "{err}");
     assert_eq!(before, weights(&model), "no update was applied");
 }
+
+#[test]
+fn the_isotropy_term_is_logged_per_step_and_lowered_by_its_weight() {
+    let ex = examples();
+    // The term's last logged values, for a strong weight and (as the reference) a tiny one.
+    let mut tail_means = Vec::new();
+    for weight in [1e-6, 2.0] {
+        let src = tempfile::tempdir().unwrap();
+        let model = tiny_without_dropout(src.path());
+        let run = tempfile::tempdir().unwrap();
+        let cfg = TrainConfig {
+            epochs: 5,
+            eval_every: None,
+            isotropy: trawl_train::IsotropyConfig {
+                weight,
+                kind: trawl_train::IsotropyKind::Covariance,
+            },
+            ..config()
+        };
+        train(&model, &ex, None, &cfg, run.path(), false, &mut |_| {}).unwrap();
+        let log = std::fs::read_to_string(run.path().join("train_log.jsonl")).unwrap();
+        let terms: Vec<f64> = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["event"] == "step")
+            .map(|v| {
+                v["isotropy"]
+                    .as_f64()
+                    .expect("isotropy logged on every step")
+            })
+            .collect();
+        assert_eq!(terms.len(), 5 * 6);
+        assert!(terms.iter().all(|t| t.is_finite() && *t >= -1e-6));
+        tail_means.push(terms[terms.len() - 6..].iter().sum::<f64>() / 6.0);
+    }
+    assert!(
+        tail_means[1] < 0.8 * tail_means[0],
+        "weight 2 leaves a more isotropic batch: {tail_means:?}"
+    );
+    let bad = TrainConfig {
+        isotropy: trawl_train::IsotropyConfig {
+            weight: -1.0,
+            kind: trawl_train::IsotropyKind::Uniformity,
+        },
+        ..config()
+    };
+    let src = tempfile::tempdir().unwrap();
+    let model = tiny(src.path(), None);
+    let run = tempfile::tempdir().unwrap();
+    let err = train(&model, &ex, None, &bad, run.path(), false, &mut |_| {}).unwrap_err();
+    assert!(
+        err.to_string().contains("isotropy weight must be >= 0"),
+        "{err}"
+    );
+}

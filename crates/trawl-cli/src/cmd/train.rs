@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use trawl_train::job::{self, TrainJob};
 use trawl_train::trainer::{TrainConfig, TrainEvent};
-use trawl_train::MnrlConfig;
+use trawl_train::{IsotropyConfig, MnrlConfig};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -100,6 +100,13 @@ pub struct Args {
     /// Stop this invocation after N steps (resume later with --resume).
     #[arg(long)]
     pub interrupt_after: Option<u64>,
+    /// Weight of an isotropy term added to the loss (0: off); its value is logged per step.
+    #[arg(long, default_value_t = 0.0)]
+    pub isotropy_weight: f64,
+    /// The isotropy term: `covariance` (distance of the batch covariance from a scaled identity)
+    /// or `uniformity` (Wang & Isola's uniformity loss).
+    #[arg(long, default_value = "covariance")]
+    pub isotropy_kind: String,
     /// Compute gradients with candle's generic autograd instead of trawl's packed CPU kernels
     /// (same gradients, slower; the packed path is used only for f32 models on the CPU anyway).
     #[arg(long)]
@@ -131,6 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         weight_decay: args.weight_decay,
         max_grad_norm: args.max_grad_norm,
         loss,
+        isotropy: IsotropyConfig {
+            weight: args.isotropy_weight,
+            kind: args.isotropy_kind.parse()?,
+        },
         max_negatives: args.max_negatives.unwrap_or(usize::MAX),
         freeze_base: args.freeze_base,
         seed: args.seed,

@@ -8,8 +8,15 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+/// The binary under test: `TRAWL_TEST_BIN` when set (a shared target dir's `debug/trawl` may
+/// be another checkout's latest build), else cargo's.
+pub fn trawl_bin() -> PathBuf {
+    std::env::var_os("TRAWL_TEST_BIN")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_trawl")), PathBuf::from)
+}
+
 pub fn trawl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
+    Command::new(trawl_bin())
         .args(args)
         .output()
         .expect("run trawl")

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 pub struct TrainLog {
     /// (step, loss)
     pub loss: Vec<(f64, f64)>,
+    /// (step, isotropy term) of a run with `--isotropy-weight`.
+    pub isotropy: Vec<(f64, f64)>,
     /// metric name -> (step, value)
     pub evals: BTreeMap<String, Vec<(f64, f64)>>,
     pub notes: Vec<String>,
@@ -38,6 +40,9 @@ pub fn parse_train_log(path: &Path, text: &str) -> Result<TrainLog> {
             (Some("step"), Some(step)) => {
                 if let Some(loss) = v.get("loss").and_then(|l| l.as_f64()) {
                     log.loss.push((step, loss));
+                }
+                if let Some(t) = v.get("isotropy").and_then(|l| l.as_f64()) {
+                    log.isotropy.push((step, t));
                 }
             }
             (Some("eval"), Some(step)) => {
@@ -118,9 +123,10 @@ mod tests {
 
     #[test]
     fn a_log_cut_mid_line_keeps_what_is_complete_and_says_so() {
-        let text = "{\"event\":\"start\",\"step\":0}\n{\"event\":\"step\",\"step\":1,\"loss\":2.5}\n{\"event\":\"eval\",\"step\":1,\"is_best\":true,\"nDCG@10\":0.7}\n{\"event\":\"step\",\"step\":2,\"lo";
+        let text = "{\"event\":\"start\",\"step\":0}\n{\"event\":\"step\",\"step\":1,\"loss\":2.5,\"isotropy\":4.25}\n{\"event\":\"eval\",\"step\":1,\"is_best\":true,\"nDCG@10\":0.7}\n{\"event\":\"step\",\"step\":2,\"lo";
         let log = parse_train_log(Path::new("t.jsonl"), text).unwrap();
         assert_eq!(log.loss, [(1.0, 2.5)]);
+        assert_eq!(log.isotropy, [(1.0, 4.25)]);
         assert_eq!(log.evals["nDCG@10"], [(1.0, 0.7)]);
         assert_eq!(log.notes.len(), 1);
         assert!(log.notes[0].contains("1 line(s) are not complete JSON and were skipped (line 4)"));

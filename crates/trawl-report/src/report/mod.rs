@@ -475,6 +475,27 @@ fn train_charts(path: &Path, log: &TrainLog, body: &mut String) {
         );
         figure(body, &svg, "Loss per optimiser step.");
     }
+    if !log.isotropy.is_empty() {
+        let s = [Series {
+            name: "isotropy term".into(),
+            marked: downsample_points(&log.isotropy, 40),
+            points: log.isotropy.clone(),
+        }];
+        let svg = svg::lines(
+            &format!("Isotropy term ({name})"),
+            "step",
+            "term",
+            &s,
+            false,
+            false,
+            false,
+        );
+        figure(
+            body,
+            &svg,
+            "The isotropy regulariser's value per step (unweighted; lower is more isotropic).",
+        );
+    }
     if !log.evals.is_empty() {
         let s: Vec<Series> = log
             .evals

@@ -21,6 +21,7 @@ pub use encoder::PackedBatch;
 pub(crate) use weights::HostF32;
 
 use crate::dropout::DropoutRng;
+use crate::isotropy::{add_isotropy, IsotropyConfig};
 use crate::loss::{mnrl_loss, MnrlConfig};
 use crate::model::SentenceModel;
 use crate::Result;
@@ -40,6 +41,22 @@ pub fn batch_grads(
     rng: Option<&mut DropoutRng>,
     loss_scale: f64,
 ) -> Result<(f64, HashMap<String, Tensor>)> {
+    let iso = IsotropyConfig::default();
+    let (loss, _, grads) =
+        batch_grads_with_isotropy(model, queries, docs, loss_cfg, &iso, rng, loss_scale)?;
+    Ok((loss, grads))
+}
+
+/// [`batch_grads`] with the isotropy term added to the loss; also returns the term's value.
+pub fn batch_grads_with_isotropy(
+    model: &SentenceModel,
+    queries: &[&str],
+    docs: &[&str],
+    loss_cfg: &MnrlConfig,
+    isotropy: &IsotropyConfig,
+    rng: Option<&mut DropoutRng>,
+    loss_scale: f64,
+) -> Result<(f64, Option<f64>, HashMap<String, Tensor>)> {
     let texts: Vec<&str> = queries.iter().chain(docs).copied().collect();
     let batch = model.tokenize_packed(&texts)?;
     let vars = model.base_vars();
@@ -58,7 +75,13 @@ pub fn batch_grads(
         emb.narrow(0, 0, queries.len())?,
         emb.narrow(0, queries.len(), docs.len())?,
     );
-    let loss = (mnrl_loss(&q, &d, docs, queries, loss_cfg)? * loss_scale)?;
+    let (loss, iso) = add_isotropy(
+        mnrl_loss(&q, &d, docs, queries, loss_cfg)?,
+        &q,
+        &d,
+        isotropy,
+    )?;
+    let loss = (loss * loss_scale)?;
     let value = loss.to_scalar::<f32>()? as f64;
     let store = loss.backward()?;
     let dpooled: Vec<f32> = match store.get(pooled.as_tensor()) {
@@ -73,5 +96,5 @@ pub fn batch_grads(
             grads.insert(name, g.clone());
         }
     }
-    Ok((value, grads))
+    Ok((value, iso, grads))
 }
