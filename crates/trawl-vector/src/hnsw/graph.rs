@@ -1,10 +1,11 @@
 //! The graph arrays, the layer search and the sequential, seeded build.
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::rng::SplitMix64;
-use crate::simd::{distance, has_avx2_fma};
+use crate::simd::{prefetch, with_space, Space, WithSpace};
 use crate::Hit;
 
 use super::HnswParams;
@@ -64,9 +65,43 @@ impl Visited {
     }
 }
 
-thread_local! {
-    pub(crate) static VISITED: RefCell<Visited> = RefCell::new(Visited::new());
+/// Per-thread search state, reused by every query: visited marks, the two heaps and the
+/// buffers of fresh neighbours and their distances (no allocation per query).
+pub(crate) struct Scratch {
+    visited: Visited,
+    frontier: BinaryHeap<Reverse<Cand>>,
+    best: BinaryHeap<Cand>,
+    fresh: Vec<u32>,
+    dists: Vec<f32>,
 }
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            visited: Visited::new(),
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            fresh: Vec::new(),
+            dists: Vec::new(),
+        }
+    }
+
+    /// The best `k` of the last layer search, ascending by (distance, ordinal).
+    fn sorted_best(&mut self, k: usize) -> Vec<Cand> {
+        let mut v: Vec<Cand> = self.best.drain().collect();
+        v.sort_unstable();
+        v.truncate(k);
+        v
+    }
+}
+
+thread_local! {
+    pub(crate) static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// Cache lines of each fresh neighbour's row asked for before its distance is computed (the
+/// hardware prefetcher follows on from there).
+const PREFETCH_LINES: usize = 2;
 
 /// Borrowed graph arrays (owned after a build, memory-mapped after an open).
 #[derive(Clone, Copy)]
@@ -95,11 +130,6 @@ impl<'a> GraphRef<'a> {
     }
 
     #[inline(always)]
-    fn dist(&self, q: &[f32], i: u32) -> f32 {
-        distance(self.l2, q, self.row(i))
-    }
-
-    #[inline(always)]
     fn neighbors(&self, i: u32, level: u32) -> &'a [u32] {
         let (arr, start, w) = slot(self.m, self.upper_offsets, i, level);
         let arr = if arr == 0 { self.layer0 } else { self.upper };
@@ -107,16 +137,47 @@ impl<'a> GraphRef<'a> {
         &b[1..1 + b[0] as usize]
     }
 
+    /// Distances from `q` to rows `ids` into `out`, four rows at a time, prefetched.
+    #[inline(always)]
+    fn dists<S: Space>(&self, s: S, q: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+        out.clear();
+        for &j in ids {
+            prefetch(self.row(j), PREFETCH_LINES);
+        }
+        let mut groups = ids.chunks_exact(4);
+        for g in &mut groups {
+            let d = s.dist4(
+                q,
+                [
+                    self.row(g[0]),
+                    self.row(g[1]),
+                    self.row(g[2]),
+                    self.row(g[3]),
+                ],
+            );
+            out.extend_from_slice(&d);
+        }
+        for &j in groups.remainder() {
+            out.push(s.dist(q, self.row(j)));
+        }
+    }
+
     /// Moves to the closest neighbour on `level` until none is closer.
     #[inline(always)]
-    fn greedy(&self, q: &[f32], mut cur: Cand, level: u32) -> Cand {
+    fn greedy<S: Space>(
+        &self,
+        s: S,
+        q: &[f32],
+        mut cur: Cand,
+        level: u32,
+        dists: &mut Vec<f32>,
+    ) -> Cand {
         loop {
+            let nbs = self.neighbors(cur.id, level);
+            self.dists(s, q, nbs, dists);
             let mut changed = false;
-            for &j in self.neighbors(cur.id, level) {
-                let c = Cand {
-                    d: self.dist(q, j),
-                    id: j,
-                };
+            for (&j, &d) in nbs.iter().zip(dists.iter()) {
+                let c = Cand { d, id: j };
                 if c < cur {
                     cur = c;
                     changed = true;
@@ -128,39 +189,48 @@ impl<'a> GraphRef<'a> {
         }
     }
 
-    /// The `ef` closest nodes found on `level` from `ep`, ascending by (distance, ordinal).
+    /// The `ef` closest nodes found on `level` from `ep`, left in `scratch.best`. Stops, as
+    /// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
+    /// kept ones.
     #[inline(always)]
-    fn search_layer(
+    fn search_layer<S: Space>(
         &self,
+        s: S,
         q: &[f32],
         ep: Cand,
         ef: usize,
         level: u32,
-        visited: &mut Visited,
-    ) -> Vec<Cand> {
+        scratch: &mut Scratch,
+    ) {
+        let Scratch {
+            visited,
+            frontier,
+            best,
+            fresh,
+            dists,
+        } = scratch;
         visited.reset(self.len());
         visited.insert(ep.id);
-        let mut frontier = BinaryHeap::with_capacity(ef * 2);
-        frontier.push(std::cmp::Reverse(ep));
-        let mut best: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
+        frontier.clear();
+        best.clear();
+        frontier.push(Reverse(ep));
         best.push(ep);
-        while let Some(std::cmp::Reverse(c)) = frontier.pop() {
+        while let Some(Reverse(c)) = frontier.pop() {
             let worst = *best.peek().expect("never empty");
             if c > worst && best.len() >= ef {
                 break;
             }
-            let nbs = self.neighbors(c.id, level);
-            prefetch_rows(self, nbs);
-            for &j in nbs {
-                if !visited.insert(j) {
-                    continue;
+            fresh.clear();
+            for &j in self.neighbors(c.id, level) {
+                if visited.insert(j) {
+                    fresh.push(j);
                 }
-                let cand = Cand {
-                    d: self.dist(q, j),
-                    id: j,
-                };
+            }
+            self.dists(s, q, fresh, dists);
+            for (&j, &d) in fresh.iter().zip(dists.iter()) {
+                let cand = Cand { d, id: j };
                 if best.len() < ef || cand < *best.peek().expect("never empty") {
-                    frontier.push(std::cmp::Reverse(cand));
+                    frontier.push(Reverse(cand));
                     best.push(cand);
                     if best.len() > ef {
                         best.pop();
@@ -168,22 +238,28 @@ impl<'a> GraphRef<'a> {
                 }
             }
         }
-        best.into_sorted_vec()
     }
 
     #[inline(always)]
-    fn search_generic(&self, q: &[f32], k: usize, ef: usize, visited: &mut Visited) -> Vec<Hit> {
+    fn search_in<S: Space>(
+        &self,
+        s: S,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Hit> {
         let mut ep = Cand {
-            d: self.dist(q, self.entry),
+            d: s.dist(q, self.row(self.entry)),
             id: self.entry,
         };
         for level in (1..=self.max_level).rev() {
-            ep = self.greedy(q, ep, level);
+            ep = self.greedy(s, q, ep, level, &mut scratch.dists);
         }
-        let found = self.search_layer(q, ep, ef.max(k), 0, visited);
-        found
+        self.search_layer(s, q, ep, ef.max(k), 0, scratch);
+        scratch
+            .sorted_best(k)
             .into_iter()
-            .take(k)
             .map(|c| Hit {
                 doc: c.id,
                 score: -c.d,
@@ -192,40 +268,32 @@ impl<'a> GraphRef<'a> {
     }
 
     /// The `k` best of an `ef`-wide search, best first.
-    pub fn search(&self, q: &[f32], k: usize, ef: usize, visited: &mut Visited) -> Vec<Hit> {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(
-                g: &GraphRef<'_>,
-                q: &[f32],
-                k: usize,
-                ef: usize,
-                v: &mut Visited,
-            ) -> Vec<Hit> {
-                g.search_generic(q, k, ef, v)
+    pub fn search(&self, q: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Hit> {
+        struct Job<'g, 'q, 's> {
+            g: &'g GraphRef<'g>,
+            q: &'q [f32],
+            k: usize,
+            ef: usize,
+            scratch: &'s mut Scratch,
+        }
+        impl WithSpace for Job<'_, '_, '_> {
+            type Out = Vec<Hit>;
+            #[inline(always)]
+            fn run<S: Space>(self, s: S) -> Vec<Hit> {
+                self.g.search_in(s, self.q, self.k, self.ef, self.scratch)
             }
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { avx2(self, q, k, ef, visited) };
         }
-        self.search_generic(q, k, ef, visited)
+        with_space(
+            self.l2,
+            Job {
+                g: self,
+                q,
+                k,
+                ef,
+                scratch,
+            },
+        )
     }
-}
-
-/// Asks for the first cache line of each neighbour's row before the distance loop needs it.
-#[inline(always)]
-fn prefetch_rows(g: &GraphRef<'_>, ids: &[u32]) {
-    #[cfg(target_arch = "x86_64")]
-    for &j in ids {
-        let p = g.vectors.as_ptr().wrapping_add(j as usize * g.dim);
-        // SAFETY: prefetch is a hint; it never faults, even on an invalid address.
-        #[allow(unused_unsafe)]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (g, ids);
 }
 
 /// Which array (0: layer 0, 1: upper), the start of the slot and its width, for (node, level).
@@ -283,17 +351,15 @@ pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built
         entry: 0,
         max_level: levels.first().copied().unwrap_or(0),
     };
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(b: &mut Builder<'_>) {
-            b.insert_all();
+    struct All<'b, 'a>(&'b mut Builder<'a>);
+    impl WithSpace for All<'_, '_> {
+        type Out = ();
+        #[inline(always)]
+        fn run<S: Space>(self, s: S) {
+            self.0.insert_all(s)
         }
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        unsafe { avx2(&mut b) };
-        return b.finish();
     }
-    b.insert_all();
+    with_space(l2, All(&mut b));
     b.finish()
 }
 
@@ -358,7 +424,7 @@ impl<'a> Builder<'a> {
     /// hnswlib's neighbour heuristic: walk candidates nearest first and keep one only if it is
     /// closer to the base than to every one already kept (keeps links spread out).
     #[inline(always)]
-    fn select(&self, cands: &[Cand], max: usize) -> Vec<u32> {
+    fn select<S: Space>(&self, s: S, cands: &[Cand], max: usize) -> Vec<u32> {
         if cands.len() <= max {
             return cands.iter().map(|c| c.id).collect();
         }
@@ -368,10 +434,7 @@ impl<'a> Builder<'a> {
                 break;
             }
             let rc = self.row(c.id);
-            if kept
-                .iter()
-                .all(|&s| distance(self.l2, rc, self.row(s)) >= c.d)
-            {
+            if kept.iter().all(|&k| s.dist(rc, self.row(k)) >= c.d) {
                 kept.push(c.id);
             }
         }
@@ -379,53 +442,53 @@ impl<'a> Builder<'a> {
     }
 
     #[inline(always)]
-    fn insert_all(&mut self) {
+    fn insert_all<S: Space>(&mut self, s: S) {
         let n = self.levels.len();
-        let mut visited = Visited::new();
+        let mut scratch = Scratch::new();
         for i in 1..n as u32 {
-            self.insert(i, &mut visited);
+            self.insert(s, i, &mut scratch);
         }
     }
 
     #[inline(always)]
-    fn insert(&mut self, i: u32, visited: &mut Visited) {
+    fn insert<S: Space>(&mut self, s: S, i: u32, scratch: &mut Scratch) {
         let level = self.levels[i as usize];
         let q = self.row(i);
         let g = self.view();
         let mut ep = Cand {
-            d: g.dist(q, self.entry),
+            d: s.dist(q, g.row(self.entry)),
             id: self.entry,
         };
         for lc in (level + 1..=self.max_level).rev() {
-            ep = g.greedy(q, ep, lc);
+            ep = g.greedy(s, q, ep, lc, &mut scratch.dists);
         }
         for lc in (0..=level.min(self.max_level)).rev() {
-            let found = self
-                .view()
-                .search_layer(q, ep, self.ef_construction, lc, visited);
+            self.view()
+                .search_layer(s, q, ep, self.ef_construction, lc, scratch);
+            let found = scratch.sorted_best(usize::MAX);
             ep = found[0];
-            let chosen = self.select(&found, self.m);
+            let chosen = self.select(s, &found, self.m);
             self.set_links(i, lc, &chosen);
             let cap = if lc == 0 { 2 * self.m } else { self.m };
-            for &s in &chosen {
-                let current = self.view().neighbors(s, lc);
+            for &n in &chosen {
+                let current = self.view().neighbors(n, lc);
                 if current.len() < cap {
                     let mut next = current.to_vec();
                     next.push(i);
-                    self.set_links(s, lc, &next);
+                    self.set_links(n, lc, &next);
                 } else {
-                    let rs = self.row(s);
+                    let rn = self.row(n);
                     let mut cands: Vec<Cand> = current
                         .iter()
                         .chain(std::iter::once(&i))
                         .map(|&j| Cand {
-                            d: distance(self.l2, rs, self.row(j)),
+                            d: s.dist(rn, self.row(j)),
                             id: j,
                         })
                         .collect();
                     cands.sort_unstable();
-                    let kept = self.select(&cands, cap);
-                    self.set_links(s, lc, &kept);
+                    let kept = self.select(s, &cands, cap);
+                    self.set_links(n, lc, &kept);
                 }
             }
         }

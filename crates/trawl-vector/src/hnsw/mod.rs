@@ -117,11 +117,11 @@ impl HnswIndex {
                 max: u32::MAX as u64 - 1,
             });
         }
-        let mut rows = vectors.to_vec();
+        let mut rows = Array::huge_copy(vectors);
         if metric == Metric::Cosine {
-            normalize_rows(&mut rows, dim);
+            normalize_rows(rows.as_mut_slice(), dim);
         }
-        let g = graph::build(&rows, dim, metric == Metric::L2, &params);
+        let g = graph::build(rows.as_slice(), dim, metric == Metric::L2, &params);
         Ok(HnswIndex {
             dim,
             metric,
@@ -129,8 +129,8 @@ impl HnswIndex {
             len: n,
             entry: g.entry,
             max_level: g.max_level,
-            vectors: Array::Owned(rows),
-            layer0: Array::Owned(g.layer0),
+            vectors: rows,
+            layer0: Array::huge_copy(&g.layer0),
             upper_offsets: Array::Owned(g.upper_offsets),
             upper: Array::Owned(g.upper),
         })
@@ -196,10 +196,7 @@ impl VectorIndex for HnswIndex {
             if metric == Metric::Cosine {
                 normalize_rows(&mut q, dim);
             }
-            graph::VISITED.with(|v| {
-                let mut v = v.borrow_mut();
-                g.search(&q, k, ef, &mut v)
-            })
+            graph::SCRATCH.with(|s| g.search(&q, k, ef, &mut s.borrow_mut()))
         };
         if n == 1 {
             return Ok(vec![one(queries)]);
