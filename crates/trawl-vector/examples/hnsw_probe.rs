@@ -26,7 +26,7 @@ fn main() {
             HnswIndex::open(&dir).unwrap()
         } else {
             let t = Instant::now();
-            let h = HnswIndex::build(
+            let h = HnswIndex::build_parallel(
                 &docs,
                 dim,
                 Metric::InnerProduct,

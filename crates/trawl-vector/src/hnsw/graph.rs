@@ -1,8 +1,13 @@
-//! The graph arrays, the layer search and the sequential, seeded build.
+//! The graph arrays, the layer search and the seeded build (sequential, or parallel with a
+//! lock per node).
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use crate::rng::SplitMix64;
 use crate::simd::{prefetch, with_space, Space, WithSpace};
@@ -103,6 +108,14 @@ thread_local! {
 /// hardware prefetcher follows on from there).
 const PREFETCH_LINES: usize = 2;
 
+/// What a layer search needs from a graph: rows and, per (node, level), the neighbour list.
+pub(crate) trait Graph {
+    fn len(&self) -> usize;
+    fn row(&self, i: u32) -> &[f32];
+    /// Calls `f` with the neighbours of `i` on `level`.
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R;
+}
+
 /// Borrowed graph arrays (owned after a build, memory-mapped after an open).
 #[derive(Clone, Copy)]
 pub(crate) struct GraphRef<'a> {
@@ -118,128 +131,123 @@ pub(crate) struct GraphRef<'a> {
     pub max_level: u32,
 }
 
-impl<'a> GraphRef<'a> {
+impl Graph for GraphRef<'_> {
     fn len(&self) -> usize {
         self.upper_offsets.len() - 1
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &'a [f32] {
+    fn row(&self, i: u32) -> &[f32] {
         let s = i as usize * self.dim;
         &self.vectors[s..s + self.dim]
     }
 
     #[inline(always)]
-    fn neighbors(&self, i: u32, level: u32) -> &'a [u32] {
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
         let (arr, start, w) = slot(self.m, self.upper_offsets, i, level);
         let arr = if arr == 0 { self.layer0 } else { self.upper };
         let b = &arr[start..start + w];
-        &b[1..1 + b[0] as usize]
+        f(&b[1..1 + b[0] as usize])
     }
+}
 
-    /// Distances from `q` to rows `ids` into `out`, four rows at a time, prefetched.
-    #[inline(always)]
-    fn dists<S: Space>(&self, s: S, q: &[f32], ids: &[u32], out: &mut Vec<f32>) {
-        out.clear();
-        for &j in ids {
-            prefetch(self.row(j), PREFETCH_LINES);
-        }
-        let mut groups = ids.chunks_exact(4);
-        for g in &mut groups {
-            let d = s.dist4(
-                q,
-                [
-                    self.row(g[0]),
-                    self.row(g[1]),
-                    self.row(g[2]),
-                    self.row(g[3]),
-                ],
-            );
-            out.extend_from_slice(&d);
-        }
-        for &j in groups.remainder() {
-            out.push(s.dist(q, self.row(j)));
-        }
+/// Distances from `q` to rows `ids` into `out`, four rows at a time, prefetched.
+#[inline(always)]
+fn dists<S: Space, G: Graph>(g: &G, s: S, q: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+    out.clear();
+    for &j in ids {
+        prefetch(g.row(j), PREFETCH_LINES);
     }
-
-    /// Moves to the closest neighbour on `level` until none is closer.
-    #[inline(always)]
-    fn greedy<S: Space>(
-        &self,
-        s: S,
-        q: &[f32],
-        mut cur: Cand,
-        level: u32,
-        dists: &mut Vec<f32>,
-    ) -> Cand {
-        loop {
-            let nbs = self.neighbors(cur.id, level);
-            self.dists(s, q, nbs, dists);
-            let mut changed = false;
-            for (&j, &d) in nbs.iter().zip(dists.iter()) {
-                let c = Cand { d, id: j };
-                if c < cur {
-                    cur = c;
-                    changed = true;
-                }
-            }
-            if !changed {
-                return cur;
-            }
-        }
+    let mut groups = ids.chunks_exact(4);
+    for c in &mut groups {
+        let d = s.dist4(q, [g.row(c[0]), g.row(c[1]), g.row(c[2]), g.row(c[3])]);
+        out.extend_from_slice(&d);
     }
+    for &j in groups.remainder() {
+        out.push(s.dist(q, g.row(j)));
+    }
+}
 
-    /// The `ef` closest nodes found on `level` from `ep`, left in `scratch.best`. Stops, as
-    /// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
-    /// kept ones.
-    #[inline(always)]
-    fn search_layer<S: Space>(
-        &self,
-        s: S,
-        q: &[f32],
-        ep: Cand,
-        ef: usize,
-        level: u32,
-        scratch: &mut Scratch,
-    ) {
-        let Scratch {
-            visited,
-            frontier,
-            best,
-            fresh,
-            dists,
-        } = scratch;
-        visited.reset(self.len());
-        visited.insert(ep.id);
-        frontier.clear();
-        best.clear();
-        frontier.push(Reverse(ep));
-        best.push(ep);
-        while let Some(Reverse(c)) = frontier.pop() {
-            let worst = *best.peek().expect("never empty");
-            if c > worst && best.len() >= ef {
-                break;
+/// Moves to the closest neighbour on `level` until none is closer.
+#[inline(always)]
+fn greedy<S: Space, G: Graph>(
+    g: &G,
+    s: S,
+    q: &[f32],
+    mut cur: Cand,
+    level: u32,
+    dist_buf: &mut Vec<f32>,
+) -> Cand {
+    loop {
+        let next = g.with_neighbors(cur.id, level, |nbs| {
+            dists(g, s, q, nbs, dist_buf);
+            let mut best = cur;
+            for (&j, &d) in nbs.iter().zip(dist_buf.iter()) {
+                best = best.min(Cand { d, id: j });
             }
-            fresh.clear();
-            for &j in self.neighbors(c.id, level) {
+            best
+        });
+        if next == cur {
+            return cur;
+        }
+        cur = next;
+    }
+}
+
+/// The `ef` closest nodes found on `level` from `ep`, left in `scratch.best`. Stops, as
+/// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
+/// kept ones.
+#[inline(always)]
+fn search_layer<S: Space, G: Graph>(
+    g: &G,
+    s: S,
+    q: &[f32],
+    ep: Cand,
+    ef: usize,
+    level: u32,
+    scratch: &mut Scratch,
+) {
+    let Scratch {
+        visited,
+        frontier,
+        best,
+        fresh,
+        dists: dist_buf,
+    } = scratch;
+    visited.reset(g.len());
+    visited.insert(ep.id);
+    frontier.clear();
+    best.clear();
+    frontier.push(Reverse(ep));
+    best.push(ep);
+    while let Some(Reverse(c)) = frontier.pop() {
+        let worst = *best.peek().expect("never empty");
+        if c > worst && best.len() >= ef {
+            break;
+        }
+        fresh.clear();
+        g.with_neighbors(c.id, level, |nbs| {
+            for &j in nbs {
                 if visited.insert(j) {
                     fresh.push(j);
                 }
             }
-            self.dists(s, q, fresh, dists);
-            for (&j, &d) in fresh.iter().zip(dists.iter()) {
-                let cand = Cand { d, id: j };
-                if best.len() < ef || cand < *best.peek().expect("never empty") {
-                    frontier.push(Reverse(cand));
-                    best.push(cand);
-                    if best.len() > ef {
-                        best.pop();
-                    }
+        });
+        dists(g, s, q, fresh, dist_buf);
+        for (&j, &d) in fresh.iter().zip(dist_buf.iter()) {
+            let cand = Cand { d, id: j };
+            if best.len() < ef || cand < *best.peek().expect("never empty") {
+                frontier.push(Reverse(cand));
+                best.push(cand);
+                if best.len() > ef {
+                    best.pop();
                 }
             }
         }
     }
+}
 
+impl GraphRef<'_> {
     #[inline(always)]
     fn search_in<S: Space>(
         &self,
@@ -254,9 +262,9 @@ impl<'a> GraphRef<'a> {
             id: self.entry,
         };
         for level in (1..=self.max_level).rev() {
-            ep = self.greedy(s, q, ep, level, &mut scratch.dists);
+            ep = greedy(self, s, q, ep, level, &mut scratch.dists);
         }
-        self.search_layer(s, q, ep, ef.max(k), 0, scratch);
+        search_layer(self, s, q, ep, ef.max(k), 0, scratch);
         scratch
             .sorted_best(k)
             .into_iter()
@@ -327,7 +335,10 @@ fn draw_levels(n: usize, m: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built {
+/// Builds the graph. `parallel`: insert on all rayon threads with a lock per node, as hnswlib
+/// does (the graph then depends on thread timing); otherwise one thread in ordinal order, the
+/// same bytes for the same input and seed.
+pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams, parallel: bool) -> Built {
     let n = rows.len() / dim;
     let m = p.m;
     let levels = draw_levels(n, m, p.seed);
@@ -338,87 +349,135 @@ pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built
         acc += l;
         upper_offsets.push(acc);
     }
-    let mut b = Builder {
+    let zeros = |len: usize| (0..len).map(|_| AtomicU32::new(0)).collect::<Vec<_>>();
+    let b = Builder {
         dim,
-        l2,
         m,
         ef_construction: p.ef_construction,
         rows,
         levels: &levels,
-        layer0: vec![0; n * (2 * m + 1)],
-        upper: vec![0; acc as usize * (m + 1)],
+        layer0: zeros(n * (2 * m + 1)),
+        upper: zeros(acc as usize * (m + 1)),
         upper_offsets,
-        entry: 0,
-        max_level: levels.first().copied().unwrap_or(0),
+        locks: (0..n).map(|_| Mutex::new(())).collect(),
+        top: Mutex::new((0, levels.first().copied().unwrap_or(0))),
     };
-    struct All<'b, 'a>(&'b mut Builder<'a>);
-    impl WithSpace for All<'_, '_> {
-        type Out = ();
-        #[inline(always)]
-        fn run<S: Space>(self, s: S) {
-            self.0.insert_all(s)
+    let threads = rayon::current_num_threads();
+    if parallel && threads > 1 {
+        // Workers take the next ordinal from one counter (as hnswlib's ParallelFor does), so
+        // nodes go in roughly in order: splitting the range would start later chunks against an
+        // almost empty graph.
+        let next = AtomicUsize::new(1);
+        (0..threads).into_par_iter().for_each(|_| {
+            let mut scratch = Scratch::new();
+            loop {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= n {
+                    break;
+                }
+                with_space(l2, Insert(&b, i as u32, &mut scratch));
+            }
+        });
+    } else {
+        let mut scratch = Scratch::new();
+        for i in 1..n as u32 {
+            with_space(l2, Insert(&b, i, &mut scratch));
         }
     }
-    with_space(l2, All(&mut b));
     b.finish()
 }
 
+/// One insertion, run with the CPU's best distance kernels.
+struct Insert<'b, 'a, 's>(&'b Builder<'a>, u32, &'s mut Scratch);
+impl WithSpace for Insert<'_, '_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<S: Space>(self, s: S) {
+        self.0.insert(s, self.1, self.2)
+    }
+}
+
+/// The graph under construction: links are atomics written under their node's lock, so
+/// insertions may run on several threads (hnswlib's scheme).
 struct Builder<'a> {
     dim: usize,
-    l2: bool,
     m: usize,
     ef_construction: usize,
     rows: &'a [f32],
     levels: &'a [u32],
-    layer0: Vec<u32>,
+    layer0: Vec<AtomicU32>,
     upper_offsets: Vec<u32>,
-    upper: Vec<u32>,
-    entry: u32,
-    max_level: u32,
+    upper: Vec<AtomicU32>,
+    locks: Vec<Mutex<()>>,
+    /// (entry point, max level).
+    top: Mutex<(u32, u32)>,
 }
 
-impl<'a> Builder<'a> {
-    fn finish(self) -> Built {
-        Built {
-            entry: self.entry,
-            max_level: self.max_level,
-            layer0: self.layer0,
-            upper_offsets: self.upper_offsets,
-            upper: self.upper,
-        }
-    }
-
-    fn view(&self) -> GraphRef<'_> {
-        GraphRef {
-            dim: self.dim,
-            l2: self.l2,
-            m: self.m,
-            vectors: self.rows,
-            layer0: &self.layer0,
-            upper_offsets: &self.upper_offsets,
-            upper: &self.upper,
-            entry: self.entry,
-            max_level: self.max_level,
-        }
+impl Graph for Builder<'_> {
+    fn len(&self) -> usize {
+        self.levels.len()
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &'a [f32] {
+    fn row(&self, i: u32) -> &[f32] {
         let s = i as usize * self.dim;
         &self.rows[s..s + self.dim]
     }
 
     #[inline(always)]
-    fn set_links(&mut self, i: u32, level: u32, ids: &[u32]) {
-        let (arr, start, w) = slot(self.m, &self.upper_offsets, i, level);
-        let arr = if arr == 0 {
-            &mut self.layer0
-        } else {
-            &mut self.upper
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
+        let mut buf = [0u32; 2 * 255];
+        let n = {
+            let _g = lock(&self.locks[i as usize]);
+            self.read_links(i, level, &mut buf)
         };
+        f(&buf[..n])
+    }
+}
+
+fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Builder<'_> {
+    fn finish(self) -> Built {
+        let plain = |v: Vec<AtomicU32>| v.into_iter().map(AtomicU32::into_inner).collect();
+        let (entry, max_level) = *lock_top(&self.top);
+        Built {
+            entry,
+            max_level,
+            layer0: plain(self.layer0),
+            upper_offsets: self.upper_offsets,
+            upper: plain(self.upper),
+        }
+    }
+
+    fn slot_of(&self, i: u32, level: u32) -> (&[AtomicU32], usize) {
+        let (arr, start, w) = slot(self.m, &self.upper_offsets, i, level);
+        let arr = if arr == 0 { &self.layer0 } else { &self.upper };
+        (&arr[start..start + w], w)
+    }
+
+    /// Copies the links of (i, level) into `out`; the caller holds i's lock.
+    #[inline(always)]
+    fn read_links(&self, i: u32, level: u32, out: &mut [u32]) -> usize {
+        let (s, _) = self.slot_of(i, level);
+        let n = s[0].load(Relaxed) as usize;
+        for (o, a) in out[..n].iter_mut().zip(&s[1..1 + n]) {
+            *o = a.load(Relaxed);
+        }
+        n
+    }
+
+    /// Replaces the links of (i, level); the caller holds i's lock.
+    #[inline(always)]
+    fn write_links(&self, i: u32, level: u32, ids: &[u32]) {
+        let (s, w) = self.slot_of(i, level);
         debug_assert!(ids.len() < w);
-        arr[start] = ids.len() as u32;
-        arr[start + 1..start + 1 + ids.len()].copy_from_slice(ids);
+        s[0].store(ids.len() as u32, Relaxed);
+        for (a, &v) in s[1..].iter().zip(ids) {
+            a.store(v, Relaxed);
+        }
     }
 
     /// hnswlib's neighbour heuristic: walk candidates nearest first and keep one only if it is
@@ -442,43 +501,64 @@ impl<'a> Builder<'a> {
     }
 
     #[inline(always)]
-    fn insert_all<S: Space>(&mut self, s: S) {
-        let n = self.levels.len();
-        let mut scratch = Scratch::new();
-        for i in 1..n as u32 {
-            self.insert(s, i, &mut scratch);
-        }
-    }
-
-    #[inline(always)]
-    fn insert<S: Space>(&mut self, s: S, i: u32, scratch: &mut Scratch) {
+    fn insert<S: Space>(&self, s: S, i: u32, scratch: &mut Scratch) {
         let level = self.levels[i as usize];
-        let q = self.row(i);
-        let g = self.view();
-        let mut ep = Cand {
-            d: s.dist(q, g.row(self.entry)),
-            id: self.entry,
-        };
-        for lc in (level + 1..=self.max_level).rev() {
-            ep = g.greedy(s, q, ep, lc, &mut scratch.dists);
+        // A node that will top the graph holds the top lock for its whole insertion, so no
+        // other thread starts from a half-linked entry point (as hnswlib does).
+        let mut top_guard = Some(lock_top(&self.top));
+        let (entry, max_level) = **top_guard.as_ref().expect("just set");
+        if level <= max_level {
+            top_guard = None;
         }
-        for lc in (0..=level.min(self.max_level)).rev() {
-            self.view()
-                .search_layer(s, q, ep, self.ef_construction, lc, scratch);
+        let q = self.row(i);
+        let mut ep = Cand {
+            d: s.dist(q, self.row(entry)),
+            id: entry,
+        };
+        for lc in (level + 1..=max_level).rev() {
+            ep = greedy(self, s, q, ep, lc, &mut scratch.dists);
+        }
+        let mut buf = [0u32; 2 * 255 + 1];
+        for lc in (0..=level.min(max_level)).rev() {
+            search_layer(self, s, q, ep, self.ef_construction, lc, scratch);
             let found = scratch.sorted_best(usize::MAX);
             ep = found[0];
             let chosen = self.select(s, &found, self.m);
-            self.set_links(i, lc, &chosen);
             let cap = if lc == 0 { 2 * self.m } else { self.m };
+            // In a parallel build another thread may already have linked to i on this level
+            // (it started from i as an upper-level entry point): keep those links too.
+            {
+                let _g = lock(&self.locks[i as usize]);
+                let len = self.read_links(i, lc, &mut buf);
+                if len == 0 {
+                    self.write_links(i, lc, &chosen);
+                } else {
+                    let mut ids: Vec<u32> = buf[..len].to_vec();
+                    ids.extend(chosen.iter().filter(|c| !buf[..len].contains(c)));
+                    let mut cands: Vec<Cand> = ids
+                        .iter()
+                        .map(|&j| Cand {
+                            d: s.dist(q, self.row(j)),
+                            id: j,
+                        })
+                        .collect();
+                    cands.sort_unstable();
+                    let kept = self.select(s, &cands, cap);
+                    self.write_links(i, lc, &kept);
+                }
+            }
             for &n in &chosen {
-                let current = self.view().neighbors(n, lc);
-                if current.len() < cap {
-                    let mut next = current.to_vec();
-                    next.push(i);
-                    self.set_links(n, lc, &next);
+                if n == i {
+                    continue;
+                }
+                let _g = lock(&self.locks[n as usize]);
+                let len = self.read_links(n, lc, &mut buf);
+                if len < cap {
+                    buf[len] = i;
+                    self.write_links(n, lc, &buf[..len + 1]);
                 } else {
                     let rn = self.row(n);
-                    let mut cands: Vec<Cand> = current
+                    let mut cands: Vec<Cand> = buf[..len]
                         .iter()
                         .chain(std::iter::once(&i))
                         .map(|&j| Cand {
@@ -488,13 +568,16 @@ impl<'a> Builder<'a> {
                         .collect();
                     cands.sort_unstable();
                     let kept = self.select(s, &cands, cap);
-                    self.set_links(n, lc, &kept);
+                    self.write_links(n, lc, &kept);
                 }
             }
         }
-        if level > self.max_level {
-            self.max_level = level;
-            self.entry = i;
+        if let Some(mut t) = top_guard {
+            *t = (i, level);
         }
     }
+}
+
+fn lock_top(m: &Mutex<(u32, u32)>) -> std::sync::MutexGuard<'_, (u32, u32)> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
