@@ -70,7 +70,7 @@ fn main() {
             }
         };
         let t = Instant::now();
-        let h = HnswIndex::build(&docs, dim, Metric::InnerProduct, HnswParams { m: hnsw_m, ef_construction: 200, ef_search: 64, seed: 0 }).unwrap();
+        let h = HnswIndex::build_parallel(&docs, dim, Metric::InnerProduct, HnswParams { m: hnsw_m, ef_construction: 200, ef_search: 64, seed: 0 }).unwrap();
         let bs = t.elapsed().as_secs_f64();
         h.save(tmp.join("hnsw")).unwrap();
         let efs: Vec<(String, SearchParams)> = [10, 16, 24, 32, 48, 64, 96, 128, 256]

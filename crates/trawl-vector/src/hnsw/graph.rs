@@ -1,10 +1,16 @@
-//! The graph arrays, the layer search and the sequential, seeded build.
+//! The graph arrays, the layer search and the seeded build (sequential, or parallel with a
+//! lock per node).
 
 use std::cell::RefCell;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
 
 use crate::rng::SplitMix64;
-use crate::simd::{distance, has_avx2_fma};
+use crate::simd::{prefetch, with_space, Space, WithSpace};
 use crate::Hit;
 
 use super::HnswParams;
@@ -64,8 +70,50 @@ impl Visited {
     }
 }
 
+/// Per-thread search state, reused by every query: visited marks, the two heaps and the
+/// buffers of fresh neighbours and their distances (no allocation per query).
+pub(crate) struct Scratch {
+    visited: Visited,
+    frontier: BinaryHeap<Reverse<Cand>>,
+    best: BinaryHeap<Cand>,
+    fresh: Vec<u32>,
+    dists: Vec<f32>,
+}
+
+impl Scratch {
+    pub fn new() -> Self {
+        Scratch {
+            visited: Visited::new(),
+            frontier: BinaryHeap::new(),
+            best: BinaryHeap::new(),
+            fresh: Vec::new(),
+            dists: Vec::new(),
+        }
+    }
+
+    /// The best `k` of the last layer search, ascending by (distance, ordinal).
+    fn sorted_best(&mut self, k: usize) -> Vec<Cand> {
+        let mut v: Vec<Cand> = self.best.drain().collect();
+        v.sort_unstable();
+        v.truncate(k);
+        v
+    }
+}
+
 thread_local! {
-    pub(crate) static VISITED: RefCell<Visited> = RefCell::new(Visited::new());
+    pub(crate) static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
+}
+
+/// Cache lines of each fresh neighbour's row asked for before its distance is computed (the
+/// hardware prefetcher follows on from there).
+const PREFETCH_LINES: usize = 2;
+
+/// What a layer search needs from a graph: rows and, per (node, level), the neighbour list.
+pub(crate) trait Graph {
+    fn len(&self) -> usize;
+    fn row(&self, i: u32) -> &[f32];
+    /// Calls `f` with the neighbours of `i` on `level`.
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R;
 }
 
 /// Borrowed graph arrays (owned after a build, memory-mapped after an open).
@@ -83,107 +131,143 @@ pub(crate) struct GraphRef<'a> {
     pub max_level: u32,
 }
 
-impl<'a> GraphRef<'a> {
+impl Graph for GraphRef<'_> {
     fn len(&self) -> usize {
         self.upper_offsets.len() - 1
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &'a [f32] {
+    fn row(&self, i: u32) -> &[f32] {
         let s = i as usize * self.dim;
         &self.vectors[s..s + self.dim]
     }
 
     #[inline(always)]
-    fn dist(&self, q: &[f32], i: u32) -> f32 {
-        distance(self.l2, q, self.row(i))
-    }
-
-    #[inline(always)]
-    fn neighbors(&self, i: u32, level: u32) -> &'a [u32] {
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
         let (arr, start, w) = slot(self.m, self.upper_offsets, i, level);
         let arr = if arr == 0 { self.layer0 } else { self.upper };
         let b = &arr[start..start + w];
-        &b[1..1 + b[0] as usize]
+        f(&b[1..1 + b[0] as usize])
     }
+}
 
-    /// Moves to the closest neighbour on `level` until none is closer.
-    #[inline(always)]
-    fn greedy(&self, q: &[f32], mut cur: Cand, level: u32) -> Cand {
-        loop {
-            let mut changed = false;
-            for &j in self.neighbors(cur.id, level) {
-                let c = Cand {
-                    d: self.dist(q, j),
-                    id: j,
-                };
-                if c < cur {
-                    cur = c;
-                    changed = true;
-                }
+/// Distances from `q` to rows `ids` into `out`, four rows at a time, prefetched.
+#[inline(always)]
+fn dists<S: Space, G: Graph>(g: &G, s: S, q: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+    out.clear();
+    for &j in ids {
+        prefetch(g.row(j), PREFETCH_LINES);
+    }
+    let mut groups = ids.chunks_exact(4);
+    for c in &mut groups {
+        let d = s.dist4(q, [g.row(c[0]), g.row(c[1]), g.row(c[2]), g.row(c[3])]);
+        out.extend_from_slice(&d);
+    }
+    for &j in groups.remainder() {
+        out.push(s.dist(q, g.row(j)));
+    }
+}
+
+/// Moves to the closest neighbour on `level` until none is closer.
+#[inline(always)]
+fn greedy<S: Space, G: Graph>(
+    g: &G,
+    s: S,
+    q: &[f32],
+    mut cur: Cand,
+    level: u32,
+    dist_buf: &mut Vec<f32>,
+) -> Cand {
+    loop {
+        let next = g.with_neighbors(cur.id, level, |nbs| {
+            dists(g, s, q, nbs, dist_buf);
+            let mut best = cur;
+            for (&j, &d) in nbs.iter().zip(dist_buf.iter()) {
+                best = best.min(Cand { d, id: j });
             }
-            if !changed {
-                return cur;
-            }
+            best
+        });
+        if next == cur {
+            return cur;
         }
+        cur = next;
     }
+}
 
-    /// The `ef` closest nodes found on `level` from `ep`, ascending by (distance, ordinal).
-    #[inline(always)]
-    fn search_layer(
-        &self,
-        q: &[f32],
-        ep: Cand,
-        ef: usize,
-        level: u32,
-        visited: &mut Visited,
-    ) -> Vec<Cand> {
-        visited.reset(self.len());
-        visited.insert(ep.id);
-        let mut frontier = BinaryHeap::with_capacity(ef * 2);
-        frontier.push(std::cmp::Reverse(ep));
-        let mut best: BinaryHeap<Cand> = BinaryHeap::with_capacity(ef + 1);
-        best.push(ep);
-        while let Some(std::cmp::Reverse(c)) = frontier.pop() {
-            let worst = *best.peek().expect("never empty");
-            if c > worst && best.len() >= ef {
-                break;
-            }
-            let nbs = self.neighbors(c.id, level);
-            prefetch_rows(self, nbs);
+/// The `ef` closest nodes found on `level` from `ep`, left in `scratch.best`. Stops, as
+/// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
+/// kept ones.
+#[inline(always)]
+fn search_layer<S: Space, G: Graph>(
+    g: &G,
+    s: S,
+    q: &[f32],
+    ep: Cand,
+    ef: usize,
+    level: u32,
+    scratch: &mut Scratch,
+) {
+    let Scratch {
+        visited,
+        frontier,
+        best,
+        fresh,
+        dists: dist_buf,
+    } = scratch;
+    visited.reset(g.len());
+    visited.insert(ep.id);
+    frontier.clear();
+    best.clear();
+    frontier.push(Reverse(ep));
+    best.push(ep);
+    while let Some(Reverse(c)) = frontier.pop() {
+        let worst = *best.peek().expect("never empty");
+        if c > worst && best.len() >= ef {
+            break;
+        }
+        fresh.clear();
+        g.with_neighbors(c.id, level, |nbs| {
             for &j in nbs {
-                if !visited.insert(j) {
-                    continue;
+                if visited.insert(j) {
+                    fresh.push(j);
                 }
-                let cand = Cand {
-                    d: self.dist(q, j),
-                    id: j,
-                };
-                if best.len() < ef || cand < *best.peek().expect("never empty") {
-                    frontier.push(std::cmp::Reverse(cand));
-                    best.push(cand);
-                    if best.len() > ef {
-                        best.pop();
-                    }
+            }
+        });
+        dists(g, s, q, fresh, dist_buf);
+        for (&j, &d) in fresh.iter().zip(dist_buf.iter()) {
+            let cand = Cand { d, id: j };
+            if best.len() < ef || cand < *best.peek().expect("never empty") {
+                frontier.push(Reverse(cand));
+                best.push(cand);
+                if best.len() > ef {
+                    best.pop();
                 }
             }
         }
-        best.into_sorted_vec()
     }
+}
 
+impl GraphRef<'_> {
     #[inline(always)]
-    fn search_generic(&self, q: &[f32], k: usize, ef: usize, visited: &mut Visited) -> Vec<Hit> {
+    fn search_in<S: Space>(
+        &self,
+        s: S,
+        q: &[f32],
+        k: usize,
+        ef: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Hit> {
         let mut ep = Cand {
-            d: self.dist(q, self.entry),
+            d: s.dist(q, self.row(self.entry)),
             id: self.entry,
         };
         for level in (1..=self.max_level).rev() {
-            ep = self.greedy(q, ep, level);
+            ep = greedy(self, s, q, ep, level, &mut scratch.dists);
         }
-        let found = self.search_layer(q, ep, ef.max(k), 0, visited);
-        found
+        search_layer(self, s, q, ep, ef.max(k), 0, scratch);
+        scratch
+            .sorted_best(k)
             .into_iter()
-            .take(k)
             .map(|c| Hit {
                 doc: c.id,
                 score: -c.d,
@@ -192,40 +276,32 @@ impl<'a> GraphRef<'a> {
     }
 
     /// The `k` best of an `ef`-wide search, best first.
-    pub fn search(&self, q: &[f32], k: usize, ef: usize, visited: &mut Visited) -> Vec<Hit> {
-        #[cfg(target_arch = "x86_64")]
-        if has_avx2_fma() {
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(
-                g: &GraphRef<'_>,
-                q: &[f32],
-                k: usize,
-                ef: usize,
-                v: &mut Visited,
-            ) -> Vec<Hit> {
-                g.search_generic(q, k, ef, v)
+    pub fn search(&self, q: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Hit> {
+        struct Job<'g, 'q, 's> {
+            g: &'g GraphRef<'g>,
+            q: &'q [f32],
+            k: usize,
+            ef: usize,
+            scratch: &'s mut Scratch,
+        }
+        impl WithSpace for Job<'_, '_, '_> {
+            type Out = Vec<Hit>;
+            #[inline(always)]
+            fn run<S: Space>(self, s: S) -> Vec<Hit> {
+                self.g.search_in(s, self.q, self.k, self.ef, self.scratch)
             }
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { avx2(self, q, k, ef, visited) };
         }
-        self.search_generic(q, k, ef, visited)
+        with_space(
+            self.l2,
+            Job {
+                g: self,
+                q,
+                k,
+                ef,
+                scratch,
+            },
+        )
     }
-}
-
-/// Asks for the first cache line of each neighbour's row before the distance loop needs it.
-#[inline(always)]
-fn prefetch_rows(g: &GraphRef<'_>, ids: &[u32]) {
-    #[cfg(target_arch = "x86_64")]
-    for &j in ids {
-        let p = g.vectors.as_ptr().wrapping_add(j as usize * g.dim);
-        // SAFETY: prefetch is a hint; it never faults, even on an invalid address.
-        #[allow(unused_unsafe)]
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(p as *const i8, std::arch::x86_64::_MM_HINT_T0);
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (g, ids);
 }
 
 /// Which array (0: layer 0, 1: upper), the start of the slot and its width, for (node, level).
@@ -259,7 +335,10 @@ fn draw_levels(n: usize, m: usize, seed: u64) -> Vec<u32> {
         .collect()
 }
 
-pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built {
+/// Builds the graph. `parallel`: insert on all rayon threads with a lock per node, as hnswlib
+/// does (the graph then depends on thread timing); otherwise one thread in ordinal order, the
+/// same bytes for the same input and seed.
+pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams, parallel: bool) -> Built {
     let n = rows.len() / dim;
     let m = p.m;
     let levels = draw_levels(n, m, p.seed);
@@ -270,95 +349,141 @@ pub(crate) fn build(rows: &[f32], dim: usize, l2: bool, p: &HnswParams) -> Built
         acc += l;
         upper_offsets.push(acc);
     }
-    let mut b = Builder {
+    let zeros = |len: usize| (0..len).map(|_| AtomicU32::new(0)).collect::<Vec<_>>();
+    let b = Builder {
         dim,
-        l2,
         m,
         ef_construction: p.ef_construction,
         rows,
         levels: &levels,
-        layer0: vec![0; n * (2 * m + 1)],
-        upper: vec![0; acc as usize * (m + 1)],
+        layer0: zeros(n * (2 * m + 1)),
+        upper: zeros(acc as usize * (m + 1)),
         upper_offsets,
-        entry: 0,
-        max_level: levels.first().copied().unwrap_or(0),
+        locks: (0..n).map(|_| Mutex::new(())).collect(),
+        top: Mutex::new((0, levels.first().copied().unwrap_or(0))),
     };
-    #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(b: &mut Builder<'_>) {
-            b.insert_all();
+    let threads = rayon::current_num_threads();
+    if parallel && threads > 1 {
+        // Workers take the next ordinal from one counter (as hnswlib's ParallelFor does), so
+        // nodes go in roughly in order: splitting the range would start later chunks against an
+        // almost empty graph.
+        let next = AtomicUsize::new(1);
+        (0..threads).into_par_iter().for_each(|_| {
+            let mut scratch = Scratch::new();
+            loop {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= n {
+                    break;
+                }
+                with_space(l2, Insert(&b, i as u32, &mut scratch));
+            }
+        });
+    } else {
+        let mut scratch = Scratch::new();
+        for i in 1..n as u32 {
+            with_space(l2, Insert(&b, i, &mut scratch));
         }
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        unsafe { avx2(&mut b) };
-        return b.finish();
     }
-    b.insert_all();
     b.finish()
 }
 
+/// One insertion, run with the CPU's best distance kernels.
+struct Insert<'b, 'a, 's>(&'b Builder<'a>, u32, &'s mut Scratch);
+impl WithSpace for Insert<'_, '_, '_> {
+    type Out = ();
+    #[inline(always)]
+    fn run<S: Space>(self, s: S) {
+        self.0.insert(s, self.1, self.2)
+    }
+}
+
+/// The graph under construction: links are atomics written under their node's lock, so
+/// insertions may run on several threads (hnswlib's scheme).
 struct Builder<'a> {
     dim: usize,
-    l2: bool,
     m: usize,
     ef_construction: usize,
     rows: &'a [f32],
     levels: &'a [u32],
-    layer0: Vec<u32>,
+    layer0: Vec<AtomicU32>,
     upper_offsets: Vec<u32>,
-    upper: Vec<u32>,
-    entry: u32,
-    max_level: u32,
+    upper: Vec<AtomicU32>,
+    locks: Vec<Mutex<()>>,
+    /// (entry point, max level).
+    top: Mutex<(u32, u32)>,
 }
 
-impl<'a> Builder<'a> {
-    fn finish(self) -> Built {
-        Built {
-            entry: self.entry,
-            max_level: self.max_level,
-            layer0: self.layer0,
-            upper_offsets: self.upper_offsets,
-            upper: self.upper,
-        }
-    }
-
-    fn view(&self) -> GraphRef<'_> {
-        GraphRef {
-            dim: self.dim,
-            l2: self.l2,
-            m: self.m,
-            vectors: self.rows,
-            layer0: &self.layer0,
-            upper_offsets: &self.upper_offsets,
-            upper: &self.upper,
-            entry: self.entry,
-            max_level: self.max_level,
-        }
+impl Graph for Builder<'_> {
+    fn len(&self) -> usize {
+        self.levels.len()
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &'a [f32] {
+    fn row(&self, i: u32) -> &[f32] {
         let s = i as usize * self.dim;
         &self.rows[s..s + self.dim]
     }
 
     #[inline(always)]
-    fn set_links(&mut self, i: u32, level: u32, ids: &[u32]) {
-        let (arr, start, w) = slot(self.m, &self.upper_offsets, i, level);
-        let arr = if arr == 0 {
-            &mut self.layer0
-        } else {
-            &mut self.upper
+    fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
+        let mut buf = [0u32; 2 * 255];
+        let n = {
+            let _g = lock(&self.locks[i as usize]);
+            self.read_links(i, level, &mut buf)
         };
+        f(&buf[..n])
+    }
+}
+
+fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Builder<'_> {
+    fn finish(self) -> Built {
+        let plain = |v: Vec<AtomicU32>| v.into_iter().map(AtomicU32::into_inner).collect();
+        let (entry, max_level) = *lock_top(&self.top);
+        Built {
+            entry,
+            max_level,
+            layer0: plain(self.layer0),
+            upper_offsets: self.upper_offsets,
+            upper: plain(self.upper),
+        }
+    }
+
+    fn slot_of(&self, i: u32, level: u32) -> (&[AtomicU32], usize) {
+        let (arr, start, w) = slot(self.m, &self.upper_offsets, i, level);
+        let arr = if arr == 0 { &self.layer0 } else { &self.upper };
+        (&arr[start..start + w], w)
+    }
+
+    /// Copies the links of (i, level) into `out`; the caller holds i's lock.
+    #[inline(always)]
+    fn read_links(&self, i: u32, level: u32, out: &mut [u32]) -> usize {
+        let (s, _) = self.slot_of(i, level);
+        let n = s[0].load(Relaxed) as usize;
+        for (o, a) in out[..n].iter_mut().zip(&s[1..1 + n]) {
+            *o = a.load(Relaxed);
+        }
+        n
+    }
+
+    /// Replaces the links of (i, level); the caller holds i's lock.
+    #[inline(always)]
+    fn write_links(&self, i: u32, level: u32, ids: &[u32]) {
+        let (s, w) = self.slot_of(i, level);
         debug_assert!(ids.len() < w);
-        arr[start] = ids.len() as u32;
-        arr[start + 1..start + 1 + ids.len()].copy_from_slice(ids);
+        s[0].store(ids.len() as u32, Relaxed);
+        for (a, &v) in s[1..].iter().zip(ids) {
+            a.store(v, Relaxed);
+        }
     }
 
     /// hnswlib's neighbour heuristic: walk candidates nearest first and keep one only if it is
     /// closer to the base than to every one already kept (keeps links spread out).
     #[inline(always)]
-    fn select(&self, cands: &[Cand], max: usize) -> Vec<u32> {
+    fn select<S: Space>(&self, s: S, cands: &[Cand], max: usize) -> Vec<u32> {
         if cands.len() <= max {
             return cands.iter().map(|c| c.id).collect();
         }
@@ -368,10 +493,7 @@ impl<'a> Builder<'a> {
                 break;
             }
             let rc = self.row(c.id);
-            if kept
-                .iter()
-                .all(|&s| distance(self.l2, rc, self.row(s)) >= c.d)
-            {
+            if kept.iter().all(|&k| s.dist(rc, self.row(k)) >= c.d) {
                 kept.push(c.id);
             }
         }
@@ -379,59 +501,83 @@ impl<'a> Builder<'a> {
     }
 
     #[inline(always)]
-    fn insert_all(&mut self) {
-        let n = self.levels.len();
-        let mut visited = Visited::new();
-        for i in 1..n as u32 {
-            self.insert(i, &mut visited);
-        }
-    }
-
-    #[inline(always)]
-    fn insert(&mut self, i: u32, visited: &mut Visited) {
+    fn insert<S: Space>(&self, s: S, i: u32, scratch: &mut Scratch) {
         let level = self.levels[i as usize];
-        let q = self.row(i);
-        let g = self.view();
-        let mut ep = Cand {
-            d: g.dist(q, self.entry),
-            id: self.entry,
-        };
-        for lc in (level + 1..=self.max_level).rev() {
-            ep = g.greedy(q, ep, lc);
+        // A node that will top the graph holds the top lock for its whole insertion, so no
+        // other thread starts from a half-linked entry point (as hnswlib does).
+        let mut top_guard = Some(lock_top(&self.top));
+        let (entry, max_level) = **top_guard.as_ref().expect("just set");
+        if level <= max_level {
+            top_guard = None;
         }
-        for lc in (0..=level.min(self.max_level)).rev() {
-            let found = self
-                .view()
-                .search_layer(q, ep, self.ef_construction, lc, visited);
+        let q = self.row(i);
+        let mut ep = Cand {
+            d: s.dist(q, self.row(entry)),
+            id: entry,
+        };
+        for lc in (level + 1..=max_level).rev() {
+            ep = greedy(self, s, q, ep, lc, &mut scratch.dists);
+        }
+        let mut buf = [0u32; 2 * 255 + 1];
+        for lc in (0..=level.min(max_level)).rev() {
+            search_layer(self, s, q, ep, self.ef_construction, lc, scratch);
+            let found = scratch.sorted_best(usize::MAX);
             ep = found[0];
-            let chosen = self.select(&found, self.m);
-            self.set_links(i, lc, &chosen);
+            let chosen = self.select(s, &found, self.m);
             let cap = if lc == 0 { 2 * self.m } else { self.m };
-            for &s in &chosen {
-                let current = self.view().neighbors(s, lc);
-                if current.len() < cap {
-                    let mut next = current.to_vec();
-                    next.push(i);
-                    self.set_links(s, lc, &next);
+            // In a parallel build another thread may already have linked to i on this level
+            // (it started from i as an upper-level entry point): keep those links too.
+            {
+                let _g = lock(&self.locks[i as usize]);
+                let len = self.read_links(i, lc, &mut buf);
+                if len == 0 {
+                    self.write_links(i, lc, &chosen);
                 } else {
-                    let rs = self.row(s);
-                    let mut cands: Vec<Cand> = current
+                    let mut ids: Vec<u32> = buf[..len].to_vec();
+                    ids.extend(chosen.iter().filter(|c| !buf[..len].contains(c)));
+                    let mut cands: Vec<Cand> = ids
                         .iter()
-                        .chain(std::iter::once(&i))
                         .map(|&j| Cand {
-                            d: distance(self.l2, rs, self.row(j)),
+                            d: s.dist(q, self.row(j)),
                             id: j,
                         })
                         .collect();
                     cands.sort_unstable();
-                    let kept = self.select(&cands, cap);
-                    self.set_links(s, lc, &kept);
+                    let kept = self.select(s, &cands, cap);
+                    self.write_links(i, lc, &kept);
+                }
+            }
+            for &n in &chosen {
+                if n == i {
+                    continue;
+                }
+                let _g = lock(&self.locks[n as usize]);
+                let len = self.read_links(n, lc, &mut buf);
+                if len < cap {
+                    buf[len] = i;
+                    self.write_links(n, lc, &buf[..len + 1]);
+                } else {
+                    let rn = self.row(n);
+                    let mut cands: Vec<Cand> = buf[..len]
+                        .iter()
+                        .chain(std::iter::once(&i))
+                        .map(|&j| Cand {
+                            d: s.dist(rn, self.row(j)),
+                            id: j,
+                        })
+                        .collect();
+                    cands.sort_unstable();
+                    let kept = self.select(s, &cands, cap);
+                    self.write_links(n, lc, &kept);
                 }
             }
         }
-        if level > self.max_level {
-            self.max_level = level;
-            self.entry = i;
+        if let Some(mut t) = top_guard {
+            *t = (i, level);
         }
     }
+}
+
+fn lock_top(m: &Mutex<(u32, u32)>) -> std::sync::MutexGuard<'_, (u32, u32)> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }

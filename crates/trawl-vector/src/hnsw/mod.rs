@@ -3,11 +3,12 @@
 //! with the neighbour-selection heuristic, and neighbours whose lists overflow are pruned with the
 //! same heuristic.
 //!
-//! Determinism: insertion is sequential in ordinal order, levels come from a seeded SplitMix64,
-//! and every heap orders by (distance, ordinal), so the same vectors, parameters and seed give
-//! the same graph, hence the same files, bit for bit. hnswlib and FAISS insert in parallel with
-//! per-node locks, which makes their graphs depend on thread timing; trawl keeps the build on one
-//! thread and spends the cores on search (`search_batch_with` runs queries on all rayon threads).
+//! Determinism: [`HnswIndex::build`] (the default) inserts sequentially in ordinal order, levels
+//! come from a seeded SplitMix64, and every heap orders by (distance, ordinal), so the same
+//! vectors, parameters and seed give the same graph, hence the same files, bit for bit (on one
+//! CPU type: AVX-512, AVX2 and portable kernels round differently). [`HnswIndex::build_parallel`]
+//! inserts on all rayon threads with a lock per node, as hnswlib and FAISS do: faster, but the
+//! graph depends on thread timing.
 //!
 //! Storage: layer 0 is one flat `u32` array, `2M + 1` slots per node (count, then ids), like
 //! hnswlib's level-0 block; upper layers are `M + 1` slots per (node, level), addressed by a
@@ -94,12 +95,36 @@ impl std::fmt::Debug for HnswIndex {
 }
 
 impl HnswIndex {
-    /// Builds the graph over `vectors` (`n * dim` row-major values) on one thread.
+    /// Builds the graph over `vectors` (`n * dim` row-major values) on one thread, in ordinal
+    /// order: the same input and seed give the same graph, bit for bit.
     pub fn build(
         vectors: &[f32],
         dim: usize,
         metric: Metric,
         params: HnswParams,
+    ) -> Result<HnswIndex> {
+        Self::build_with(vectors, dim, metric, params, false)
+    }
+
+    /// Builds on all threads of the current rayon pool, inserting in parallel with a lock per
+    /// node as hnswlib does: about twice as fast on 2 cores, but which links a node gets depends
+    /// on thread timing, so two builds may differ (recall is the same on average). On a
+    /// one-thread pool this is [`HnswIndex::build`].
+    pub fn build_parallel(
+        vectors: &[f32],
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+    ) -> Result<HnswIndex> {
+        Self::build_with(vectors, dim, metric, params, true)
+    }
+
+    fn build_with(
+        vectors: &[f32],
+        dim: usize,
+        metric: Metric,
+        params: HnswParams,
+        parallel: bool,
     ) -> Result<HnswIndex> {
         params.check()?;
         if dim == 0 {
@@ -117,11 +142,17 @@ impl HnswIndex {
                 max: u32::MAX as u64 - 1,
             });
         }
-        let mut rows = vectors.to_vec();
+        let mut rows = Array::huge_copy(vectors);
         if metric == Metric::Cosine {
-            normalize_rows(&mut rows, dim);
+            normalize_rows(rows.as_mut_slice(), dim);
         }
-        let g = graph::build(&rows, dim, metric == Metric::L2, &params);
+        let g = graph::build(
+            rows.as_slice(),
+            dim,
+            metric == Metric::L2,
+            &params,
+            parallel,
+        );
         Ok(HnswIndex {
             dim,
             metric,
@@ -129,8 +160,8 @@ impl HnswIndex {
             len: n,
             entry: g.entry,
             max_level: g.max_level,
-            vectors: Array::Owned(rows),
-            layer0: Array::Owned(g.layer0),
+            vectors: rows,
+            layer0: Array::huge_copy(&g.layer0),
             upper_offsets: Array::Owned(g.upper_offsets),
             upper: Array::Owned(g.upper),
         })
@@ -196,10 +227,7 @@ impl VectorIndex for HnswIndex {
             if metric == Metric::Cosine {
                 normalize_rows(&mut q, dim);
             }
-            graph::VISITED.with(|v| {
-                let mut v = v.borrow_mut();
-                g.search(&q, k, ef, &mut v)
-            })
+            graph::SCRATCH.with(|s| g.search(&q, k, ef, &mut s.borrow_mut()))
         };
         if n == 1 {
             return Ok(vec![one(queries)]);
