@@ -98,8 +98,9 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
                 vectors_disk,
                 index_disk,
                 // Peak at the reopen: the old mapping and the f32 copy are still alive when
-                // the new generation maps the vectors and the whole index.
-                build_peak: 3 * f + index_disk,
+                // the new generation maps the vectors and the whole index; the built index
+                // holds its vectors and layer-0 links in huge-page copies besides.
+                build_peak: 4 * f + index_disk + n * (2 * m as u64 + 1) * 4,
                 serve: index_disk + f,
             }
         }
