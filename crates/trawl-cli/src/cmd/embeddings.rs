@@ -149,7 +149,8 @@ fn sample_indices(n: usize, k: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The corpus side: documents (sample or all) plus every relevant document of the split, the
-/// positive pairs' queries, and which rows are the sample.
+/// positive pairs' queries, and which rows are the sample (read by the encoder: `dense` only).
+#[cfg_attr(not(feature = "dense"), allow(dead_code))]
 struct CorpusPlan {
     doc_texts: Vec<String>,
     /// Rows of `doc_texts` that are the sample (the statistics' vectors).

@@ -1,11 +1,13 @@
 //! Cross-encoder reranking: the `--rerank MODEL --rerank-depth N` flags of `search`, `beir` and
 //! `serve`, and `trawl rerank --run RUN --model M` over an existing run file.
 
+#[cfg(feature = "dense")]
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+#[cfg(feature = "dense")]
 use anyhow::Context;
 use trawl_retrieve::Retriever;
 
