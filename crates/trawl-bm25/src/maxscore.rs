@@ -282,6 +282,51 @@ impl TopK {
 
 /// The best `k` documents for `query` (weights > 0), deleted documents left out; every contribution must be
 /// non-negative (see `Bm25Index::prunable`). Same hits, scores and order as the exhaustive path.
+/// Completes a candidate `doc` from the non-essential lists `lists` (largest bound first):
+/// each list either adds its exact score (into `contrib` at its query slot) or gives up its bound
+/// in `bounds`, starting from `bound` (the exact essential part plus every remaining bound).
+/// False as soon as the candidate cannot enter the top k.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn complete_candidate(
+    index: &Bm25Index,
+    cursors: &mut [Cursor],
+    lists: impl Iterator<Item = usize>,
+    bounds: &[f64],
+    doc: u32,
+    mut bound: f64,
+    contrib: &mut [f32],
+    top: &TopK,
+    slack: f64,
+) -> bool {
+    for i in lists {
+        let c = &mut cursors[i];
+        c.next_geq(index, doc);
+        if c.doc == doc {
+            let v = c.score();
+            contrib[c.slot] = v;
+            bound += f64::from(v) - bounds[i];
+        } else {
+            bound -= bounds[i];
+        }
+        if !top.beats(bound + slack) {
+            return false;
+        }
+    }
+    true
+}
+
+/// The exhaustive path's sum: 0, then each present term in query order (so scores are
+/// bit-identical to it).
+#[inline]
+pub(crate) fn query_order_sum(contrib: &[f32]) -> f32 {
+    let mut score = 0f32;
+    for &v in contrib {
+        score += v;
+    }
+    score
+}
+
 pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
     let index = ctx.index;
     let nq = query.len();
@@ -340,33 +385,22 @@ pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> 
                 }
             }
             if candidate {
-                for i in (0..essential).rev() {
-                    let c = &mut cursors[i];
-                    c.next_geq(index, cur);
-                    if c.doc == cur {
-                        let v = c.score();
-                        contrib[c.slot] = v;
-                        bound += f64::from(v) - block_bounds[i];
-                    } else {
-                        bound -= block_bounds[i];
-                    }
-                    if !top.beats(bound + slack) {
-                        candidate = false;
-                        break;
-                    }
-                }
+                candidate = complete_candidate(
+                    index,
+                    &mut cursors,
+                    (0..essential).rev(),
+                    &block_bounds,
+                    cur,
+                    bound,
+                    &mut contrib,
+                    &top,
+                    slack,
+                );
             }
         }
-        if candidate {
-            // The exhaustive path's sum: 0, then each present term in query order.
-            let mut score = 0f32;
-            for &v in &contrib {
-                score += v;
-            }
-            if top.push(score, cur) {
-                while essential < n && !top.beats(upper[essential] + slack) {
-                    essential += 1;
-                }
+        if candidate && top.push(query_order_sum(&contrib), cur) {
+            while essential < n && !top.beats(upper[essential] + slack) {
+                essential += 1;
             }
         }
         contrib.fill(0.0);

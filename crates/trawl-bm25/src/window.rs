@@ -12,7 +12,7 @@
 //! tie with θ cannot enter and `bound <= θ` may be skipped.
 
 use crate::index::{QueryTerm, SearchCtx};
-use crate::maxscore::{Cursor, TopK, END};
+use crate::maxscore::{complete_candidate, query_order_sum, Cursor, TopK, END};
 use crate::Hit;
 
 /// Ordinals per window.
@@ -87,32 +87,23 @@ pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> 
                 bits &= bits - 1;
                 let doc = lo + d as u32;
                 let row = &mut contrib[d * nq..(d + 1) * nq];
-                let mut bound = f64::from(std::mem::take(&mut partial[d])) + non_essential_sum;
+                let bound = f64::from(std::mem::take(&mut partial[d])) + non_essential_sum;
                 let mut candidate = !ctx.is_deleted(doc) && top.beats(bound + slack);
                 if candidate {
-                    for &i in order[..essential_from].iter().rev() {
-                        let c = &mut cursors[i];
-                        c.next_geq(index, doc);
-                        if c.doc == doc {
-                            let v = c.score();
-                            row[c.slot] = v;
-                            bound += f64::from(v) - bounds[i];
-                        } else {
-                            bound -= bounds[i];
-                        }
-                        if !top.beats(bound + slack) {
-                            candidate = false;
-                            break;
-                        }
-                    }
+                    candidate = complete_candidate(
+                        index,
+                        &mut cursors,
+                        order[..essential_from].iter().rev().copied(),
+                        &bounds,
+                        doc,
+                        bound,
+                        row,
+                        &top,
+                        slack,
+                    );
                 }
                 if candidate {
-                    // The exhaustive path's sum: 0, then each present term in query order.
-                    let mut score = 0f32;
-                    for &v in row.iter() {
-                        score += v;
-                    }
-                    top.push(score, doc);
+                    top.push(query_order_sum(row), doc);
                 }
                 row.fill(0.0);
             }
