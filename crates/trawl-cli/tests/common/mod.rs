@@ -25,7 +25,7 @@ pub fn trawl(args: &[&str]) -> Output {
 /// `trawl` with extra environment variables (the crash and full-disk hooks of trawl-store,
 /// which are removed otherwise so that a caller's environment cannot leak in).
 pub fn trawl_env(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trawl"));
+    let mut cmd = Command::new(trawl_bin());
     for hook in [
         "TRAWL_STORE_KILL_AT_RENAME",
         "TRAWL_STORE_NO_EXCHANGE",
@@ -103,7 +103,7 @@ pub fn serve(kb: &Path) -> Server {
 
 /// [`serve`] with more flags (`--labels L`, `--rerank M`).
 pub fn serve_with(kb: &Path, flags: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
+    let mut child = Command::new(trawl_bin())
         .arg("serve")
         .arg(kb)
         .args(["--addr", "127.0.0.1:0"])
