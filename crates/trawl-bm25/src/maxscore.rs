@@ -56,6 +56,15 @@ pub(crate) struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// One cursor per query term present in the index, in query order (`slot` = position).
+    pub(crate) fn open_all(ctx: &'a SearchCtx<'a>, query: &[QueryTerm]) -> Vec<Cursor<'a>> {
+        query
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, q)| Cursor::new(ctx, slot, q))
+            .collect()
+    }
+
     pub(crate) fn new(ctx: &'a SearchCtx<'a>, slot: usize, q: &QueryTerm) -> Option<Cursor<'a>> {
         let index = ctx.index;
         if q.term == crate::index::NO_TERM {
@@ -330,11 +339,7 @@ pub(crate) fn query_order_sum(contrib: &[f32]) -> f32 {
 pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
     let index = ctx.index;
     let nq = query.len();
-    let mut cursors: Vec<Cursor> = query
-        .iter()
-        .enumerate()
-        .filter_map(|(slot, q)| Cursor::new(ctx, slot, q))
-        .collect();
+    let mut cursors = Cursor::open_all(ctx, query);
     if cursors.is_empty() {
         return Vec::new();
     }

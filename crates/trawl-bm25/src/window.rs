@@ -22,11 +22,7 @@ pub(crate) const WINDOW: u32 = 4096;
 pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
     let index = ctx.index;
     let nq = query.len();
-    let mut cursors: Vec<Cursor> = query
-        .iter()
-        .enumerate()
-        .filter_map(|(slot, q)| Cursor::new(ctx, slot, q))
-        .collect();
+    let mut cursors = Cursor::open_all(ctx, query);
     if cursors.is_empty() {
         return Vec::new();
     }
