@@ -73,15 +73,7 @@ impl Retriever for Bm25Retriever {
             })?;
         Ok(hits
             .into_iter()
-            .map(|hits| {
-                hits.into_iter()
-                    .map(|h| RetrievedDoc {
-                        id: Arc::from(h.id),
-                        score: h.score,
-                        ordinal: h.ordinal,
-                    })
-                    .collect()
-            })
+            .map(|hits| hits.into_iter().map(RetrievedDoc::from).collect())
             .collect())
     }
 

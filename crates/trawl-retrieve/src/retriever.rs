@@ -15,6 +15,26 @@ pub struct RetrievedDoc {
     pub ordinal: u32,
 }
 
+impl From<trawl_kb::KbHit> for RetrievedDoc {
+    fn from(h: trawl_kb::KbHit) -> Self {
+        RetrievedDoc {
+            id: Arc::from(h.id),
+            score: h.score,
+            ordinal: h.ordinal,
+        }
+    }
+}
+
+impl From<trawl_kb::KbHitRef<'_>> for RetrievedDoc {
+    fn from(h: trawl_kb::KbHitRef<'_>) -> Self {
+        RetrievedDoc {
+            id: Arc::from(h.id),
+            score: h.score,
+            ordinal: h.ordinal,
+        }
+    }
+}
+
 /// A ranker over one document collection. Implementations must be cheap to share across
 /// threads: the service calls them from a blocking pool.
 pub trait Retriever: Send + Sync {

@@ -86,16 +86,6 @@ pub fn with_index(
     Ok(Arc::new(IndexedDense { inner: r, choice }))
 }
 
-fn retrieved(hits: Vec<trawl_kb::KbHit>) -> Vec<RetrievedDoc> {
-    hits.into_iter()
-        .map(|h| RetrievedDoc {
-            id: Arc::from(h.id),
-            score: h.score,
-            ordinal: h.ordinal,
-        })
-        .collect()
-}
-
 fn engine(e: impl std::fmt::Display) -> trawl_retrieve::Error {
     trawl_retrieve::Error::Engine {
         retriever: "dense".to_string(),
@@ -134,7 +124,10 @@ impl Retriever for IndexedDense {
                 &self.choice.params,
             )
             .map_err(engine)?;
-        Ok(hits.into_iter().map(retrieved).collect())
+        Ok(hits
+            .into_iter()
+            .map(|hits| hits.into_iter().map(RetrievedDoc::from).collect())
+            .collect())
     }
 
     fn document_title(&self, ordinal: u32) -> Option<String> {
@@ -187,7 +180,12 @@ pub fn search_vector(
     let mut hits = kb
         .search_vectors(choice.index.as_deref(), vector, 1, k, &choice.params)
         .map_err(|e| ApiError::bad_request("vector", e.to_string()))?;
-    Ok(retrieved(hits.pop().unwrap_or_default()))
+    Ok(hits
+        .pop()
+        .unwrap_or_default()
+        .into_iter()
+        .map(RetrievedDoc::from)
+        .collect())
 }
 
 #[cfg(test)]
