@@ -2,108 +2,37 @@
 //! stalled and dropped clients do not stop the server from serving others, and SIGTERM shuts
 //! it down cleanly.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{ok, sample, serve_with, trawl, Server};
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
-}
-
-fn start(extra: &[&str]) -> Server {
+/// A server over a KB of the sample with its labels, and the directory holding the KB.
+fn start(extra: &[&str]) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let kb = dir.path().join("kb");
-    let st = Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .args(["kb", "build"])
-        .arg(sample())
-        .arg("--out")
-        .arg(&kb)
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
-        .arg("serve")
-        .arg(&kb)
-        .arg("--labels")
-        .arg(sample().join("qrels/test.tsv"))
-        .args(["--addr", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Server {
-        child,
-        addr,
-        _dir: dir,
-    }
+    let (s, k) = (sample(), kb.to_str().unwrap().to_string());
+    ok(&trawl(&["kb", "build", s.to_str().unwrap(), "--out", &k]));
+    let labels = sample().join("qrels/test.tsv");
+    let mut flags = vec!["--labels", labels.to_str().unwrap()];
+    flags.extend_from_slice(extra);
+    (serve_with(&kb, &flags), dir)
 }
 
-fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
-}
-
-fn post(addr: SocketAddr, path: &str, v: &Value) -> (u16, Value) {
-    request(addr, "POST", path, v.to_string().as_bytes())
-}
-
-fn healthy(addr: SocketAddr) {
-    let (s, v) = post(
-        addr,
-        "/search",
-        &json!({"query": "bottom trawling", "k": 3}),
-    );
+fn healthy(srv: &Server) {
+    let (s, v) = srv.post("/search", &json!({"query": "bottom trawling", "k": 3}));
     assert_eq!(s, 200, "{v}");
     assert!(!v["hits"].as_array().unwrap().is_empty());
 }
 
 #[test]
 fn bad_requests_get_4xx_json_and_the_server_keeps_serving() {
-    let srv = start(&[
+    let (srv, _dir) = start(&[
         "--max-batch",
         "8",
         "--max-rewrites",
@@ -111,7 +40,6 @@ fn bad_requests_get_4xx_json_and_the_server_keeps_serving() {
         "--max-body-mib",
         "1",
     ]);
-    let a = srv.addr;
     let item = |q: &str| json!({"uid": "q1", "queries": [q]});
     let cases: Vec<(&str, Value, &str)> = vec![
         ("/search", json!({"query": "x", "k": 0}), "k"),
@@ -161,23 +89,23 @@ fn bad_requests_get_4xx_json_and_the_server_keeps_serving() {
         ("/reward", json!({"items": [item("a")], "k": 1001}), "k"),
     ];
     for (path, body, field) in &cases {
-        let (s, v) = post(a, path, body);
+        let (s, v) = srv.post(path, body);
         assert_eq!(s, 400, "{path} {body} -> {v}");
         assert_eq!(v["field"], *field, "{path} {body} -> {v}");
         assert!(!v["error"].as_str().unwrap().is_empty());
     }
-    let (s, v) = post(a, "/search", &json!({"query": "x", "retriever": "splade"}));
+    let (s, v) = srv.post("/search", &json!({"query": "x", "retriever": "splade"}));
     assert!(v["error"].as_str().unwrap().contains("bm25"), "{s} {v}");
     for raw in [&b"{\"query\": \"x\""[..], b"not json", b"", b"[1, 2]"] {
-        let (s, v) = request(a, "POST", "/search", raw);
+        let (s, v) = srv.request("POST", "/search", raw);
         assert_eq!(s, 400, "{} -> {v}", String::from_utf8_lossy(raw));
         assert!(v["error"].is_string());
     }
     let huge = format!("{{\"query\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    let (s, v) = request(a, "POST", "/search", huge.as_bytes());
+    let (s, v) = srv.request("POST", "/search", huge.as_bytes());
     assert_eq!(s, 413, "{v}");
-    healthy(a);
-    let (s, v) = request(a, "GET", "/stats", b"");
+    healthy(&srv);
+    let (s, v) = srv.request("GET", "/stats", b"");
     assert_eq!(s, 200);
     assert!(
         v["errors"].as_u64().unwrap() >= cases.len() as u64 + 5,
@@ -187,8 +115,8 @@ fn bad_requests_get_4xx_json_and_the_server_keeps_serving() {
 
 #[test]
 fn stalled_and_dropped_clients_do_not_block_others_and_sigterm_stops_cleanly() {
-    let mut srv = start(&["--timeout", "2"]);
-    let a = srv.addr;
+    let (mut srv, _dir) = start(&["--timeout", "2"]);
+    let a = srv.addr.as_str();
     // Connects and sends nothing; sends half a header; sends half a body; connects and leaves.
     let idle = TcpStream::connect(a).unwrap();
     let mut half_head = TcpStream::connect(a).unwrap();
@@ -207,7 +135,7 @@ fn stalled_and_dropped_clients_do_not_block_others_and_sigterm_stops_cleanly() {
     drop(dropped);
     let t = Instant::now();
     for _ in 0..5 {
-        healthy(a);
+        healthy(&srv);
     }
     assert!(
         t.elapsed() < Duration::from_secs(2),
@@ -222,7 +150,7 @@ fn stalled_and_dropped_clients_do_not_block_others_and_sigterm_stops_cleanly() {
     let _ = half_body.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    healthy(a);
+    healthy(&srv);
     // SIGTERM: graceful shutdown even with idle connections open, exit status 0.
     let pid = srv.child.id().to_string();
     assert!(Command::new("kill")

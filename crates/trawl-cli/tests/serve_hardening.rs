@@ -2,32 +2,17 @@
 //! batch is refused fast with bounded memory, a KB replaced by `kb build --force` shows as
 //! stale and reloads, a public address needs a token.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{ok, sample, serve, trawl_bin};
 use serde_json::{json, Value};
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
-}
-
 fn trawl() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_trawl"))
+    Command::new(trawl_bin())
 }
 
 fn build_kb(docs: &Path, out: &Path, force: bool) {
@@ -36,51 +21,7 @@ fn build_kb(docs: &Path, out: &Path, force: bool) {
     if force {
         c.arg("--force");
     }
-    let st = c.output().unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-}
-
-fn start(kb: &Path) -> Server {
-    let mut child = trawl()
-        .arg("serve")
-        .arg(kb)
-        .args(["--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .parse()
-        .unwrap();
-    Server { child, addr }
-}
-
-fn request(addr: SocketAddr, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw);
-    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|x| x.1).unwrap_or("");
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    ok(&c.output().unwrap());
 }
 
 /// Peak resident memory of a process so far, in KiB (Linux).
@@ -95,7 +36,7 @@ fn the_oversized_batch_of_the_issue_is_refused_fast_with_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let kb = dir.path().join("kb");
     build_kb(&sample(), &kb, false);
-    let srv = start(&kb);
+    let srv = serve(&kb);
     // The issue's big.json: 4096 items x 64 rewrites at k=1000 in union mode (3.3 MB).
     let items: Vec<Value> = (0..4096)
         .map(|i| json!({"queries": (0..64).map(|j| format!("cell {i} {j}")).collect::<Vec<_>>()}))
@@ -103,7 +44,7 @@ fn the_oversized_batch_of_the_issue_is_refused_fast_with_bounded_memory() {
     let body = json!({"items": items, "k": 1000, "mode": "union"}).to_string();
     let before = peak_rss_kib(srv.child.id());
     let t = Instant::now();
-    let (s, v) = request(srv.addr, "POST", "/retrieve_batch", body.as_bytes());
+    let (s, v) = srv.request("POST", "/retrieve_batch", body.as_bytes());
     let took = t.elapsed();
     assert_eq!(s, 413, "{v}");
     let msg = v["error"].as_str().unwrap();
@@ -119,12 +60,7 @@ fn the_oversized_batch_of_the_issue_is_refused_fast_with_bounded_memory() {
             "peak RSS grew from {before} KiB to {after} KiB"
         );
     }
-    let (s, _) = request(
-        srv.addr,
-        "POST",
-        "/search",
-        br#"{"query": "bottom trawling"}"#,
-    );
+    let (s, _) = srv.request("POST", "/search", br#"{"query": "bottom trawling"}"#);
     assert_eq!(s, 200);
 }
 
@@ -133,8 +69,8 @@ fn a_kb_replaced_by_kb_build_force_shows_stale_and_reload_serves_the_new_one() {
     let dir = tempfile::tempdir().unwrap();
     let kb = dir.path().join("kb");
     build_kb(&sample(), &kb, false);
-    let srv = start(&kb);
-    let health = || request(srv.addr, "GET", "/health", b"").1;
+    let srv = serve(&kb);
+    let health = || srv.request("GET", "/health", b"").1;
     let h = health();
     assert_eq!(
         (h["num_docs"].as_u64(), h["stale"].as_bool()),
@@ -153,7 +89,7 @@ fn a_kb_replaced_by_kb_build_force_shows_stale_and_reload_serves_the_new_one() {
         "the replaced KB is not reported: {h}"
     );
     assert_ne!(h["generation"], h["on_disk_generation"]);
-    let (s, v) = request(srv.addr, "POST", "/reload", b"");
+    let (s, v) = srv.request("POST", "/reload", b"");
     assert_eq!((s, v["reloaded"].as_bool()), (200, Some(true)), "{v}");
     let h = health();
     assert_eq!(
@@ -161,12 +97,7 @@ fn a_kb_replaced_by_kb_build_force_shows_stale_and_reload_serves_the_new_one() {
         (Some(10), Some(false)),
         "{h}"
     );
-    let (s, v) = request(
-        srv.addr,
-        "POST",
-        "/search",
-        br#"{"query": "bottom trawling"}"#,
-    );
+    let (s, v) = srv.request("POST", "/search", br#"{"query": "bottom trawling"}"#);
     assert_eq!(s, 200, "{v}");
 }
 

@@ -15,6 +15,11 @@ pub fn trawl_bin() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_trawl")), PathBuf::from)
 }
 
+/// The built-in sample dataset (`data/sample`: corpus, queries, qrels).
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
+}
+
 pub fn trawl(args: &[&str]) -> Output {
     Command::new(trawl_bin())
         .args(args)
@@ -86,7 +91,7 @@ pub fn model_dir() -> Option<PathBuf> {
 
 /// A `trawl serve KB` on a free loopback port, killed when dropped.
 pub struct Server {
-    child: Child,
+    pub child: Child,
     pub addr: String,
 }
 
@@ -119,7 +124,7 @@ pub fn serve_with(kb: &Path, flags: &[&str]) -> Server {
     let addr = line
         .trim()
         .strip_prefix("listening on http://")
-        .unwrap()
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     Server { child, addr }
 }
@@ -127,20 +132,27 @@ pub fn serve_with(kb: &Path, flags: &[&str]) -> Server {
 impl Server {
     /// POSTs `body` as JSON to `path`; the status and the JSON answer.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let body = body.to_string();
+        self.request("POST", path, body.to_string().as_bytes())
+    }
+
+    /// Sends `body` as it is (bad JSON included); the status (0 when no status line came
+    /// back) and the answer parsed as JSON (`Null` when it is not JSON).
+    pub fn request(&self, method: &str, path: &str, body: &[u8]) -> (u16, Value) {
         let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+            .unwrap();
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             body.len()
-        )
-        .unwrap();
-        let mut raw = String::new();
-        s.read_to_string(&mut raw).unwrap();
-        let status = raw[9..12].parse().unwrap();
-        (
-            status,
-            serde_json::from_str(raw.split_once("\r\n\r\n").unwrap().1).unwrap(),
-        )
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413, 400) before reading the whole body and close.
+        let _ = s.write_all(body);
+        let mut raw = Vec::new();
+        let _ = s.read_to_end(&mut raw);
+        let text = String::from_utf8_lossy(&raw);
+        let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map_or("", |x| x.1);
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
 }
