@@ -97,7 +97,16 @@ impl FlatIndex {
         Ok(())
     }
 
-    /// Every stored vector as f32, row-major (what an approximate index is built from).
+    /// Every stored vector as f32, row-major (what an approximate index is built from):
+    /// borrowed (memory-mapped or in memory) when they are stored as f32, else converted.
+    pub fn f32_rows(&self) -> std::borrow::Cow<'_, [f32]> {
+        match self.rows.view() {
+            RowsRef::F32(v) => std::borrow::Cow::Borrowed(&v[..self.len * self.dim]),
+            RowsRef::F16(_) => std::borrow::Cow::Owned(self.to_f32_rows()),
+        }
+    }
+
+    /// Every stored vector as f32, row-major, copied.
     pub fn to_f32_rows(&self) -> Vec<f32> {
         let mut tmp = Vec::new();
         self.rows

@@ -47,15 +47,15 @@ pub fn kmeans(data: &[f32], dim: usize, k: usize, p: &KMeansParams) -> Result<Ve
     }
     let mut rng = SplitMix64::new(p.seed);
     let limit = k.saturating_mul(p.max_points_per_centroid.max(1));
-    let sample = if n > limit {
+    let sample: std::borrow::Cow<'_, [f32]> = if n > limit {
         let idx = sample_indices(n, limit, &mut rng);
         let mut s = Vec::with_capacity(limit * dim);
         for i in idx {
             s.extend_from_slice(&data[i * dim..(i + 1) * dim]);
         }
-        s
+        s.into()
     } else {
-        data.to_vec()
+        data.into()
     };
     let n = sample.len() / dim;
     let mut centroids = Vec::with_capacity(k * dim);

@@ -433,11 +433,7 @@ fn ivf(raw: Raw, r: &Reader<'_>) -> Result<IvfIndex> {
             debug_assert_eq!(p.centroids.len(), KSUB * h.d);
             (
                 IvfCodec::Pq { m: p.m },
-                Lists::Pq {
-                    m: p.m,
-                    codes: Array::Owned(codes),
-                    codebooks: Array::Owned(p.centroids),
-                },
+                Lists::pq(p.m, Array::Owned(codes), Array::Owned(p.centroids), h.d),
             )
         }
     };
@@ -460,6 +456,7 @@ fn ivf(raw: Raw, r: &Reader<'_>) -> Result<IvfIndex> {
         lists,
         full: None,
         probe_ip,
+        cnorms: Default::default(),
     })
 }
 

@@ -22,10 +22,63 @@ use crate::array::Array;
 use crate::index::{checked_k, SearchParams, VectorIndex};
 use crate::kmeans::{assign_nearest, kmeans, norms, KMeansParams};
 use crate::rng::SplitMix64;
-use crate::simd::{dot, l2sq};
+use crate::simd::{dot, l2sq, with_space, Space, WithSpace};
 use crate::{normalize_rows, Error, Hit, Metric, Result, TopK};
 
 pub use persist::IVF_FILES;
+
+/// Rows a build normalises, assigns and encodes at a time (a multiple of k-means' block of
+/// 256, so chunking never changes a result).
+const BUILD_CHUNK: usize = 256 * 64;
+
+/// Rows `start..start + count` of `vectors`: borrowed, or normalised into `buf` for cosine.
+fn rows_of<'a>(
+    vectors: &'a [f32],
+    dim: usize,
+    cosine: bool,
+    start: usize,
+    count: usize,
+    buf: &'a mut Vec<f32>,
+) -> &'a [f32] {
+    let src = &vectors[start * dim..(start + count) * dim];
+    if !cosine {
+        return src;
+    }
+    buf.clear();
+    buf.extend_from_slice(src);
+    normalize_rows(buf, dim);
+    buf
+}
+
+/// The rows training reads: the first draws of a seeded permutation, `train_n` of them but no
+/// more than k-means samples (`max_points_per_centroid` for each of `min_train` centroids:
+/// nlist, or 256 for PQ codebooks); all rows, in order, when that is every row.
+fn training_sample(
+    vectors: &[f32],
+    dim: usize,
+    train_n: usize,
+    min_train: usize,
+    km: &KMeansParams,
+    seed: u64,
+) -> Vec<f32> {
+    let n = vectors.len() / dim;
+    let take = train_n.min(min_train.saturating_mul(km.max_points_per_centroid.max(1)));
+    if take >= n {
+        return vectors.to_vec();
+    }
+    let mut rng = SplitMix64::new(seed ^ 0x5EED);
+    let mut perm: Vec<u32> = (0..n as u32).collect();
+    for i in 0..take {
+        let j = i + rng.below(n - i);
+        perm.swap(i, j);
+    }
+    let mut t = Vec::with_capacity(take * dim);
+    for &i in &perm[..take] {
+        let i = i as usize;
+        t.extend_from_slice(&vectors[i * dim..(i + 1) * dim]);
+    }
+    t
+}
 
 /// What the inverted lists hold per vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +124,22 @@ pub(crate) enum Lists {
         m: usize,
         codes: Array<u8>,
         codebooks: Array<f32>,
+        /// The codebooks laid out for building tables (derived, never saved).
+        books: pq::Books,
     },
+}
+
+impl Lists {
+    /// IVF-PQ lists of `codes` with `codebooks` for vectors of `dim` values.
+    pub(crate) fn pq(m: usize, codes: Array<u8>, codebooks: Array<f32>, dim: usize) -> Lists {
+        let books = pq::Books::new(codebooks.as_slice(), dim, m);
+        Lists::Pq {
+            m,
+            codes,
+            codebooks,
+            books,
+        }
+    }
 }
 
 /// An IVF-Flat or IVF-PQ index.
@@ -91,6 +159,8 @@ pub struct IvfIndex {
     /// Probe the lists whose centroids have the largest inner product with the query (FAISS
     /// IVF indexes over an `IndexFlatIP` quantiser) instead of the nearest by L2.
     pub(crate) probe_ip: bool,
+    /// Squared norms of the centroids, computed on first use.
+    pub(crate) cnorms: std::sync::OnceLock<Vec<f32>>,
 }
 
 impl std::fmt::Debug for IvfIndex {
@@ -140,10 +210,6 @@ impl IvfIndex {
         if let IvfCodec::Pq { m } = params.codec {
             pq::check_m(dim, m)?;
         }
-        let mut rows = vectors.to_vec();
-        if metric == Metric::Cosine {
-            normalize_rows(&mut rows, dim);
-        }
         let train_n = params.train_size.unwrap_or(n).min(n);
         let min_train = match params.codec {
             IvfCodec::Flat => nlist,
@@ -155,29 +221,27 @@ impl IvfIndex {
                 if matches!(params.codec, IvfCodec::Pq { .. }) { ", and 256 per PQ sub-quantiser" } else { "" }
             )));
         }
-        let train = if train_n < n {
-            let mut rng = SplitMix64::new(params.seed ^ 0x5EED);
-            let mut perm: Vec<usize> = (0..n).collect();
-            for i in 0..train_n {
-                let j = i + rng.below(n - i);
-                perm.swap(i, j);
-            }
-            let mut t = Vec::with_capacity(train_n * dim);
-            for &i in &perm[..train_n] {
-                t.extend_from_slice(&rows[i * dim..(i + 1) * dim]);
-            }
-            t
-        } else {
-            rows.clone()
-        };
         let km = KMeansParams {
             seed: params.seed,
             ..Default::default()
         };
+        let cosine = metric == Metric::Cosine;
+        // Training reads at most 256 points per centroid (coarse and PQ alike): only that many
+        // rows are copied, a seeded sample of the first `train_n` draws.
+        let mut train = training_sample(vectors, dim, train_n, min_train, &km, params.seed);
+        if cosine {
+            normalize_rows(&mut train, dim);
+        }
         let centroids = kmeans(&train, dim, nlist, &km)?;
 
+        // Assignment, chunk by chunk (a multiple of k-means' block, so every point is scored
+        // exactly as in one pass over all rows).
+        let mut buf = Vec::new();
         let mut assign = vec![0u32; n];
-        assign_nearest(&rows, dim, &centroids, &mut assign);
+        for (c, out) in assign.chunks_mut(BUILD_CHUNK).enumerate() {
+            let rows = rows_of(vectors, dim, cosine, c * BUILD_CHUNK, out.len(), &mut buf);
+            assign_nearest(rows, dim, &centroids, out);
+        }
         // Lists in ordinal order within each list (a counting sort keeps it deterministic).
         let mut counts = vec![0u64; nlist + 1];
         for &a in &assign {
@@ -189,46 +253,61 @@ impl IvfIndex {
         let offsets = counts;
         let mut next: Vec<u64> = offsets[..nlist].to_vec();
         let mut ids = vec![0u32; n];
+        // `entry[i]`: where ordinal i sits in list order.
+        let mut entry = vec![0u32; n];
         for (i, &a) in assign.iter().enumerate() {
-            ids[next[a as usize] as usize] = i as u32;
+            let e = next[a as usize] as usize;
+            ids[e] = i as u32;
+            entry[i] = e as u32;
             next[a as usize] += 1;
         }
-        let (lists, full) = match params.codec {
+        drop(next);
+        let mut full = params.keep_vectors.then(|| Vec::with_capacity(n * dim));
+        let lists = match params.codec {
             IvfCodec::Flat => {
-                let mut data = Vec::with_capacity(n * dim);
-                for &i in &ids {
-                    data.extend_from_slice(&rows[i as usize * dim..(i as usize + 1) * dim]);
+                drop((assign, train));
+                let mut data = vec![0f32; n * dim];
+                for (c, es) in entry.chunks(BUILD_CHUNK).enumerate() {
+                    let rows = rows_of(vectors, dim, cosine, c * BUILD_CHUNK, es.len(), &mut buf);
+                    for (row, &e) in rows.chunks_exact(dim).zip(es) {
+                        data[e as usize * dim..(e as usize + 1) * dim].copy_from_slice(row);
+                    }
                 }
-                (Lists::Flat(Array::Owned(data)), None)
+                Lists::Flat(Array::Owned(data))
             }
             IvfCodec::Pq { m } => {
-                let residuals = |src: &[f32], assign: &[u32]| -> Vec<f32> {
-                    let mut r = src.to_vec();
-                    for (row, &a) in r.chunks_exact_mut(dim).zip(assign) {
+                let subtract = |rows: &mut [f32], assign: &[u32]| {
+                    for (row, &a) in rows.chunks_exact_mut(dim).zip(assign) {
                         let c = &centroids[a as usize * dim..(a as usize + 1) * dim];
                         row.iter_mut().zip(c).for_each(|(x, c)| *x -= c);
                     }
-                    r
                 };
+                // The training rows become their residuals (the coarse quantiser is done).
                 let mut train_assign = vec![0u32; train.len() / dim];
                 assign_nearest(&train, dim, &centroids, &mut train_assign);
-                let codebooks = pq::train(&residuals(&train, &train_assign), dim, m, &km)?;
-                let all_codes = pq::encode(&residuals(&rows, &assign), dim, m, &codebooks);
-                let mut codes = Vec::with_capacity(n * m);
-                for &i in &ids {
-                    codes.extend_from_slice(&all_codes[i as usize * m..(i as usize + 1) * m]);
+                subtract(&mut train, &train_assign);
+                let codebooks = pq::train(&train, dim, m, &km)?;
+                drop(train);
+                let mut codes = vec![0u8; n * m];
+                let mut resid = Vec::new();
+                for (c, es) in entry.chunks(BUILD_CHUNK).enumerate() {
+                    let start = c * BUILD_CHUNK;
+                    let rows = rows_of(vectors, dim, cosine, start, es.len(), &mut buf);
+                    if let Some(full) = full.as_mut() {
+                        full.extend_from_slice(rows);
+                    }
+                    resid.clear();
+                    resid.extend_from_slice(rows);
+                    subtract(&mut resid, &assign[start..start + es.len()]);
+                    let chunk_codes = pq::encode(&resid, dim, m, &codebooks);
+                    for (code, &e) in chunk_codes.chunks_exact(m).zip(es) {
+                        codes[e as usize * m..(e as usize + 1) * m].copy_from_slice(code);
+                    }
                 }
-                let full = params.keep_vectors.then(|| Array::Owned(rows.clone()));
-                (
-                    Lists::Pq {
-                        m,
-                        codes: Array::Owned(codes),
-                        codebooks: Array::Owned(codebooks),
-                    },
-                    full,
-                )
+                Lists::pq(m, Array::Owned(codes), Array::Owned(codebooks), dim)
             }
         };
+        let full = full.map(Array::Owned);
         Ok(IvfIndex {
             dim,
             metric,
@@ -240,6 +319,7 @@ impl IvfIndex {
             lists,
             full,
             probe_ip: false,
+            cnorms: Default::default(),
         })
     }
 
@@ -308,6 +388,7 @@ impl IvfIndex {
                 m,
                 codes,
                 codebooks,
+                ..
             } => {
                 let c = &self.centroids.as_slice()[l * dim..(l + 1) * dim];
                 let (m, dsub) = (*m, dim / *m);
@@ -323,122 +404,124 @@ impl IvfIndex {
         }
     }
 
-    /// The `nprobe` lists nearest to `q` (L2 to the centroids), nearest first.
+    /// Squared norms of the centroids (for probing by L2), computed on first use.
+    fn centroid_norms(&self) -> &[f32] {
+        self.cnorms
+            .get_or_init(|| norms(self.centroids.as_slice(), self.dim))
+    }
+
+    /// Fills `out` with the `nprobe` lists nearest to `q` (L2 to the centroids, or the largest
+    /// inner product for an IP quantiser), nearest first, ties by list number.
     #[inline(always)]
-    fn probe(&self, q: &[f32], nprobe: usize, cnorms: &[f32]) -> Vec<usize> {
+    fn probe<S: Space>(&self, s: S, q: &[f32], nprobe: usize, out: &mut Vec<(f32, u32)>) {
         let dim = self.dim;
-        let mut d: Vec<(f32, usize)> = self
-            .centroids
-            .as_slice()
-            .chunks_exact(dim)
-            .zip(cnorms)
-            .enumerate()
-            .map(|(l, (c, &nrm))| {
-                let d = if self.probe_ip {
-                    -dot(q, c)
-                } else {
-                    nrm - 2.0 * dot(q, c)
-                };
-                (d, l)
-            })
-            .collect();
-        let nprobe = nprobe.min(d.len());
-        if nprobe < d.len() {
-            d.select_nth_unstable_by(nprobe, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            d.truncate(nprobe);
-        }
-        d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        d.into_iter().map(|x| x.1).collect()
-    }
-
-    fn search_one(
-        &self,
-        q: &[f32],
-        k: usize,
-        nprobe: usize,
-        refine: usize,
-        cnorms: &[f32],
-    ) -> Vec<Hit> {
-        #[cfg(target_arch = "x86_64")]
-        if crate::simd::has_avx2_fma() {
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2(
-                ix: &IvfIndex,
-                q: &[f32],
-                k: usize,
-                np: usize,
-                r: usize,
-                cn: &[f32],
-            ) -> Vec<Hit> {
-                ix.search_one_generic(q, k, np, r, cn)
+        let cnorms = self.centroid_norms();
+        let l2 = self.metric == Metric::L2;
+        // `s.dist` is -q.c (inner-product space) or |q - c|^2 (L2 space).
+        let key = |raw: f32, l: usize, c: &[f32]| match (l2, self.probe_ip) {
+            (false, false) => cnorms[l] + 2.0 * raw,
+            (false, true) | (true, false) => raw,
+            (true, true) => -dot(q, c),
+        };
+        out.clear();
+        let cents = self.centroids.as_slice();
+        let mut blocks = cents.chunks_exact(4 * dim);
+        for (b, four) in blocks.by_ref().enumerate() {
+            let rows: [&[f32]; 4] = std::array::from_fn(|i| &four[i * dim..(i + 1) * dim]);
+            let raw = s.dist4(q, rows);
+            for i in 0..4 {
+                let l = b * 4 + i;
+                out.push((key(raw[i], l, rows[i]), l as u32));
             }
-            // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            return unsafe { avx2(self, q, k, nprobe, refine, cnorms) };
         }
-        self.search_one_generic(q, k, nprobe, refine, cnorms)
+        let done = out.len();
+        for (i, c) in blocks.remainder().chunks_exact(dim).enumerate() {
+            out.push((key(s.dist(q, c), done + i, c), (done + i) as u32));
+        }
+        let order = |a: &(f32, u32), b: &(f32, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+        let nprobe = nprobe.min(out.len());
+        if nprobe < out.len() {
+            out.select_nth_unstable_by(nprobe, order);
+            out.truncate(nprobe);
+        }
+        out.sort_unstable_by(order);
     }
 
+    /// One query (normalised already for cosine), with this thread's buffers.
     #[inline(always)]
-    fn search_one_generic(
+    fn search_one<S: Space>(
         &self,
+        s: S,
         q: &[f32],
         k: usize,
         nprobe: usize,
         refine: usize,
-        cnorms: &[f32],
+        sc: &mut Scratch,
     ) -> Vec<Hit> {
         let dim = self.dim;
         let offsets = self.offsets.as_slice();
         let ids = self.ids.as_slice();
-        let lists = self.probe(q, nprobe, cnorms);
+        self.probe(s, q, nprobe, &mut sc.probe);
         let want = if self.full.is_some() {
             k.max(refine)
         } else {
             k
         };
         let l2 = self.metric == Metric::L2;
-        let score = |q: &[f32], x: &[f32]| if l2 { -l2sq(q, x) } else { dot(q, x) };
+        // Larger is better: the inner product, or the negated squared distance.
+        let score = |x: &[f32]| -s.dist(q, x);
         let mut top = TopK::new(want);
         match &self.lists {
             Lists::Flat(data) => {
                 let data = data.as_slice();
-                for l in lists {
-                    for e in offsets[l] as usize..offsets[l + 1] as usize {
-                        top.push(ids[e], score(q, &data[e * dim..(e + 1) * dim]));
+                for &(_, l) in &sc.probe {
+                    let (a, b) = (
+                        offsets[l as usize] as usize,
+                        offsets[l as usize + 1] as usize,
+                    );
+                    let rows = &data[a * dim..b * dim];
+                    let mut e = a;
+                    let mut fours = rows.chunks_exact(4 * dim);
+                    for four in fours.by_ref() {
+                        let r: [&[f32]; 4] = std::array::from_fn(|i| &four[i * dim..(i + 1) * dim]);
+                        let d = s.dist4(q, r);
+                        for (i, d) in d.iter().enumerate() {
+                            top.push(ids[e + i], -d);
+                        }
+                        e += 4;
+                    }
+                    for row in fours.remainder().chunks_exact(dim) {
+                        top.push(ids[e], score(row));
+                        e += 1;
                     }
                 }
             }
             Lists::Pq {
-                m,
-                codes,
-                codebooks,
+                m, codes, books, ..
             } => {
                 let m = *m;
                 let codes = codes.as_slice();
                 let centroids = self.centroids.as_slice();
-                let mut table = Vec::new();
                 if !l2 {
-                    pq::ip_table(q, m, codebooks.as_slice(), &mut table);
+                    books.ip_table(q, &mut sc.table);
                 }
-                let mut scores = Vec::new();
-                let mut residual = vec![0f32; dim];
-                for l in lists {
+                for &(_, l) in &sc.probe {
+                    let l = l as usize;
                     let (a, b) = (offsets[l] as usize, offsets[l + 1] as usize);
                     let c = &centroids[l * dim..(l + 1) * dim];
+                    // q.(c + r) = q.c + q.r; for L2, |q - c - r|^2 from the query's residual.
                     let base = if l2 {
-                        // |q - c - r|^2: one table per list, of the query's residual.
-                        for ((r, x), y) in residual.iter_mut().zip(q).zip(c) {
-                            *r = x - y;
-                        }
-                        pq::neg_l2_table(&residual, m, codebooks.as_slice(), &mut table);
-                        0.0
+                        sc.residual.clear();
+                        sc.residual.extend(q.iter().zip(c).map(|(x, y)| x - y));
+                        books.neg_l2_table(&sc.residual, &mut sc.table);
+                        -l2sq(q, c)
                     } else {
-                        dot(q, c)
+                        score(c)
                     };
-                    scores.resize(b - a, 0.0);
-                    pq::scan(&codes[a * m..b * m], m, &table, base, &mut scores);
-                    for (e, &s) in (a..b).zip(&scores) {
-                        top.push(ids[e], s);
+                    sc.scores.resize(b - a, 0.0);
+                    pq::scan(&codes[a * m..b * m], m, &sc.table, base, &mut sc.scores);
+                    for (&id, &v) in ids[a..b].iter().zip(&sc.scores) {
+                        top.push(id, v);
                     }
                 }
             }
@@ -448,11 +531,43 @@ impl IvfIndex {
             let full = full.as_slice();
             for h in hits.iter_mut() {
                 let d = h.doc as usize;
-                h.score = score(q, &full[d * dim..(d + 1) * dim]);
+                h.score = score(&full[d * dim..(d + 1) * dim]);
             }
             hits.sort_by(Hit::rank_cmp);
         }
         hits.truncate(k);
+        hits
+    }
+}
+
+/// One thread's buffers, reused from query to query.
+#[derive(Default)]
+struct Scratch {
+    q: Vec<f32>,
+    probe: Vec<(f32, u32)>,
+    table: Vec<f32>,
+    scores: Vec<f32>,
+    residual: Vec<f32>,
+}
+
+/// One query, run with the widest distance kernels of this CPU.
+struct Query<'a> {
+    ix: &'a IvfIndex,
+    k: usize,
+    nprobe: usize,
+    refine: usize,
+    sc: &'a mut Scratch,
+}
+
+impl WithSpace for Query<'_> {
+    type Out = Vec<Hit>;
+    #[inline(always)]
+    fn run<S: Space>(self, s: S) -> Vec<Hit> {
+        let q = std::mem::take(&mut self.sc.q);
+        let hits = self
+            .ix
+            .search_one(s, &q, self.k, self.nprobe, self.refine, self.sc);
+        self.sc.q = q;
         hits
     }
 }
@@ -494,19 +609,29 @@ impl VectorIndex for IvfIndex {
         }
         let nprobe = params.nprobe.unwrap_or(self.params.nprobe).max(1);
         let refine = params.refine.unwrap_or(0);
-        let cnorms = norms(self.centroids.as_slice(), self.dim);
         let dim = self.dim;
-        let metric = self.metric;
-        let one = |q: &[f32]| {
-            let mut q = q.to_vec();
-            if metric == Metric::Cosine {
-                normalize_rows(&mut q, dim);
+        let (cosine, l2) = (self.metric == Metric::Cosine, self.metric == Metric::L2);
+        let one = |sc: &mut Scratch, q: &[f32]| {
+            sc.q.clear();
+            sc.q.extend_from_slice(q);
+            if cosine {
+                normalize_rows(&mut sc.q, dim);
             }
-            self.search_one(&q, k, nprobe, refine, &cnorms)
+            let job = Query {
+                ix: self,
+                k,
+                nprobe,
+                refine,
+                sc,
+            };
+            with_space(l2, job)
         };
         if n == 1 {
-            return Ok(vec![one(queries)]);
+            return Ok(vec![one(&mut Scratch::default(), queries)]);
         }
-        Ok(queries.par_chunks(dim).map(one).collect())
+        Ok(queries
+            .par_chunks(dim)
+            .map_init(Scratch::default, one)
+            .collect())
     }
 }

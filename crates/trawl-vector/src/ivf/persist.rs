@@ -147,16 +147,12 @@ impl IvfIndex {
                 VERSION,
                 len * dim,
             )?),
-            IvfCodec::Pq { m } => Lists::Pq {
+            IvfCodec::Pq { m } => Lists::pq(
                 m,
-                codes: Array::open(&dir.join(CODES.0), CODES.1, VERSION, len * m)?,
-                codebooks: Array::open(
-                    &dir.join(CODEBOOKS.0),
-                    CODEBOOKS.1,
-                    VERSION,
-                    pq::KSUB * dim,
-                )?,
-            },
+                Array::open(&dir.join(CODES.0), CODES.1, VERSION, len * m)?,
+                Array::open(&dir.join(CODEBOOKS.0), CODEBOOKS.1, VERSION, pq::KSUB * dim)?,
+                dim,
+            ),
         };
         let full = if params.keep_vectors {
             Some(Array::open(&dir.join(FULL.0), FULL.1, VERSION, len * dim)?)
@@ -174,6 +170,7 @@ impl IvfIndex {
             lists,
             full,
             probe_ip: b[55] == 1,
+            cnorms: Default::default(),
         })
     }
 }

@@ -6,7 +6,6 @@
 use rayon::prelude::*;
 
 use crate::kmeans::{assign_nearest, kmeans, KMeansParams};
-use crate::simd::has_avx2_fma;
 use crate::{Error, Result};
 
 /// Sub-centroids per sub-quantiser (8-bit codes).
@@ -73,59 +72,88 @@ pub(crate) fn encode(rows: &[f32], dim: usize, m: usize, codebooks: &[f32]) -> V
     codes
 }
 
-/// The query's table: `table[j * 256 + c]` = inner product of sub-vector j with sub-centroid c.
-pub(crate) fn ip_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
-    fill_table(q, m, codebooks, table, |a, b| {
-        a.iter().zip(b).map(|(x, y)| x * y).sum()
-    });
-}
-
-/// The query residual's table for L2: `table[j * 256 + c]` = minus the squared distance of
-/// sub-vector j to sub-centroid c (so the sum of lookups is the negated squared distance).
-pub(crate) fn neg_l2_table(q: &[f32], m: usize, codebooks: &[f32], table: &mut Vec<f32>) {
-    fill_table(q, m, codebooks, table, |a, b| {
-        -a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>()
-    });
-}
-
-/// `table[j * 256 + c] = f(sub-vector j of q, sub-centroid c of codebook j)`.
-#[inline(always)]
-fn fill_table(
-    q: &[f32],
+/// The codebooks laid out for building a query's tables: sub-quantiser `j`'s sub-centroids
+/// transposed (`dsub` rows of 256: value `t` of every sub-centroid side by side), so a table is
+/// `dsub` multiply-adds of 256 lanes; and every sub-centroid's squared norm (for L2 tables).
+pub(crate) struct Books {
     m: usize,
-    codebooks: &[f32],
-    table: &mut Vec<f32>,
-    f: impl Fn(&[f32], &[f32]) -> f32,
-) {
-    let dsub = q.len() / m;
-    table.clear();
-    table.resize(m * KSUB, 0.0);
-    for j in 0..m {
-        let qs = &q[j * dsub..(j + 1) * dsub];
-        let book = &codebooks[j * KSUB * dsub..(j + 1) * KSUB * dsub];
-        for (t, c) in table[j * KSUB..(j + 1) * KSUB]
-            .iter_mut()
-            .zip(book.chunks_exact(dsub))
+    dsub: usize,
+    transposed: Vec<f32>,
+    norms: Vec<f32>,
+}
+
+impl Books {
+    pub(crate) fn new(codebooks: &[f32], dim: usize, m: usize) -> Books {
+        let dsub = dim / m;
+        let mut transposed = vec![0f32; m * dsub * KSUB];
+        let mut norms = vec![0f32; m * KSUB];
+        for j in 0..m {
+            for c in 0..KSUB {
+                let sub = &codebooks[(j * KSUB + c) * dsub..][..dsub];
+                for (t, &x) in sub.iter().enumerate() {
+                    transposed[(j * dsub + t) * KSUB + c] = x;
+                }
+                norms[j * KSUB + c] = sub.iter().map(|x| x * x).sum();
+            }
+        }
+        Books {
+            m,
+            dsub,
+            transposed,
+            norms,
+        }
+    }
+
+    /// The query's table: `table[j * 256 + c]` = inner product of the query's sub-vector `j`
+    /// with sub-centroid `c` of codebook `j`.
+    #[inline(always)]
+    pub(crate) fn ip_table(&self, q: &[f32], table: &mut Vec<f32>) {
+        let (m, dsub) = (self.m, self.dsub);
+        table.resize(m * KSUB, 0.0);
+        for (j, (out, book)) in table
+            .chunks_exact_mut(KSUB)
+            .zip(self.transposed.chunks_exact(dsub * KSUB))
+            .enumerate()
         {
-            *t = f(qs, c);
+            let out: &mut [f32; KSUB] = out.try_into().expect("256 entries");
+            let qs = &q[j * dsub..(j + 1) * dsub];
+            for (t, row) in book.chunks_exact(KSUB).enumerate() {
+                let row: &[f32; KSUB] = row.try_into().expect("256 entries");
+                let qv = qs[t];
+                if t == 0 {
+                    for c in 0..KSUB {
+                        out[c] = qv * row[c];
+                    }
+                } else {
+                    for c in 0..KSUB {
+                        out[c] += qv * row[c];
+                    }
+                }
+            }
+        }
+    }
+
+    /// The table for L2 of a query residual `r`: `table[j * 256 + c]` = `2 r_j.c - |c|^2`, so
+    /// `-|r|^2` plus the code's lookups is minus the squared distance of `r` to the decoded code.
+    #[inline(always)]
+    pub(crate) fn neg_l2_table(&self, r: &[f32], table: &mut Vec<f32>) {
+        self.ip_table(r, table);
+        for (t, n) in table.iter_mut().zip(&self.norms) {
+            *t = 2.0 * *t - n;
         }
     }
 }
 
 /// Scores `codes` (`m` bytes each) as `base + sum of table lookups` into `out`.
+#[inline(always)]
 pub(crate) fn scan(codes: &[u8], m: usize, table: &[f32], base: f32, out: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
-    if has_avx2_fma() {
-        #[target_feature(enable = "avx2,fma")]
-        unsafe fn avx2(codes: &[u8], m: usize, table: &[f32], base: f32, out: &mut [f32]) {
-            scan_generic(codes, m, table, base, out)
-        }
-        // SAFETY: the CPU has AVX2 and FMA (checked just above).
-        return unsafe { avx2(codes, m, table, base, out) };
+    if m.is_multiple_of(16) && crate::simd::has_avx512() {
+        // SAFETY: the CPU has AVX-512F (checked just above); m is a multiple of 16.
+        return unsafe { x86::scan512(codes, m, table, base, out) };
     }
     scan_generic(codes, m, table, base, out)
 }
-
 /// Four codes at a time, four independent sums (the lookups of one code form a dependency
 /// chain; interleaving four hides their latency).
 #[inline(always)]
@@ -161,5 +189,79 @@ fn scan_generic(codes: &[u8], m: usize, table: &[f32], base: f32, out: &mut [f32
         }
         out[i] = s;
         i += 1;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::KSUB;
+
+    /// Four codes at a time; each code's bytes, sixteen at a time, are widened to lanes, offset
+    /// by `(j + lane) * 256` and looked up with one gather. Every code is summed in the same
+    /// order (lanes, then the lane reduction), whatever its position.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn scan512(
+        codes: &[u8],
+        m: usize,
+        table: &[f32],
+        base: f32,
+        out: &mut [f32],
+    ) {
+        let n = out.len();
+        assert!(m.is_multiple_of(16) && codes.len() >= n * m && table.len() >= m * KSUB);
+        let lanes = _mm512_setr_epi32(
+            0,
+            256,
+            2 * 256,
+            3 * 256,
+            4 * 256,
+            5 * 256,
+            6 * 256,
+            7 * 256,
+            8 * 256,
+            9 * 256,
+            10 * 256,
+            11 * 256,
+            12 * 256,
+            13 * 256,
+            14 * 256,
+            15 * 256,
+        );
+        let step = _mm512_set1_epi32(16 * 256);
+        let (tp, cp) = (table.as_ptr(), codes.as_ptr());
+        // SAFETY (every load below): code bytes `(i + u) * m + jb .. + 16` with `i + u < n`
+        // and `jb + 16 <= m` lie in `codes` (asserted length); each looked-up index is
+        // `(jb + lane) * 256 + byte < m * 256 <= table.len()`.
+        let lookup = |row: usize, jb: usize, off: __m512i| {
+            let b = _mm_loadu_si128(cp.add(row * m + jb) as *const __m128i);
+            _mm512_i32gather_ps::<4>(_mm512_add_epi32(_mm512_cvtepu8_epi32(b), off), tp)
+        };
+        let mut i = 0;
+        while i + 4 <= n {
+            let mut acc = [_mm512_setzero_ps(); 4];
+            let mut off = lanes;
+            for jb in (0..m).step_by(16) {
+                for (u, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_add_ps(*a, lookup(i + u, jb, off));
+                }
+                off = _mm512_add_epi32(off, step);
+            }
+            for (u, a) in acc.iter().enumerate() {
+                out[i + u] = base + _mm512_reduce_add_ps(*a);
+            }
+            i += 4;
+        }
+        while i < n {
+            let mut acc = _mm512_setzero_ps();
+            let mut off = lanes;
+            for jb in (0..m).step_by(16) {
+                acc = _mm512_add_ps(acc, lookup(i, jb, off));
+                off = _mm512_add_epi32(off, step);
+            }
+            out[i] = base + _mm512_reduce_add_ps(acc);
+            i += 1;
+        }
     }
 }
