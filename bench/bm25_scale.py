@@ -95,7 +95,7 @@ def du(path):
 
 # ---------------------------------------------------------------- bm25s (child process)
 
-def worker_bm25s(data_dir, repeats, index_out):
+def worker_bm25s(data_dir, repeats, index_out, build_only=False):
     import bm25s
     import Stemmer
 
@@ -118,7 +118,7 @@ def worker_bm25s(data_dir, repeats, index_out):
     del tokens
     retriever.save(index_out)
     res = {"index_s": index_s, "index_bytes": du(index_out), "qps": {}}
-    for k in KS:
+    for k in ([] if build_only else KS):
         for threads in THREADS:
             def search():
                 qt = bm25s.tokenize(queries, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
@@ -157,14 +157,17 @@ def run_size(a, n, work):
         build_s, build_mib = float("nan"), float("nan")  # searches only: no build figures
     else:
         print(f"[{n} docs] trawl: building ...", file=sys.stderr, flush=True)
-        _, build_s, build_mib = measured([a.trawl, "kb", "build", data, "--out", kb, "--force"])
+        cmd = [a.trawl, "kb", "build", data, "--out", kb, "--force"]
+        if a.memory_budget:
+            cmd += ["--memory-budget", a.memory_budget]
+        _, build_s, build_mib = measured(cmd)
     manifest = json.loads((kb / "manifest.json").read_text())
     row = {"docs": n, "queries": a.queries, "terms": manifest["bm25"]["num_terms"],
            "trawl_build_s": build_s, "trawl_build_mib": build_mib,
            "trawl_index_mib": du(kb / "bm25") / 2**20, "trawl_qps": {}, "search_mib": 0.0}
     runs = work / f"runs-{n}"
     runs.mkdir(exist_ok=True)
-    for k in KS:
+    for k in ([] if a.build_only else KS):
         for threads in THREADS:
             for mode in ("pruned", "exhaustive"):
                 qps, mem = [], []
@@ -180,11 +183,12 @@ def run_size(a, n, work):
             exhaustive = (runs / f"exhaustive-k{k}-t{threads}.run").read_text()
             if pruned != exhaustive:
                 raise RuntimeError(f"{n} docs, k={k}: the pruned run differs from the exhaustive run ({runs})")
-    row["pruned_equals_exhaustive"] = True
+    row["pruned_equals_exhaustive"] = not a.build_only
     if "bm25s" not in a.skip:
         print(f"[{n} docs] bm25s (numba) ...", file=sys.stderr, flush=True)
         with tempfile.TemporaryDirectory(prefix="bm25s-index-", dir=work) as tmp:
-            out, _, mib = measured([sys.executable, __file__, "--worker", data, a.repeats, tmp])
+            worker = [sys.executable, __file__, "--worker", data, a.repeats, tmp]
+            out, _, mib = measured(worker + (["--build-only"] if a.build_only else []))
         b = json.loads(out.strip().splitlines()[-1])
         row.update({"bm25s_build_s": b["index_s"], "bm25s_peak_mib": mib,
                     "bm25s_index_mib": b["index_bytes"] / 2**20, "bm25s_qps": b["qps"]})
@@ -201,6 +205,11 @@ def print_report(rows):
         if has_peer:
             print(f"{'bm25s (numba)':<22} {r['bm25s_build_s']:>8.1f} {r['bm25s_peak_mib']:>9.0f} "
                   f"{r['bm25s_index_mib']:>9.0f}")
+        if not r["trawl_qps"]:
+            print(f"(build only: trawl peak includes JSON parsing and the document store; "
+                  f"index trawl / bm25s: {r['trawl_index_mib'] / r['bm25s_index_mib']:.2f}x)"
+                  if has_peer else "(build only)")
+            continue
         print(f"\n{'queries/s':<22} " + " ".join(f"{f'k={k} t={t}':>12}" for k in KS for t in THREADS))
         lines = [("trawl pruned", lambda k, t: r["trawl_qps"][f"pruned/{k}/{t}"]),
                  ("trawl exhaustive", lambda k, t: r["trawl_qps"][f"exhaustive/{k}/{t}"])]
@@ -231,9 +240,13 @@ def main():
     ap.add_argument("--reuse-kb", action="store_true",
                     help="search the KB a previous run built (same binary's format) instead of rebuilding it")
     ap.add_argument("--worker", nargs=3)
+    ap.add_argument("--build-only", action="store_true",
+                    help="build figures only (time, peak memory, index size): no searches")
+    ap.add_argument("--memory-budget", default="",
+                    help="trawl kb build --memory-budget SIZE (default: trawl's, 2G)")
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2])))
+        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2], a.build_only)))
         return
     if not a.trawl:
         sys.exit("--trawl PATH is required")

@@ -192,6 +192,27 @@ pub(crate) fn for_each_doc(
     }
 }
 
+/// Bytes of the block of `n` postings at the start of `bytes` (which may extend past it), read
+/// from its header: how a stream of blocks without offsets (a build's spilled run) is walked.
+/// `Err` when the header is missing, its widths exceed 32 bits or the block is cut short.
+pub(crate) fn encoded_len(bytes: &[u8], n: usize) -> Result<usize, String> {
+    let [doc_bits, tf_bits, ..] = *bytes else {
+        return Err("a block without its header".into());
+    };
+    if doc_bits > 32 || tf_bits > 32 {
+        return Err(format!("bit widths {doc_bits}/{tf_bits} exceed 32"));
+    }
+    let len = if n == BLOCK_LEN {
+        2 + 16 * (doc_bits as usize + tf_bits as usize)
+    } else {
+        short_len(n, u32::from(doc_bits), u32::from(tf_bits))
+    };
+    if len > bytes.len() {
+        return Err(format!("a block of {len} bytes, {} left", bytes.len()));
+    }
+    Ok(len)
+}
+
 /// Checks that `bytes` has the shape of a block of `n` postings (bit widths <= 32 and the
 /// exact length), so that [`decode`] cannot panic on it.
 pub(crate) fn check(bytes: &[u8], n: usize) -> Result<(), String> {

@@ -35,6 +35,7 @@ mod blocks;
 pub mod builder;
 mod column;
 pub mod error;
+mod external;
 mod hash;
 pub mod index;
 mod maxscore;
@@ -48,6 +49,7 @@ mod window;
 pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
+pub use external::{Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MIN_MEMORY_BUDGET};
 pub use index::{
     Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MAX_POSTINGS, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS,
 };

@@ -21,7 +21,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use trawl_store::{AtomicDir, ByteSource, Checked, RamBytes, Verify};
+use trawl_store::{AtomicDir, ByteSource, Checked, CheckedWriter, RamBytes, Verify};
 
 use crate::analysis::{Analyzer, AnalyzerConfig};
 use crate::blocks::{self, BLOCK_LEN};
@@ -66,6 +66,93 @@ struct Meta {
     avgdl: f32,
 }
 
+/// What `meta.json` records besides the format.
+pub(crate) struct IndexCounts {
+    pub analyzer: AnalyzerConfig,
+    pub params: Bm25Params,
+    pub num_docs: u32,
+    pub num_terms: u64,
+    pub num_postings: u64,
+    pub docs_with_terms: u64,
+    pub total_terms: u64,
+    pub avgdl: f32,
+}
+
+/// Streams the files of an index into an existing directory, each through a checked writer
+/// (footer and fsync on [`IndexWriter::finish`], which writes `meta.json` last): what
+/// [`Bm25Index::save_files`] and the bounded-memory [`crate::Bm25Writer`] write with.
+pub(crate) struct IndexWriter {
+    dir: std::path::PathBuf,
+    pub terms: CheckedWriter,
+    pub term_offsets: CheckedWriter,
+    pub postings_offsets: CheckedWriter,
+    pub term_blocks: CheckedWriter,
+    pub block_last: CheckedWriter,
+    pub block_max_tf: CheckedWriter,
+    pub block_min_len: CheckedWriter,
+    pub block_offsets: CheckedWriter,
+    pub postings: CheckedWriter,
+    pub doc_lengths: CheckedWriter,
+    pub posting_scores: CheckedWriter,
+}
+
+impl IndexWriter {
+    pub(crate) fn create(dir: &Path) -> Result<Self> {
+        let w = |(name, magic): (&str, &[u8; 8])| {
+            CheckedWriter::create(&dir.join(name), magic, FORMAT_VERSION)
+        };
+        Ok(IndexWriter {
+            dir: dir.to_path_buf(),
+            terms: w(TERMS)?,
+            term_offsets: w(TERM_OFFSETS)?,
+            postings_offsets: w(POSTINGS_OFFSETS)?,
+            term_blocks: w(TERM_BLOCKS)?,
+            block_last: w(BLOCK_LAST)?,
+            block_max_tf: w(BLOCK_MAX_TF)?,
+            block_min_len: w(BLOCK_MIN_LEN)?,
+            block_offsets: w(BLOCK_OFFSETS)?,
+            postings: w(POSTINGS)?,
+            doc_lengths: w(DOC_LENGTHS)?,
+            posting_scores: w(POSTING_SCORES)?,
+        })
+    }
+
+    /// Finishes every file, then writes `meta.json` (last: a directory without it is never
+    /// mistaken for an index).
+    pub(crate) fn finish(self, counts: &IndexCounts) -> Result<()> {
+        for w in [
+            self.terms,
+            self.term_offsets,
+            self.postings_offsets,
+            self.term_blocks,
+            self.block_last,
+            self.block_max_tf,
+            self.block_min_len,
+            self.block_offsets,
+            self.postings,
+            self.doc_lengths,
+            self.posting_scores,
+        ] {
+            w.finish()?;
+        }
+        let meta = Meta {
+            format: "trawl-bm25".into(),
+            version: FORMAT_VERSION,
+            analyzer: counts.analyzer.clone(),
+            params: counts.params,
+            num_docs: counts.num_docs,
+            num_terms: counts.num_terms,
+            num_postings: counts.num_postings,
+            docs_with_terms: counts.docs_with_terms,
+            total_terms: counts.total_terms,
+            avgdl: counts.avgdl,
+        };
+        let json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
+        trawl_store::write_checked(&self.dir.join(META.0), META.1, FORMAT_VERSION, &json)?;
+        Ok(())
+    }
+}
+
 impl Bm25Index {
     /// Writes the index to `dir` atomically (a previous index there is replaced only once the
     /// new one is complete and synced).
@@ -80,23 +167,20 @@ impl Bm25Index {
     /// build a larger directory atomically themselves, e.g. a knowledge base.
     pub fn save_files(&self, dir: &Path) -> Result<()> {
         let d = &self.data;
-        let w = |(name, magic): (&str, &[u8; 8]), bytes: &[u8]| {
-            trawl_store::write_checked(&dir.join(name), magic, FORMAT_VERSION, bytes)
-        };
-        w(TERMS, d.term_bytes.as_bytes())?;
-        w(TERM_OFFSETS, d.term_offsets.as_bytes())?;
-        w(POSTINGS_OFFSETS, d.postings_offsets.as_bytes())?;
-        w(TERM_BLOCKS, d.term_blocks.as_bytes())?;
-        w(BLOCK_LAST, d.block_last.as_bytes())?;
-        w(BLOCK_MAX_TF, d.block_max_tf.as_bytes())?;
-        w(BLOCK_MIN_LEN, d.block_min_len.as_bytes())?;
-        w(BLOCK_OFFSETS, d.block_offsets.as_bytes())?;
-        w(POSTINGS, d.postings.as_bytes())?;
-        w(DOC_LENGTHS, d.doc_lengths.as_bytes())?;
-        w(POSTING_SCORES, d.posting_scores.as_bytes())?;
-        let meta = Meta {
-            format: "trawl-bm25".into(),
-            version: FORMAT_VERSION,
+        let mut w = IndexWriter::create(dir)?;
+        w.terms.write_all(d.term_bytes.as_bytes())?;
+        w.term_offsets.write_all(d.term_offsets.as_bytes())?;
+        w.postings_offsets
+            .write_all(d.postings_offsets.as_bytes())?;
+        w.term_blocks.write_all(d.term_blocks.as_bytes())?;
+        w.block_last.write_all(d.block_last.as_bytes())?;
+        w.block_max_tf.write_all(d.block_max_tf.as_bytes())?;
+        w.block_min_len.write_all(d.block_min_len.as_bytes())?;
+        w.block_offsets.write_all(d.block_offsets.as_bytes())?;
+        w.postings.write_all(d.postings.as_bytes())?;
+        w.doc_lengths.write_all(d.doc_lengths.as_bytes())?;
+        w.posting_scores.write_all(d.posting_scores.as_bytes())?;
+        w.finish(&IndexCounts {
             analyzer: self.config().clone(),
             params: self.params,
             num_docs: d.num_docs,
@@ -105,11 +189,7 @@ impl Bm25Index {
             docs_with_terms: d.docs_with_terms,
             total_terms: d.total_terms,
             avgdl: d.avgdl,
-        };
-        let json = serde_json::to_vec_pretty(&meta).expect("meta serialises");
-        // Written last: a directory without meta.json is never mistaken for an index.
-        w(META, &json)?;
-        Ok(())
+        })
     }
 
     /// Opens an index saved by [`Bm25Index::save`]: files are memory-mapped and verified

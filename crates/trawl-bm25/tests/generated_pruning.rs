@@ -5,6 +5,9 @@
 //! Many query terms here have lists of hundreds of blocks, so block skipping, essential-term
 //! changes and the per-block bounds are all exercised.
 
+mod common;
+
+use common::Zipf;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Params, Hit, Strategy};
@@ -17,51 +20,25 @@ fn bits(hits: &[Hit]) -> Vec<(u32, u32)> {
     hits.iter().map(|h| (h.doc, h.score.to_bits())).collect()
 }
 
-/// A letters-only word per rank ("w", base-26 digits, "x"), kept apart by the analyzer.
-fn word(rank: usize) -> String {
-    let mut s = String::from("w");
-    let mut r = rank;
-    loop {
-        s.push((b'a' + (r % 26) as u8) as char);
-        r /= 26;
-        if r == 0 {
-            break;
-        }
-    }
-    s.push('x');
-    s
-}
-
 #[test]
 fn pruned_equals_exhaustive_on_2000_zipfian_queries() {
-    let mut acc = 0.0;
-    let mut cdf: Vec<f64> = (1..=VOCAB)
-        .map(|r| {
-            acc += 1.0 / (r as f64).powf(1.1);
-            acc
-        })
-        .collect();
-    cdf.iter_mut().for_each(|c| *c /= acc);
+    let zipf = Zipf::new(VOCAB, 1.1);
     let mut rng = ChaCha8Rng::seed_from_u64(13);
-    let sample = |rng: &mut ChaCha8Rng, lo: f64| {
-        let u: f64 = rng.random_range(lo..1.0);
-        word(cdf.partition_point(|&c| c < u).min(VOCAB - 1))
-    };
     let texts: Vec<String> = (0..DOCS)
         .map(|_| {
             let n = rng.random_range(28..84);
             (0..n)
-                .map(|_| sample(&mut rng, 0.0))
+                .map(|_| zipf.sample(&mut rng, 0.0))
                 .collect::<Vec<_>>()
                 .join(" ")
         })
         .collect();
-    let skip = cdf[19];
+    let skip = zipf.top_share(20);
     let queries: Vec<String> = (0..QUERIES)
         .map(|_| {
             let n = rng.random_range(2..=10);
             (0..n)
-                .map(|_| sample(&mut rng, skip))
+                .map(|_| zipf.sample(&mut rng, skip))
                 .collect::<Vec<_>>()
                 .join(" ")
         })

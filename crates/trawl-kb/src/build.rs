@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Params};
+use trawl_bm25::{AnalyzerConfig, Bm25Params, Bm25Writer};
 use trawl_data::Document;
 use trawl_store::{AtomicDir, DirLock, Recovery};
 
 use crate::corpus_hash::{metadata_json, CorpusHasher};
 use crate::dense::{self, DenseEmbeddings};
-use crate::doc_store::DocStoreWriter;
+use crate::doc_store::{DocStore, DocStoreWriter};
 use crate::manifest::{
     now_unix_s, Bm25Manifest, IndexedFields, Manifest, FORMAT_NAME, FORMAT_VERSION, TRAWL_VERSION,
 };
@@ -39,6 +39,9 @@ pub struct KbBuildOptions {
     pub overwrite: bool,
     /// Documents handed to the BM25 builder at a time (bounds memory while streaming).
     pub batch_size: usize,
+    /// Bytes of postings the BM25 build holds in memory before it spills a run to disk
+    /// (default [`trawl_bm25::DEFAULT_MEMORY_BUDGET`], 2 GiB; at least 1 MiB).
+    pub memory_budget: u64,
 }
 
 impl Default for KbBuildOptions {
@@ -48,6 +51,7 @@ impl Default for KbBuildOptions {
             dense: None,
             overwrite: false,
             batch_size: 16_384,
+            memory_budget: trawl_bm25::DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -256,6 +260,7 @@ pub(crate) fn build_staged(
         docs,
         options.bm25.as_ref(),
         options.batch_size,
+        options.memory_budget,
         &mut hasher,
         &mut progress,
     )?;
@@ -307,31 +312,107 @@ pub(crate) struct CorpusFiles {
     pub(crate) bm25: Option<Bm25Manifest>,
 }
 
+/// Where a build spills its BM25 runs: inside the directory being built (removed before the
+/// build ends; an interrupted build's staging directory goes with it).
+const BM25_RUNS_DIR: &str = "bm25-runs";
+
 /// Streams `docs` into a document store, its id map and (with `bm25`) a BM25 index in `dir`,
 /// feeding `hasher` (which may already hold the documents before these). The part of a build,
 /// an added segment and a compaction share. Empty ids, ids a run file cannot hold, repeated
 /// ids and an empty input are errors naming the record.
+///
+/// Memory stays bounded: documents go to disk as they are read, and the BM25 index is built by
+/// a [`Bm25Writer`] holding at most about `memory_budget` bytes of postings (runs spilled to
+/// disk, then merged), analysing batches of `batch_size` documents on the rayon threads while
+/// this thread reads the next batch.
 pub(crate) fn write_corpus(
     dir: &Path,
     docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
     bm25_options: Option<&Bm25Options>,
     batch_size: usize,
+    memory_budget: u64,
     hasher: &mut CorpusHasher,
     progress: &mut impl FnMut(u64),
 ) -> Result<CorpusFiles> {
-    let mut store = DocStoreWriter::create(dir)?;
-    let mut bm25 = match bm25_options {
-        Some(o) => Some((Bm25Builder::new(o.analyzer.clone(), o.params)?, o.fields)),
+    let batch_size = batch_size.max(1);
+    let writer = match bm25_options {
+        Some(o) => Some(Bm25Writer::new(
+            o.analyzer.clone(),
+            o.params,
+            memory_budget,
+            &dir.join(BM25_RUNS_DIR),
+        )?),
         None => None,
     };
-    let batch_size = batch_size.max(1);
-    let mut batch: Vec<String> = Vec::with_capacity(batch_size);
-    let mut ids: Vec<Box<str>> = Vec::new();
-    let mut num_empty = 0u64;
+    let fields = bm25_options.map(|o| o.fields);
+    std::thread::scope(|scope| {
+        // The analysis runs beside the reading: batches go to a thread that owns the writer.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<String>>(1);
+        let analysis = writer.map(|mut w| {
+            scope.spawn(move || -> Result<Bm25Writer> {
+                for batch in rx {
+                    let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
+                    w.add_documents(&refs)?;
+                }
+                Ok(w)
+            })
+        });
+        let read = read_corpus(dir, docs, fields, batch_size, tx, hasher, progress);
+        // The reader has dropped its sender: the analysis thread ends once it has caught up.
+        let writer = match analysis {
+            Some(h) => Some(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
+            None => None,
+        };
+        // An analysis error explains a reading stopped short, so it comes first.
+        let writer = writer.transpose()?;
+        let (num_docs, num_empty, doc_store_bytes) = read?;
+        let bm25 = match writer {
+            Some(w) => {
+                let bm25_dir = dir.join(BM25_DIR);
+                std::fs::create_dir(&bm25_dir).map_err(|e| Error::io(&bm25_dir, e))?;
+                let written = w.finish(&bm25_dir)?;
+                let o = bm25_options.expect("bm25 options present");
+                Some(Bm25Manifest {
+                    fields: o.fields,
+                    analyzer: o.analyzer.clone(),
+                    params: o.params,
+                    num_terms: written.num_terms,
+                    dir: BM25_DIR.into(),
+                })
+            }
+            None => None,
+        };
+        progress(num_docs as u64);
+        Ok(CorpusFiles {
+            num_docs,
+            num_empty,
+            doc_store_bytes,
+            bm25,
+        })
+    })
+}
 
+/// The reading half of [`write_corpus`]: checks and stores every document, sends the indexed
+/// texts in batches to `tx` (when `fields` asks for BM25), writes the id map; returns the
+/// number of documents, of empty ones, and the store's bytes.
+fn read_corpus(
+    dir: &Path,
+    docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
+    fields: Option<IndexedFields>,
+    batch_size: usize,
+    tx: std::sync::mpsc::SyncSender<Vec<String>>,
+    hasher: &mut CorpusHasher,
+    progress: &mut impl FnMut(u64),
+) -> Result<(usize, u64, u64)> {
+    let mut store = DocStoreWriter::create(dir)?;
+    let mut batch: Vec<String> = Vec::with_capacity(batch_size);
+    let mut num_docs = 0u64;
+    let mut num_empty = 0u64;
+    // A send fails only when the analysis thread stopped on an error, which the caller reports.
+    let mut analysis_stopped = false;
     for doc in docs {
         let doc = doc?;
-        let record = ids.len() as u64 + 1;
+        let record = num_docs + 1;
         if doc.id.is_empty() {
             return Err(Error::EmptyId { record });
         }
@@ -342,7 +423,7 @@ pub(crate) fn write_corpus(
                 what,
             });
         }
-        if ids.len() >= u32::MAX as usize {
+        if num_docs >= u64::from(u32::MAX) {
             return Err(Error::TooManyDocuments {
                 max: u64::from(u32::MAX),
             });
@@ -353,58 +434,42 @@ pub(crate) fn write_corpus(
         let meta = metadata_json(&doc);
         hasher.add(&doc.id, &doc.title, &doc.text, &meta);
         store.push(&doc.id, &doc.title, &doc.text, &meta)?;
-        if let Some((builder, fields)) = &mut bm25 {
-            batch.push(indexed_text(&doc, *fields));
+        if let Some(fields) = fields {
+            batch.push(indexed_text(&doc, fields));
             if batch.len() == batch_size {
-                let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-                builder.add_documents(&refs);
-                batch.clear();
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+                if tx.send(full).is_err() {
+                    analysis_stopped = true;
+                    break;
+                }
             }
         }
-        ids.push(doc.id.into_boxed_str());
-        if (ids.len() as u64).is_multiple_of(batch_size as u64) {
-            progress(ids.len() as u64);
+        num_docs += 1;
+        if num_docs.is_multiple_of(batch_size as u64) {
+            progress(num_docs);
         }
     }
-    if ids.is_empty() {
+    if !batch.is_empty() && !analysis_stopped && tx.send(batch).is_err() {
+        analysis_stopped = true;
+    }
+    drop(tx);
+    if analysis_stopped {
+        return Ok((0, 0, 0)); // the analysis error is what gets reported
+    }
+    if num_docs == 0 {
         return Err(Error::EmptyCorpus);
     }
-    let order = id_map::sorted_ordinals(&ids)?;
-    let num_docs = ids.len();
-    drop(ids);
+    let num_docs = num_docs as usize;
     let mut doc_store_bytes = store.finish()?;
+    // The ids are sorted from the store just written (memory-mapped), not kept in memory.
+    let written = DocStore::open_parts(
+        &[(dir.to_path_buf(), num_docs)],
+        trawl_store::Verify::FooterOnly,
+    )?;
+    let order = id_map::sorted_ordinals(num_docs, |o| written.id_bytes(o))?;
+    drop(written);
     doc_store_bytes += id_map::write(dir, &order)?;
-    drop(order);
-
-    let bm25_manifest = match bm25 {
-        Some((mut builder, fields)) => {
-            if !batch.is_empty() {
-                let refs: Vec<&str> = batch.iter().map(String::as_str).collect();
-                builder.add_documents(&refs);
-            }
-            drop(batch);
-            let index = builder.build()?;
-            let bm25_dir = dir.join(BM25_DIR);
-            std::fs::create_dir(&bm25_dir).map_err(|e| Error::io(&bm25_dir, e))?;
-            index.save_files(&bm25_dir)?;
-            let o = bm25_options.expect("bm25 options present");
-            Some(Bm25Manifest {
-                fields,
-                analyzer: o.analyzer.clone(),
-                params: o.params,
-                num_terms: index.num_terms() as u64,
-                dir: BM25_DIR.into(),
-            })
-        }
-        None => None,
-    };
-    progress(num_docs as u64);
-    Ok(CorpusFiles {
-        num_docs,
-        num_empty,
-        doc_store_bytes,
-        bm25: bm25_manifest,
-    })
+    Ok((num_docs, num_empty, doc_store_bytes))
 }
 
 /// The text the BM25 index sees for `doc`.

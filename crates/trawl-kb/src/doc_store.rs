@@ -60,20 +60,21 @@ impl DocumentRef<'_> {
     }
 }
 
-/// Streams one column to disk.
+/// Streams one column to disk: the data and its offsets, each as it comes (nothing kept in
+/// memory, whatever the corpus).
 struct ColumnWriter {
     dat: CheckedWriter,
-    spec: ColumnSpec,
-    offsets: Vec<u64>,
+    idx: CheckedWriter,
     pos: u64,
 }
 
 impl ColumnWriter {
     fn create(dir: &Path, spec: ColumnSpec) -> Result<Self> {
+        let mut idx = CheckedWriter::create(&dir.join(spec.1), spec.3, VERSION)?;
+        idx.write_all(&0u64.to_le_bytes())?;
         Ok(ColumnWriter {
             dat: CheckedWriter::create(&dir.join(spec.0), spec.2, VERSION)?,
-            spec,
-            offsets: vec![0],
+            idx,
             pos: 0,
         })
     }
@@ -81,21 +82,16 @@ impl ColumnWriter {
     fn push(&mut self, field: &[u8]) -> Result<()> {
         self.dat.write_all(field)?;
         self.pos += field.len() as u64;
-        self.offsets.push(self.pos);
+        self.idx.write_all(&self.pos.to_le_bytes())?;
         Ok(())
     }
 
-    /// Writes the offsets and both footers; returns the bytes written.
-    fn finish(self, dir: &Path) -> Result<u64> {
+    /// Writes both footers; returns the bytes written.
+    fn finish(self) -> Result<u64> {
+        let idx_len = self.idx.payload_len();
         self.dat.finish()?;
-        let mut idx = CheckedWriter::create(&dir.join(self.spec.1), self.spec.3, VERSION)?;
-        let mut bytes = Vec::with_capacity(self.offsets.len() * 8);
-        for o in &self.offsets {
-            bytes.extend_from_slice(&o.to_le_bytes());
-        }
-        idx.write_all(&bytes)?;
-        idx.finish()?;
-        Ok(self.pos + bytes.len() as u64 + 2 * trawl_store::FOOTER_LEN as u64)
+        self.idx.finish()?;
+        Ok(self.pos + idx_len + 2 * trawl_store::FOOTER_LEN as u64)
     }
 }
 
@@ -103,7 +99,6 @@ impl ColumnWriter {
 pub(crate) struct DocStoreWriter {
     ids: ColumnWriter,
     docs: ColumnWriter,
-    dir: PathBuf,
 }
 
 impl DocStoreWriter {
@@ -111,7 +106,6 @@ impl DocStoreWriter {
         Ok(DocStoreWriter {
             ids: ColumnWriter::create(dir, IDS)?,
             docs: ColumnWriter::create(dir, DOCS)?,
-            dir: dir.to_path_buf(),
         })
     }
 
@@ -131,7 +125,7 @@ impl DocStoreWriter {
 
     /// Writes offsets and footers (files are synced); returns the store's size in bytes.
     pub(crate) fn finish(self) -> Result<u64> {
-        Ok(self.ids.finish(&self.dir)? + self.docs.finish(&self.dir)?)
+        Ok(self.ids.finish()? + self.docs.finish()?)
     }
 }
 

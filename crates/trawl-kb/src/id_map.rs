@@ -13,21 +13,25 @@ pub(crate) const ID_MAP_FILE: &str = "ids.ord";
 const MAGIC: &[u8; 8] = b"TRWLIDOR";
 const VERSION: u32 = 1;
 
-/// Sorts the ordinals by id and reports the first pair of equal ids as
-/// [`Error::DuplicateId`] (records counted from 1, in input order).
-pub(crate) fn sorted_ordinals(ids: &[Box<str>]) -> Result<Vec<u32>> {
-    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+/// Sorts the ordinals `0..n` by id (`id(o)`, bytewise) and reports the first pair of equal ids
+/// as [`Error::DuplicateId`] (records counted from 1, in input order).
+pub(crate) fn sorted_ordinals<'a>(
+    n: usize,
+    id: impl Fn(u32) -> &'a [u8] + Sync,
+) -> Result<Vec<u32>> {
+    use rayon::prelude::*;
+    let mut order: Vec<u32> = (0..n as u32).collect();
     // Stable: equal ids keep input order, so the pair below names the first repeat.
-    order.sort_by(|&a, &b| ids[a as usize].as_bytes().cmp(ids[b as usize].as_bytes()));
+    order.par_sort_by(|&a, &b| id(a).cmp(id(b)));
     let mut dup: Option<(u32, u32)> = None;
     for w in order.windows(2) {
-        if ids[w[0] as usize] == ids[w[1] as usize] && dup.is_none_or(|(_, s)| w[1] < s) {
+        if id(w[0]) == id(w[1]) && dup.is_none_or(|(_, s)| w[1] < s) {
             dup = Some((w[0], w[1]));
         }
     }
     if let Some((first, second)) = dup {
         return Err(Error::DuplicateId {
-            id: ids[first as usize].to_string(),
+            id: String::from_utf8_lossy(id(first)).into_owned(),
             first: u64::from(first) + 1,
             second: u64::from(second) + 1,
         });

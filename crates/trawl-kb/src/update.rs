@@ -40,6 +40,9 @@ pub struct UpdateOptions {
     pub bm25: Option<Bm25Options>,
     /// Documents handed to the BM25 builder at a time.
     pub batch_size: usize,
+    /// Bytes of postings the BM25 build of the new segment holds in memory before it spills a
+    /// run to disk (see [`crate::KbBuildOptions::memory_budget`]).
+    pub memory_budget: u64,
 }
 
 impl Default for UpdateOptions {
@@ -47,6 +50,7 @@ impl Default for UpdateOptions {
         UpdateOptions {
             bm25: None,
             batch_size: 16_384,
+            memory_budget: trawl_bm25::DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -248,6 +252,7 @@ impl KnowledgeBase {
             docs,
             bm25.as_ref(),
             options.batch_size,
+            options.memory_budget,
             &mut CorpusHasher::new(),
             &mut progress,
         )?;
@@ -367,6 +372,7 @@ impl KnowledgeBase {
             live,
             bm25.as_ref(),
             batch_size,
+            trawl_bm25::DEFAULT_MEMORY_BUDGET,
             &mut hasher,
             &mut progress,
         )?;

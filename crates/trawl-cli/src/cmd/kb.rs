@@ -69,6 +69,52 @@ pub struct BuildArgs {
     pub index: Option<super::kb_index::IndexType>,
     #[command(flatten)]
     pub ann: super::kb_index::AnnBuildArgs,
+    /// Memory the BM25 build may hold for postings before it writes them to disk as a run
+    /// (runs are merged at the end into the same index a one-pass build writes): e.g. 2G,
+    /// 512M, 1.5G (powers of 1024) or a number of bytes; at least 1M.
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_memory_size)]
+    pub memory_budget: u64,
+}
+
+/// `--memory-budget`: a number with an optional K, M, G or T (powers of 1024; `B`, `iB` allowed),
+/// at least 1 MiB.
+pub fn parse_memory_size(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("`{s}` is not a size: expected a number with an optional K, M, G or T (powers of 1024), e.g. 2G, 512M, 1.5G or 1073741824")
+    };
+    let t = s.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix("ib"))
+        .or_else(|| t.strip_suffix(['B', 'b']))
+        .unwrap_or(t);
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, ' '),
+    };
+    let shift = match unit {
+        ' ' => 0,
+        'K' => 10,
+        'M' => 20,
+        'G' => 30,
+        'T' => 40,
+        _ => return Err(bad()),
+    };
+    let value: f64 = num.trim().parse().map_err(|_| bad())?;
+    if !value.is_finite() || value < 0.0 {
+        return Err(bad());
+    }
+    let bytes = value * (1u64 << shift) as f64;
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("`{s}` is more bytes than this machine can address"));
+    }
+    let bytes = bytes as u64;
+    if bytes < trawl_bm25::MIN_MEMORY_BUDGET {
+        return Err(format!(
+            "`{s}` is below the smallest memory budget, 1M (1048576 bytes)"
+        ));
+    }
+    Ok(bytes)
 }
 
 /// BM25 analysis and scoring settings (shared by `kb build` and `beir`).
@@ -385,6 +431,7 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
             None
         },
         overwrite: args.force,
+        memory_budget: args.memory_budget,
         ..KbBuildOptions::default()
     };
     // Never replace (or put files into) what is being read.
