@@ -64,6 +64,16 @@ fn generate(docs: usize, queries: usize) -> (Vec<String>, Vec<String>) {
     (texts, qs)
 }
 
+/// Postings in the lists of the query's terms.
+fn postings_of(index: &Bm25Index, query: &str) -> u64 {
+    index
+        .analyzer()
+        .analyze(query)
+        .iter()
+        .map(|t| index.doc_freq(t))
+        .sum()
+}
+
 type Bits = Vec<Vec<(u32, u32)>>;
 
 fn time(index: &Bm25Index, queries: &[String], k: usize, strategy: Strategy) -> (f64, Bits) {
@@ -130,12 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut rows: Vec<(f64, f64, f64)> = queries
             .iter()
             .map(|q| {
-                let postings: u64 = index
-                    .analyzer()
-                    .analyze(q)
-                    .iter()
-                    .map(|t| index.doc_freq(t))
-                    .sum();
+                let postings = postings_of(&index, q);
                 (
                     postings as f64 / k as f64,
                     best(q, Strategy::Exhaustive),
@@ -158,6 +163,87 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 chunk.len()
             );
         }
+        return Ok(());
+    }
+    if let Ok(k) = std::env::var("PRUNE_TIMING_COMPARE") {
+        // For choosing Auto: per query, every strategy's time (best of 2), summed per tenth of
+        // the queries ordered by postings (all terms' document frequencies) per wanted hit.
+        let k: usize = k.parse()?;
+        let strategies = [
+            Strategy::Exhaustive,
+            Strategy::DocAtATime,
+            Strategy::Windowed,
+            Strategy::BlockMaxWand,
+            Strategy::Auto,
+        ];
+        let mut rows: Vec<(f64, Vec<f64>)> = Vec::new();
+        let mut work = vec![(0u64, 0u64); strategies.len()];
+        let mut all_postings = 0u64;
+        let mut differing = 0;
+        for q in &queries {
+            let postings = postings_of(&index, q);
+            all_postings += postings;
+            let want = index.search_exhaustive(q, k);
+            let times = strategies
+                .iter()
+                .zip(work.iter_mut())
+                .map(|(&s, w)| {
+                    index.set_strategy(s);
+                    let mut best = f64::INFINITY;
+                    for _ in 0..2 {
+                        let t = Instant::now();
+                        let got = std::hint::black_box(index.search(q, k));
+                        best = best.min(t.elapsed().as_secs_f64());
+                        if got != want {
+                            differing += 1;
+                        }
+                    }
+                    let (decoded, scored) = trawl_bm25::take_counters();
+                    w.0 += decoded / 2;
+                    w.1 += scored / 2;
+                    best
+                })
+                .collect();
+            rows.push((postings as f64 / k as f64, times));
+        }
+        rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+        println!("k={k}: ms per query (exhaustive, DAAT MaxScore, windowed MaxScore, BMW, Auto); differing {differing}");
+        let mut total = vec![0.0; strategies.len()];
+        for chunk in rows.chunks(rows.len().div_ceil(10).max(1)) {
+            let mut sum = vec![0.0; strategies.len()];
+            for r in chunk {
+                for (s, t) in sum.iter_mut().zip(&r.1) {
+                    *s += t;
+                }
+            }
+            for (t, s) in total.iter_mut().zip(&sum) {
+                *t += s;
+            }
+            let cells: Vec<String> = sum
+                .iter()
+                .map(|s| format!("{:7.3}", s * 1e3 / chunk.len() as f64))
+                .collect();
+            println!(
+                "postings/k {:>9.0}-{:<9.0}: {}",
+                chunk[0].0,
+                chunk[chunk.len() - 1].0,
+                cells.join(" ")
+            );
+        }
+        let cells: Vec<String> = total
+            .iter()
+            .map(|s| format!("{:7.0}", rows.len() as f64 / s))
+            .collect();
+        println!("queries/s (sum of per-query bests): {}", cells.join(" "));
+        let nqf = rows.len() as f64;
+        println!(
+            "per query: {:.0} postings in the query's lists; pruned strategies decoded / scored: {}",
+            all_postings as f64 / nqf,
+            work.iter()
+                .map(|w| format!("{:.0} / {:.0}", w.0 as f64 / nqf, w.1 as f64 / nqf))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         return Ok(());
     }
     if let Ok(k) = std::env::var("PRUNE_TIMING_DAAT_ONLY") {

@@ -149,6 +149,23 @@ pub(crate) fn decode(
     }
 }
 
+/// Decodes only the document ordinals of a block of `n` postings into `docs` (for searches
+/// that read the stored scores instead of the term frequencies).
+#[inline]
+pub(crate) fn decode_docs(
+    bytes: &[u8],
+    n: usize,
+    initial: Option<u32>,
+    docs: &mut [u32; BLOCK_LEN],
+) {
+    if n == BLOCK_LEN {
+        BitPacker4x::new().decompress_strictly_sorted(initial, &bytes[2..], docs, bytes[0]);
+        return;
+    }
+    let mut scratch = [0u32; BLOCK_LEN];
+    for_each_doc(bytes, n, initial, &mut scratch, |i, d| docs[i] = d);
+}
+
 /// Calls `f(i, doc)` for the `n` documents of a block in order, without decoding the term
 /// frequencies: the exhaustive path with stored scores needs only the ordinals. A short block is
 /// decoded and handed over posting by posting (no buffer round trip); a full one goes through
@@ -266,6 +283,9 @@ mod tests {
         });
         let want: Vec<(usize, u32)> = docs.iter().copied().enumerate().collect();
         assert_eq!(seen, want, "ordinals alone");
+        let mut only = [0u32; BLOCK_LEN];
+        decode_docs(&bytes, docs.len(), initial, &mut only);
+        assert_eq!(&only[..docs.len()], docs, "decode_docs");
     }
 
     #[test]

@@ -144,20 +144,29 @@ pub enum Strategy {
     Windowed = 2,
     /// Score every document containing a query term (term-at-a-time): the reference.
     Exhaustive = 3,
+    /// Document-at-a-time block-max WAND (PISA's `block_max_wand`).
+    BlockMaxWand = 4,
 }
 
 /// [`Strategy::Auto`] prunes only for k up to this and queries of at most
 /// [`AUTO_MAX_POSTINGS`] postings. Block-max MaxScore pays where a few rare terms carry the
-/// top k; on queries with many long lists the frequent terms stay essential and going document
-/// by document costs more than the exhaustive pass. Measured per query on the 1M-document
-/// corpus of bench/bm25_scale.py (2,000 queries, examples/prune_timing PRUNE_TIMING_PER_QUERY):
-/// at k=10 DAAT took 0.65x the exhaustive time below 17k postings and 1.0x around 50-80k,
-/// 1.06-2.8x above 80k; at k=100 0.83x below 16k, slower above; at k=1000 slower everywhere.
+/// top k; on queries with many long lists the frequent terms stay essential, or are probed at
+/// nearly every block, and going document by document costs more than the exhaustive pass.
+/// Measured per query on the 1M-document corpus of bench/bm25_scale.py (2,000 queries,
+/// examples/prune_timing PRUNE_TIMING_COMPARE=k, session 7, two runs on the loaded shared
+/// machine): at k=10 document-at-a-time MaxScore took 0.74-0.87x the exhaustive time on the
+/// tenth of queries with the fewest postings (under 16.5k), 0.85-1.13x on the next tenth and
+/// more above (up to 2.9x); the windowed variant and block-max WAND lost more (BMW 3-6x: its
+/// pivot search costs a sort step per document and the block bounds of these lists are close
+/// to their term bounds, so it skips little); at k=1000 every pruned strategy decoded 98% of
+/// the postings and took 2-10x the exhaustive time. The pruned strategies decoded 50% (k=10)
+/// and 98% (k=1000) of the query's postings on average.
 pub const AUTO_MAX_K: usize = 16;
 
 /// See [`AUTO_MAX_K`].
-pub const AUTO_MAX_POSTINGS: u64 = 64_000;
+pub const AUTO_MAX_POSTINGS: u64 = 16_000;
 
+/// See [`AUTO_MAX_K`]: in smaller indexes the exhaustive pass is cheap enough.
 pub const AUTO_MIN_DOCS: usize = 250_000;
 
 impl Strategy {
@@ -166,6 +175,7 @@ impl Strategy {
             1 => Strategy::DocAtATime,
             2 => Strategy::Windowed,
             3 => Strategy::Exhaustive,
+            4 => Strategy::BlockMaxWand,
             _ => Strategy::Auto,
         }
     }
@@ -468,6 +478,7 @@ impl Bm25Index {
         match mode {
             Strategy::DocAtATime => crate::maxscore::top_k(&ctx, query, k),
             Strategy::Windowed => crate::window::top_k(&ctx, query, k),
+            Strategy::BlockMaxWand => crate::bmw::top_k(&ctx, query, k),
             _ => {
                 let postings: u64 = query
                     .iter()
@@ -680,7 +691,7 @@ impl Bm25Index {
     /// The bytes of block `b` and of the rest of the postings: short blocks then decode with
     /// plain 8-byte reads (the block's own length was checked when the index was opened).
     #[inline]
-    fn block_bytes(&self, b: usize) -> &[u8] {
+    pub(crate) fn block_bytes(&self, b: usize) -> &[u8] {
         let off = self.data.block_offsets.as_slice();
         &self.data.postings.as_slice()[off[b] as usize..]
     }

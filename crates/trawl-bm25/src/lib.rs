@@ -32,6 +32,7 @@
 
 pub mod analysis;
 mod blocks;
+mod bmw;
 pub mod builder;
 mod column;
 pub mod error;
@@ -53,6 +54,8 @@ pub use external::{Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MIN_MEMORY_B
 pub use index::{
     Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MAX_POSTINGS, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS,
 };
+#[doc(hidden)]
+pub use maxscore::take_counters;
 pub use params::{Bm25Method, Bm25Params};
 pub use segments::Segments;
 pub use trawl_store::Verify;

@@ -26,12 +26,35 @@ use crate::Hit;
 /// real maximum may exceed it by an ulp or two.
 pub(crate) const WIDEN: f64 = 1.0 + 8.0 * f32::EPSILON as f64;
 
+thread_local! {
+    /// Work counters of this thread's pruned searches: (postings decoded, documents scored).
+    static COUNTERS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+/// This thread's pruned-search work since the last call: (postings decoded, documents whose
+/// score was summed), for measuring how far a strategy is from scoring only what it must.
+#[doc(hidden)]
+pub fn take_counters() -> (u64, u64) {
+    COUNTERS.with(|c| c.replace((0, 0)))
+}
+
+#[inline]
+fn count(decoded: u64, scored: u64) {
+    COUNTERS.with(|c| {
+        let (a, b) = c.get();
+        c.set((a + decoded, b + scored));
+    });
+}
+
 /// Past the last document of a list.
 pub(crate) const END: u32 = u32::MAX;
 
 /// A position in one query term's postings.
 pub(crate) struct Cursor<'a> {
     scorer: TermScorer<'a>,
+    /// The term's stored posting scores, when the search uses the index's own statistics:
+    /// read instead of computed (the same bits), and the term frequencies are not decoded.
+    stored: Option<&'a [f32]>,
     /// The term's place in the query (the order scores are summed in).
     pub(crate) slot: usize,
     pub(crate) weight: f32,
@@ -85,8 +108,13 @@ impl<'a> Cursor<'a> {
             .collect();
         let term_max = block_bounds.iter().copied().fold(0f32, f32::max);
         let weight = q.weight;
+        let po = index.data.postings_offsets.as_slice();
+        let stored = ctx
+            .stored
+            .map(|st| &st[po[q.term as usize] as usize..po[q.term as usize + 1] as usize]);
         let mut c = Cursor {
             scorer,
+            stored,
             slot,
             weight,
             max: f64::from(weight) * f64::from(term_max) * WIDEN,
@@ -109,7 +137,12 @@ impl<'a> Cursor<'a> {
     fn load(&mut self, index: &Bm25Index, b: usize) {
         let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
         let initial = (b > self.first_block).then(|| index.data.block_last.as_slice()[b - 1]);
-        index.decode_into(b, len, initial, &mut self.docs, &mut self.tfs);
+        if self.stored.is_some() {
+            crate::blocks::decode_docs(index.block_bytes(b), len, initial, &mut self.docs);
+        } else {
+            index.decode_into(b, len, initial, &mut self.docs, &mut self.tfs);
+        }
+        count(len as u64, 0);
         self.block = b;
         self.decoded = b;
         self.len = len;
@@ -118,7 +151,7 @@ impl<'a> Cursor<'a> {
     }
 
     #[inline]
-    fn next(&mut self, index: &Bm25Index) {
+    pub(crate) fn next(&mut self, index: &Bm25Index) {
         self.pos += 1;
         if self.pos < self.len {
             self.doc = self.docs[self.pos];
@@ -159,7 +192,7 @@ impl<'a> Cursor<'a> {
     /// Bound of weight × contribution of any document >= `target` in the block that would hold
     /// `target`, moving only the block pointer (no decoding); 0 past the end.
     #[inline]
-    fn block_max_geq(&mut self, index: &Bm25Index, target: u32) -> f64 {
+    pub(crate) fn block_max_geq(&mut self, index: &Bm25Index, target: u32) -> f64 {
         let last = index.data.block_last.as_slice();
         let mut b = self.block;
         while b < self.end_block && last[b] < target {
@@ -171,6 +204,56 @@ impl<'a> Cursor<'a> {
         } else {
             f64::from(self.weight) * f64::from(self.block_bounds[b - self.first_block]) * WIDEN
         }
+    }
+
+    /// The last document of the block the block pointer is on (after [`Cursor::block_max_geq`]),
+    /// or [`END`] past the list.
+    #[inline]
+    pub(crate) fn block_end(&self, index: &Bm25Index) -> u32 {
+        if self.block < self.end_block {
+            index.data.block_last.as_slice()[self.block]
+        } else {
+            END
+        }
+    }
+
+    /// The `k`-th largest contribution (weight × score) of this term over live documents, when
+    /// it has at least `k` of them: every document's full score is at least its contribution
+    /// (an f32 sum of non-negative terms never rounds below one of them), so the final k-th
+    /// best score is at least this. Reads the list without moving the cursor.
+    pub(crate) fn kth_best(
+        &self,
+        ctx: &SearchCtx,
+        k: usize,
+        scratch: &mut Vec<f32>,
+    ) -> Option<f32> {
+        let index = ctx.index;
+        if k == 0 || self.df < k {
+            return None;
+        }
+        scratch.clear();
+        let (mut docs, mut tfs) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
+        let last = index.data.block_last.as_slice();
+        for b in self.first_block..self.end_block {
+            let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
+            let initial = (b > self.first_block).then(|| last[b - 1]);
+            index.decode_into(b, len, initial, &mut docs, &mut tfs);
+            for (&d, &tf) in docs[..len].iter().zip(&tfs[..len]) {
+                if !ctx.is_deleted(d) {
+                    let sc = self.scorer.score(tf, d);
+                    scratch.push(if self.weight == 1.0 {
+                        sc
+                    } else {
+                        self.weight * sc
+                    });
+                }
+            }
+        }
+        if scratch.len() < k {
+            return None;
+        }
+        let (_, kth, _) = scratch.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+        Some(*kth)
     }
 
     /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
@@ -207,15 +290,7 @@ impl<'a> Cursor<'a> {
         while self.doc < hi {
             let end = self.pos + self.docs[self.pos..self.len].partition_point(|&d| d < hi);
             for p in self.pos..end {
-                let sc = self.scorer.score(self.tfs[p], self.docs[p]);
-                f(
-                    self.docs[p],
-                    if self.weight == 1.0 {
-                        sc
-                    } else {
-                        self.weight * sc
-                    },
-                );
+                f(self.docs[p], self.score_at(p));
             }
             if end < self.len {
                 self.pos = end;
@@ -232,7 +307,16 @@ impl<'a> Cursor<'a> {
     /// The current posting's contribution, as the exhaustive path computes it.
     #[inline]
     pub(crate) fn score(&self) -> f32 {
-        let sc = self.scorer.score(self.tfs[self.pos], self.doc);
+        self.score_at(self.pos)
+    }
+
+    /// The contribution of the posting at `p` of the decoded block.
+    #[inline]
+    fn score_at(&self, p: usize) -> f32 {
+        let sc = match self.stored {
+            Some(st) => st[(self.decoded - self.first_block) * BLOCK_LEN + p],
+            None => self.scorer.score(self.tfs[p], self.docs[p]),
+        };
         if self.weight == 1.0 {
             sc
         } else {
@@ -247,6 +331,9 @@ pub(crate) struct TopK {
     heap: BinaryHeap<u64>,
     /// Score of the worst kept hit once `k` are kept.
     theta: f64,
+    /// A lower bound of the final k-th best score (see [`seed_threshold`]): a document whose
+    /// score is below it cannot enter, whatever has been kept so far.
+    floor: f64,
 }
 
 impl TopK {
@@ -255,6 +342,7 @@ impl TopK {
             k,
             heap: BinaryHeap::with_capacity(k.min(1 << 16)),
             theta: f64::NEG_INFINITY,
+            floor: f64::NEG_INFINITY,
         }
     }
 
@@ -267,11 +355,12 @@ impl TopK {
     /// `bound` could enter.
     #[inline]
     pub(crate) fn beats(&self, bound: f64) -> bool {
-        self.heap.len() < self.k || bound > self.theta
+        (self.heap.len() < self.k || bound > self.theta) && bound >= self.floor
     }
 
     /// Offers a hit; true when the threshold changed.
     pub(crate) fn push(&mut self, score: f32, doc: u32) -> bool {
+        count(0, 1);
         let key = rank_key(score, doc);
         if self.heap.len() < self.k {
             self.heap.push(key);
@@ -289,8 +378,44 @@ impl TopK {
     }
 }
 
-/// The best `k` documents for `query` (weights > 0), deleted documents left out; every contribution must be
-/// non-negative (see `Bm25Index::prunable`). Same hits, scores and order as the exhaustive path.
+/// Lists of at most this many postings may be read whole to seed the threshold.
+pub(crate) const SEED_MAX_POSTINGS: usize = 4096;
+
+/// Threshold seeding: before any document is scored, the k-th best single-term contribution of
+/// the query's strongest short list (at least `k` live documents, at most
+/// [`SEED_MAX_POSTINGS`]) is a lower bound of the final k-th best score, so documents whose
+/// bound is below it are skipped from the start (ties with it are kept: a document scoring
+/// exactly the bound may still enter by its lower ordinal).
+pub(crate) fn seed_threshold(ctx: &SearchCtx, cursors: &[Cursor], k: usize, top: &mut TopK) {
+    let best = cursors
+        .iter()
+        .filter(|c| c.df >= k && c.df <= SEED_MAX_POSTINGS)
+        .max_by(|a, b| a.max.total_cmp(&b.max));
+    if let Some(c) = best {
+        let mut scratch = Vec::with_capacity(c.df);
+        if let Some(v) = c.kth_best(ctx, k, &mut scratch) {
+            top.floor = f64::from(v);
+        }
+    }
+}
+
+/// Opens a pruned search: the query's cursors (None when no query term is in the index), the
+/// sum of their term bounds, and the top-k collector with its threshold seeded.
+pub(crate) fn open_search<'a>(
+    ctx: &'a SearchCtx<'a>,
+    query: &[QueryTerm],
+    k: usize,
+) -> Option<(Vec<Cursor<'a>>, f64, TopK)> {
+    let cursors = Cursor::open_all(ctx, query);
+    if cursors.is_empty() {
+        return None;
+    }
+    let total = cursors.iter().map(|c| c.max).sum();
+    let mut top = TopK::new(k);
+    seed_threshold(ctx, &cursors, k, &mut top);
+    Some((cursors, total, top))
+}
+
 /// Completes a candidate `doc` from the non-essential lists `lists` (largest bound first):
 /// each list either adds its exact score (into `contrib` at its query slot) or gives up its bound
 /// in `bounds`, starting from `bound` (the exact essential part plus every remaining bound).
@@ -336,13 +461,14 @@ pub(crate) fn query_order_sum(contrib: &[f32]) -> f32 {
     score
 }
 
+/// The best `k` documents for `query` (weights > 0), deleted documents left out; every contribution must be
+/// non-negative (see `Bm25Index::prunable`). Same hits, scores and order as the exhaustive path.
 pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
     let index = ctx.index;
     let nq = query.len();
-    let mut cursors = Cursor::open_all(ctx, query);
-    if cursors.is_empty() {
+    let Some((mut cursors, total, mut top)) = open_search(ctx, query, k) else {
         return Vec::new();
-    }
+    };
     cursors.sort_by(|a, b| a.max.total_cmp(&b.max).then(a.slot.cmp(&b.slot)));
     let n = cursors.len();
     // upper[i]: bound of a document found only in cursors[..=i].
@@ -354,12 +480,14 @@ pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> 
     }
     // An f32 sum of nq non-negative values exceeds their exact sum by at most (nq - 1)·2^-24
     // of it, each weighted contribution by 2^-24 more; f64 sums err far less. Doubled.
-    let slack = (nq as f64 + 2.0) * f64::from(f32::EPSILON) * acc;
+    let slack = (nq as f64 + 2.0) * f64::from(f32::EPSILON) * total.max(acc);
 
-    let mut top = TopK::new(k);
     let mut contrib = vec![0f32; nq];
     let mut block_bounds = vec![0f64; n];
     let mut essential = 0usize; // cursors[..essential] are non-essential
+    while essential < n && !top.beats(upper[essential] + slack) {
+        essential += 1;
+    }
     let mut cur = cursors.iter().map(|c| c.doc).min().unwrap_or(END);
     while essential < n && cur != END {
         let mut partial = 0f64;

@@ -12,7 +12,7 @@
 //! tie with θ cannot enter and `bound <= θ` may be skipped.
 
 use crate::index::{QueryTerm, SearchCtx};
-use crate::maxscore::{complete_candidate, query_order_sum, Cursor, TopK, END};
+use crate::maxscore::{complete_candidate, open_search, query_order_sum, END};
 use crate::Hit;
 
 /// Ordinals per window.
@@ -22,12 +22,10 @@ pub(crate) const WINDOW: u32 = 4096;
 pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> {
     let index = ctx.index;
     let nq = query.len();
-    let mut cursors = Cursor::open_all(ctx, query);
-    if cursors.is_empty() {
+    let Some((mut cursors, total, mut top)) = open_search(ctx, query, k) else {
         return Vec::new();
-    }
+    };
     let n = cursors.len();
-    let total: f64 = cursors.iter().map(|c| c.max).sum();
     // Covers the rounding of the f32 partial and final sums (each at most (nq - 1)·2^-24 of
     // a sum <= total, contributions rounded by 2^-24 more) and of the f64 bound sums, twice.
     let slack = (2.0 * nq as f64 + 4.0) * f64::from(f32::EPSILON) * total;
@@ -39,7 +37,6 @@ pub(crate) fn top_k(ctx: &SearchCtx, query: &[QueryTerm], k: usize) -> Vec<Hit> 
         .copied()
         .max()
         .unwrap_or(0);
-    let mut top = TopK::new(k);
     let w = WINDOW as usize;
     // contrib[d * nq + slot]: the window's document d's contribution from query term `slot`.
     let mut contrib = vec![0f32; w * nq];

@@ -20,7 +20,12 @@ fn check(dataset: &str) {
     let index = builder.build().unwrap();
     assert!(queries.len() > 1000, "{dataset}: {} queries", queries.len());
     let mut differing = Vec::new();
-    for strategy in [Strategy::DocAtATime, Strategy::Windowed, Strategy::Auto] {
+    for strategy in [
+        Strategy::DocAtATime,
+        Strategy::Windowed,
+        Strategy::BlockMaxWand,
+        Strategy::Auto,
+    ] {
         index.set_strategy(strategy);
         for q in &queries {
             for k in [10, 1000] {
@@ -34,7 +39,7 @@ fn check(dataset: &str) {
         differing.is_empty(),
         "{dataset}: pruned != exhaustive for {} of {} (strategy, query, k): {:?}",
         differing.len(),
-        6 * queries.len(),
+        8 * queries.len(),
         &differing[..differing.len().min(10)]
     );
 }

@@ -55,7 +55,12 @@ fn pruned_equals_exhaustive_on_2000_zipfian_queries() {
             .collect();
         let full = exhaustive.iter().filter(|h| h.len() == k).count();
         assert!(full > QUERIES / 2, "only {full} queries fill k={k}");
-        for strategy in [Strategy::DocAtATime, Strategy::Windowed, Strategy::Auto] {
+        for strategy in [
+            Strategy::DocAtATime,
+            Strategy::Windowed,
+            Strategy::BlockMaxWand,
+            Strategy::Auto,
+        ] {
             index.set_strategy(strategy);
             for (q, want) in queries.iter().zip(&exhaustive) {
                 if &bits(&index.search(q, k)) != want {
@@ -68,7 +73,7 @@ fn pruned_equals_exhaustive_on_2000_zipfian_queries() {
         differing.is_empty(),
         "pruned != exhaustive for {} of {} (strategy, query, k): {:?}",
         differing.len(),
-        6 * QUERIES,
+        8 * QUERIES,
         &differing[..differing.len().min(5)]
     );
 }

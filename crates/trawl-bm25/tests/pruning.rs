@@ -6,7 +6,12 @@ use proptest::prelude::*;
 use trawl_bm25::Strategy as Search;
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Method, Bm25Params, Hit};
 
-const PRUNED: [Search; 3] = [Search::DocAtATime, Search::Windowed, Search::Auto];
+const PRUNED: [Search; 4] = [
+    Search::DocAtATime,
+    Search::Windowed,
+    Search::BlockMaxWand,
+    Search::Auto,
+];
 
 /// Hits as (ordinal, score bits): equality means identical ids, scores and order.
 fn bits(hits: &[Hit]) -> Vec<(u32, u32)> {

@@ -99,6 +99,7 @@ fn check(segs: &[Seg], params: Bm25Params, rng: &mut ChaCha8Rng, step: usize) {
                 Strategy::Exhaustive,
                 Strategy::DocAtATime,
                 Strategy::Windowed,
+                Strategy::BlockMaxWand,
             ] {
                 let got = bits(&segments.search_with(&q, k, strategy));
                 assert_eq!(
