@@ -52,6 +52,7 @@ fn kb(dir: &std::path::Path) -> (KnowledgeBase, Vec<f32>) {
         ef_construction: 100,
         ef_search: 16,
         seed: 1,
+        storage: Default::default(),
     };
     kb.add_ann("h", hnsw).unwrap();
     let ivf = AnnParams::Ivf {

@@ -7,7 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use trawl_vector::{
-    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, SearchParams, VectorIndex,
+    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Refined, SearchParams,
+    VectorIndex,
 };
 
 use crate::kb::{KbHit, KnowledgeBase};
@@ -15,6 +16,32 @@ use crate::{Error, Result};
 
 /// Sub-directory holding the approximate indexes.
 pub const ANN_DIR: &str = "ann";
+
+/// How an index stores its vectors: full f32, f16, or 8-bit per-dimension scalar quantisation
+/// (FAISS's `QT_8bit`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorStorage {
+    #[default]
+    F32,
+    F16,
+    Sq8,
+}
+
+impl VectorStorage {
+    fn is_f32(&self) -> bool {
+        *self == VectorStorage::F32
+    }
+
+    /// The storage as trawl-vector names it.
+    pub fn precision(self) -> trawl_vector::Precision {
+        match self {
+            VectorStorage::F32 => trawl_vector::Precision::F32,
+            VectorStorage::F16 => trawl_vector::Precision::F16,
+            VectorStorage::Sq8 => trawl_vector::Precision::Sq8,
+        }
+    }
+}
 
 /// How an approximate index was built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +52,13 @@ pub enum AnnParams {
         ef_construction: usize,
         ef_search: usize,
         seed: u64,
+        /// How the graph's vectors are stored (the graph is built from the full vectors).
+        #[serde(default, skip_serializing_if = "VectorStorage::is_f32")]
+        storage: VectorStorage,
     },
+    /// A flat scan of 8-bit scalar-quantised vectors (FAISS's `IndexScalarQuantizer`,
+    /// `QT_8bit`): a quarter of the f32 vectors' memory; `refine` restores exact scores.
+    Sq8,
     Ivf {
         nlist: usize,
         nprobe: usize,
@@ -44,10 +77,11 @@ pub enum AnnParams {
 }
 
 impl AnnParams {
-    /// "hnsw", "ivf" or "ivfpq".
+    /// "hnsw", "sq8", "ivf" or "ivfpq".
     pub fn kind(&self) -> &'static str {
         match self {
             AnnParams::Hnsw { .. } => "hnsw",
+            AnnParams::Sq8 => "sq8",
             AnnParams::Ivf { .. } => "ivf",
             AnnParams::IvfPq { .. } => "ivfpq",
         }
@@ -92,6 +126,7 @@ pub(crate) fn open_all(
         let path = trawl_store::confined_join(dir, &a.dir)?;
         let index: Box<dyn VectorIndex> = match a.params {
             AnnParams::Hnsw { .. } => Box::new(HnswIndex::open(&path)?),
+            AnnParams::Sq8 => Box::new(FlatIndex::open(&path)?),
             AnnParams::Ivf { .. } | AnnParams::IvfPq { .. } => Box::new(IvfIndex::open(&path)?),
         };
         if index.kind() != a.params.kind()
@@ -273,6 +308,27 @@ impl KnowledgeBase {
         }
     }
 
+    /// Top `k` ordinals for each of `n` query vectors (row-major) through the named index
+    /// (`None`: exact) with its knobs. `refine R` re-scores the index's first R candidates
+    /// exactly from the KB's dense vectors ([`trawl_vector::Refined`]), for every index type.
+    pub fn search_index(
+        &self,
+        index: Option<&str>,
+        queries: &[f32],
+        n: usize,
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<trawl_vector::Hit>>> {
+        let ix = self.vector_index(index)?;
+        let hits = match self.vectors() {
+            Some(full) if params.refine.is_some_and(|r| r > 0) => {
+                Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
+            }
+            _ => ix.search_batch_with(queries, n, k, params)?,
+        };
+        Ok(hits)
+    }
+
     /// Top `k` documents for each of `n` query vectors (row-major) through the named index
     /// (`None`: exact), with its search knobs.
     pub fn search_vectors(
@@ -283,8 +339,7 @@ impl KnowledgeBase {
         k: usize,
         params: &SearchParams,
     ) -> Result<Vec<Vec<KbHit>>> {
-        let ix = self.vector_index(index)?;
-        let all = ix.search_batch_with(queries, n, k, params)?;
+        let all = self.search_index(index, queries, n, k, params)?;
         all.into_iter()
             .map(|hits| self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score))))
             .collect()
@@ -307,6 +362,7 @@ fn build_into(
             ef_construction,
             ef_search,
             seed,
+            storage,
         } => {
             let p = HnswParams {
                 m,
@@ -314,7 +370,12 @@ fn build_into(
                 ef_search,
                 seed,
             };
-            HnswIndex::build(rows, dim, metric, p)?.save(dest)?;
+            HnswIndex::build(rows, dim, metric, p)?
+                .with_storage(storage.precision())?
+                .save(dest)?;
+        }
+        AnnParams::Sq8 => {
+            FlatIndex::build(rows, dim, metric, trawl_vector::Precision::Sq8)?.save(dest)?;
         }
         AnnParams::Ivf {
             nlist,

@@ -217,6 +217,7 @@ fn add_ann(
                 ef_construction: p.ef_construction,
                 ef_search: p.ef_search,
                 seed: p.seed,
+                storage: Default::default(),
             };
             kb.add_ann_with(name, params, Some(source), |dest| Ok(h.save(dest)?))?;
             Ok(Some(name.to_string()))

@@ -59,7 +59,7 @@ pub mod manifest;
 pub mod plan;
 mod update;
 
-pub use ann::{AnnManifest, AnnParams};
+pub use ann::{AnnManifest, AnnParams, VectorStorage};
 pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};
 pub use corpus_hash::{hash_documents, CorpusHasher};
 pub use dense::DenseEmbeddings;

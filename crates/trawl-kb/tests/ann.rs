@@ -55,6 +55,7 @@ fn ann_indexes_are_added_without_re_encoding_listed_reopened_and_selected_by_nam
             ef_construction: 64,
             ef_search: 32,
             seed: 1,
+            storage: Default::default(),
         },
     )
     .unwrap();
@@ -240,6 +241,7 @@ fn scifact_hnsw_ef_128_ndcg_at_10_is_within_0_005_of_exact() {
             ef_construction: 200,
             ef_search: 128,
             seed: 0,
+            storage: Default::default(),
         },
     )
     .unwrap();
@@ -347,4 +349,70 @@ fn an_index_added_before_commit_equals_one_added_after_and_comes_in_the_same_gen
             .unwrap(),
         b.search_vectors(Some("pq"), &q, 5, 10, &p).unwrap()
     );
+}
+
+#[test]
+fn sq8_and_compressed_hnsw_in_a_kb_refine_from_the_kb_vectors_to_the_exact_answer() {
+    use trawl_kb::VectorStorage;
+    let (n, dim) = (1500, 24);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("kb");
+    let options = KbBuildOptions {
+        bm25: None,
+        dense: Some(DenseEmbeddings::new(vectors(n, dim, 4), dim, "test-model")),
+        ..Default::default()
+    };
+    let mut kb = KnowledgeBase::build(docs(n).into_iter().map(Ok), &dir, &options, |_| {}).unwrap();
+    kb.add_ann("sq8", AnnParams::Sq8).unwrap();
+    for (name, storage) in [("h16", VectorStorage::F16), ("h8", VectorStorage::Sq8)] {
+        let params = AnnParams::Hnsw {
+            m: 8,
+            ef_construction: 64,
+            ef_search: 32,
+            seed: 1,
+            storage,
+        };
+        kb.add_ann(name, params).unwrap();
+    }
+    // The manifest records the storage (f32, the default, is left out of the JSON).
+    let reopened = KnowledgeBase::open(&dir).unwrap();
+    let json = serde_json::to_string(&reopened.manifest().ann).unwrap();
+    assert!(
+        json.contains(r#""type":"sq8""#)
+            && json.contains(r#""storage":"f16""#)
+            && json.contains(r#""storage":"sq8""#),
+        "{json}"
+    );
+    assert_eq!(reopened.vector_index(Some("sq8")).unwrap().kind(), "sq8");
+    let queries = vectors(25, dim, 11);
+    let exact = kb
+        .search_vectors(None, &queries, 25, 10, &SearchParams::default())
+        .unwrap();
+    let refine = SearchParams {
+        ef: Some(200),
+        refine: Some(200),
+        ..Default::default()
+    };
+    for name in ["sq8", "h16", "h8"] {
+        let plain = reopened
+            .search_vectors(Some(name), &queries, 25, 10, &SearchParams::default())
+            .unwrap();
+        assert_eq!(
+            plain,
+            kb.search_vectors(Some(name), &queries, 25, 10, &SearchParams::default())
+                .unwrap(),
+            "{name}: reopened answers differ"
+        );
+        let refined = reopened
+            .search_vectors(Some(name), &queries, 25, 10, &refine)
+            .unwrap();
+        for (r, e) in refined.iter().zip(&exact) {
+            let ids = |h: &[trawl_kb::KbHit]| h.iter().map(|x| x.ordinal).collect::<Vec<_>>();
+            assert_eq!(ids(r), ids(e), "{name} + refine");
+            assert!(r
+                .iter()
+                .zip(e)
+                .all(|(x, y)| (x.score - y.score).abs() <= 1e-5));
+        }
+    }
 }

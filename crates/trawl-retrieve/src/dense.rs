@@ -129,12 +129,9 @@ mod imp {
             }
             let vectors = self.encoder.encode_queries(queries).map_err(engine)?;
             let flat: Vec<f32> = vectors.concat();
-            let index = self
+            let hits = self
                 .kb
-                .vector_index(self.index.as_deref())
-                .map_err(engine)?;
-            let hits = index
-                .search_batch_with(&flat, queries.len(), k, &self.search)
+                .search_index(self.index.as_deref(), &flat, queries.len(), k, &self.search)
                 .map_err(engine)?;
             hits.into_iter()
                 .map(|h| with_ids(&self.kb, "dense", h.into_iter().map(|h| (h.doc, h.score))))

@@ -7,21 +7,11 @@
 use std::time::Instant;
 
 use trawl_vector::{
-    npy, FlatIndex, Hit, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Metric, Precision,
+    npy, FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Metric, Precision,
     SearchParams, VectorIndex,
 };
 
-fn recall(truth: &[Vec<Hit>], got: &[Vec<Hit>]) -> f64 {
-    let mut s = 0.0;
-    for (t, g) in truth.iter().zip(got) {
-        s += t
-            .iter()
-            .filter(|h| g.iter().any(|x| x.doc == h.doc))
-            .count() as f64
-            / t.len() as f64;
-    }
-    s / truth.len() as f64
-}
+use trawl_vector::recall;
 
 fn dir_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)

@@ -7,6 +7,7 @@
 use rayon::prelude::*;
 
 use crate::simd::dot;
+use crate::sq::ScalarQuantizer;
 use crate::storage::{Precision, Rows, RowsRef};
 use crate::{Error, Hit, Result, TopK};
 
@@ -73,14 +74,58 @@ impl FlatIndex {
     pub fn precision(&self) -> Precision {
         self.rows.precision()
     }
-    /// Bytes held by the stored vectors (mapped or in RAM).
+    /// Bytes held by the stored vectors (mapped or in RAM), with an sq8 index's ranges.
     pub fn memory_bytes(&self) -> usize {
-        self.len * self.dim * self.precision().bytes_per_value()
+        let ranges = self.rows.quantizer().map_or(0, |q| 8 * q.dim());
+        self.len * self.dim * self.precision().bytes_per_value() + ranges
+    }
+
+    /// An index of `precision` holding `rows` (an sq8 index is trained on all of them first).
+    pub fn build(
+        rows: &[f32],
+        dim: usize,
+        metric: Metric,
+        precision: Precision,
+    ) -> Result<FlatIndex> {
+        let mut index = FlatIndex::new(dim, metric, precision)?;
+        if precision == Precision::Sq8 {
+            index.train(rows)?;
+        }
+        index.add(rows)?;
+        Ok(index)
+    }
+
+    /// Trains an empty sq8 index's per-dimension ranges on `sample` (FAISS's `train`); other
+    /// storage needs no training and ignores it.
+    pub fn train(&mut self, sample: &[f32]) -> Result<()> {
+        if self.precision() != Precision::Sq8 {
+            return Ok(());
+        }
+        if self.len > 0 {
+            return Err(Error::InvalidParams(
+                "an sq8 index is trained before vectors are added".into(),
+            ));
+        }
+        check_batch(sample, self.dim)?;
+        let sq = if self.metric == Metric::Cosine {
+            let mut v = sample.to_vec();
+            normalize_rows(&mut v, self.dim);
+            ScalarQuantizer::train(&v, self.dim)?
+        } else {
+            ScalarQuantizer::train(sample, self.dim)?
+        };
+        self.rows.set_quantizer(sq);
+        Ok(())
     }
 
     /// Appends vectors given row-major in one flat slice (`rows.len()` a multiple of `dim`).
     pub fn add(&mut self, rows: &[f32]) -> Result<()> {
         let n = check_batch(rows, self.dim)?;
+        if self.precision() == Precision::Sq8 && self.rows.quantizer().is_none() {
+            return Err(Error::InvalidParams(
+                "an sq8 index must be trained before vectors are added (FlatIndex::train or FlatIndex::build)".into(),
+            ));
+        }
         if (self.len + n) as u64 > u32::MAX as u64 {
             return Err(Error::TooManyVectors {
                 max: u32::MAX as u64,
@@ -113,6 +158,43 @@ impl FlatIndex {
             .view()
             .rows_f32(0, self.len, self.dim, &mut tmp)
             .to_vec()
+    }
+
+    /// Exact scores of `query` (one row, not yet normalised) against the stored vectors of
+    /// `docs`, as [`FlatIndex::search`] computes them, into `out`.
+    pub fn scores_of(&self, query: &[f32], docs: &[u32], out: &mut Vec<f32>) -> Result<()> {
+        if query.len() != self.dim {
+            return Err(Error::WrongVectorDimension {
+                expected: self.dim,
+                received: query.len(),
+            });
+        }
+        if let Some(&d) = docs.iter().find(|&&d| d as usize >= self.len) {
+            return Err(Error::InvalidParams(format!(
+                "document {d} is not in an index of {} vectors",
+                self.len
+            )));
+        }
+        out.clear();
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let mut q = query.to_vec();
+        if self.metric == Metric::Cosine {
+            normalize_rows(&mut q, self.dim);
+        }
+        let dim = self.dim;
+        let view = self.rows.view();
+        let mut rows = Vec::with_capacity(docs.len() * dim);
+        let mut tmp = Vec::new();
+        for &d in docs {
+            let d = d as usize;
+            rows.extend_from_slice(view.rows_f32(d, d + 1, dim, &mut tmp));
+        }
+        out.resize(docs.len(), 0.0);
+        scores_block(&q, &rows, 1, docs.len(), dim, out);
+        finish_scores(self.metric, &q, &rows, docs.len(), dim, out);
+        Ok(())
     }
 
     /// The stored rows' bytes (to fingerprint the vectors an index was built from).
@@ -235,19 +317,7 @@ impl FlatIndex {
             let nd = end - start;
             let docs = rows.rows_f32(start, end, dim, &mut convert);
             scores_block(queries, docs, nq, nd, dim, &mut scores[..nq * nd]);
-            if self.metric == Metric::L2 {
-                // -|q - x|^2 = 2 q.x - |x|^2 - |q|^2 (what FAISS computes for batches too).
-                let dn: Vec<f32> = docs[..nd * dim]
-                    .chunks_exact(dim)
-                    .map(|r| dot(r, r))
-                    .collect();
-                for (qi, q) in queries.chunks_exact(dim).enumerate() {
-                    let qn = dot(q, q);
-                    for (s, &n) in scores[qi * nd..(qi + 1) * nd].iter_mut().zip(&dn) {
-                        *s = 2.0 * *s - n - qn;
-                    }
-                }
-            }
+            finish_scores(self.metric, queries, docs, nd, dim, &mut scores[..nq * nd]);
             for (qi, top) in tops.iter_mut().enumerate() {
                 top.push_row(start as u32, &scores[qi * nd..(qi + 1) * nd]);
             }
@@ -291,6 +361,31 @@ pub(crate) fn scores_block(
             false,
             gemm::Parallelism::None,
         );
+    }
+}
+
+/// Turns the dot products `scores_block` left in `scores` (`nq x nd`) into the metric's scores:
+/// for L2, -|q - x|^2 = 2 q.x - |x|^2 - |q|^2 (what FAISS computes for batches too).
+fn finish_scores(
+    metric: Metric,
+    queries: &[f32],
+    docs: &[f32],
+    nd: usize,
+    dim: usize,
+    scores: &mut [f32],
+) {
+    if metric != Metric::L2 {
+        return;
+    }
+    let dn: Vec<f32> = docs[..nd * dim]
+        .chunks_exact(dim)
+        .map(|r| dot(r, r))
+        .collect();
+    for (qi, q) in queries.chunks_exact(dim).enumerate() {
+        let qn = dot(q, q);
+        for (s, &n) in scores[qi * nd..(qi + 1) * nd].iter_mut().zip(&dn) {
+            *s = 2.0 * *s - n - qn;
+        }
     }
 }
 

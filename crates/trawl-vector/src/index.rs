@@ -45,8 +45,12 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
 }
 
 impl VectorIndex for FlatIndex {
+    /// "flat" (f32 or f16 rows: exact) or "sq8" (scalar-quantised rows: approximate).
     fn kind(&self) -> &'static str {
-        "flat"
+        match self.precision() {
+            crate::Precision::Sq8 => "sq8",
+            _ => "flat",
+        }
     }
     fn dim(&self) -> usize {
         FlatIndex::dim(self)
@@ -87,4 +91,93 @@ pub(crate) fn checked_k(
     }
     let k = k.min(len);
     Ok((n > 0 && k > 0).then_some(k))
+}
+
+/// Recall: the mean fraction of each exact top-k (`truth`) that the approximate lists (`got`)
+/// contain (how every approximate index is measured against exact flat search).
+pub fn recall(truth: &[Vec<Hit>], got: &[Vec<Hit>]) -> f64 {
+    let mut s = 0.0;
+    for (t, g) in truth.iter().zip(got) {
+        s += t
+            .iter()
+            .filter(|h| g.iter().any(|x| x.doc == h.doc))
+            .count() as f64
+            / t.len().max(1) as f64;
+    }
+    s / truth.len().max(1) as f64
+}
+
+/// Exact re-scoring of another index's first R candidates (what FAISS's `IndexRefineFlat`
+/// does): `index` is asked for `max(k, R)` candidates, their scores are recomputed from the full
+/// vectors in `full` exactly as [`FlatIndex::search`] computes them, and the best `k` are kept.
+/// With `refine` unset or 0 (or `index` exact) it answers as `index` does. The one refine
+/// mechanism for every compressed index (sq8, HNSW over f16/sq8, IVF-PQ).
+pub struct Refined<'a> {
+    pub index: &'a dyn VectorIndex,
+    pub full: &'a FlatIndex,
+}
+
+impl std::fmt::Debug for Refined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refined")
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+impl VectorIndex for Refined<'_> {
+    fn kind(&self) -> &'static str {
+        self.index.kind()
+    }
+    fn dim(&self) -> usize {
+        self.index.dim()
+    }
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+    fn metric(&self) -> Metric {
+        self.index.metric()
+    }
+
+    fn search_batch_with(
+        &self,
+        queries: &[f32],
+        n: usize,
+        k: usize,
+        params: &SearchParams,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let r = params.refine.unwrap_or(0);
+        if r == 0 || self.index.kind() == "flat" {
+            return self.index.search_batch_with(queries, n, k, params);
+        }
+        if self.full.dim() != self.index.dim() || self.full.len() != self.index.len() {
+            return Err(crate::Error::InvalidParams(format!(
+                "refine: the full vectors hold {} vectors of dimension {} but the index {} of dimension {}",
+                self.full.len(),
+                self.full.dim(),
+                self.index.len(),
+                self.index.dim()
+            )));
+        }
+        let inner = SearchParams {
+            refine: None,
+            ..*params
+        };
+        let cands = self.index.search_batch_with(queries, n, k.max(r), &inner)?;
+        let dim = self.dim();
+        cands
+            .into_iter()
+            .zip(queries.chunks_exact(dim))
+            .map(|(hits, q)| -> Result<Vec<Hit>> {
+                let docs: Vec<u32> = hits.iter().map(|h| h.doc).collect();
+                let mut scores = Vec::new();
+                self.full.scores_of(q, &docs, &mut scores)?;
+                let mut top = crate::TopK::new(k);
+                for (&d, &s) in docs.iter().zip(&scores) {
+                    top.push(d, s);
+                }
+                Ok(top.into_sorted())
+            })
+            .collect()
+    }
 }

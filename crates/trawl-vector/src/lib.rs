@@ -23,15 +23,17 @@ pub mod npy;
 mod persist;
 mod rng;
 mod simd;
+mod sq;
 mod storage;
 
 pub use error::{Error, Result};
 pub use faiss::{read_faiss, FaissImport, FaissIndex};
 pub use flat::{normalize_rows, FlatIndex, Metric};
 pub use hnsw::{HnswIndex, HnswParams, HNSW_FILES};
-pub use index::{SearchParams, VectorIndex};
+pub use index::{recall, Refined, SearchParams, VectorIndex};
 pub use ivf::{IvfCodec, IvfIndex, IvfParams, IVF_FILES};
 pub use kmeans::{kmeans, KMeansParams};
 pub use persist::FILE_NAME;
+pub use sq::ScalarQuantizer;
 pub use storage::Precision;
 pub use trawl_topk::{Hit, TopK};

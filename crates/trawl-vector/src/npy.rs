@@ -23,6 +23,8 @@ fn header_bytes(precision: Precision, n: usize, dim: usize) -> Vec<u8> {
     let descr = match precision {
         Precision::F32 => "<f4",
         Precision::F16 => "<f2",
+        // Refused by `write_npy` before a header is made.
+        Precision::Sq8 => "|u1",
     };
     let mut dict =
         format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n}, {dim}), }}");
@@ -49,6 +51,11 @@ pub fn write_npy(
     precision: Precision,
 ) -> Result<()> {
     let path = path.as_ref();
+    if precision == Precision::Sq8 {
+        return Err(Error::InvalidParams(
+            ".npy files hold f32 or f16 vectors, not sq8 codes".into(),
+        ));
+    }
     if data.len() != n * dim {
         return Err(Error::RaggedBatch {
             len: data.len(),
@@ -72,6 +79,7 @@ pub fn write_npy(
                         chunk.iter().map(|&x| half::f16::from_f32(x)).collect();
                     w.write_all(bytemuck::cast_slice(&half))?
                 }
+                Precision::Sq8 => unreachable!("refused above"),
             }
         }
         w.into_inner().map_err(|e| e.into_error())?.sync_all()?;

@@ -9,6 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::io;
+use crate::sq::ScalarQuantizer;
 use crate::storage::{Precision, Rows};
 use crate::{Error, FlatIndex, Result};
 
@@ -34,18 +35,29 @@ impl FlatIndex {
     /// Writes the index to `path` atomically: a half-written file never takes its place.
     pub fn save_file(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        // sq8: the ranges (vmin then vdiff, 2 * dim f32) come before the codes.
+        let ranges: Vec<u8> = self
+            .rows
+            .quantizer()
+            .map(|q| bytemuck::cast_slice(&q.to_values()).to_vec())
+            .unwrap_or_default();
         let payload = self.rows.bytes();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&ranges);
+        crc.update(payload);
         let mut header = [0u8; HEADER];
         header[0..8].copy_from_slice(MAGIC);
         header[8..12].copy_from_slice(&VERSION.to_le_bytes());
         header[12] = crate::array::metric_code(self.metric);
-        header[13] = match self.precision() {
-            Precision::F32 => 0,
-            Precision::F16 => 1,
-        };
+        if self.precision() == Precision::Sq8 && self.rows.quantizer().is_none() {
+            return Err(Error::InvalidParams(
+                "an untrained sq8 index has nothing to save: train it first".into(),
+            ));
+        }
+        header[13] = self.precision().code();
         header[16..20].copy_from_slice(&(self.dim as u32).to_le_bytes());
         header[24..32].copy_from_slice(&(self.len as u64).to_le_bytes());
-        header[32..36].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        header[32..36].copy_from_slice(&crc.finalize().to_le_bytes());
         let hcrc = crc32fast::hash(&header[0..36]);
         header[36..40].copy_from_slice(&hcrc.to_le_bytes());
 
@@ -53,6 +65,7 @@ impl FlatIndex {
         let written = (|| {
             let mut f = File::create(&tmp)?;
             f.write_all(&header)?;
+            f.write_all(&ranges)?;
             f.write_all(payload)?;
             f.sync_all()
         })();
@@ -99,15 +112,19 @@ impl FlatIndex {
             return Err(corrupt("header checksum mismatch (file corrupted)".into()));
         }
         let metric = crate::array::metric_of(map[12], path)?;
-        let precision = match map[13] {
-            0 => Precision::F32,
-            1 => Precision::F16,
-            p => return Err(corrupt(format!("unknown precision code {p}"))),
+        let precision = match Precision::from_code(map[13]) {
+            Some(p) => p,
+            None => return Err(corrupt(format!("unknown precision code {}", map[13]))),
         };
         let dim = u32_at(16) as usize;
         let len = u64::from_le_bytes(map[24..32].try_into().expect("8 bytes"));
-        let expected =
-            (len as u128) * (dim as u128) * (precision.bytes_per_value() as u128) + HEADER as u128;
+        let ranges = if precision == Precision::Sq8 {
+            8 * dim
+        } else {
+            0
+        };
+        let expected = (len as u128) * (dim as u128) * (precision.bytes_per_value() as u128)
+            + (HEADER + ranges) as u128;
         if dim == 0 || len > u32::MAX as u64 || expected != map.len() as u128 {
             return Err(corrupt(format!(
                 "truncated or padded: {len} vectors of dimension {dim} need {expected} bytes, the file has {}",
@@ -120,15 +137,28 @@ impl FlatIndex {
             ));
         }
         let len = len as usize;
+        let sq = if precision == Precision::Sq8 {
+            let values: Vec<f32> = map[HEADER..HEADER + ranges]
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
+                .collect();
+            Some(
+                ScalarQuantizer::from_values(&values, dim)
+                    .ok_or_else(|| corrupt("sq8 ranges are not finite or negative".into()))?,
+            )
+        } else {
+            None
+        };
         Ok(FlatIndex {
             dim,
             metric,
             len,
             rows: Rows::Mapped {
                 map,
-                offset: HEADER,
+                offset: HEADER + ranges,
                 len: len * dim,
                 precision,
+                sq,
             },
         })
     }

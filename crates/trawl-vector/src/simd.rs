@@ -127,13 +127,13 @@ pub(crate) fn with_space<F: WithSpace>(l2: bool, f: F) -> F::Out {
 
 /// Asks for the first `lines` cache lines of `row` (a hint: never faults).
 #[inline(always)]
-pub(crate) fn prefetch(row: &[f32], lines: usize) {
+pub(crate) fn prefetch<T>(row: &[T], lines: usize) {
     #[cfg(target_arch = "x86_64")]
-    for l in 0..lines.min(row.len().div_ceil(16)) {
+    for l in 0..lines.min(std::mem::size_of_val(row).div_ceil(64)) {
         // SAFETY: prefetch is a hint; the address is inside `row` anyway.
         unsafe {
             std::arch::x86_64::_mm_prefetch(
-                row.as_ptr().add(l * 16) as *const i8,
+                (row.as_ptr() as *const i8).add(l * 64),
                 std::arch::x86_64::_MM_HINT_T0,
             );
         }

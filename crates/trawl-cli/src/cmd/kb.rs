@@ -30,7 +30,7 @@ pub enum Command {
     Delete(super::kb_update::DeleteArgs),
     /// Merge segments and drop tombstones: one base rebuilt from the live documents.
     Compact(super::kb_update::CompactArgs),
-    /// Add an approximate vector index (HNSW, IVF, IVF-PQ) built from the KB's stored vectors.
+    /// Add an approximate vector index (HNSW, sq8, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
     /// Build a KB from a FAISS index file, its id mapping and the corpus (no re-encoding).
     ImportFaiss(super::kb_import_faiss::Args),

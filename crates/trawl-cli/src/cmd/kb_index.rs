@@ -1,4 +1,4 @@
-//! `trawl kb index KB --type hnsw|ivf|ivfpq [...]`: adds an approximate vector index to a KB from
+//! `trawl kb index KB --type hnsw|sq8|ivf|ivfpq [...]`: adds an approximate vector index to a KB from
 //! the vectors it already stores (no re-encoding); `--index NAME` on `search` selects it.
 
 use std::path::PathBuf;
@@ -6,13 +6,33 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use trawl_kb::{AnnParams, KnowledgeBase};
+use trawl_kb::{AnnParams, KnowledgeBase, VectorStorage};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IndexType {
     Hnsw,
+    /// A flat scan of 8-bit scalar-quantised vectors (FAISS IndexScalarQuantizer QT_8bit).
+    Sq8,
     Ivf,
     Ivfpq,
+}
+
+/// `--storage`: how an HNSW index stores its vectors.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageArg {
+    F32,
+    F16,
+    Sq8,
+}
+
+impl From<StorageArg> for VectorStorage {
+    fn from(s: StorageArg) -> VectorStorage {
+        match s {
+            StorageArg::F32 => VectorStorage::F32,
+            StorageArg::F16 => VectorStorage::F16,
+            StorageArg::Sq8 => VectorStorage::Sq8,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -41,6 +61,10 @@ pub struct AnnBuildArgs {
     /// HNSW: default candidate list size at search (`--ef` overrides per search).
     #[arg(long, default_value_t = 64)]
     pub ef_search: usize,
+    /// HNSW: how the graph stores its vectors: f32, f16 (half the memory) or sq8 (8-bit
+    /// per-dimension scalar quantisation, a quarter). `--refine R` restores exact scores.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub storage: StorageArg,
     /// IVF / IVF-PQ: number of lists (about sqrt(documents) is usual).
     #[arg(long)]
     pub nlist: Option<usize>,
@@ -69,7 +93,9 @@ impl AnnBuildArgs {
                 ef_construction: self.ef_construction,
                 ef_search: self.ef_search,
                 seed: self.seed,
+                storage: self.storage.into(),
             },
+            IndexType::Sq8 => AnnParams::Sq8,
             IndexType::Ivf => AnnParams::Ivf {
                 nlist: self.nlist.unwrap_or(default_nlist),
                 nprobe: self.nprobe,

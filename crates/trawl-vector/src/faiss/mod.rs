@@ -64,11 +64,8 @@ impl FaissImport {
         match &self.index {
             FaissIndex::Flat(f) => f.vector(ordinal),
             FaissIndex::Hnsw(h) => {
-                let (i, d) = (ordinal as usize, h.dim);
-                h.vectors
-                    .as_slice()
-                    .get(i * d..(i + 1) * d)
-                    .map(<[f32]>::to_vec)
+                let i = ordinal as usize;
+                (i < h.len).then(|| h.vectors.rows_f32(i, i + 1, h.dim))
             }
             FaissIndex::Ivf(i) => i.reconstruct(ordinal),
         }
@@ -77,7 +74,7 @@ impl FaissImport {
     pub fn vectors(&self) -> Vec<f32> {
         match &self.index {
             FaissIndex::Flat(f) => f.to_f32_rows(),
-            FaissIndex::Hnsw(h) => h.vectors.as_slice().to_vec(),
+            FaissIndex::Hnsw(h) => h.vectors.rows_f32(0, h.len, h.dim),
             FaissIndex::Ivf(i) => i.reconstruct_all(),
         }
     }
@@ -344,7 +341,7 @@ fn hnsw(raw: Raw, r: &Reader<'_>) -> Result<HnswIndex> {
         len: n,
         entry: entry_point as u32,
         max_level: max_level as u32,
-        vectors: Array::Owned(vectors),
+        vectors: crate::hnsw::Vectors::F32(Array::Owned(vectors)),
         layer0: Array::Owned(layer0),
         upper_offsets: Array::Owned(upper_offsets),
         upper: Array::Owned(upper),

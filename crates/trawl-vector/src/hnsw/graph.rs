@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use crate::rng::SplitMix64;
+use half::f16;
+
 use crate::simd::{prefetch, with_space, Space, WithSpace};
+use crate::sq::{dist_f16, has_fast_kernels, ScalarQuantizer, SqQuery};
 use crate::Hit;
 
 use super::HnswParams;
@@ -108,12 +111,126 @@ thread_local! {
 /// hardware prefetcher follows on from there).
 const PREFETCH_LINES: usize = 2;
 
-/// What a layer search needs from a graph: rows and, per (node, level), the neighbour list.
+/// What a layer search needs from a graph: per (node, level), the neighbour list.
 pub(crate) trait Graph {
     fn len(&self) -> usize;
-    fn row(&self, i: u32) -> &[f32];
     /// Calls `f` with the neighbours of `i` on `level`.
     fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R;
+}
+
+/// Distances (smaller is nearer) from one query to stored rows, by ordinal (FAISS's
+/// `DistanceComputer`): f32 rows through a [`Space`], f16 and sq8 rows through their kernels.
+pub(crate) trait QueryDist {
+    fn dist(&self, i: u32) -> f32;
+    /// Four rows at once (their cache misses overlap).
+    #[inline(always)]
+    fn dist4(&self, ids: [u32; 4]) -> [f32; 4] {
+        ids.map(|i| self.dist(i))
+    }
+    fn prefetch(&self, i: u32);
+}
+
+/// A query against f32 rows.
+pub(crate) struct F32Dist<'a, S> {
+    pub s: S,
+    pub q: &'a [f32],
+    pub rows: &'a [f32],
+    pub dim: usize,
+}
+
+impl<S: Space> F32Dist<'_, S> {
+    #[inline(always)]
+    fn row(&self, i: u32) -> &[f32] {
+        let s = i as usize * self.dim;
+        &self.rows[s..s + self.dim]
+    }
+}
+
+impl<S: Space> QueryDist for F32Dist<'_, S> {
+    #[inline(always)]
+    fn dist(&self, i: u32) -> f32 {
+        self.s.dist(self.q, self.row(i))
+    }
+    #[inline(always)]
+    fn dist4(&self, c: [u32; 4]) -> [f32; 4] {
+        self.s.dist4(
+            self.q,
+            [
+                self.row(c[0]),
+                self.row(c[1]),
+                self.row(c[2]),
+                self.row(c[3]),
+            ],
+        )
+    }
+    #[inline(always)]
+    fn prefetch(&self, i: u32) {
+        prefetch(self.row(i), PREFETCH_LINES);
+    }
+}
+
+/// A query against f16 rows.
+struct F16Dist<'a> {
+    q: &'a [f32],
+    rows: &'a [f16],
+    dim: usize,
+    l2: bool,
+    fast: bool,
+}
+
+impl F16Dist<'_> {
+    #[inline(always)]
+    fn row(&self, i: u32) -> &[f16] {
+        let s = i as usize * self.dim;
+        &self.rows[s..s + self.dim]
+    }
+}
+
+impl QueryDist for F16Dist<'_> {
+    #[inline(always)]
+    fn dist(&self, i: u32) -> f32 {
+        dist_f16(self.q, self.row(i), self.l2, self.fast)
+    }
+    #[inline(always)]
+    fn prefetch(&self, i: u32) {
+        prefetch(self.row(i), PREFETCH_LINES);
+    }
+}
+
+/// A query against sq8 code rows.
+struct Sq8Dist<'a> {
+    q: SqQuery,
+    step: &'a [f32],
+    codes: &'a [u8],
+    dim: usize,
+    fast: bool,
+}
+
+impl Sq8Dist<'_> {
+    #[inline(always)]
+    fn row(&self, i: u32) -> &[u8] {
+        let s = i as usize * self.dim;
+        &self.codes[s..s + self.dim]
+    }
+}
+
+impl QueryDist for Sq8Dist<'_> {
+    #[inline(always)]
+    fn dist(&self, i: u32) -> f32 {
+        self.q.dist(self.step, self.row(i), self.fast)
+    }
+    #[inline(always)]
+    fn prefetch(&self, i: u32) {
+        prefetch(self.row(i), PREFETCH_LINES);
+    }
+}
+
+/// The stored vectors of a graph.
+#[derive(Clone, Copy)]
+pub(crate) enum Stored<'a> {
+    F32(&'a [f32]),
+    F16(&'a [f16]),
+    Sq8(&'a ScalarQuantizer, &'a [u8]),
 }
 
 /// Borrowed graph arrays (owned after a build, memory-mapped after an open).
@@ -123,7 +240,7 @@ pub(crate) struct GraphRef<'a> {
     /// Rank by squared L2 distance (else by negated inner product).
     pub l2: bool,
     pub m: usize,
-    pub vectors: &'a [f32],
+    pub vectors: Stored<'a>,
     pub layer0: &'a [u32],
     pub upper_offsets: &'a [u32],
     pub upper: &'a [u32],
@@ -137,12 +254,6 @@ impl Graph for GraphRef<'_> {
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &[f32] {
-        let s = i as usize * self.dim;
-        &self.vectors[s..s + self.dim]
-    }
-
-    #[inline(always)]
     fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
         let (arr, start, w) = slot(self.m, self.upper_offsets, i, level);
         let arr = if arr == 0 { self.layer0 } else { self.upper };
@@ -151,36 +262,34 @@ impl Graph for GraphRef<'_> {
     }
 }
 
-/// Distances from `q` to rows `ids` into `out`, four rows at a time, prefetched.
+/// Distances from the query to rows `ids` into `out`, four rows at a time, prefetched.
 #[inline(always)]
-fn dists<S: Space, G: Graph>(g: &G, s: S, q: &[f32], ids: &[u32], out: &mut Vec<f32>) {
+fn dists<D: QueryDist>(d: &D, ids: &[u32], out: &mut Vec<f32>) {
     out.clear();
     for &j in ids {
-        prefetch(g.row(j), PREFETCH_LINES);
+        d.prefetch(j);
     }
     let mut groups = ids.chunks_exact(4);
     for c in &mut groups {
-        let d = s.dist4(q, [g.row(c[0]), g.row(c[1]), g.row(c[2]), g.row(c[3])]);
-        out.extend_from_slice(&d);
+        out.extend_from_slice(&d.dist4([c[0], c[1], c[2], c[3]]));
     }
     for &j in groups.remainder() {
-        out.push(s.dist(q, g.row(j)));
+        out.push(d.dist(j));
     }
 }
 
 /// Moves to the closest neighbour on `level` until none is closer.
 #[inline(always)]
-fn greedy<S: Space, G: Graph>(
+fn greedy<D: QueryDist, G: Graph>(
     g: &G,
-    s: S,
-    q: &[f32],
+    d: &D,
     mut cur: Cand,
     level: u32,
     dist_buf: &mut Vec<f32>,
 ) -> Cand {
     loop {
         let next = g.with_neighbors(cur.id, level, |nbs| {
-            dists(g, s, q, nbs, dist_buf);
+            dists(d, nbs, dist_buf);
             let mut best = cur;
             for (&j, &d) in nbs.iter().zip(dist_buf.iter()) {
                 best = best.min(Cand { d, id: j });
@@ -198,10 +307,9 @@ fn greedy<S: Space, G: Graph>(
 /// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
 /// kept ones.
 #[inline(always)]
-fn search_layer<S: Space, G: Graph>(
+fn search_layer<D: QueryDist, G: Graph>(
     g: &G,
-    s: S,
-    q: &[f32],
+    dq: &D,
     ep: Cand,
     ef: usize,
     level: u32,
@@ -233,7 +341,7 @@ fn search_layer<S: Space, G: Graph>(
                 }
             }
         });
-        dists(g, s, q, fresh, dist_buf);
+        dists(dq, fresh, dist_buf);
         for (&j, &d) in fresh.iter().zip(dist_buf.iter()) {
             let cand = Cand { d, id: j };
             if best.len() < ef || cand < *best.peek().expect("never empty") {
@@ -249,22 +357,21 @@ fn search_layer<S: Space, G: Graph>(
 
 impl GraphRef<'_> {
     #[inline(always)]
-    fn search_in<S: Space>(
+    fn search_in<D: QueryDist>(
         &self,
-        s: S,
-        q: &[f32],
+        d: &D,
         k: usize,
         ef: usize,
         scratch: &mut Scratch,
     ) -> Vec<Hit> {
         let mut ep = Cand {
-            d: s.dist(q, self.row(self.entry)),
+            d: d.dist(self.entry),
             id: self.entry,
         };
         for level in (1..=self.max_level).rev() {
-            ep = greedy(self, s, q, ep, level, &mut scratch.dists);
+            ep = greedy(self, d, ep, level, &mut scratch.dists);
         }
-        search_layer(self, s, q, ep, ef.max(k), 0, scratch);
+        search_layer(self, d, ep, ef.max(k), 0, scratch);
         scratch
             .sorted_best(k)
             .into_iter()
@@ -279,6 +386,7 @@ impl GraphRef<'_> {
     pub fn search(&self, q: &[f32], k: usize, ef: usize, scratch: &mut Scratch) -> Vec<Hit> {
         struct Job<'g, 'q, 's> {
             g: &'g GraphRef<'g>,
+            rows: &'g [f32],
             q: &'q [f32],
             k: usize,
             ef: usize,
@@ -288,19 +396,49 @@ impl GraphRef<'_> {
             type Out = Vec<Hit>;
             #[inline(always)]
             fn run<S: Space>(self, s: S) -> Vec<Hit> {
-                self.g.search_in(s, self.q, self.k, self.ef, self.scratch)
+                let d = F32Dist {
+                    s,
+                    q: self.q,
+                    rows: self.rows,
+                    dim: self.g.dim,
+                };
+                self.g.search_in(&d, self.k, self.ef, self.scratch)
             }
         }
-        with_space(
-            self.l2,
-            Job {
-                g: self,
-                q,
-                k,
-                ef,
-                scratch,
-            },
-        )
+        let fast = has_fast_kernels();
+        match self.vectors {
+            Stored::F32(rows) => with_space(
+                self.l2,
+                Job {
+                    g: self,
+                    rows,
+                    q,
+                    k,
+                    ef,
+                    scratch,
+                },
+            ),
+            Stored::F16(rows) => {
+                let d = F16Dist {
+                    q,
+                    rows,
+                    dim: self.dim,
+                    l2: self.l2,
+                    fast,
+                };
+                self.search_in(&d, k, ef, scratch)
+            }
+            Stored::Sq8(sq, codes) => {
+                let d = Sq8Dist {
+                    q: sq.query(q, self.l2),
+                    step: sq.step(),
+                    codes,
+                    dim: self.dim,
+                    fast,
+                };
+                self.search_in(&d, k, ef, scratch)
+            }
+        }
     }
 }
 
@@ -419,12 +557,6 @@ impl Graph for Builder<'_> {
     }
 
     #[inline(always)]
-    fn row(&self, i: u32) -> &[f32] {
-        let s = i as usize * self.dim;
-        &self.rows[s..s + self.dim]
-    }
-
-    #[inline(always)]
     fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R {
         let mut buf = [0u32; 2 * 255];
         let n = {
@@ -440,6 +572,12 @@ fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
 }
 
 impl Builder<'_> {
+    #[inline(always)]
+    fn row(&self, i: u32) -> &[f32] {
+        let s = i as usize * self.dim;
+        &self.rows[s..s + self.dim]
+    }
+
     fn finish(self) -> Built {
         let plain = |v: Vec<AtomicU32>| v.into_iter().map(AtomicU32::into_inner).collect();
         let (entry, max_level) = *lock_top(&self.top);
@@ -511,16 +649,22 @@ impl Builder<'_> {
             top_guard = None;
         }
         let q = self.row(i);
+        let dq = F32Dist {
+            s,
+            q,
+            rows: self.rows,
+            dim: self.dim,
+        };
         let mut ep = Cand {
             d: s.dist(q, self.row(entry)),
             id: entry,
         };
         for lc in (level + 1..=max_level).rev() {
-            ep = greedy(self, s, q, ep, lc, &mut scratch.dists);
+            ep = greedy(self, &dq, ep, lc, &mut scratch.dists);
         }
         let mut buf = [0u32; 2 * 255 + 1];
         for lc in (0..=level.min(max_level)).rev() {
-            search_layer(self, s, q, ep, self.ef_construction, lc, scratch);
+            search_layer(self, &dq, ep, self.ef_construction, lc, scratch);
             let found = scratch.sorted_best(usize::MAX);
             ep = found[0];
             let chosen = self.select(s, &found, self.m);

@@ -12,7 +12,9 @@
 //!
 //! Storage: layer 0 is one flat `u32` array, `2M + 1` slots per node (count, then ids), like
 //! hnswlib's level-0 block; upper layers are `M + 1` slots per (node, level), addressed by a
-//! prefix sum of the nodes' levels. Vectors are f32 rows (normalised for cosine).
+//! prefix sum of the nodes' levels. Vectors are f32 rows (normalised for cosine); after the build
+//! they may be stored as f16 or sq8 ([`HnswIndex::with_storage`]): the graph is the one built
+//! from the f32 vectors, searches score the compressed rows.
 
 mod graph;
 mod persist;
@@ -21,7 +23,8 @@ use rayon::prelude::*;
 
 use crate::array::Array;
 use crate::index::{checked_k, SearchParams, VectorIndex};
-use crate::{normalize_rows, Error, Hit, Metric, Result};
+use crate::sq::ScalarQuantizer;
+use crate::{normalize_rows, Error, Hit, Metric, Precision, Result};
 
 pub use persist::HNSW_FILES;
 
@@ -66,7 +69,45 @@ impl HnswParams {
     }
 }
 
-/// An HNSW graph over f32 vectors, searched by inner product (or cosine).
+/// The stored vectors of an HNSW index.
+pub(crate) enum Vectors {
+    F32(Array<f32>),
+    F16(Array<half::f16>),
+    Sq8(ScalarQuantizer, Array<u8>),
+}
+
+impl Vectors {
+    fn precision(&self) -> Precision {
+        match self {
+            Vectors::F32(_) => Precision::F32,
+            Vectors::F16(_) => Precision::F16,
+            Vectors::Sq8(..) => Precision::Sq8,
+        }
+    }
+    /// Rows `start..end` of width `dim` as f32 (decoded for f16 and sq8).
+    pub(crate) fn rows_f32(&self, start: usize, end: usize, dim: usize) -> Vec<f32> {
+        let (a, b) = (start * dim, end * dim);
+        match self {
+            Vectors::F32(v) => v.as_slice()[a..b].to_vec(),
+            Vectors::F16(v) => v.as_slice()[a..b].iter().map(|x| x.to_f32()).collect(),
+            Vectors::Sq8(sq, c) => {
+                let mut out = vec![0f32; b - a];
+                sq.decode(&c.as_slice()[a..b], &mut out);
+                out
+            }
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Vectors::F32(a) => a.bytes().len(),
+            Vectors::F16(a) => a.bytes().len(),
+            Vectors::Sq8(sq, a) => a.bytes().len() + 8 * sq.dim(),
+        }
+    }
+}
+
+/// An HNSW graph over f32, f16 or sq8 vectors, searched by inner product (or cosine).
 pub struct HnswIndex {
     pub(crate) dim: usize,
     pub(crate) metric: Metric,
@@ -74,7 +115,7 @@ pub struct HnswIndex {
     pub(crate) len: usize,
     pub(crate) entry: u32,
     pub(crate) max_level: u32,
-    pub(crate) vectors: Array<f32>,
+    pub(crate) vectors: Vectors,
     /// `len * (2M + 1)`: count then neighbour ids, per node.
     pub(crate) layer0: Array<u32>,
     /// `len + 1` prefix sums of node levels: node i's upper blocks are `offsets[i]..offsets[i+1]`.
@@ -160,7 +201,7 @@ impl HnswIndex {
             len: n,
             entry: g.entry,
             max_level: g.max_level,
-            vectors: rows,
+            vectors: Vectors::F32(rows),
             layer0: Array::huge_copy(&g.layer0),
             upper_offsets: Array::Owned(g.upper_offsets),
             upper: Array::Owned(g.upper),
@@ -171,9 +212,46 @@ impl HnswIndex {
         self.params
     }
 
+    /// How the vectors are stored.
+    pub fn storage(&self) -> Precision {
+        self.vectors.precision()
+    }
+
+    /// The same graph with its vectors stored as `storage`: f16 halves them, sq8 (trained on
+    /// the index's own vectors, as FAISS's `IndexHNSWSQ` trains) quarters them. Only an f32
+    /// index converts (the graph was built from full vectors); asking for its own storage
+    /// returns it unchanged.
+    pub fn with_storage(mut self, storage: Precision) -> Result<HnswIndex> {
+        if storage == self.storage() {
+            return Ok(self);
+        }
+        let Vectors::F32(rows) = &self.vectors else {
+            return Err(Error::InvalidParams(format!(
+                "an HNSW index stored as {} cannot be converted to {}: build it again from f32 vectors",
+                self.storage().name(),
+                storage.name()
+            )));
+        };
+        let rows = rows.as_slice();
+        self.vectors = match storage {
+            Precision::F32 => unreachable!("equal storage returned above"),
+            Precision::F16 => {
+                let h: Vec<half::f16> = rows.iter().map(|&x| half::f16::from_f32(x)).collect();
+                Vectors::F16(Array::huge_copy(&h))
+            }
+            Precision::Sq8 => {
+                let sq = ScalarQuantizer::train(rows, self.dim)?;
+                let mut codes = Vec::with_capacity(rows.len());
+                sq.encode_into(rows, &mut codes);
+                Vectors::Sq8(sq, Array::huge_copy(&codes))
+            }
+        };
+        Ok(self)
+    }
+
     /// Bytes of vectors and links (what a search touches).
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.bytes().len()
+        self.vectors.bytes()
             + self.layer0.bytes().len()
             + self.upper_offsets.bytes().len()
             + self.upper.bytes().len()
@@ -184,7 +262,11 @@ impl HnswIndex {
             dim: self.dim,
             l2: self.metric == Metric::L2,
             m: self.params.m,
-            vectors: self.vectors.as_slice(),
+            vectors: match &self.vectors {
+                Vectors::F32(a) => graph::Stored::F32(a.as_slice()),
+                Vectors::F16(a) => graph::Stored::F16(a.as_slice()),
+                Vectors::Sq8(sq, a) => graph::Stored::Sq8(sq, a.as_slice()),
+            },
             layer0: self.layer0.as_slice(),
             upper_offsets: self.upper_offsets.as_slice(),
             upper: self.upper.as_slice(),

@@ -8,15 +8,22 @@ use trawl_store::{AtomicDir, ByteSource, Checked, Verify};
 use crate::array::{metric_code, metric_of, Array};
 use crate::{Error, Result};
 
-use super::{HnswIndex, HnswParams};
+use super::{HnswIndex, HnswParams, Vectors};
+use crate::sq::ScalarQuantizer;
+use crate::Precision;
 
 const VERSION: u32 = 1;
 const META: (&str, &[u8; 8]) = ("hnsw.meta", b"TRWLHNSM");
 const VECTORS: (&str, &[u8; 8]) = ("vectors.f32", b"TRWLHNSV");
+const VECTORS_F16: (&str, &[u8; 8]) = ("vectors.f16", b"TRWLHNSH");
+const VECTORS_SQ8: (&str, &[u8; 8]) = ("vectors.sq8", b"TRWLHNSQ");
+/// sq8 ranges: vmin then vdiff, `2 * dim` f32.
+const SQ_RANGES: (&str, &[u8; 8]) = ("sq8.ranges", b"TRWLHNSR");
 const LAYER0: (&str, &[u8; 8]) = ("layer0.u32", b"TRWLHNS0");
 const OFFSETS: (&str, &[u8; 8]) = ("upper_offsets.u32", b"TRWLHNSO");
 const UPPER: (&str, &[u8; 8]) = ("upper.u32", b"TRWLHNSU");
-/// The files of a saved HNSW index directory.
+/// The files of a saved HNSW index directory over f32 vectors (f16 storage has `vectors.f16`
+/// instead of `vectors.f32`; sq8 has `vectors.sq8` and `sq8.ranges`).
 pub const HNSW_FILES: [&str; 5] = [META.0, VECTORS.0, LAYER0.0, OFFSETS.0, UPPER.0];
 const META_LEN: usize = 56;
 
@@ -36,9 +43,18 @@ impl HnswIndex {
         meta.extend_from_slice(&self.params.seed.to_le_bytes());
         meta.extend_from_slice(&self.max_level.to_le_bytes());
         meta.push(metric_code(self.metric));
+        // Byte 45: the storage (0 f32, 1 f16, 2 sq8); files written before it existed hold 0.
+        meta.push(self.storage().code());
         meta.resize(META_LEN, 0);
         trawl_store::write_checked(&p.join(META.0), META.1, VERSION, &meta)?;
-        self.vectors.write(&p.join(VECTORS.0), VECTORS.1, VERSION)?;
+        match &self.vectors {
+            Vectors::F32(a) => a.write(&p.join(VECTORS.0), VECTORS.1, VERSION)?,
+            Vectors::F16(a) => a.write(&p.join(VECTORS_F16.0), VECTORS_F16.1, VERSION)?,
+            Vectors::Sq8(sq, a) => {
+                a.write(&p.join(VECTORS_SQ8.0), VECTORS_SQ8.1, VERSION)?;
+                Array::Owned(sq.to_values()).write(&p.join(SQ_RANGES.0), SQ_RANGES.1, VERSION)?;
+            }
+        }
         self.layer0.write(&p.join(LAYER0.0), LAYER0.1, VERSION)?;
         self.upper_offsets
             .write(&p.join(OFFSETS.0), OFFSETS.1, VERSION)?;
@@ -76,6 +92,8 @@ impl HnswIndex {
         let entry = u32_at(28);
         let max_level = u32_at(40);
         let metric = metric_of(b[44], &meta_path)?;
+        let storage = Precision::from_code(b[45])
+            .ok_or_else(|| corrupt(format!("unknown vector storage code {}", b[45])))?;
         params.check().map_err(|e| corrupt(e.to_string()))?;
         if dim == 0 || len == 0 || entry as usize >= len || max_level > 30 {
             return Err(corrupt(format!(
@@ -83,7 +101,31 @@ impl HnswIndex {
             )));
         }
         let m = params.m;
-        let vectors = Array::open(&dir.join(VECTORS.0), VECTORS.1, VERSION, len * dim)?;
+        let vectors = match storage {
+            Precision::F32 => {
+                let a: Array<f32> =
+                    Array::open(&dir.join(VECTORS.0), VECTORS.1, VERSION, len * dim)?;
+                Vectors::F32(Array::huge_copy(a.as_slice()))
+            }
+            Precision::F16 => {
+                let a: Array<half::f16> =
+                    Array::open(&dir.join(VECTORS_F16.0), VECTORS_F16.1, VERSION, len * dim)?;
+                Vectors::F16(Array::huge_copy(a.as_slice()))
+            }
+            Precision::Sq8 => {
+                let a: Array<u8> =
+                    Array::open(&dir.join(VECTORS_SQ8.0), VECTORS_SQ8.1, VERSION, len * dim)?;
+                let path = dir.join(SQ_RANGES.0);
+                let r: Array<f32> = Array::open(&path, SQ_RANGES.1, VERSION, 2 * dim)?;
+                let sq = ScalarQuantizer::from_values(r.as_slice(), dim).ok_or_else(|| {
+                    Error::Corrupt {
+                        path,
+                        reason: "sq8 ranges are not finite or negative".into(),
+                    }
+                })?;
+                Vectors::Sq8(sq, Array::huge_copy(a.as_slice()))
+            }
+        };
         let layer0 = Array::open(&dir.join(LAYER0.0), LAYER0.1, VERSION, len * (2 * m + 1))?;
         let upper_offsets: Array<u32> =
             Array::open(&dir.join(OFFSETS.0), OFFSETS.1, VERSION, len + 1)?;
@@ -118,7 +160,7 @@ impl HnswIndex {
             len,
             entry,
             max_level,
-            vectors: Array::huge_copy(vectors.as_slice()),
+            vectors,
             layer0: Array::huge_copy(layer0.as_slice()),
             upper_offsets,
             upper,

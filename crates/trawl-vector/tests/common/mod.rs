@@ -33,15 +33,7 @@ pub fn exact(docs: &[f32], dim: usize, queries: &[f32], k: usize) -> Vec<Vec<Hit
 
 /// Mean fraction of the exact top-k ids that the approximate lists contain.
 pub fn recall(exact: &[Vec<Hit>], approx: &[Vec<Hit>]) -> f64 {
-    let mut total = 0.0;
-    for (e, a) in exact.iter().zip(approx) {
-        let found = e
-            .iter()
-            .filter(|h| a.iter().any(|x| x.doc == h.doc))
-            .count();
-        total += found as f64 / e.len().max(1) as f64;
-    }
-    total / exact.len() as f64
+    trawl_vector::recall(exact, approx)
 }
 
 /// Real MiniLM embeddings of BEIR scifact, cached as .npy by `bench/ann_vectors.sh`
