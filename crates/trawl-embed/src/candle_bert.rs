@@ -59,11 +59,7 @@ impl CandleBert {
         // MPNet: one (1, heads, l, l) relative bias added to every layer's scores.
         let mask = match &self.w.relative_bias {
             Some(table) => {
-                let buckets = crate::relative::buckets_up_to(l);
-                let idx: Vec<u32> = (0..l)
-                    .flat_map(|i| (0..l).map(move |j| (l - 1 + j - i) as u32))
-                    .map(|r| buckets[r as usize] as u32)
-                    .collect();
+                let idx = crate::relative::relative_bucket_matrix(l);
                 let idx = Tensor::from_vec(idx, l * l, dev)?;
                 let bias = table
                     .index_select(&idx, 0)?

@@ -37,6 +37,9 @@ pub use dense::load_dense_tensors;
 pub use embeddings::Embeddings;
 pub use encoder::{Backend, Device, EncoderOptions, Progress, SentenceEncoder};
 pub use error::{Error, Result};
+pub use relative::{relative_bucket_matrix, relative_buckets_up_to};
 pub use resolve::resolve_model_dir;
 pub use tokenize::TextTokenizer;
-pub use weights::{float_f32, read_tensors, tensor_prefix, weights_path};
+pub use weights::{
+    float_f32, layer_names, read_tensors, tensor_prefix, weights_path, LayerNames, RELATIVE_BIAS,
+};

@@ -25,9 +25,19 @@ pub(crate) fn bucket(rel: i64) -> usize {
 }
 
 /// `out[(j - i) + len - 1]` = the bucket of relative distance `j - i`, for sequences up to `len`.
-pub(crate) fn buckets_up_to(len: usize) -> Vec<usize> {
+pub fn relative_buckets_up_to(len: usize) -> Vec<usize> {
     let len = len as i64;
     (-(len - 1)..len).map(bucket).collect()
+}
+
+/// The bucket of every (query `i`, key `j`) pair of a sequence of `len` tokens, row-major
+/// (`len * len`): the rows of the `(buckets, heads)` bias table a padded batch gathers.
+pub fn relative_bucket_matrix(len: usize) -> Vec<u32> {
+    let buckets = relative_buckets_up_to(len);
+    (0..len)
+        .flat_map(|i| (0..len).map(move |j| len - 1 + j - i))
+        .map(|r| buckets[r] as u32)
+        .collect()
 }
 
 #[cfg(test)]

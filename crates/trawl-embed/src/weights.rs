@@ -132,20 +132,26 @@ pub fn tensor_prefix(
         })
 }
 
-/// Where each family keeps a layer's tensors (relative to the layer's prefix).
-struct LayerNames {
-    layer: &'static str,
-    q: &'static str,
-    k: &'static str,
-    v: &'static str,
-    attn_out: &'static str,
-    ln1: &'static str,
-    inter: &'static str,
-    out: &'static str,
-    ln2: &'static str,
+/// Where each family keeps a layer's tensors (relative to the layer's prefix): the names of
+/// a layer's linear maps and LayerNorms, without `.weight`/`.bias`.
+pub struct LayerNames {
+    /// Prefix of layer `i` is `{layer}.{i}.`.
+    pub layer: &'static str,
+    pub q: &'static str,
+    pub k: &'static str,
+    pub v: &'static str,
+    pub attn_out: &'static str,
+    pub ln1: &'static str,
+    pub inter: &'static str,
+    pub out: &'static str,
+    pub ln2: &'static str,
 }
 
-fn layer_names(family: Family) -> LayerNames {
+/// MPNet's relative attention bias table, `(buckets, heads)`, shared by every layer.
+pub const RELATIVE_BIAS: &str = "encoder.relative_attention_bias.weight";
+
+/// The layer tensor names of `family`.
+pub fn layer_names(family: Family) -> LayerNames {
     match family {
         Family::Bert | Family::Roberta => LayerNames {
             layer: "encoder.layer",
@@ -277,7 +283,7 @@ pub(crate) fn load_weights_from(
     };
     let relative_bias = if cfg.relative_attention_num_buckets > 0 {
         Some(get(
-            "encoder.relative_attention_bias.weight",
+            RELATIVE_BIAS,
             &[cfg.relative_attention_num_buckets, cfg.num_attention_heads],
         )?)
     } else {

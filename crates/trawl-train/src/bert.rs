@@ -86,7 +86,8 @@ impl LayerNorm {
 struct Embeddings {
     word: Tensor,
     position: Tensor,
-    token_type: Tensor,
+    /// Absent for families without token types (MPNet).
+    token_type: Option<Tensor>,
     norm: LayerNorm,
     dropout: f64,
 }
@@ -104,9 +105,13 @@ struct Layer {
 
 /// BERT without the pooler (sentence embeddings pool the token states instead, so the pooler
 /// would get no gradient; its tensors are carried over unchanged when the model is saved).
+/// MPNet is the same encoder with positions past the padding index, no token types and one
+/// relative position bias table added to every layer's attention scores.
 pub struct Bert {
     cfg: BertConfig,
     embeddings: Embeddings,
+    /// MPNet's `(buckets, heads)` relative attention bias, shared by all layers.
+    relative_bias: Option<Tensor>,
     layers: Vec<Layer>,
 }
 
@@ -120,35 +125,41 @@ pub struct BertInput {
     pub attention_mask: Tensor,
 }
 
-/// The names of the tensors the encoder uses, relative to the model root (no `bert.` prefix).
+/// The names of the tensors the encoder uses, relative to the model root (no `bert.`/`mpnet.`
+/// prefix), as the family names them in its checkpoints.
 pub fn tensor_names(cfg: &BertConfig) -> Vec<String> {
-    let mut names: Vec<String> = [
-        "embeddings.word_embeddings.weight",
-        "embeddings.position_embeddings.weight",
-        "embeddings.token_type_embeddings.weight",
-        "embeddings.LayerNorm.weight",
-        "embeddings.LayerNorm.bias",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let mut names: Vec<String> = vec![
+        "embeddings.word_embeddings.weight".into(),
+        "embeddings.position_embeddings.weight".into(),
+    ];
+    if cfg.type_vocab_size > 0 {
+        names.push("embeddings.token_type_embeddings.weight".into());
+    }
+    names.push("embeddings.LayerNorm.weight".into());
+    names.push("embeddings.LayerNorm.bias".into());
+    if cfg.relative_attention_num_buckets > 0 {
+        names.push(trawl_embed::RELATIVE_BIAS.into());
+    }
     for i in 0..cfg.num_hidden_layers {
-        for part in [
-            "attention.self.query",
-            "attention.self.key",
-            "attention.self.value",
-            "attention.output.dense",
-            "attention.output.LayerNorm",
-            "intermediate.dense",
-            "output.dense",
-            "output.LayerNorm",
-        ] {
+        for part in layer_parts(cfg) {
             for p in ["weight", "bias"] {
-                names.push(format!("encoder.layer.{i}.{part}.{p}"));
+                names.push(format!("{}{part}.{p}", layer_prefix(cfg, i)));
             }
         }
     }
     names
+}
+
+/// The tensor-name prefix of layer `i` (`encoder.layer.{i}.`).
+pub fn layer_prefix(cfg: &BertConfig, i: usize) -> String {
+    format!("{}.{i}.", trawl_embed::layer_names(cfg.family).layer)
+}
+
+/// A layer's linear maps and LayerNorms in forward order: query, key, value, attention output,
+/// its LayerNorm, intermediate, output, output LayerNorm.
+pub fn layer_parts(cfg: &BertConfig) -> [&'static str; 8] {
+    let n = trawl_embed::layer_names(cfg.family);
+    [n.q, n.k, n.v, n.attn_out, n.ln1, n.inter, n.out, n.ln2]
 }
 
 impl Bert {
@@ -163,32 +174,42 @@ impl Bert {
                 (cfg.max_position_embeddings, h),
                 "position_embeddings.weight",
             )?,
-            token_type: e.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?,
+            token_type: if cfg.type_vocab_size > 0 {
+                Some(e.get((cfg.type_vocab_size, h), "token_type_embeddings.weight")?)
+            } else {
+                None
+            },
             norm: LayerNorm::load(h, eps, e.pp("LayerNorm"))?,
             dropout: cfg.hidden_dropout_prob,
         };
+        let relative_bias = if cfg.relative_attention_num_buckets > 0 {
+            Some(vb.get(
+                (cfg.relative_attention_num_buckets, cfg.num_attention_heads),
+                trawl_embed::RELATIVE_BIAS,
+            )?)
+        } else {
+            None
+        };
+        let inter = cfg.intermediate_size;
         let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
         for i in 0..cfg.num_hidden_layers {
-            let l = vb.pp(format!("encoder.layer.{i}"));
-            let a = l.pp("attention");
+            let l = vb.pp(layer_prefix(cfg, i).trim_end_matches('.'));
+            let [q, k, v, o, ln1, up, down, ln2] = layer_parts(cfg);
             layers.push(Layer {
-                query: candle_nn::linear(h, h, a.pp("self.query"))?,
-                key: candle_nn::linear(h, h, a.pp("self.key"))?,
-                value: candle_nn::linear(h, h, a.pp("self.value"))?,
-                attn_out: candle_nn::linear(h, h, a.pp("output.dense"))?,
-                attn_norm: LayerNorm::load(h, eps, a.pp("output.LayerNorm"))?,
-                intermediate: candle_nn::linear(
-                    h,
-                    cfg.intermediate_size,
-                    l.pp("intermediate.dense"),
-                )?,
-                output: candle_nn::linear(cfg.intermediate_size, h, l.pp("output.dense"))?,
-                out_norm: LayerNorm::load(h, eps, l.pp("output.LayerNorm"))?,
+                query: candle_nn::linear(h, h, l.pp(q))?,
+                key: candle_nn::linear(h, h, l.pp(k))?,
+                value: candle_nn::linear(h, h, l.pp(v))?,
+                attn_out: candle_nn::linear(h, h, l.pp(o))?,
+                attn_norm: LayerNorm::load(h, eps, l.pp(ln1))?,
+                intermediate: candle_nn::linear(h, inter, l.pp(up))?,
+                output: candle_nn::linear(inter, h, l.pp(down))?,
+                out_norm: LayerNorm::load(h, eps, l.pp(ln2))?,
             });
         }
         Ok(Self {
             cfg: cfg.clone(),
             embeddings,
+            relative_bias,
             layers,
         })
     }
@@ -206,17 +227,34 @@ impl Bert {
             .word
             .index_select(&input.input_ids.flatten_all()?, 0)?
             .reshape((b, t, h))?;
-        let types = emb
-            .token_type
-            .index_select(&input.token_type_ids.flatten_all()?, 0)?
-            .reshape((b, t, h))?;
-        let positions = emb.position.narrow(0, 0, t)?.unsqueeze(0)?;
-        let xs = words.add(&types)?.broadcast_add(&positions)?;
+        let positions = emb
+            .position
+            .narrow(0, self.cfg.position_offset, t)?
+            .unsqueeze(0)?;
+        let mut xs = words.broadcast_add(&positions)?;
+        if let Some(table) = &emb.token_type {
+            let types = table
+                .index_select(&input.token_type_ids.flatten_all()?, 0)?
+                .reshape((b, t, h))?;
+            xs = xs.add(&types)?;
+        }
         let xs = emb.norm.forward(&xs, mode)?;
         let mut xs = mode.dropout(&xs, emb.dropout)?;
         // Additive mask: 0 for tokens, a large negative for padding, shape (b, 1, 1, t).
-        let bias = ((input.attention_mask.ones_like()? - &input.attention_mask)? * -1e9)?
+        let mut bias = ((input.attention_mask.ones_like()? - &input.attention_mask)? * -1e9)?
             .reshape((b, 1, 1, t))?;
+        // MPNet: the relative position bias, (1, heads, t, t), the same in every layer.
+        if let Some(table) = &self.relative_bias {
+            let idx = trawl_embed::relative_bucket_matrix(t);
+            let idx = Tensor::from_vec(idx, t * t, table.device())?;
+            let heads = self.cfg.num_attention_heads;
+            let rel = table
+                .index_select(&idx, 0)?
+                .reshape((t, t, heads))?
+                .permute((2, 0, 1))?
+                .unsqueeze(0)?;
+            bias = bias.broadcast_add(&rel)?;
+        }
         for layer in &self.layers {
             xs = self.layer_forward(layer, &xs, &bias, mode)?;
         }

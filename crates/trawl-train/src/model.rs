@@ -1,5 +1,5 @@
 //! A trainable sentence-embedding model loaded from a sentence-transformers folder:
-//! tokenizer -> BERT -> pooling -> optional Dense projection -> optional L2 normalisation.
+//! tokenizer -> BERT or MPNet -> pooling -> optional Dense projection -> optional L2 normalisation.
 
 use std::path::{Path, PathBuf};
 
@@ -73,7 +73,7 @@ pub struct SentenceModel {
     pub(crate) base_vars: VarMap,
     pub(crate) head_vars: VarMap,
     pub(crate) head: Option<DenseHead>,
-    /// `bert.` when the file's tensors carry that prefix.
+    /// `bert.`, `mpnet.`, ... when the file's tensors carry that prefix.
     pub(crate) tensor_prefix: String,
     pub(crate) max_seq_len: usize,
     pub(crate) device: Device,
@@ -96,11 +96,13 @@ impl SentenceModel {
             ));
         }
         let tensors = trawl_embed::read_tensors(&weights_path).map_err(Error::ModelLookup)?;
-        let tensor_prefix = if tensors.contains_key("bert.embeddings.word_embeddings.weight") {
-            "bert.".to_string()
-        } else {
-            String::new()
-        };
+        let tensor_prefix = trawl_embed::tensor_prefix(
+            &tensors,
+            "embeddings.word_embeddings.weight",
+            &weights_path,
+        )
+        .map_err(Error::ModelLookup)?
+        .to_string();
         let base_vars = VarMap::new();
         {
             let mut data = base_vars.data().lock().expect("fresh VarMap lock");
@@ -140,7 +142,7 @@ impl SentenceModel {
         let max_seq_len = opts
             .max_seq_len
             .unwrap_or(folder.max_seq_length)
-            .min(cfg.max_position_embeddings);
+            .min(cfg.max_position_embeddings - cfg.position_offset);
         let tokenizer = TextTokenizer::load(dir, max_seq_len, folder.do_lower_case)
             .map_err(Error::ModelLookup)?;
         Ok(Self {

@@ -50,6 +50,42 @@ fn saved_tiny_model_keeps_names_and_reloads_identically() {
 }
 
 #[test]
+fn saved_mpnet_keeps_names_and_encodes_as_trained() {
+    // trawl-embed's tiny random MPNet (sentence-transformers wrote it; it loads it unchanged).
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../trawl-embed/tests/fixtures/tiny-mpnet");
+    let model = SentenceModel::load(&src, &LoadOptions::default()).unwrap();
+    perturb(&model);
+    let before = model.embed(TEXTS, 2).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("trained");
+    save_model(&model, &dest, false, &[]).unwrap();
+    // Every tensor of the source under its name, dtype and shape (relative bias included, no
+    // token types invented): the folder a sentence-transformers MPNet loads.
+    let names = header(&dest.join("model.safetensors"));
+    assert_eq!(header(&src.join("model.safetensors")), names);
+    assert!(names.contains_key("encoder.relative_attention_bias.weight"));
+    // Inference (trawl-embed's fused forward) on the saved folder = the trained model.
+    let enc = trawl_embed::SentenceEncoder::load(
+        dest.to_str().unwrap(),
+        &trawl_embed::EncoderOptions::default(),
+    )
+    .unwrap();
+    let got = enc.encode(TEXTS).unwrap();
+    for (i, want) in before.chunks(model.dim()).enumerate() {
+        let diff = got
+            .row(i)
+            .iter()
+            .zip(want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff <= 1e-5, "text {i}: max |diff| {diff:e}");
+    }
+    let original = SentenceModel::load(&src, &LoadOptions::default()).unwrap();
+    assert_ne!(original.embed(TEXTS, 2).unwrap(), before);
+}
+
+#[test]
 fn projection_head_is_saved_as_a_dense_module() {
     let src = tempfile::tempdir().unwrap();
     write_tiny_model(src.path(), 2).unwrap();

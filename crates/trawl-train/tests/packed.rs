@@ -106,18 +106,23 @@ fn tiny(pooling_cls: bool, projection: Option<usize>) -> (tempfile::TempDir, Sen
 fn packed_gradients_equal_the_graph_for_mean_and_cls_pooling_and_a_head() {
     for (cls, head) in [(false, None), (true, None), (false, Some(8))] {
         let (_dir, model) = tiny(cls, head);
-        for cfg in [
-            MnrlConfig::default(),
-            MnrlConfig::from_temperature(0.07, true).unwrap(),
-        ] {
-            let (want_loss, want) = graph_grads(&model, &cfg);
-            let (loss, got) = packed::batch_grads(&model, QUERIES, DOCS, &cfg, None, 1.0).unwrap();
-            assert!(
-                (loss - want_loss).abs() < 1e-5 * (1.0 + want_loss.abs()),
-                "loss {loss} vs {want_loss}"
-            );
-            compare(&got, &want, 1e-4);
-        }
+        packed_equals_graph(&model);
+    }
+}
+
+/// Loss and gradients of the packed path equal the candle graph's, for two loss settings.
+fn packed_equals_graph(model: &SentenceModel) {
+    for cfg in [
+        MnrlConfig::default(),
+        MnrlConfig::from_temperature(0.07, true).unwrap(),
+    ] {
+        let (want_loss, want) = graph_grads(model, &cfg);
+        let (loss, got) = packed::batch_grads(model, QUERIES, DOCS, &cfg, None, 1.0).unwrap();
+        assert!(
+            (loss - want_loss).abs() < 1e-5 * (1.0 + want_loss.abs()),
+            "loss {loss} vs {want_loss}"
+        );
+        compare(&got, &want, 1e-4);
     }
 }
 
@@ -172,10 +177,16 @@ fn packed_dropout_is_seeded_and_reaches_every_tensor() {
 #[test]
 fn packed_backward_with_dropout_matches_finite_differences() {
     let (_dir, model) = tiny(false, None);
+    finite_differences_with_dropout(&model);
+    // MPNet: the relative position bias gets the gradient of every layer's scores.
+    finite_differences_with_dropout(&tiny_mpnet().0);
+}
+
+fn finite_differences_with_dropout(model: &SentenceModel) {
     let cfg = MnrlConfig::default();
     let loss_and_grads = || {
         let mut rng = DropoutRng::for_step(9, 3);
-        packed::batch_grads(&model, QUERIES, DOCS, &cfg, Some(&mut rng), 1.0).unwrap()
+        packed::batch_grads(model, QUERIES, DOCS, &cfg, Some(&mut rng), 1.0).unwrap()
     };
     let (_, grads) = loss_and_grads();
     let mut worst = 0f64;
@@ -209,4 +220,63 @@ fn packed_backward_with_dropout_matches_finite_differences() {
         );
     }
     eprintln!("worst |analytic - numeric| / norm with dropout: {worst:e}");
+}
+
+/// The tiny random MPNet of trawl-embed's fixtures (relative position buckets, positions past
+/// the padding index, no token types), with sentence-transformers' embeddings of its texts.
+fn tiny_mpnet() -> (SentenceModel, Vec<String>, Vec<Vec<f32>>) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../trawl-embed/tests/fixtures/tiny-mpnet");
+    let model = SentenceModel::load(&dir, &LoadOptions::default()).unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("reference.json")).unwrap())
+            .unwrap();
+    let texts = r["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let vecs = r["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let row = row.as_array().unwrap();
+            row.iter().map(|x| x.as_f64().unwrap() as f32).collect()
+        })
+        .collect();
+    (model, texts, vecs)
+}
+
+#[test]
+fn mpnet_training_forwards_equal_sentence_transformers() {
+    let (model, texts, want) = tiny_mpnet();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    // Batches of 3 (the reference used 4): each text meets other neighbours and padding.
+    for chunk in (0..texts.len()).collect::<Vec<_>>().chunks(3) {
+        let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+        let graph = model.encode(&batch, &mut Mode::Train(None), false).unwrap();
+        let packed = packed::embed(&model, &batch).unwrap();
+        for (what, got) in [("candle graph", graph), ("packed", packed)] {
+            let got: Vec<Vec<f32>> = got.to_vec2().unwrap();
+            for (row, &i) in got.iter().zip(chunk) {
+                let diff = row
+                    .iter()
+                    .zip(&want[i])
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0f32, f32::max);
+                assert!(diff <= 1e-5, "{what}, text {i}: max |diff| {diff:e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn mpnet_packed_gradients_equal_the_graph() {
+    let (model, _, _) = tiny_mpnet();
+    let names: Vec<String> = model.base_vars().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&"encoder.relative_attention_bias.weight".to_string()));
+    assert!(!names.iter().any(|n| n.contains("token_type")));
+    packed_equals_graph(&model);
 }

@@ -119,7 +119,7 @@ impl FusedBert {
             .w
             .relative_bias
             .as_ref()
-            .map(|_| crate::relative::buckets_up_to(longest));
+            .map(|_| crate::relative::relative_buckets_up_to(longest));
         let mut qkv = vec![0f32; t * 3 * h];
         let mut ctx = vec![0f32; t * h];
         let mut tmp = vec![0f32; t * h];
@@ -176,7 +176,7 @@ impl FusedBert {
 
     /// Self-attention of every (sequence, head): softmax(Q K^T / sqrt(d) [+ relative bias]) V
     /// into `ctx`. `buckets` (MPNet): the bucket of each relative distance, see
-    /// [`crate::relative::buckets_up_to`].
+    /// [`crate::relative::relative_buckets_up_to`].
     fn attention(
         &self,
         qkv: &[f32],

@@ -5,10 +5,10 @@
 
 use trawl_kernels::rows::apply_mask;
 
-use super::attention::Shape;
+use super::attention::{RelativeBias, Shape};
 use super::layer::LayerSaved;
 use super::rows::{par_layer_norm, par_layer_norm_backward};
-use super::weights::{layer_prefix, BertWeights, Grads};
+use super::weights::{BertWeights, Grads};
 use crate::config::BertConfig;
 use crate::dropout::DropoutRng;
 use crate::modules::Pooling;
@@ -67,22 +67,34 @@ pub(crate) struct PackedBert<'a> {
     pub(super) cfg: &'a BertConfig,
     pub(super) w: BertWeights<'a>,
     pub(super) threads: usize,
+    /// MPNet: the bucket of every relative distance a sequence can have.
+    buckets: Vec<usize>,
 }
 
 impl<'a> PackedBert<'a> {
     pub fn new(cfg: &'a BertConfig, w: BertWeights<'a>) -> Self {
+        let buckets = if w.relative_bias.is_some() {
+            trawl_embed::relative_buckets_up_to(cfg.max_position_embeddings)
+        } else {
+            Vec::new()
+        };
         Self {
             cfg,
             w,
             threads: rayon::current_num_threads(),
+            buckets,
         }
     }
 
-    pub(super) fn shape<'b>(&self, batch: &'b PackedBatch) -> Shape<'b> {
+    pub(super) fn shape<'b>(&'b self, batch: &'b PackedBatch) -> Shape<'b> {
         Shape {
             starts: &batch.starts,
             heads: self.cfg.num_attention_heads,
             hidden: self.cfg.hidden_size,
+            bias: self.w.relative_bias.map(|table| RelativeBias {
+                table,
+                buckets: &self.buckets,
+            }),
         }
     }
 
@@ -101,18 +113,22 @@ impl<'a> PackedBert<'a> {
         let attn_drop = Dropout::new(c.attention_probs_dropout_prob, rng.is_some());
 
         let mut x = vec![0f32; t * h];
+        let offset = c.position_offset;
         for w in batch.starts.windows(2) {
             for (p, tok) in (w[0]..w[1]).enumerate() {
                 let row = &mut x[tok * h..(tok + 1) * h];
                 let wi = (batch.ids[tok] as usize).min(c.vocab_size - 1);
-                let ti = (batch.type_ids[tok] as usize).min(c.type_vocab_size - 1);
-                let (we, pe, te) = (
+                let (we, pe) = (
                     &self.w.word[wi * h..(wi + 1) * h],
-                    &self.w.position[p * h..(p + 1) * h],
-                    &self.w.token_type[ti * h..(ti + 1) * h],
+                    &self.w.position[(p + offset) * h..(p + offset + 1) * h],
                 );
                 for j in 0..h {
-                    row[j] = we[j] + pe[j] + te[j];
+                    row[j] = we[j] + pe[j];
+                }
+                if let Some(types) = self.w.token_type {
+                    let ti = (batch.type_ids[tok] as usize).min(c.type_vocab_size - 1);
+                    let te = &types[ti * h..(ti + 1) * h];
+                    row.iter_mut().zip(te).for_each(|(a, b)| *a += b);
                 }
             }
         }
@@ -164,6 +180,7 @@ impl<'a> PackedBert<'a> {
         let hidden_drop = Dropout::new(c.hidden_dropout_prob, true);
         let mut grads = Grads::default();
         let mut dx = unpool(dpooled, &batch.starts, h, pooling);
+        let mut drel = vec![0f32; self.w.relative_bias.map_or(0, <[f32]>::len)];
         for (i, (lw, ls)) in self.w.layers.iter().zip(saved.layers).enumerate().rev() {
             dx = self.layer_backward(
                 batch,
@@ -171,9 +188,14 @@ impl<'a> PackedBert<'a> {
                 ls,
                 dx,
                 hidden_drop.scale,
-                &layer_prefix(i),
+                &crate::bert::layer_prefix(c, i),
                 &mut grads,
+                &mut drel,
             );
+        }
+        if !drel.is_empty() {
+            let shape = [c.relative_attention_num_buckets, c.num_attention_heads];
+            grads.push(trawl_embed::RELATIVE_BIAS, drel, &shape);
         }
         // Embeddings: dropout after the LayerNorm, then the LayerNorm, then the three lookups.
         if !saved.emb_mask.is_empty() {
@@ -194,12 +216,18 @@ impl<'a> PackedBert<'a> {
         let mut dword = vec![0f32; c.vocab_size * h];
         let mut dpos = vec![0f32; c.max_position_embeddings * h];
         let mut dtype = vec![0f32; c.type_vocab_size * h];
+        let has_types = self.w.token_type.is_some();
         for w in batch.starts.windows(2) {
             for (p, tok) in (w[0]..w[1]).enumerate() {
                 let g = &de[tok * h..(tok + 1) * h];
                 let wi = (batch.ids[tok] as usize).min(c.vocab_size - 1);
-                let ti = (batch.type_ids[tok] as usize).min(c.type_vocab_size - 1);
-                for (dst, off) in [(&mut dword, wi), (&mut dpos, p), (&mut dtype, ti)] {
+                let pi = p + c.position_offset;
+                let mut rows = vec![(&mut dword, wi), (&mut dpos, pi)];
+                if has_types {
+                    let ti = (batch.type_ids[tok] as usize).min(c.type_vocab_size - 1);
+                    rows.push((&mut dtype, ti));
+                }
+                for (dst, off) in rows {
                     dst[off * h..(off + 1) * h]
                         .iter_mut()
                         .zip(g)
@@ -217,11 +245,13 @@ impl<'a> PackedBert<'a> {
             dpos,
             &[c.max_position_embeddings, h],
         );
-        grads.push(
-            "embeddings.token_type_embeddings.weight",
-            dtype,
-            &[c.type_vocab_size, h],
-        );
+        if has_types {
+            grads.push(
+                "embeddings.token_type_embeddings.weight",
+                dtype,
+                &[c.type_vocab_size, h],
+            );
+        }
         grads.push("embeddings.LayerNorm.weight", dg, &[h]);
         grads.push("embeddings.LayerNorm.bias", db, &[h]);
         grads

@@ -135,13 +135,15 @@ impl PackedBert<'_> {
         scale: f32,
         prefix: &str,
         grads: &mut Grads,
+        drel: &mut [f32],
     ) -> Vec<f32> {
         let c = self.cfg;
         let (h, inter, t) = (c.hidden_size, c.intermediate_size, batch.tokens());
         let th = self.threads;
         let shape = self.shape(batch);
-        let mut push = |name: &str, g: Vec<f32>, shape: &[usize]| {
-            grads.push(format!("{prefix}{name}"), g, shape)
+        let [q, k, v, o, ln1, up, down, ln2] = crate::bert::layer_parts(c);
+        let mut push = |part: &str, p: &str, g: Vec<f32>, shape: &[usize]| {
+            grads.push(format!("{prefix}{part}.{p}"), g, shape)
         };
 
         // Output LayerNorm (its input was dropout(out) + h1).
@@ -163,10 +165,10 @@ impl PackedBert<'_> {
         let dbias = column_sums(&dout_lin, h);
         let mut dact = vec![0f32; t * inter];
         linear::grad_input(&mut dact, &dout_lin, lw.out_w, (t, h, inter), false, th);
-        push("output.dense.weight", dw, &[h, inter]);
-        push("output.dense.bias", dbias, &[h]);
-        push("output.LayerNorm.weight", dg2, &[h]);
-        push("output.LayerNorm.bias", db2, &[h]);
+        push(down, "weight", dw, &[h, inter]);
+        push(down, "bias", dbias, &[h]);
+        push(ln2, "weight", dg2, &[h]);
+        push(ln2, "bias", db2, &[h]);
         drop(dout_lin);
 
         // GELU and the intermediate projection; dh1 also has the residual path.
@@ -178,8 +180,8 @@ impl PackedBert<'_> {
         linear::grad_weight(&mut dw, &dact, &s.h1, (t, inter, h), th);
         let dbias = column_sums(&dact, inter);
         linear::grad_input(&mut dh1, &dact, lw.inter_w, (t, inter, h), true, th);
-        push("intermediate.dense.weight", dw, &[inter, h]);
-        push("intermediate.dense.bias", dbias, &[inter]);
+        push(up, "weight", dw, &[inter, h]);
+        push(up, "bias", dbias, &[inter]);
         drop(dact);
 
         // Attention output LayerNorm (input dropout(attn) + layer input).
@@ -201,10 +203,10 @@ impl PackedBert<'_> {
         let dbias = column_sums(&dattn, h);
         let mut dctx = vec![0f32; t * h];
         linear::grad_input(&mut dctx, &dattn, lw.attn_out_w, (t, h, h), false, th);
-        push("attention.output.dense.weight", dw, &[h, h]);
-        push("attention.output.dense.bias", dbias, &[h]);
-        push("attention.output.LayerNorm.weight", dg1, &[h]);
-        push("attention.output.LayerNorm.bias", db1, &[h]);
+        push(o, "weight", dw, &[h, h]);
+        push(o, "bias", dbias, &[h]);
+        push(ln1, "weight", dg1, &[h]);
+        push(ln1, "bias", db1, &[h]);
         drop(dattn);
 
         // Attention, then the stacked q/k/v projection.
@@ -218,23 +220,21 @@ impl PackedBert<'_> {
             attn_scale,
             &dctx,
             &mut dqkv,
+            drel,
         );
         drop(dctx);
         let mut dw = vec![0f32; 3 * h * h];
         linear::grad_weight(&mut dw, &dqkv, &s.input, (t, 3 * h, h), th);
         let dbias = column_sums(&dqkv, 3 * h);
         linear::grad_input(&mut dinput, &dqkv, &lw.qkv_w, (t, 3 * h, h), true, th);
-        for (k, part) in ["query", "key", "value"].iter().enumerate() {
+        for (i, part) in [q, k, v].into_iter().enumerate() {
             push(
-                &format!("attention.self.{part}.weight"),
-                dw[k * h * h..(k + 1) * h * h].to_vec(),
+                part,
+                "weight",
+                dw[i * h * h..(i + 1) * h * h].to_vec(),
                 &[h, h],
             );
-            push(
-                &format!("attention.self.{part}.bias"),
-                dbias[k * h..(k + 1) * h].to_vec(),
-                &[h],
-            );
+            push(part, "bias", dbias[i * h..(i + 1) * h].to_vec(), &[h]);
         }
         dinput
     }

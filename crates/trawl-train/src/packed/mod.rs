@@ -1,4 +1,6 @@
-//! The CPU training path: a hand-written forward and backward pass of the BERT encoder over
+//! The CPU training path: a hand-written forward and backward pass of the BERT encoder (and
+//! MPNet's: positions past the padding index, no token types, a relative position bias shared by
+//! the layers, whose gradient sums over them) over
 //! packed sequences (no padding), with gemm for the dense layers and fused row kernels for the
 //! rest, buffers owned by the step instead of a tensor graph. The pooling output is handed to
 //! candle for the head, normalisation and loss (small tensors), whose gradient then flows back
@@ -29,6 +31,21 @@ use crate::Result;
 /// Whether `model` can train on this path (f32 on the CPU).
 pub fn supports(model: &SentenceModel) -> bool {
     model.device().is_cpu() && model.dtype == DType::F32
+}
+
+/// Embeddings `(texts, dim)` from this path's forward pass (no dropout), through the model's
+/// head and normalisation: what training computes, for comparing with inference.
+pub fn embed(model: &SentenceModel, texts: &[&str]) -> Result<Tensor> {
+    let batch = model.tokenize_packed(texts)?;
+    let vars = model.base_vars();
+    let view = weights::WeightView::new(&vars)?;
+    let bert = encoder::PackedBert::new(
+        model.config(),
+        weights::BertWeights::new(&view, model.config()),
+    );
+    let (pooled, _) = bert.forward(&batch, model.pooling, None);
+    let h = model.config().hidden_size;
+    model.finish(&Tensor::from_vec(pooled, (texts.len(), h), &Device::Cpu)?)
 }
 
 /// The loss of one batch (times `loss_scale`) and the gradient of every trainable base and

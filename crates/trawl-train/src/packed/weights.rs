@@ -86,51 +86,53 @@ pub(crate) struct LayerWeights<'a> {
 pub(crate) struct BertWeights<'a> {
     pub word: &'a [f32],
     pub position: &'a [f32],
-    pub token_type: &'a [f32],
+    /// Absent for families without token types (MPNet).
+    pub token_type: Option<&'a [f32]>,
+    /// MPNet's `(buckets, heads)` relative attention bias, shared by every layer.
+    pub relative_bias: Option<&'a [f32]>,
     pub emb_ln_g: &'a [f32],
     pub emb_ln_b: &'a [f32],
     pub layers: Vec<LayerWeights<'a>>,
 }
 
-pub(crate) fn layer_prefix(i: usize) -> String {
-    format!("encoder.layer.{i}.")
-}
-
 impl<'a> BertWeights<'a> {
     pub fn new(view: &'a WeightView<'a>, cfg: &BertConfig) -> Self {
+        let [q, k, v, o, ln1, up, down, ln2] = crate::bert::layer_parts(cfg);
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
-                let p = layer_prefix(i);
-                let g = |s: &str| view.get(&format!("{p}{s}"));
-                let parts = ["query", "key", "value"];
-                let qkv_w = parts
+                let p = crate::bert::layer_prefix(cfg, i);
+                let g = |part: &str, s: &str| view.get(&format!("{p}{part}.{s}"));
+                let qkv_w = [q, k, v]
                     .iter()
-                    .flat_map(|n| g(&format!("attention.self.{n}.weight")).iter().copied())
+                    .flat_map(|n| g(n, "weight").iter().copied())
                     .collect();
-                let qkv_b = parts
+                let qkv_b = [q, k, v]
                     .iter()
-                    .flat_map(|n| g(&format!("attention.self.{n}.bias")).iter().copied())
+                    .flat_map(|n| g(n, "bias").iter().copied())
                     .collect();
                 LayerWeights {
                     qkv_w,
                     qkv_b,
-                    attn_out_w: g("attention.output.dense.weight"),
-                    attn_out_b: g("attention.output.dense.bias"),
-                    ln1_g: g("attention.output.LayerNorm.weight"),
-                    ln1_b: g("attention.output.LayerNorm.bias"),
-                    inter_w: g("intermediate.dense.weight"),
-                    inter_b: g("intermediate.dense.bias"),
-                    out_w: g("output.dense.weight"),
-                    out_b: g("output.dense.bias"),
-                    ln2_g: g("output.LayerNorm.weight"),
-                    ln2_b: g("output.LayerNorm.bias"),
+                    attn_out_w: g(o, "weight"),
+                    attn_out_b: g(o, "bias"),
+                    ln1_g: g(ln1, "weight"),
+                    ln1_b: g(ln1, "bias"),
+                    inter_w: g(up, "weight"),
+                    inter_b: g(up, "bias"),
+                    out_w: g(down, "weight"),
+                    out_b: g(down, "bias"),
+                    ln2_g: g(ln2, "weight"),
+                    ln2_b: g(ln2, "bias"),
                 }
             })
             .collect();
         Self {
             word: view.get("embeddings.word_embeddings.weight"),
             position: view.get("embeddings.position_embeddings.weight"),
-            token_type: view.get("embeddings.token_type_embeddings.weight"),
+            token_type: (cfg.type_vocab_size > 0)
+                .then(|| view.get("embeddings.token_type_embeddings.weight")),
+            relative_bias: (cfg.relative_attention_num_buckets > 0)
+                .then(|| view.get(trawl_embed::RELATIVE_BIAS)),
             emb_ln_g: view.get("embeddings.LayerNorm.weight"),
             emb_ln_b: view.get("embeddings.LayerNorm.bias"),
             layers,
