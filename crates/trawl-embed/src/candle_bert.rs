@@ -91,13 +91,26 @@ impl CandleBert {
             .to_device(&Device::Cpu)?
             .flatten_all()?
             .to_vec1()?;
-        let mut packed = Vec::with_capacity(seqs.iter().map(Vec::len).sum::<usize>() * h);
-        let mut starts = Vec::with_capacity(b + 1);
-        for (i, s) in seqs.iter().enumerate() {
-            starts.push(packed.len() / h);
-            packed.extend_from_slice(&all[i * l * h..(i * l + s.len()) * h]);
-        }
-        starts.push(packed.len() / h);
-        Ok((packed, starts))
+        Ok(pack(&all, seqs, l, h, |_| 0))
     }
+}
+
+/// The real tokens' rows of a padded `(batch, l, h)` output, packed as the fused forwards give
+/// them, with each sequence's start row; sequence `i`'s first token is in column `first(i)`.
+pub(crate) fn pack(
+    all: &[f32],
+    seqs: &[Vec<u32>],
+    l: usize,
+    h: usize,
+    first: impl Fn(usize) -> usize,
+) -> (Vec<f32>, Vec<usize>) {
+    let mut packed = Vec::with_capacity(seqs.iter().map(Vec::len).sum::<usize>() * h);
+    let mut starts = Vec::with_capacity(seqs.len() + 1);
+    for (i, s) in seqs.iter().enumerate() {
+        starts.push(packed.len() / h);
+        let row0 = i * l + first(i);
+        packed.extend_from_slice(&all[row0 * h..(row0 + s.len()) * h]);
+    }
+    starts.push(packed.len() / h);
+    (packed, starts)
 }

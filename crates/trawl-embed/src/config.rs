@@ -19,6 +19,8 @@ pub enum Pooling {
     Max,
     /// Sum divided by sqrt(number of tokens).
     MeanSqrtLen,
+    /// The last real token (decoders such as Qwen3-Embedding), wherever padding was put.
+    LastToken,
 }
 
 /// The encoder families that share one post-LayerNorm transformer forward (they differ in
@@ -31,10 +33,14 @@ pub enum Family {
     DistilBert,
     /// MPNet: RoBERTa's positions, no token types, a relative position bias in attention.
     MPNet,
+    /// Qwen3 decoder as an embedder (Qwen3-Embedding): pre-RMSNorm, RoPE, grouped-query causal
+    /// attention with per-head q/k RMSNorm, SwiGLU MLP; its own forward ([`crate::qwen3`]).
+    Qwen3,
 }
 
 /// The `model_type`s trawl runs, for error messages.
-pub const SUPPORTED_MODEL_TYPES: &str = "bert, roberta, xlm-roberta, distilbert, mpnet";
+pub const SUPPORTED_MODEL_TYPES: &str =
+    "bert, roberta, xlm-roberta, camembert, distilbert, mpnet, qwen3";
 
 impl Family {
     fn from_model_type(t: &str) -> Option<Family> {
@@ -43,6 +49,7 @@ impl Family {
             "roberta" | "xlm-roberta" | "camembert" => Some(Family::Roberta),
             "distilbert" => Some(Family::DistilBert),
             "mpnet" => Some(Family::MPNet),
+            "qwen3" => Some(Family::Qwen3),
             _ => None,
         }
     }
@@ -69,6 +76,22 @@ pub struct BertConfig {
     /// Dropout rates (used by training only).
     pub hidden_dropout_prob: f64,
     pub attention_probs_dropout_prob: f64,
+    /// Decoder (Qwen3) settings; None for the BERT-style encoders.
+    pub decoder: Option<DecoderConfig>,
+}
+
+/// What a Qwen3 decoder adds to [`BertConfig`] (whose `layer_norm_eps` then holds the RMSNorm
+/// epsilon and `num_attention_heads` the query heads).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecoderConfig {
+    /// Key/value heads of grouped-query attention (each serves `heads / kv_heads` query heads).
+    pub num_key_value_heads: usize,
+    /// Width of one attention head (config `head_dim`, else hidden_size / heads).
+    pub head_dim: usize,
+    /// RoPE base frequency (`rope_theta`, or transformers 5's `rope_parameters.rope_theta`).
+    pub rope_theta: f64,
+    /// Linear layers of attention carry biases (`attention_bias`).
+    pub attention_bias: bool,
 }
 
 /// Activation after a Dense projection.
@@ -130,6 +153,9 @@ pub struct ModelConfig {
     pub normalize: bool,
     pub query_prefix: String,
     pub document_prefix: String,
+    /// The prompt of config_sentence_transformers.json's `default_prompt_name` (empty if none):
+    /// what sentence-transformers puts before texts encoded without a named prompt.
+    pub default_prompt: String,
 }
 
 fn read_json(path: &Path) -> Result<Value> {
@@ -190,6 +216,11 @@ impl ModelConfig {
                 model_type: model_type.to_string(),
             });
         };
+        if family == Family::Qwen3 {
+            let bert = qwen3_config(&cfg, &config_path)?;
+            check_pad_token(dir)?;
+            return ModelConfig::read_modules_and_prompts(dir, bert);
+        }
         let act_key = if family == Family::DistilBert {
             "activation"
         } else {
@@ -266,7 +297,7 @@ impl ModelConfig {
                 Family::Roberta => pad + 1,
                 // MPNet's embeddings hard-code padding index 1.
                 Family::MPNet => 2,
-                Family::Bert | Family::DistilBert => 0,
+                Family::Bert | Family::DistilBert | Family::Qwen3 => 0,
             },
             relative_attention_num_buckets: if family == Family::MPNet {
                 cfg.get("relative_attention_num_buckets")
@@ -275,6 +306,7 @@ impl ModelConfig {
             } else {
                 0
             },
+            decoder: None,
         };
         if bert.max_position_embeddings <= bert.position_offset {
             return Err(Error::BadConfig {
@@ -308,7 +340,12 @@ impl ModelConfig {
                 ),
             });
         }
+        ModelConfig::read_modules_and_prompts(dir, bert)
+    }
 
+    /// The sentence-transformers files around the Hugging Face config: sequence length,
+    /// lowercasing, modules and prompts.
+    fn read_modules_and_prompts(dir: &Path, bert: BertConfig) -> Result<ModelConfig> {
         let sbert = read_optional_json(&dir.join("sentence_bert_config.json"))?;
         // sentence_bert_config.json's max_seq_length; folders written by sentence-transformers 6
         // keep it as tokenizer_config.json's model_max_length instead.
@@ -333,18 +370,33 @@ impl ModelConfig {
         let (pooling, dense, normalize) = read_modules(dir)?;
         let name = dir.to_string_lossy().to_lowercase();
         let (mut query_prefix, mut document_prefix) = known_prefixes(&name);
+        let mut default_prompt = String::new();
         if let Some(st) = read_optional_json(&dir.join("config_sentence_transformers.json"))? {
-            if let Some(prompts) = st.get("prompts").and_then(Value::as_object) {
-                if let Some(q) = prompts.get("query").and_then(Value::as_str) {
-                    query_prefix = q.to_string();
-                }
-                if let Some(d) = prompts
-                    .get("document")
-                    .or_else(|| prompts.get("passage"))
-                    .and_then(Value::as_str)
-                {
-                    document_prefix = d.to_string();
-                }
+            let prompts = read_prompts(&st, &dir.join("config_sentence_transformers.json"))?;
+            // As SentenceTransformer.encode_query / encode_document choose: the `query` prompt,
+            // the first of `document`, `passage`, `corpus`; without one, the default prompt
+            // (`default_prompt_name`), which plain `encode` also applies.
+            if let Some(name) = st.get("default_prompt_name").and_then(Value::as_str) {
+                default_prompt = prompts.get(name).cloned().ok_or_else(|| Error::BadConfig {
+                    path: dir.join("config_sentence_transformers.json"),
+                    message: format!(
+                        "default_prompt_name `{name}` is not one of the `prompts` ({})",
+                        prompts.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                })?;
+            }
+            if let Some(q) = prompts.get("query") {
+                query_prefix = q.clone();
+            } else if !default_prompt.is_empty() {
+                query_prefix = default_prompt.clone();
+            }
+            if let Some(d) = ["document", "passage", "corpus"]
+                .iter()
+                .find_map(|k| prompts.get(*k))
+            {
+                document_prefix = d.clone();
+            } else if !default_prompt.is_empty() {
+                document_prefix = default_prompt.clone();
             }
         }
         Ok(ModelConfig {
@@ -357,8 +409,34 @@ impl ModelConfig {
             normalize,
             query_prefix,
             document_prefix,
+            default_prompt,
         })
     }
+}
+
+/// config_sentence_transformers.json's `prompts` (name -> text put before the input).
+fn read_prompts(st: &Value, path: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(prompts) = st.get("prompts") else {
+        return Ok(out);
+    };
+    let bad = || Error::BadConfig {
+        path: path.to_path_buf(),
+        message: "`prompts` must map prompt names to strings".into(),
+    };
+    if prompts.is_null() {
+        return Ok(out);
+    }
+    for (k, v) in prompts.as_object().ok_or_else(bad)? {
+        // A null prompt is an empty one (as sentence-transformers reads it).
+        let text = if v.is_null() {
+            ""
+        } else {
+            v.as_str().ok_or_else(bad)?
+        };
+        out.insert(k.clone(), text.to_string());
+    }
+    Ok(out)
 }
 
 /// Prefixes the model cards of well-known families ask for.
@@ -450,6 +528,7 @@ fn read_pooling(path: &Path) -> Result<Pooling> {
             "cls" => Ok(Pooling::Cls),
             "max" => Ok(Pooling::Max),
             "mean_sqrt_len_tokens" => Ok(Pooling::MeanSqrtLen),
+            "lasttoken" => Ok(Pooling::LastToken),
             other => Err(Error::BadConfig {
                 path: path.to_path_buf(),
                 message: format!("unsupported pooling_mode `{other}`"),
@@ -462,13 +541,14 @@ fn read_pooling(path: &Path) -> Result<Pooling> {
         ("pooling_mode_cls_token", Pooling::Cls),
         ("pooling_mode_max_tokens", Pooling::Max),
         ("pooling_mode_mean_sqrt_len_tokens", Pooling::MeanSqrtLen),
+        ("pooling_mode_lasttoken", Pooling::LastToken),
     ];
     let on: Vec<Pooling> = modes
         .iter()
         .filter(|(k, _)| flag(k))
         .map(|(_, p)| *p)
         .collect();
-    for k in ["pooling_mode_weightedmean_tokens", "pooling_mode_lasttoken"] {
+    for k in ["pooling_mode_weightedmean_tokens"] {
         if flag(k) {
             return Err(Error::BadConfig {
                 path: path.to_path_buf(),
@@ -487,4 +567,139 @@ fn read_pooling(path: &Path) -> Result<Pooling> {
             message: "several pooling modes at once (concatenated) are not supported".into(),
         }),
     }
+}
+
+/// config.json of a Qwen3 model (Qwen3Model / Qwen3ForCausalLM; Qwen3-Embedding) as a
+/// [`BertConfig`] with its [`DecoderConfig`]. Accepts the keys of transformers 4 (`rope_theta`,
+/// `rms_norm_eps`) and of transformers 5 (`rope_parameters`, `norm_eps`), and refuses what the
+/// forward pass does not implement (RoPE scaling, sliding-window layers, another activation).
+fn qwen3_config(cfg: &Value, path: &Path) -> Result<BertConfig> {
+    let bad = |message: String| Error::BadConfig {
+        path: path.to_path_buf(),
+        message,
+    };
+    if let Some(act) = cfg.get("hidden_act").and_then(Value::as_str) {
+        if act != "silu" {
+            return Err(bad(format!(
+                "hidden_act `{act}` is not supported for qwen3 (expected \"silu\")"
+            )));
+        }
+    }
+    // transformers 5 keeps RoPE settings in `rope_parameters`; older configs in `rope_theta`
+    // and `rope_scaling`.
+    let rope = cfg
+        .get("rope_parameters")
+        .filter(|v| !v.is_null())
+        .or_else(|| cfg.get("rope_scaling").filter(|v| !v.is_null()));
+    if let Some(rope) = rope {
+        let kind = rope
+            .get("rope_type")
+            .or_else(|| rope.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("default");
+        if kind != "default" {
+            return Err(bad(format!(
+                "RoPE scaling `{kind}` is not supported (only the default rotary embedding)"
+            )));
+        }
+    }
+    let rope_theta = rope
+        .and_then(|r| r.get("rope_theta"))
+        .and_then(Value::as_f64)
+        .or_else(|| cfg.get("rope_theta").and_then(Value::as_f64))
+        .unwrap_or(10_000.0);
+    if cfg.get("use_sliding_window").and_then(Value::as_bool) == Some(true) {
+        return Err(bad(
+            "use_sliding_window is true: sliding-window attention is not supported".into(),
+        ));
+    }
+    if let Some(types) = cfg.get("layer_types").and_then(Value::as_array) {
+        if let Some(t) = types.iter().find(|t| t.as_str() != Some("full_attention")) {
+            return Err(bad(format!(
+                "layer type {t} is not supported (only \"full_attention\")"
+            )));
+        }
+    }
+    let heads = usize_field(cfg, "num_attention_heads", path)?;
+    let hidden = usize_field(cfg, "hidden_size", path)?;
+    let kv_heads = cfg
+        .get("num_key_value_heads")
+        .and_then(Value::as_u64)
+        .map_or(heads, |x| x as usize);
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+        return Err(bad(format!(
+            "num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+        )));
+    }
+    let head_dim = match cfg.get("head_dim").and_then(Value::as_u64) {
+        Some(d) => d as usize,
+        None if hidden.is_multiple_of(heads) => hidden / heads,
+        None => {
+            return Err(bad(format!(
+                "no head_dim, and hidden_size {hidden} is not a multiple of num_attention_heads {heads}"
+            )))
+        }
+    };
+    if head_dim == 0 || !head_dim.is_multiple_of(2) {
+        return Err(bad(format!(
+            "head_dim {head_dim} must be even (rotary embeddings rotate pairs)"
+        )));
+    }
+    let model_type = cfg
+        .get("model_type")
+        .and_then(Value::as_str)
+        .unwrap_or("qwen3");
+    Ok(BertConfig {
+        model_type: model_type.to_string(),
+        family: Family::Qwen3,
+        position_offset: 0,
+        relative_attention_num_buckets: 0,
+        vocab_size: usize_field(cfg, "vocab_size", path)?,
+        hidden_size: hidden,
+        num_hidden_layers: usize_field(cfg, "num_hidden_layers", path)?,
+        num_attention_heads: heads,
+        intermediate_size: usize_field(cfg, "intermediate_size", path)?,
+        max_position_embeddings: usize_field(cfg, "max_position_embeddings", path)?,
+        type_vocab_size: 0,
+        layer_norm_eps: f64_field(cfg, &["rms_norm_eps", "norm_eps"]).unwrap_or(1e-6),
+        hidden_dropout_prob: 0.0,
+        attention_probs_dropout_prob: f64_field(cfg, &["attention_dropout"]).unwrap_or(0.0),
+        decoder: Some(DecoderConfig {
+            num_key_value_heads: kv_heads,
+            head_dim,
+            rope_theta,
+            attention_bias: cfg
+                .get("attention_bias")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        }),
+    })
+}
+
+/// Refuses a decoder folder whose tokenizer names no pad token: sentence-transformers cannot pad
+/// a batch with it (transformers: "Asking to pad but the tokenizer does not have a padding
+/// token"), which is the usual sign of a base language model's tokenizer rather than an
+/// embedding model's. Looked up where transformers looks: tokenizer_config.json,
+/// special_tokens_map.json, tokenizer.json's padding.
+fn check_pad_token(dir: &Path) -> Result<()> {
+    let named = |v: Option<Value>, key: &str| {
+        v.as_ref().and_then(|v| v.get(key)).is_some_and(|p| {
+            p.as_str().is_some_and(|s| !s.is_empty())
+                || p.get("content").and_then(Value::as_str).is_some()
+        })
+    };
+    let config = read_optional_json(&dir.join("tokenizer_config.json"))?;
+    let special = read_optional_json(&dir.join("special_tokens_map.json"))?;
+    let tokenizer = read_optional_json(&dir.join("tokenizer.json"))?;
+    let padding = tokenizer
+        .as_ref()
+        .and_then(|t| t.get("padding"))
+        .is_some_and(|p| p.get("pad_token").is_some());
+    if named(config, "pad_token") || named(special, "pad_token") || padding {
+        return Ok(());
+    }
+    Err(Error::BadConfig {
+        path: dir.join("tokenizer_config.json"),
+        message: "the tokenizer has no pad token, so a batch of texts cannot be padded (as sentence-transformers pads it); set \"pad_token\" in tokenizer_config.json (Qwen3-Embedding uses \"<|endoftext|>\")".into(),
+    })
 }

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::candle_bert::CandleBert;
-use crate::config::{ModelConfig, Pooling};
+use crate::config::{Family, ModelConfig, Pooling};
 use crate::dense::Dense;
 use crate::fused::FusedBert;
+use crate::qwen3::{Qwen3Candle, Qwen3Fused};
 use crate::tokenize::TextTokenizer;
-use crate::weights::{load_weights, weights_path};
+use crate::weights::{load_weights_from, read_tensors, weights_path};
 use crate::{pooling, Embeddings, Error, Result};
 
 /// Where inference runs.
@@ -68,6 +69,8 @@ impl Default for EncoderOptions {
 enum Engine {
     Fused(FusedBert),
     Candle(CandleBert),
+    Qwen3Fused(Qwen3Fused),
+    Qwen3Candle(Qwen3Candle),
 }
 
 /// A loaded sentence-embedding model.
@@ -115,7 +118,8 @@ impl SentenceEncoder {
             Device::Cpu => None,
             Device::Cuda(ordinal) => Some(cuda_device(ordinal)?),
         };
-        let weights = load_weights(&weights_path(&dir)?, &cfg.bert)?;
+        let path = weights_path(&dir)?;
+        let tensors = read_tensors(&path)?;
         let mut dense = Vec::with_capacity(cfg.dense.len());
         let mut width = cfg.bert.hidden_size;
         for m in &cfg.dense {
@@ -132,22 +136,32 @@ impl SentenceEncoder {
             width = d.out_features();
             dense.push(d);
         }
-        let engine = match (opts.backend, candle_device) {
-            (Backend::Fused, Some(_)) => {
-                return Err(Error::InvalidOption(
-                    "the fused backend runs on CPU only".into(),
-                ))
+        if let (Backend::Fused, Some(_)) = (opts.backend, &candle_device) {
+            return Err(Error::InvalidOption(
+                "the fused backend runs on CPU only".into(),
+            ));
+        }
+        let fused =
+            matches!(opts.backend, Backend::Auto | Backend::Fused) && candle_device.is_none();
+        let device = candle_device.unwrap_or(candle_core::Device::Cpu);
+        let to_vecs = |t: candle_core::Tensor| Ok(t.flatten_all()?.to_vec1::<f32>()?);
+        let engine = if cfg.bert.family == Family::Qwen3 {
+            let weights = crate::qwen3::load_weights(&tensors, &path, &cfg.bert)?;
+            if fused {
+                Engine::Qwen3Fused(Qwen3Fused::new(cfg.bert.clone(), weights.try_map(to_vecs)?))
+            } else {
+                let left = crate::qwen3::pads_left(&dir);
+                Engine::Qwen3Candle(Qwen3Candle::new(cfg.bert.clone(), weights, device, left)?)
             }
-            (Backend::Auto | Backend::Fused, None) => {
-                let w = weights.try_map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?))?;
-                Engine::Fused(FusedBert::new(cfg.bert.clone(), w))
+        } else {
+            let weights = load_weights_from(&tensors, &path, &cfg.bert)?;
+            if fused {
+                Engine::Fused(FusedBert::new(cfg.bert.clone(), weights.try_map(to_vecs)?))
+            } else {
+                Engine::Candle(CandleBert::new(cfg.bert.clone(), weights, device)?)
             }
-            (_, dev) => Engine::Candle(CandleBert::new(
-                cfg.bert.clone(),
-                weights,
-                dev.unwrap_or(candle_core::Device::Cpu),
-            )?),
         };
+        drop(tensors);
         Ok(SentenceEncoder {
             name: model_name(name_or_path, &dir),
             normalize: opts.normalize.unwrap_or(cfg.normalize),
@@ -227,9 +241,10 @@ impl SentenceEncoder {
     ) -> Result<Embeddings> {
         self.encode_with_prefix(texts, &self.query_prefix, Some(progress))
     }
-    /// Embeds texts as they are (no prefix).
+    /// Embeds texts without a query or document prefix (as sentence-transformers' `encode`
+    /// without a prompt: only the folder's default prompt, if `default_prompt_name` names one).
     pub fn encode(&self, texts: &[&str]) -> Result<Embeddings> {
-        self.encode_with_prefix(texts, "", None)
+        self.encode_with_prefix(texts, &self.cfg.default_prompt, None)
     }
 
     fn encode_with_prefix(
@@ -256,6 +271,8 @@ impl SentenceEncoder {
             let (hidden, starts) = match &self.engine {
                 Engine::Fused(m) => m.forward(&seqs, inner_threads),
                 Engine::Candle(m) => m.forward(&seqs)?,
+                Engine::Qwen3Fused(m) => m.forward(&seqs, inner_threads),
+                Engine::Qwen3Candle(m) => m.forward(&seqs)?,
             };
             let mut out = vec![0f32; seqs.len() * h];
             pooling::pool(&hidden, &starts, h, self.cfg.pooling, &mut out);
@@ -274,11 +291,15 @@ impl SentenceEncoder {
         // Many batches on the fused path: one batch per core, each single-threaded (no
         // synchronisation inside a batch). Few batches or candle: batches in turn, each parallel.
         let pooled: Vec<Vec<f32>> = match &self.engine {
-            Engine::Fused(_) if batches.len() >= 2 * threads && threads > 1 => batches
-                .par_iter()
-                .with_max_len(1)
-                .map(|b| run(b, 1))
-                .collect::<Result<_>>()?,
+            Engine::Fused(_) | Engine::Qwen3Fused(_)
+                if batches.len() >= 2 * threads && threads > 1 =>
+            {
+                batches
+                    .par_iter()
+                    .with_max_len(1)
+                    .map(|b| run(b, 1))
+                    .collect::<Result<_>>()?
+            }
             _ => batches
                 .iter()
                 .map(|b| run(b, threads))

@@ -1,6 +1,6 @@
-//! Sentence embeddings for trawl: loads sentence-transformers folders (BERT family) and gives the
-//! same vectors as sentence-transformers, on a fused CPU forward pass (or candle tensors, which
-//! also run on CUDA with the `cuda` feature).
+//! Sentence embeddings for trawl: loads sentence-transformers folders (BERT-family encoders and
+//! Qwen3 decoders) and gives the same vectors as sentence-transformers, on a fused CPU forward
+//! pass (or candle tensors, which also run on CUDA with the `cuda` feature).
 //!
 //! ```no_run
 //! use trawl_embed::{EncoderOptions, SentenceEncoder};
@@ -23,14 +23,15 @@ mod encoder;
 mod error;
 mod fused;
 mod pooling;
+mod qwen3;
 mod relative;
 mod resolve;
 mod tokenize;
 mod weights;
 
 pub use config::{
-    known_prefixes, BertConfig, DenseActivation, DenseConfig, DenseModule, Family, ModelConfig,
-    Pooling, SUPPORTED_MODEL_TYPES,
+    known_prefixes, BertConfig, DecoderConfig, DenseActivation, DenseConfig, DenseModule, Family,
+    ModelConfig, Pooling, SUPPORTED_MODEL_TYPES,
 };
 pub use cross_encoder::{Activation, CrossEncoder, CrossEncoderOptions, SUPPORTED_CROSS_ENCODERS};
 pub use dense::load_dense_tensors;

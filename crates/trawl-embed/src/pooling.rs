@@ -8,7 +8,9 @@ pub(crate) fn pool(hidden: &[f32], starts: &[usize], h: usize, mode: Pooling, ou
         let rows = &hidden[starts[i] * h..starts[i + 1] * h];
         let n = (starts[i + 1] - starts[i]).max(1);
         match mode {
+            _ if rows.is_empty() => o.fill(0.0),
             Pooling::Cls => o.copy_from_slice(&rows[..h]),
+            Pooling::LastToken => o.copy_from_slice(&rows[rows.len() - h..]),
             Pooling::Max => {
                 o.fill(f32::NEG_INFINITY);
                 for r in rows.chunks_exact(h) {

@@ -132,6 +132,29 @@ pub fn tensor_prefix(
         })
 }
 
+/// The tensor `name` of `tensors` (read from `path`) as f32, if it has `shape`: a missing
+/// tensor, another shape or a non-float dtype is an error naming the file and the tensor.
+pub(crate) fn checked(
+    tensors: &HashMap<String, Tensor>,
+    name: &str,
+    shape: &[usize],
+    path: &Path,
+) -> Result<Tensor> {
+    let t = tensors.get(name).ok_or_else(|| Error::MissingWeight {
+        path: path.to_path_buf(),
+        tensor: name.to_string(),
+    })?;
+    if t.dims() != shape {
+        return Err(Error::ShapeMismatch {
+            path: path.to_path_buf(),
+            tensor: name.to_string(),
+            expected: shape.to_vec(),
+            found: t.dims().to_vec(),
+        });
+    }
+    float_f32(t, name, path)
+}
+
 /// Where each family keeps a layer's tensors (relative to the layer's prefix): the names of
 /// a layer's linear maps and LayerNorms, without `.weight`/`.bias`.
 pub struct LayerNames {
@@ -175,6 +198,7 @@ pub fn layer_names(family: Family) -> LayerNames {
             out: "output.dense",
             ln2: "output.LayerNorm",
         },
+        Family::Qwen3 => unreachable!("load_weights_from refuses decoders"),
         Family::DistilBert => LayerNames {
             layer: "transformer.layer",
             q: "attention.q_lin",
@@ -189,11 +213,6 @@ pub fn layer_names(family: Family) -> LayerNames {
     }
 }
 
-/// Reads all tensors of `path` as f32 CPU tensors, checked against `cfg`.
-pub(crate) fn load_weights(path: &Path, cfg: &BertConfig) -> Result<Weights<Tensor>> {
-    load_weights_from(&read_tensors(path)?, path, cfg)
-}
-
 /// The encoder's weights among `tensors` (all tensors of the file `path`), checked against `cfg`.
 pub(crate) fn load_weights_from(
     tensors: &HashMap<String, Tensor>,
@@ -204,6 +223,15 @@ pub(crate) fn load_weights_from(
         path: path.to_path_buf(),
         message: e.to_string(),
     };
+    if cfg.family == Family::Qwen3 {
+        return Err(Error::BadConfig {
+            path: path.to_path_buf(),
+            message: format!(
+                "`{}` is a decoder; it runs as an embedder (SentenceEncoder), not as a BERT-style encoder",
+                cfg.model_type
+            ),
+        });
+    }
     let prefix = tensor_prefix(tensors, "embeddings.word_embeddings.weight", path)?;
     let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
 
@@ -217,22 +245,8 @@ pub(crate) fn load_weights_from(
             weights: word_dims[1],
         });
     }
-    let get = |name: &str, shape: &[usize]| -> Result<Tensor> {
-        let full = format!("{prefix}{name}");
-        let t = tensors.get(&full).ok_or_else(|| Error::MissingWeight {
-            path: path.to_path_buf(),
-            tensor: full.clone(),
-        })?;
-        if t.dims() != shape {
-            return Err(Error::ShapeMismatch {
-                path: path.to_path_buf(),
-                tensor: full,
-                expected: shape.to_vec(),
-                found: t.dims().to_vec(),
-            });
-        }
-        float_f32(t, &full, path)
-    };
+    let get =
+        |name: &str, shape: &[usize]| checked(tensors, &format!("{prefix}{name}"), shape, path);
     let names = layer_names(cfg.family);
     let mut layers = Vec::with_capacity(cfg.num_hidden_layers);
     for l in 0..cfg.num_hidden_layers {

@@ -1,7 +1,8 @@
 //! Cross-encoders equal sentence-transformers' CrossEncoder.predict on tiny random models
 //! (tests/fixtures/tiny-*-cross-encoder, written with reference.json by
-//! scripts/make_tiny_models.py): BERT (token types 0/1 for the two texts, Sigmoid by default)
-//! and XLM-RoBERTa (no token types, Identity saved in the folder). The reference ran in padded
+//! scripts/make_tiny_models.py): BERT (token types 0/1 for the two texts, Sigmoid by default),
+//! XLM-RoBERTa (no token types, Identity saved in the folder) and DistilBERT (pre_classifier,
+//! ReLU, classifier; no token types). The reference ran in padded
 //! batches of 4 with `longest_first` truncation at 24 tokens; here the packed forward runs with
 //! other batch sizes, so the pairs meet other neighbours.
 
@@ -62,6 +63,8 @@ fn tiny_cross_encoders_equal_sentence_transformers() {
     for (name, activation) in [
         ("tiny-bert-cross-encoder", Activation::Sigmoid),
         ("tiny-xlm-roberta-cross-encoder", Activation::Identity),
+        // pre_classifier + ReLU + classifier on the first token, no token types.
+        ("tiny-distilbert-cross-encoder", Activation::Sigmoid),
     ] {
         let dir = fixture(name);
         let want = reference(&dir);

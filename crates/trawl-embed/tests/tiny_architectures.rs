@@ -6,6 +6,8 @@
 //! fused (packed) and candle (padded) paths run with other batch sizes, so each text meets other
 //! neighbours: the result must not depend on them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use trawl_embed::{Backend, EncoderOptions, Error, SentenceEncoder};
@@ -33,19 +35,7 @@ fn reference(dir: &Path) -> (Vec<String>, Vec<Vec<f32>>) {
         .iter()
         .map(|t| t.as_str().unwrap().to_string())
         .collect();
-    let vecs = v["embeddings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect()
-        })
-        .collect();
-    (texts, vecs)
+    (texts, common::vectors(&v["embeddings"]))
 }
 
 #[test]
@@ -125,7 +115,30 @@ fn an_unknown_architecture_is_refused_with_the_supported_list() {
         "xlm-roberta",
         "distilbert",
         "mpnet",
+        "qwen3",
     ] {
         assert!(msg.contains(t), "{msg}");
+    }
+}
+
+#[test]
+fn weights_in_an_integer_dtype_are_refused_naming_the_tensor_and_the_supported_dtypes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("int-weights");
+    common::copy_dir(&fixture("tiny-roberta"), &dir);
+    let path = dir.join("model.safetensors");
+    let mut tensors = candle_core::safetensors::load(&path, &candle_core::Device::Cpu).unwrap();
+    let name = "embeddings.word_embeddings.weight";
+    let key = tensors.keys().find(|k| k.ends_with(name)).unwrap().clone();
+    let t = tensors[&key].to_dtype(candle_core::DType::I64).unwrap();
+    tensors.insert(key.clone(), t);
+    candle_core::safetensors::save(&tensors, &path).unwrap();
+    let err = SentenceEncoder::load(dir.to_str().unwrap(), &EncoderOptions::default())
+        .err()
+        .expect("i64 weights must be refused");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::BadWeights { .. }), "{msg}");
+    for want in [key.as_str(), "I64", "f32, f16, bf16", "model.safetensors"] {
+        assert!(msg.contains(want), "{want}: {msg}");
     }
 }

@@ -11,8 +11,7 @@ use crate::weights::float_f32;
 use crate::{Error, Result};
 
 /// The `architectures` entries of config.json that trawl scores pairs with.
-pub const SUPPORTED_CROSS_ENCODERS: &str =
-    "BertForSequenceClassification, RobertaForSequenceClassification, XLMRobertaForSequenceClassification";
+pub const SUPPORTED_CROSS_ENCODERS: &str = "BertForSequenceClassification, DistilBertForSequenceClassification, RobertaForSequenceClassification, XLMRobertaForSequenceClassification";
 
 /// What the CrossEncoder applies to the logit (its `activation_fn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,14 +72,16 @@ impl Activation {
     }
 }
 
-/// `logit = out · tanh(dense · h_first + dense_b) + out_b`: BERT's pooler + classifier and
-/// RoBERTa's classification head (dense, tanh, out_proj) compute the same thing on the first
-/// token's hidden state, under different names.
+/// `logit = out · act(dense · h_first + dense_b) + out_b` on the first token's hidden state:
+/// BERT's pooler + classifier and RoBERTa's classification head (dense, tanh, out_proj) with
+/// tanh, DistilBERT's pre_classifier + classifier with ReLU, under different names.
 pub(crate) struct Head {
     dense_w: Vec<f32>,
     dense_b: Vec<f32>,
     out_w: Vec<f32>,
     out_b: f32,
+    /// ReLU between the two layers (DistilBERT); tanh otherwise.
+    relu: bool,
 }
 
 impl Head {
@@ -95,6 +96,9 @@ impl Head {
         let (dense, out) = match architecture {
             "BertForSequenceClassification" => {
                 (format!("{prefix}pooler.dense"), "classifier".into())
+            }
+            "DistilBertForSequenceClassification" => {
+                ("pre_classifier".into(), "classifier".to_string())
             }
             "RobertaForSequenceClassification" | "XLMRobertaForSequenceClassification" => {
                 ("classifier.dense".into(), "classifier.out_proj".to_string())
@@ -151,6 +155,7 @@ impl Head {
             dense_b,
             out_w,
             out_b,
+            relu: architecture == "DistilBertForSequenceClassification",
         })
     }
 
@@ -160,7 +165,7 @@ impl Head {
         let mut acc = self.out_b;
         for (j, row) in self.dense_w.chunks_exact(h).enumerate() {
             let z: f32 = row.iter().zip(first).map(|(a, b)| a * b).sum::<f32>() + self.dense_b[j];
-            acc += self.out_w[j] * z.tanh();
+            acc += self.out_w[j] * if self.relu { z.max(0.0) } else { z.tanh() };
         }
         acc
     }

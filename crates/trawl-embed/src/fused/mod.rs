@@ -18,7 +18,7 @@ pub(crate) struct FusedBert {
 /// `dst (m x n) [+]= lhs (m x k, row stride lhs_rs) * rhs^T` where rhs is n x k row-major
 /// (a PyTorch Linear weight).
 #[allow(clippy::too_many_arguments)]
-fn linear(
+pub(crate) fn linear(
     dst: &mut [f32],
     lhs: &[f32],
     w: &[f32],
@@ -53,6 +53,103 @@ fn linear(
             false,
             par,
         );
+    }
+}
+
+/// `scores (len x len, row-major) = scale * Q K^T`, plus what `scores` held when `accumulate`;
+/// Q and K are `len x dh` with rows `rs` floats apart (one head of a fused QKV buffer).
+///
+/// # Safety
+/// `scores` must hold `len * len` floats, `q` and `k` `len` rows of stride `rs` with `dh`
+/// readable floats each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn attention_scores(
+    scores: *mut f32,
+    q: *const f32,
+    k: *const f32,
+    len: usize,
+    dh: usize,
+    rs: isize,
+    accumulate: bool,
+    scale: f32,
+) {
+    gemm::gemm(
+        len,
+        len,
+        dh,
+        scores,
+        1,
+        len as isize,
+        accumulate,
+        q,
+        1,
+        rs,
+        k,
+        rs,
+        1,
+        if accumulate { 1.0 } else { 0.0 },
+        scale,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+/// `out (len x dh, rows out_rs floats apart) = P V` for row-major probabilities `p` (`len x len`)
+/// and values `v` (`len x dh`, rows `rs` apart).
+///
+/// # Safety
+/// `out` must be writable for `len` rows of stride `out_rs` with `dh` floats each, `p` hold
+/// `len * len` floats and `v` `len` rows of stride `rs` with `dh` readable floats each.
+pub(crate) unsafe fn attention_values(
+    out: *mut f32,
+    out_rs: isize,
+    p: *const f32,
+    v: *const f32,
+    len: usize,
+    dh: usize,
+    rs: isize,
+) {
+    gemm::gemm(
+        len,
+        dh,
+        len,
+        out,
+        1,
+        out_rs,
+        false,
+        p,
+        1,
+        len as isize,
+        v,
+        1,
+        rs,
+        0.0,
+        1.0,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    );
+}
+
+/// Runs `task(scratch, (sequence, head))` for every sequence `0..n` and head `0..heads`, on the
+/// rayon pool when `threads > 1` (each worker reusing its own scratch buffer).
+pub(crate) fn for_each_head(
+    n: usize,
+    heads: usize,
+    threads: usize,
+    task: impl Fn(&mut Vec<f32>, (usize, usize)) + Sync + Send,
+) {
+    let jobs = (0..n).flat_map(|i| (0..heads).map(move |hd| (i, hd)));
+    if threads > 1 {
+        jobs.collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each_init(Vec::new, task);
+    } else {
+        let mut scores = Vec::new();
+        jobs.for_each(|j| task(&mut scores, j));
     }
 }
 
@@ -214,60 +311,21 @@ impl FusedBert {
                 let k = qkv.as_ptr().add(base + h);
                 let v = qkv.as_ptr().add(base + 2 * h);
                 let rs = 3 * h as isize;
-                gemm::gemm(
-                    len,
+                attention_scores(
+                    scores.as_mut_ptr(),
+                    q,
+                    k,
                     len,
                     dh,
-                    scores.as_mut_ptr(),
-                    1,
-                    len as isize,
+                    rs,
                     bias.is_some(),
-                    q,
-                    1,
-                    rs,
-                    k,
-                    rs,
-                    1,
-                    if bias.is_some() { 1.0 } else { 0.0 },
                     scale,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
                 );
                 kernels::softmax_rows(&mut scores[..len * len], len);
                 let o = out.ptr().add(s0 * h + head * dh);
-                gemm::gemm(
-                    len,
-                    dh,
-                    len,
-                    o,
-                    1,
-                    h as isize,
-                    false,
-                    scores.as_ptr(),
-                    1,
-                    len as isize,
-                    v,
-                    1,
-                    rs,
-                    0.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::None,
-                );
+                attention_values(o, h as isize, scores.as_ptr(), v, len, dh, rs);
             }
         };
-        let jobs = (0..n).flat_map(|i| (0..heads).map(move |hd| (i, hd)));
-        if threads > 1 {
-            jobs.collect::<Vec<_>>()
-                .into_par_iter()
-                .for_each_init(Vec::new, task);
-        } else {
-            let mut scores = Vec::new();
-            jobs.for_each(|j| task(&mut scores, j));
-        }
+        for_each_head(n, heads, threads, task);
     }
 }

@@ -1,4 +1,5 @@
-//! Shared by the tests that need real models (all-MiniLM-L6-v2, all-mpnet-base-v2).
+//! Shared by the tests that need real models (all-MiniLM-L6-v2, all-mpnet-base-v2) and those
+//! that read the tiny fixtures' reference.json.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -66,14 +67,36 @@ pub fn reference(file: &str) -> Vec<Item> {
         .map(|i| Item {
             kind: i["kind"].as_str().unwrap().to_string(),
             text: i["text"].as_str().unwrap().to_string(),
-            embedding: i["embedding"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap() as f32)
-                .collect(),
+            embedding: vector(&i["embedding"]),
         })
         .collect()
+}
+
+/// A JSON array of numbers as f32.
+pub fn vector(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// A JSON array of arrays of numbers (one embedding a row) as f32 rows.
+pub fn vectors(v: &serde_json::Value) -> Vec<Vec<f32>> {
+    v.as_array().unwrap().iter().map(vector).collect()
+}
+
+/// Copies the folder `from` (with its subfolders) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
