@@ -11,7 +11,7 @@ use crate::dense::Dense;
 use crate::fused::FusedBert;
 use crate::tokenize::TextTokenizer;
 use crate::weights::{load_weights, weights_path};
-use crate::{pooling, Embeddings, Error, Result};
+use crate::{pooling, Embeddings, Error, Quantize, Result};
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,6 +49,8 @@ pub struct EncoderOptions {
     pub document_prefix: Option<String>,
     /// Overrides whether vectors are L2-normalised (default: a Normalize module in modules.json).
     pub normalize: Option<bool>,
+    /// `Int8`: dynamic int8 quantisation of the encoder's Linear layers (fused CPU backend).
+    pub quantize: Quantize,
 }
 
 impl Default for EncoderOptions {
@@ -61,6 +63,7 @@ impl Default for EncoderOptions {
             query_prefix: None,
             document_prefix: None,
             normalize: None,
+            quantize: Quantize::None,
         }
     }
 }
@@ -140,7 +143,22 @@ impl SentenceEncoder {
             }
             (Backend::Auto | Backend::Fused, None) => {
                 let w = weights.try_map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?))?;
-                Engine::Fused(FusedBert::new(cfg.bert.clone(), w))
+                let mut m = FusedBert::new(cfg.bert.clone(), w);
+                if opts.quantize == Quantize::Int8 {
+                    m.quantize_int8();
+                }
+                Engine::Fused(m)
+            }
+            (_, dev) if opts.quantize != Quantize::None => {
+                return Err(Error::InvalidOption(format!(
+                    "--quantize {} runs on the fused CPU backend only, not on {}",
+                    opts.quantize,
+                    if dev.is_some() {
+                        "a GPU"
+                    } else {
+                        "the candle backend"
+                    }
+                )))
             }
             (_, dev) => Engine::Candle(CandleBert::new(
                 cfg.bert.clone(),
@@ -201,6 +219,13 @@ impl SentenceEncoder {
     }
     pub fn document_prefix(&self) -> &str {
         &self.document_prefix
+    }
+    /// How the encoder's Linear layers run (f32, or int8 after `EncoderOptions::quantize`).
+    pub fn quantize(&self) -> Quantize {
+        match &self.engine {
+            Engine::Fused(m) if m.is_int8() => Quantize::Int8,
+            _ => Quantize::None,
+        }
     }
 
     /// Embeds queries (with the model's query prefix).

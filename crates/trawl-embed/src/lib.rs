@@ -39,4 +39,5 @@ pub use encoder::{Backend, Device, EncoderOptions, Progress, SentenceEncoder};
 pub use error::{Error, Result};
 pub use resolve::resolve_model_dir;
 pub use tokenize::TextTokenizer;
+pub use trawl_kernels::int8::Quantize;
 pub use weights::{float_f32, read_tensors, tensor_prefix, weights_path};
