@@ -1,5 +1,5 @@
 //! Encodes the "text" field of a JSONL file and prints passages/second (for tuning; the
-//! benchmark of record is bench/dense.sh). Usage: encode_speed MODEL FILE.jsonl [BATCH] [MAXLEN] [fused|candle] [ROUNDS]
+//! benchmark of record is bench/dense.sh). Usage: encode_speed MODEL FILE.jsonl [BATCH] [MAXLEN] [fused|candle] [ROUNDS] [none|int8]
 
 use std::time::Instant;
 
@@ -9,7 +9,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a: Vec<String> = std::env::args().collect();
     if a.len() < 3 {
         return Err(
-            "usage: encode_speed MODEL FILE.jsonl [BATCH] [MAXLEN] [fused|candle] [ROUNDS]".into(),
+            "usage: encode_speed MODEL FILE.jsonl [BATCH] [MAXLEN] [fused|candle] [ROUNDS] [none|int8]"
+                .into(),
         );
     }
     let texts: Vec<String> = std::fs::read_to_string(&a[2])?
@@ -27,12 +28,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Backend::Fused
     };
     let rounds: usize = a.get(6).map(|s| s.parse()).transpose()?.unwrap_or(1);
+    let quantize: trawl_embed::Quantize =
+        a.get(7).map(|s| s.parse()).transpose()?.unwrap_or_default();
     let enc = SentenceEncoder::load(
         &a[1],
         &EncoderOptions {
             batch_size,
             max_seq_len,
             backend,
+            quantize,
             ..Default::default()
         },
     )?;

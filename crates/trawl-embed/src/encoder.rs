@@ -12,7 +12,7 @@ use crate::fused::FusedBert;
 use crate::qwen3::{Qwen3Candle, Qwen3Fused};
 use crate::tokenize::TextTokenizer;
 use crate::weights::{load_weights_from, read_tensors, weights_path};
-use crate::{pooling, Embeddings, Error, Result};
+use crate::{pooling, Embeddings, Error, Quantize, Result};
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +50,8 @@ pub struct EncoderOptions {
     pub document_prefix: Option<String>,
     /// Overrides whether vectors are L2-normalised (default: a Normalize module in modules.json).
     pub normalize: Option<bool>,
+    /// `Int8`: dynamic int8 quantisation of the encoder's Linear layers (fused CPU backend).
+    pub quantize: Quantize,
 }
 
 impl Default for EncoderOptions {
@@ -62,6 +64,7 @@ impl Default for EncoderOptions {
             query_prefix: None,
             document_prefix: None,
             normalize: None,
+            quantize: Quantize::None,
         }
     }
 }
@@ -143,6 +146,23 @@ impl SentenceEncoder {
         }
         let fused =
             matches!(opts.backend, Backend::Auto | Backend::Fused) && candle_device.is_none();
+        if opts.quantize != Quantize::None && !fused {
+            return Err(Error::InvalidOption(format!(
+                "--quantize {} runs on the fused CPU backend only, not on {}",
+                opts.quantize,
+                if candle_device.is_some() {
+                    "a GPU"
+                } else {
+                    "the candle backend"
+                }
+            )));
+        }
+        if opts.quantize != Quantize::None && cfg.bert.family == Family::Qwen3 {
+            return Err(Error::InvalidOption(format!(
+                "--quantize {} is not available for Qwen3 models yet; encode them with --quantize none",
+                opts.quantize
+            )));
+        }
         let device = candle_device.unwrap_or(candle_core::Device::Cpu);
         let to_vecs = |t: candle_core::Tensor| Ok(t.flatten_all()?.to_vec1::<f32>()?);
         let engine = if cfg.bert.family == Family::Qwen3 {
@@ -156,7 +176,11 @@ impl SentenceEncoder {
         } else {
             let weights = load_weights_from(&tensors, &path, &cfg.bert)?;
             if fused {
-                Engine::Fused(FusedBert::new(cfg.bert.clone(), weights.try_map(to_vecs)?))
+                let mut m = FusedBert::new(cfg.bert.clone(), weights.try_map(to_vecs)?);
+                if opts.quantize == Quantize::Int8 {
+                    m.quantize_int8();
+                }
+                Engine::Fused(m)
             } else {
                 Engine::Candle(CandleBert::new(cfg.bert.clone(), weights, device)?)
             }
@@ -215,6 +239,13 @@ impl SentenceEncoder {
     }
     pub fn document_prefix(&self) -> &str {
         &self.document_prefix
+    }
+    /// How the encoder's Linear layers run (f32, or int8 after `EncoderOptions::quantize`).
+    pub fn quantize(&self) -> Quantize {
+        match &self.engine {
+            Engine::Fused(m) if m.is_int8() => Quantize::Int8,
+            _ => Quantize::None,
+        }
     }
 
     /// Embeds queries (with the model's query prefix).

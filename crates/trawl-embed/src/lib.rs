@@ -41,6 +41,7 @@ pub use error::{Error, Result};
 pub use relative::{relative_bucket_matrix, relative_buckets_up_to};
 pub use resolve::resolve_model_dir;
 pub use tokenize::TextTokenizer;
+pub use trawl_kernels::int8::Quantize;
 pub use weights::{
     float_f32, layer_names, read_tensors, tensor_prefix, weights_path, LayerNames, RELATIVE_BIAS,
 };

@@ -20,6 +20,8 @@ pub struct DenseEmbeddings {
     pub model: String,
     pub dtype: DenseDtype,
     pub metric: DenseMetric,
+    /// How the model ran (`int8`), None for f32; recorded in the manifest.
+    pub quantize: Option<String>,
 }
 
 impl DenseEmbeddings {
@@ -31,6 +33,7 @@ impl DenseEmbeddings {
             model: model.into(),
             dtype: DenseDtype::F32,
             metric: DenseMetric::InnerProduct,
+            quantize: None,
         }
     }
 }
@@ -76,5 +79,6 @@ pub(crate) fn write(
         dtype: e.dtype,
         metric: e.metric,
         dir: DENSE_DIR.into(),
+        quantize: e.quantize.clone(),
     })
 }

@@ -167,6 +167,7 @@ pub fn import_faiss(
             DenseDtype::F16
         },
         metric,
+        quantize: None,
     };
     let options = KbBuildOptions {
         bm25: opts.bm25.then(Default::default),

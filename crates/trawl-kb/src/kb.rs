@@ -330,6 +330,14 @@ impl KnowledgeBase {
         self.manifest.dense.as_ref().map(|d| d.model.as_str())
     }
 
+    /// How the dense model ran when it encoded the documents (`int8`); None for f32.
+    pub fn dense_quantize(&self) -> Option<&str> {
+        self.manifest
+            .dense
+            .as_ref()
+            .and_then(|d| d.quantize.as_deref())
+    }
+
     fn require_bm25(&self) -> Result<&Bm25Engine> {
         self.bm25.as_ref().ok_or(Error::MissingIndex {
             kind: "BM25",

@@ -84,6 +84,10 @@ pub struct DenseManifest {
     pub metric: DenseMetric,
     /// Sub-directory holding the index.
     pub dir: String,
+    /// How the model ran when it encoded the documents (`int8` for `--quantize int8`); absent
+    /// for f32. Queries are encoded the same way unless asked otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantize: Option<String>,
 }
 
 /// How a chunked KB's documents were cut from their parents (`trawl kb build --chunk`): each
@@ -317,9 +321,16 @@ impl Manifest {
             "bm25": self.bm25.as_ref().map(|b| serde_json::json!({
                 "fields": b.fields, "analyzer": b.analyzer, "params": b.params,
             })),
-            "dense": self.dense.as_ref().map(|d| serde_json::json!({
-                "model": d.model, "dim": d.dim, "dtype": d.dtype, "metric": d.metric,
-            })),
+            "dense": self.dense.as_ref().map(|d| {
+                let mut v = serde_json::json!({
+                    "model": d.model, "dim": d.dim, "dtype": d.dtype, "metric": d.metric,
+                });
+                // Only when set, so f32 KBs keep the hashes they had.
+                if let Some(q) = &d.quantize {
+                    v["quantize"] = q.clone().into();
+                }
+                v
+            }),
             "chunks": self.chunks,
         });
         let settings = serde_json::to_vec(&settings).unwrap_or_default();

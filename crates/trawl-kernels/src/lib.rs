@@ -70,5 +70,6 @@ impl SharedMut {
 }
 
 pub mod backward;
+pub mod int8;
 pub mod math;
 pub mod rows;

@@ -96,8 +96,23 @@ mod imp {
                     })
                 }
             };
-            let encoder =
-                SentenceEncoder::load(&model, &EncoderOptions::default()).map_err(engine)?;
+            let quantize = match opts.quantize {
+                Some(q) => q,
+                None => kb
+                    .dense_quantize()
+                    .map(str::parse)
+                    .transpose()
+                    .map_err(|e: String| Error::InvalidArgument {
+                        field: "quantize",
+                        message: format!("{}: {e}", kb.dir().display()),
+                    })?
+                    .unwrap_or_default(),
+            };
+            let encoder_opts = EncoderOptions {
+                quantize,
+                ..Default::default()
+            };
+            let encoder = SentenceEncoder::load(&model, &encoder_opts).map_err(engine)?;
             if encoder.dim() != index.dim() {
                 return Err(Error::InvalidArgument {
                     field: "model",

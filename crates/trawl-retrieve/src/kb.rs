@@ -102,6 +102,8 @@ pub struct KbRetrieverOptions {
     pub index: Option<String>,
     /// Knobs of that index (ef, nprobe, refine).
     pub search: trawl_kb::SearchParams,
+    /// How the query encoder runs (`--quantize`); None: as the KB's documents were encoded.
+    pub quantize: Option<trawl_kernels::int8::Quantize>,
 }
 
 /// The retrievers a KB supports: `bm25` when it has a BM25 index, `dense` when it has vectors

@@ -20,6 +20,7 @@ use trawl_data::Run;
 use trawl_kb::{Bm25Options, CorpusHasher, KbBuildOptions, KbHit, KnowledgeBase};
 
 use super::kb::{build_with_progress, recorded_model, Bm25Args};
+use super::Quantize;
 
 /// Which retriever to run (dense and hybrid slot in here).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +86,9 @@ pub struct Args {
     pub chunking: super::chunk::ChunkArgs,
     #[command(flatten)]
     pub rerank: super::rerank::RerankFlags,
+    /// How --model (documents and queries) and --rerank's model run.
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 #[derive(serde::Serialize)]
@@ -134,15 +138,20 @@ const METRICS: [&str; 4] = ["ndcg@10", "recall@100", "mrr@10", "map@100"];
 /// A short stable hash (hex) of the settings, naming the cache directory.
 fn settings_hash(
     options: &Bm25Options,
-    model: Option<&str>,
+    model: Option<(String, Quantize)>,
     chunking: Option<&super::chunk::ChunkArgs>,
 ) -> String {
     let mut h = CorpusHasher::new();
+    let name = model.as_ref().map(|(m, _)| m.as_str());
     let mut text = format!(
-        "{}|{:?}|{model:?}",
+        "{}|{:?}|{name:?}",
         trawl_kb::manifest::FORMAT_VERSION,
         options
     );
+    // f32 KBs keep the cache folders they had.
+    if let Some((_, q @ Quantize::Int8)) = model {
+        text.push_str(&format!("|{q}"));
+    }
     if let Some(c) = chunking {
         text.push_str(&format!(
             "|chunks {:?} {:?} {}",
@@ -201,7 +210,7 @@ fn build_or_reuse(
     data_dir: &Path,
     dir: &Path,
     options: &Bm25Options,
-    model: Option<&str>,
+    model: Option<(&str, Quantize)>,
     chunking: Option<&super::chunk::ChunkArgs>,
     rebuild: bool,
 ) -> anyhow::Result<(KnowledgeBase, f64, bool)> {
@@ -215,7 +224,10 @@ fn build_or_reuse(
             });
             let same_dense = match (model, &m.dense) {
                 (None, _) => true,
-                (Some(want), Some(d)) => recorded_model(want) == d.model,
+                (Some((want, q)), Some(d)) => {
+                    let want_q = (q != Quantize::None).then(|| q.to_string());
+                    recorded_model(want) == d.model && want_q == d.quantize
+                }
                 (Some(_), None) => false,
             };
             // A chunked KB records its chunk settings and the hash of the parent documents.
@@ -283,7 +295,7 @@ pub fn open_cached_kb(
     data_dir: &Path,
     kb_dir: Option<&Path>,
     options: &Bm25Options,
-    model: Option<&str>,
+    model: Option<(&str, Quantize)>,
     chunking: Option<&super::chunk::ChunkArgs>,
     rebuild: bool,
 ) -> anyhow::Result<CachedKb> {
@@ -299,7 +311,11 @@ pub fn open_cached_kb(
             default_kb_dir(
                 data_dir,
                 kind,
-                &settings_hash(options, model.map(recorded_model).as_deref(), chunking),
+                &settings_hash(
+                    options,
+                    model.map(|(m, q)| (recorded_model(m), q)),
+                    chunking,
+                ),
             )?
         }
     };
@@ -320,6 +336,7 @@ fn retrieve(
     kb: &Arc<KnowledgeBase>,
     kind: RetrieverKind,
     model: Option<&str>,
+    quantize: Option<Quantize>,
     ann: &super::index_args::IndexArgs,
     reranker: Option<&super::rerank::LoadedReranker>,
     queries: &[&str],
@@ -329,6 +346,7 @@ fn retrieve(
         model: model.map(str::to_string),
         index: ann.index.clone(),
         search: ann.params(),
+        quantize,
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
@@ -406,7 +424,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         &args.data_dir,
         args.kb_dir.as_deref(),
         &options,
-        model,
+        model.map(|m| (m, args.quantize.get())),
         chunking,
         args.rebuild,
     )?;
@@ -421,7 +439,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.retriever == RetrieverKind::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    let reranker = args.rerank.load()?;
+    let reranker = args.rerank.load(args.quantize.get())?;
     if args.retriever == RetrieverKind::Bm25 && kb.manifest().chunks.is_none() && reranker.is_none()
     {
         // Timed: ranked (id, score) lists, ids borrowed from the KB. Building the owned Run
@@ -449,6 +467,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &kb,
             args.retriever,
             model,
+            args.quantize.quantize,
             &args.ann,
             reranker.as_ref(),
             &texts,

@@ -226,7 +226,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 data_dir,
                 None,
                 &options,
-                system.model.as_deref(),
+                system.model.as_deref().map(|m| (m, super::Quantize::None)),
                 None,
                 false,
             )?;

@@ -30,6 +30,8 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 /// `X.npy` -> `X.ids.txt` (any other name gets `.ids.txt` appended).
@@ -88,6 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let opts = EncoderOptions {
         batch_size: args.batch_size,
         max_seq_len: args.max_seq_len,
+        quantize: args.quantize.get(),
         ..Default::default()
     };
     let encoder = SentenceEncoder::load(&args.model, &opts)?;
@@ -123,6 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let summary = serde_json::json!({
             "model": encoder.model_name(), "n": emb.n, "dim": emb.dim,
+            "quantize": encoder.quantize().as_str(),
             "dtype": if args.f16 { "float16" } else { "float32" },
             "out": args.out, "ids": ids_out, "seconds": secs, "encode_seconds": encode_secs,
         });

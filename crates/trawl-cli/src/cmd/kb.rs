@@ -51,6 +51,9 @@ pub struct BuildArgs {
     /// Build a dense index with this sentence-embedding model (path or hub id).
     #[arg(long, value_name = "MODEL")]
     pub dense: Option<String>,
+    /// How --dense's model runs (recorded in the KB; queries are encoded the same way).
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
     /// Replace an existing knowledge base at --out (a directory that is not a KB, or a KB holding
     /// files trawl did not write, is never replaced).
     #[arg(long)]
@@ -288,14 +291,14 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// Builds a KB with a progress bar, with vectors from `model` when given, and swaps it into
-/// `out` only once every index is written (a kill or an error part-way leaves `out` as it
-/// was). Returns it and the seconds taken.
+/// Builds a KB with a progress bar, with vectors from `model` when given (run as `quantize`
+/// says), and swaps it into `out` only once every index is written (a kill or an error
+/// part-way leaves `out` as it was). Returns it and the seconds taken.
 pub fn build_with_progress(
     docs: &Path,
     out: &Path,
     options: &KbBuildOptions,
-    model: Option<&str>,
+    model: Option<(&str, super::Quantize)>,
     chunking: Option<&super::chunk::ChunkArgs>,
 ) -> anyhow::Result<(KnowledgeBase, f64)> {
     build_with_index(docs, out, options, model, chunking, None)
@@ -307,7 +310,7 @@ pub fn build_with_index(
     docs: &Path,
     out: &Path,
     options: &KbBuildOptions,
-    model: Option<&str>,
+    model: Option<(&str, super::Quantize)>,
     chunking: Option<&super::chunk::ChunkArgs>,
     ann: Option<(super::kb_index::IndexType, &super::kb_index::AnnBuildArgs)>,
 ) -> anyhow::Result<(KnowledgeBase, f64)> {
@@ -331,8 +334,8 @@ pub fn build_with_index(
     if let Some(c) = chunking {
         staged.set_chunks(c.manifest(&parents.borrow()))?;
     }
-    if let Some(model) = model {
-        add_dense_index(&mut staged, model)?;
+    if let Some((model, quantize)) = model {
+        add_dense_index(&mut staged, model, quantize)?;
     }
     if let Some((kind, knobs)) = ann {
         let (name, params) = knobs.params(kind, staged.kb().num_docs())?;
@@ -369,14 +372,21 @@ pub fn recorded_model(model: &str) -> String {
 }
 
 /// Encodes every document of the staged KB (title + " " + text, the model's document prefix)
-/// with `model` and stores the vectors in it.
+/// with `model` (run as `quantize` says, which the KB records) and stores the vectors in it.
 #[cfg(feature = "dense")]
-pub fn add_dense_index(staged: &mut StagedKb, model: &str) -> anyhow::Result<()> {
+pub fn add_dense_index(
+    staged: &mut StagedKb,
+    model: &str,
+    quantize: super::Quantize,
+) -> anyhow::Result<()> {
     let kb = staged.kb();
     use indicatif::ProgressBar;
-    let encoder =
-        trawl_embed::SentenceEncoder::load(model, &trawl_embed::EncoderOptions::default())
-            .with_context(|| format!("loading embedding model {model}"))?;
+    let opts = trawl_embed::EncoderOptions {
+        quantize,
+        ..Default::default()
+    };
+    let encoder = trawl_embed::SentenceEncoder::load(model, &opts)
+        .with_context(|| format!("loading embedding model {model}"))?;
     let mut texts = Vec::with_capacity(kb.num_docs());
     for ordinal in 0..kb.num_docs() as u32 {
         let d = kb.document(ordinal)?;
@@ -398,14 +408,21 @@ pub fn add_dense_index(staged: &mut StagedKb, model: &str) -> anyhow::Result<()>
     let emb = encoder.encode_documents_with_progress(&refs, &progress);
     bar.finish_and_clear();
     let emb = emb.with_context(|| format!("embedding documents with {model}"))?;
-    let embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded_model(model));
+    let mut embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded_model(model));
+    if quantize != super::Quantize::None {
+        embeddings.quantize = Some(quantize.to_string());
+    }
     staged.add_dense(&embeddings)?;
     Ok(())
 }
 
 /// Without the `dense` feature: a named error.
 #[cfg(not(feature = "dense"))]
-pub fn add_dense_index(_staged: &mut StagedKb, _model: &str) -> anyhow::Result<()> {
+pub fn add_dense_index(
+    _staged: &mut StagedKb,
+    _model: &str,
+    _quantize: super::Quantize,
+) -> anyhow::Result<()> {
     anyhow::bail!(
         "dense index not available: this trawl was built without the `dense` feature; rebuild it with default features"
     )
@@ -445,7 +462,7 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         &args.docs,
         &args.out,
         &options,
-        args.dense.as_deref(),
+        args.dense.as_deref().map(|m| (m, args.quantize.get())),
         chunking,
         args.index.map(|kind| (kind, &args.ann)),
     )?;
@@ -461,7 +478,10 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         None => String::new(),
     };
     let dense = match &m.dense {
-        Some(d) => format!(", {}-d vectors ({})", d.dim, d.model),
+        Some(d) => match &d.quantize {
+            Some(q) => format!(", {}-d vectors ({}, {q})", d.dim, d.model),
+            None => format!(", {}-d vectors ({})", d.dim, d.model),
+        },
         None => String::new(),
     };
     let dense = m.ann.iter().fold(dense, |s, a| {

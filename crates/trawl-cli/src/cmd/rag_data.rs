@@ -50,6 +50,9 @@ pub struct Args {
     /// gets vectors from it.
     #[arg(long)]
     pub model: Option<String>,
+    /// How --model runs (default: queries as the KB's documents were encoded).
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
     /// Documents per retrieval message.
     #[arg(short = 'k', long, default_value_t = 5)]
     pub top_k: usize,
@@ -122,6 +125,7 @@ fn generate(
     super::kb::report_recovery(kb.recovered());
     let opts = trawl_retrieve::KbRetrieverOptions {
         model: args.model.clone(),
+        quantize: args.quantize.quantize,
         ..Default::default()
     };
     let retriever = trawl_retrieve::open_named(kb, args.retriever.name(), &opts)?;
@@ -191,7 +195,8 @@ fn example(dir: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         overwrite: true,
         ..KbBuildOptions::default()
     };
-    super::kb::build_with_progress(&docs_path, &kb, &build, args.model.as_deref(), None)?;
+    let model = args.model.as_deref().map(|m| (m, args.quantize.get()));
+    super::kb::build_with_progress(&docs_path, &kb, &build, model, None)?;
     let single = dir.join("rag.jsonl");
     let (n, _) = generate(&kb, &conv_path, &single, None, args, options(args)?)?;
     let mut multi_opts = options(args)?;

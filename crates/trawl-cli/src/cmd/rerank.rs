@@ -31,11 +31,12 @@ pub struct LoadedReranker {
 }
 
 impl RerankFlags {
-    /// The cross-encoder of `--rerank`, loaded once; None without the flag.
-    pub fn load(&self) -> anyhow::Result<Option<LoadedReranker>> {
+    /// The cross-encoder of `--rerank` (run as `quantize` says), loaded once; None without
+    /// the flag.
+    pub fn load(&self, quantize: super::Quantize) -> anyhow::Result<Option<LoadedReranker>> {
         match &self.rerank {
             None => Ok(None),
-            Some(model) => load(model, self.rerank_depth, 32).map(Some),
+            Some(model) => load(model, self.rerank_depth, 32, quantize).map(Some),
         }
     }
 }
@@ -58,9 +59,15 @@ impl LoadedReranker {
 }
 
 #[cfg(feature = "dense")]
-fn load(model: &str, depth: usize, batch_size: usize) -> anyhow::Result<LoadedReranker> {
+fn load(
+    model: &str,
+    depth: usize,
+    batch_size: usize,
+    quantize: super::Quantize,
+) -> anyhow::Result<LoadedReranker> {
     let opts = trawl_embed::CrossEncoderOptions {
         batch_size,
+        quantize,
         ..Default::default()
     };
     let ce = trawl_embed::CrossEncoder::load(model, &opts)
@@ -71,7 +78,12 @@ fn load(model: &str, depth: usize, batch_size: usize) -> anyhow::Result<LoadedRe
 }
 
 #[cfg(not(feature = "dense"))]
-fn load(_model: &str, _depth: usize, _batch_size: usize) -> anyhow::Result<LoadedReranker> {
+fn load(
+    _model: &str,
+    _depth: usize,
+    _batch_size: usize,
+    _quantize: super::Quantize,
+) -> anyhow::Result<LoadedReranker> {
     anyhow::bail!("reranking needs model support: rebuild trawl with the `dense` feature")
 }
 
@@ -109,6 +121,8 @@ pub struct Args {
     /// qrels/test.tsv when it exists).
     #[arg(long, value_name = "QRELS")]
     pub qrels: Option<PathBuf>,
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 #[cfg(not(feature = "dense"))]
@@ -188,7 +202,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ),
             })
     };
-    let reranker = load(&args.model, args.rerank_depth, args.batch_size)?.inner;
+    let reranker = load(
+        &args.model,
+        args.rerank_depth,
+        args.batch_size,
+        args.quantize.get(),
+    )?
+    .inner;
     let start = std::time::Instant::now();
     let reranked = reranker.rerank(&texts, lists, args.k, &passage)?;
     let secs = start.elapsed().as_secs_f64();

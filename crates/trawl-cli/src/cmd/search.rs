@@ -51,6 +51,10 @@ pub struct Args {
     pub collapse: Option<CollapseArg>,
     #[command(flatten)]
     pub rerank: super::rerank::RerankFlags,
+    /// How the query encoder (default: as the KB's documents were encoded) and --rerank's
+    /// model run.
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 /// How chunk hits become document hits.
@@ -126,7 +130,7 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
     if args.retriever == RetrieverArg::Bm25 && args.ann.index.is_some() {
         anyhow::bail!("--index selects a vector index: use it with --retriever dense or hybrid");
     }
-    let reranker = args.rerank.load()?;
+    let reranker = args.rerank.load(args.quantize.get())?;
     if args.retriever == RetrieverArg::Bm25 && args.collapse.is_none() && reranker.is_none() {
         return Ok(kb.search_bm25(query, args.k)?);
     }
@@ -134,6 +138,7 @@ fn search(kb: &Arc<KnowledgeBase>, args: &Args, query: &str) -> anyhow::Result<V
         model: args.model.clone(),
         index: args.ann.index.clone(),
         search: search_params(args),
+        quantize: args.quantize.quantize,
         ..Default::default()
     };
     let mut retriever = trawl_retrieve::open_named(kb.clone(), args.retriever.name(), &opts)?;

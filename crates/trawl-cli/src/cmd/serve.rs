@@ -37,6 +37,9 @@ pub struct RetrieverArgs {
     /// The vector index dense retrieval searches (`--index NAME --ef --nprobe --refine`).
     #[command(flatten)]
     pub ann: super::index_args::IndexArgs,
+    /// How the query encoder (default: as the KB's documents were encoded) and a reranker run.
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 impl RetrieverArgs {
@@ -55,6 +58,7 @@ impl RetrieverArgs {
             },
             index: self.ann.index.clone(),
             search: self.ann.params(),
+            quantize: self.quantize.quantize,
         }
     }
 }
@@ -219,7 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         eprintln!("note: {note}");
     }
     let labels = args.labels.as_deref().map(load_labels).transpose()?;
-    let reranker = args.rerank.load()?;
+    let reranker = args.rerank.load(args.retriever.quantize.get())?;
     let retrievers = with_reranked(opened.retrievers, reranker.as_ref())?;
     let default_retriever = match (&args.default_retriever, &reranker) {
         (None, Some(_)) => Some(format!("{}+rerank", retrievers[0].name())),

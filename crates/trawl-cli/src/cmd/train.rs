@@ -117,9 +117,22 @@ pub struct Args {
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Refused: training runs in f32 (int8 is for inference; quantise the trained model when
+    /// you load it, e.g. `trawl encode --quantize int8`).
+    #[command(flatten)]
+    pub quantize: super::QuantizeArg,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.quantize.get() != super::Quantize::None {
+        anyhow::bail!(
+            "--quantize {}: a quantised model cannot be trained (its int8 weights have no \
+             gradients); train in f32 and pass --quantize {} where the trained model is loaded \
+             (encode, search, beir, serve, kb build --dense)",
+            args.quantize.get(),
+            args.quantize.get()
+        );
+    }
     let loss = match args.temperature {
         Some(t) => MnrlConfig::from_temperature(t, args.symmetric)?,
         None => MnrlConfig {

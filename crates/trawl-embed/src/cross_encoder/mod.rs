@@ -27,6 +27,8 @@ pub struct CrossEncoderOptions {
     /// Tokens per pair, special tokens included; None: the model's (tokenizer_config.json
     /// model_max_length, capped by the position table).
     pub max_length: Option<usize>,
+    /// `Int8`: dynamic int8 quantisation of the encoder's Linear layers (the head stays f32).
+    pub quantize: crate::Quantize,
 }
 
 impl Default for CrossEncoderOptions {
@@ -34,6 +36,7 @@ impl Default for CrossEncoderOptions {
         CrossEncoderOptions {
             batch_size: 32,
             max_length: None,
+            quantize: crate::Quantize::None,
         }
     }
 }
@@ -84,6 +87,10 @@ impl CrossEncoder {
         let head = Head::load(&architecture, &tensors, prefix, cfg.bert.hidden_size, &path)?;
         let weights = load_weights_from(&tensors, &path, &cfg.bert)?
             .try_map(|t| Ok(t.flatten_all()?.to_vec1::<f32>()?))?;
+        let mut bert = FusedBert::new(cfg.bert.clone(), weights);
+        if opts.quantize == crate::Quantize::Int8 {
+            bert.quantize_int8();
+        }
         Ok(CrossEncoder {
             name: crate::encoder::model_name(name_or_path, &dir),
             architecture,
@@ -92,7 +99,7 @@ impl CrossEncoder {
                 && cfg.bert.type_vocab_size > 1
                 && tokenizer_gives_token_types(&dir),
             hidden: cfg.bert.hidden_size,
-            bert: FusedBert::new(cfg.bert, weights),
+            bert,
             head,
             activation,
             batch_size: opts.batch_size,

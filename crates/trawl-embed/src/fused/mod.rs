@@ -2,6 +2,7 @@
 //! for the dense layers (one gemm each), attention runs per (sequence, head) on strided views,
 //! and bias, GELU, softmax, residual and LayerNorm are fused vectorised passes.
 
+use trawl_kernels::int8::{self, QuantizedLinear};
 use trawl_kernels::rows as kernels;
 use trawl_kernels::SharedMut;
 
@@ -13,6 +14,72 @@ use crate::weights::Weights;
 pub(crate) struct FusedBert {
     cfg: BertConfig,
     w: Weights<Vec<f32>>,
+    /// Per layer, the int8 copies of its four Linear weights (then the f32 ones are dropped).
+    int8: Option<Vec<Int8Layer>>,
+}
+
+/// One layer's Linear weights quantised per output channel (`--quantize int8`).
+struct Int8Layer {
+    qkv: QuantizedLinear,
+    attn_out: QuantizedLinear,
+    inter: QuantizedLinear,
+    out: QuantizedLinear,
+}
+
+/// One Linear layer's weight: f32 (`n` x `k`) or int8.
+#[derive(Clone, Copy)]
+enum LinearWeight<'a> {
+    F32(&'a [f32]),
+    Int8(&'a QuantizedLinear),
+}
+
+impl<'a> LinearWeight<'a> {
+    /// The int8 weight when the model is quantised, else the f32 one.
+    fn of(f32: &'a [f32], int8: Option<&'a QuantizedLinear>) -> Self {
+        int8.map_or(LinearWeight::F32(f32), LinearWeight::Int8)
+    }
+}
+
+/// `dst (m x n) = x (m x k) W^T [+ bias]`, on gemm (f32) or the int8 kernel, whose rows are
+/// quantised per token; row blocks spread over the rayon pool when `threads > 1`.
+#[allow(clippy::too_many_arguments)]
+fn project(
+    dst: &mut [f32],
+    x: &[f32],
+    w: LinearWeight<'_>,
+    bias: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    threads: usize,
+) {
+    match w {
+        LinearWeight::F32(w) => {
+            if !bias.is_empty() {
+                for row in dst[..m * n].chunks_exact_mut(n) {
+                    row.copy_from_slice(bias);
+                }
+            }
+            let par = if threads > 1 {
+                gemm::Parallelism::Rayon(threads)
+            } else {
+                gemm::Parallelism::None
+            };
+            linear(dst, x, w, m, n, k, !bias.is_empty(), par);
+        }
+        LinearWeight::Int8(q) => {
+            // Rows are independent (each token has its own scale): blocks of rows in parallel.
+            let block = m.div_ceil(4 * threads).next_multiple_of(48);
+            if threads > 1 && m > block {
+                dst[..m * n]
+                    .par_chunks_mut(block * n)
+                    .zip(x[..m * k].par_chunks(block * k))
+                    .for_each(|(d, x)| int8::linear(d, x, x.len() / k, q, bias));
+            } else {
+                int8::linear(dst, x, m, q, bias);
+            }
+        }
+    }
 }
 
 /// `dst (m x n) [+]= lhs (m x k, row stride lhs_rs) * rhs^T` where rhs is n x k row-major
@@ -155,7 +222,42 @@ pub(crate) fn for_each_head(
 
 impl FusedBert {
     pub fn new(cfg: BertConfig, w: Weights<Vec<f32>>) -> FusedBert {
-        FusedBert { cfg, w }
+        FusedBert { cfg, w, int8: None }
+    }
+
+    /// Quantises the Linear layers of every encoder layer (QKV, attention output, FFN in and
+    /// out) to int8 per output channel and frees their f32 weights; embeddings, LayerNorms,
+    /// biases, attention and pooling stay f32. Activations are quantised per token as they come.
+    pub fn quantize_int8(&mut self) {
+        let (h, inter) = (self.cfg.hidden_size, self.cfg.intermediate_size);
+        let layers = self
+            .w
+            .layers
+            .iter_mut()
+            .map(|l| {
+                let q = Int8Layer {
+                    qkv: QuantizedLinear::new(&l.qkv_w, 3 * h, h),
+                    attn_out: QuantizedLinear::new(&l.attn_out_w, h, h),
+                    inter: QuantizedLinear::new(&l.inter_w, inter, h),
+                    out: QuantizedLinear::new(&l.out_w, h, inter),
+                };
+                for w in [
+                    &mut l.qkv_w,
+                    &mut l.attn_out_w,
+                    &mut l.inter_w,
+                    &mut l.out_w,
+                ] {
+                    *w = Vec::new();
+                }
+                q
+            })
+            .collect();
+        self.int8 = Some(layers);
+    }
+
+    /// Whether [`FusedBert::quantize_int8`] ran.
+    pub fn is_int8(&self) -> bool {
+        self.int8.is_some()
     }
 
     /// Hidden states of the last layer for each sequence, packed: row `starts[i] + p` is token
@@ -181,11 +283,6 @@ impl FusedBert {
             t += s.len();
         }
         starts.push(t);
-        let par = if threads > 1 {
-            gemm::Parallelism::Rayon(threads)
-        } else {
-            gemm::Parallelism::None
-        };
         let eps = c.layer_norm_eps as f32;
 
         // Embeddings: word + position (from the family's offset) + token type, then LayerNorm.
@@ -221,21 +318,23 @@ impl FusedBert {
         let mut ctx = vec![0f32; t * h];
         let mut tmp = vec![0f32; t * h];
         let mut mid = vec![0f32; t * inter];
-        for l in &self.w.layers {
-            for row in qkv.chunks_exact_mut(3 * h) {
-                row.copy_from_slice(&l.qkv_b);
-            }
-            linear(&mut qkv, &x, &l.qkv_w, t, 3 * h, h, true, par);
+        for (i, l) in self.w.layers.iter().enumerate() {
+            let q = self.int8.as_ref().map(|q| &q[i]);
+            let w = LinearWeight::of(&l.qkv_w, q.map(|q| &q.qkv));
+            project(&mut qkv, &x, w, &l.qkv_b, t, 3 * h, h, threads);
             self.attention(&qkv, &mut ctx, &starts, buckets.as_deref(), threads);
-            linear(&mut tmp, &ctx, &l.attn_out_w, t, h, h, false, par);
+            let w = LinearWeight::of(&l.attn_out_w, q.map(|q| &q.attn_out));
+            project(&mut tmp, &ctx, w, &[], t, h, h, threads);
             self.rows2(&mut x, &tmp, h, threads, |xr, yr| {
                 kernels::residual_layer_norm(xr, yr, &l.attn_out_b, &l.ln1_g, &l.ln1_b, eps)
             });
-            linear(&mut mid, &x, &l.inter_w, t, inter, h, false, par);
+            let w = LinearWeight::of(&l.inter_w, q.map(|q| &q.inter));
+            project(&mut mid, &x, w, &[], t, inter, h, threads);
             self.rows(&mut mid, inter, threads, |rows, _| {
                 kernels::gelu_bias_rows(rows, &l.inter_b)
             });
-            linear(&mut tmp, &mid, &l.out_w, t, h, inter, false, par);
+            let w = LinearWeight::of(&l.out_w, q.map(|q| &q.out));
+            project(&mut tmp, &mid, w, &[], t, h, inter, threads);
             self.rows2(&mut x, &tmp, h, threads, |xr, yr| {
                 kernels::residual_layer_norm(xr, yr, &l.out_b, &l.ln2_g, &l.ln2_b, eps)
             });
