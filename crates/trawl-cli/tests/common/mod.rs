@@ -128,13 +128,22 @@ impl Server {
     /// POSTs `body` as JSON to `path`; the status and the JSON answer.
     pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let body = body.to_string();
-        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
-        write!(
-            s,
+        self.request(&format!(
             "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        )
-        .unwrap();
+        ))
+    }
+
+    /// GETs `path` (e.g. `/health`); the status and the JSON answer.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        ))
+    }
+
+    fn request(&self, raw_request: &str) -> (u16, Value) {
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        s.write_all(raw_request.as_bytes()).unwrap();
         let mut raw = String::new();
         s.read_to_string(&mut raw).unwrap();
         let status = raw[9..12].parse().unwrap();
