@@ -411,8 +411,9 @@ impl Kb {
         Ok(hits.pop())
     }
 
+    /// Live documents (deleted and replaced ones are not counted).
     fn __len__(&self) -> usize {
-        self.kb.num_docs()
+        self.kb.num_live()
     }
 
     /// The KB's directory.
@@ -448,7 +449,7 @@ impl Kb {
         format!(
             "KB({:?}, {} documents, retrievers={:?})",
             self.kb.dir().display().to_string(),
-            self.kb.num_docs(),
+            self.kb.num_live(),
             self.retrievers()
         )
     }

@@ -29,6 +29,7 @@ pub fn train_error(e: trawl_train::Error) -> PyErr {
         E::Model { .. } | E::Tokenizer(_) => ModelError::new_err(e.to_string()),
         E::Store(inner) => store_error(inner),
         E::IrData(inner) => data_error(inner),
+        E::Kb(inner) => crate::errors::kb_error(inner),
         E::Tensor(_) => TrainError::new_err(e.to_string()),
     }
 }
@@ -231,6 +232,7 @@ pub fn train(
         val_fraction,
         max_seq_len,
         projection_dim,
+        kb: None,
         cfg: TrainConfig {
             epochs,
             max_steps,
@@ -255,6 +257,7 @@ pub fn train(
             patience,
             interrupt_after,
             packed_cpu: !autograd,
+            refresh: None,
         },
     };
     let (summary, log) = py

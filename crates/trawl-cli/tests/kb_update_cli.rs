@@ -424,6 +424,42 @@ fn serve_keeps_its_generation_until_reload_then_answers_from_the_added_segment()
     );
 }
 
+/// After a delete, every count a user sees is of live documents: `kb info`'s `num_live`,
+/// `trawl serve`'s `/health` and `/reload` `num_docs`, and `search`'s hits (the ordinals of
+/// deleted documents stay until `kb compact`, as the manifest's `num_docs` says).
+#[test]
+fn counts_after_a_delete_are_of_live_documents() {
+    let f = fixture(20);
+    ok(&trawl(&["kb", "delete", s(&f.kb), "--ids", "d3", "d7"]));
+    let i = info(&f.kb);
+    assert_eq!(
+        (i["num_live"].as_u64(), i["num_docs"].as_u64()),
+        (Some(18), Some(20)),
+        "{i}"
+    );
+    let srv = serve(&f.kb);
+    let (status, h) = srv.get("/health");
+    assert_eq!((status, h["num_docs"].as_u64()), (200, Some(18)), "{h}");
+    // A search for more than every document returns the live ones.
+    let (status, v) = srv.post(
+        "/search",
+        &json!({"query": "cat dog bird fish tree river stone cloud rain sun", "k": 100}),
+    );
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["hits"].as_array().unwrap().len(), 18, "{v}");
+    ok(&trawl(&["kb", "delete", s(&f.kb), "--ids", "d4"]));
+    let (status, v) = srv.post("/reload", &json!({}));
+    assert_eq!((status, v["num_docs"].as_u64()), (200, Some(17)), "{v}");
+    assert_eq!(srv.get("/health").1["num_docs"].as_u64(), Some(17));
+    ok(&trawl(&["kb", "compact", s(&f.kb)]));
+    let i = info(&f.kb);
+    assert_eq!(
+        (i["num_live"].as_u64(), i["num_docs"].as_u64()),
+        (Some(17), Some(17)),
+        "{i}"
+    );
+}
+
 /// `beir --json` and `beir --run-out RUN` (in `RUN.kb.json`) name the KB generation and
 /// content hash the numbers came from.
 #[test]

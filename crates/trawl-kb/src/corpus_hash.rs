@@ -93,6 +93,28 @@ pub fn hash_documents<'a>(docs: impl IntoIterator<Item = &'a Document>) -> Strin
     h.finish_hex()
 }
 
+/// The same 64-bit hash over a file's bytes (read in 1 MiB pieces, each length-prefixed), for
+/// inputs that are not document collections: training data, qrels. 16 hex digits.
+pub fn hash_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = CorpusHasher::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match f.read(&mut buf[filled..])? {
+                0 => break,
+                n => filled += n,
+            }
+        }
+        h.field(&buf[..filled]);
+        if filled < buf.len() {
+            return Ok(h.finish_hex());
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

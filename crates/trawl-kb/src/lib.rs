@@ -61,7 +61,7 @@ mod update;
 
 pub use ann::{AnnManifest, AnnParams, VectorStorage};
 pub use build::{check_destination, check_doc_id, Bm25Options, KbBuildOptions, StagedKb};
-pub use corpus_hash::{hash_documents, CorpusHasher};
+pub use corpus_hash::{hash_documents, hash_file, CorpusHasher};
 pub use dense::DenseEmbeddings;
 pub use doc_store::DocumentRef;
 pub use error::{Error, Result};

@@ -158,7 +158,8 @@ mod imp {
         }
 
         fn num_docs(&self) -> usize {
-            self.kb.num_docs()
+            // Deleted and replaced ordinals are never returned: they do not count.
+            self.kb.num_live()
         }
 
         fn knowledge_base(&self) -> Option<&KnowledgeBase> {

@@ -50,7 +50,8 @@ pub trait Retriever: Send + Sync {
         None
     }
 
-    /// How many documents the retriever ranks.
+    /// How many documents the retriever ranks (live ones: a KB's deleted or replaced documents
+    /// are not counted).
     fn num_docs(&self) -> usize;
 
     /// The knowledge base the ordinals refer to, when the retriever ranks one (RAG data and

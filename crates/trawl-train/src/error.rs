@@ -45,6 +45,9 @@ pub enum Error {
     /// Reading shared IR data (BEIR corpus, queries, qrels) failed.
     #[error(transparent)]
     IrData(#[from] trawl_data::Error),
+    /// Opening or reading a knowledge base (`--kb`) failed.
+    #[error(transparent)]
+    Kb(#[from] trawl_kb::Error),
 }
 
 /// `Result` with this crate's [`Error`].

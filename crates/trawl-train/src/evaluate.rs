@@ -34,7 +34,8 @@ pub fn default_metrics() -> Vec<Metric> {
     ]
 }
 
-fn normalize_rows(v: &mut [f32], dim: usize) {
+/// Divides every row of the row-major `v` by its L2 norm.
+pub(crate) fn normalize_rows(v: &mut [f32], dim: usize) {
     for row in v.chunks_mut(dim) {
         let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
         row.iter_mut().for_each(|x| *x /= n);
@@ -77,21 +78,37 @@ pub fn evaluate_dense(
     metrics: &[Metric],
     batch_size: usize,
 ) -> Result<EvalScores> {
+    evaluate_dense_with(model, set, metrics, batch_size, None)
+}
+
+/// [`evaluate_dense`], given the corpus's embeddings when they are already computed (by
+/// [`crate::mining::embed_corpus`] with the same weights and batch size, e.g. for a negatives
+/// refresh over the same corpus at the same step).
+pub fn evaluate_dense_with(
+    model: &SentenceModel,
+    set: &EvalSet,
+    metrics: &[Metric],
+    batch_size: usize,
+    corpus_embeddings: Option<&[f32]>,
+) -> Result<EvalScores> {
     if set.queries.is_empty() || set.corpus.is_empty() {
         return Err(Error::InvalidOption(
             "evaluation set has no queries or no documents".into(),
         ));
     }
     let dim = model.dim();
-    let doc_texts: Vec<&str> = set.corpus.iter().map(|(_, t)| t.as_str()).collect();
-    let q_texts: Vec<&str> = set.queries.iter().map(|(_, t)| t.as_str()).collect();
-    let mut docs = model.embed_documents(&doc_texts, batch_size)?;
-    let mut qs = model.embed_queries(&q_texts, batch_size)?;
-    normalize_rows(&mut docs, dim);
-    normalize_rows(&mut qs, dim);
+    let owned;
+    let docs = match corpus_embeddings {
+        Some(d) if d.len() == set.corpus.len() * dim => d,
+        _ => {
+            owned = crate::mining::embed_corpus(model, set, batch_size)?;
+            &owned
+        }
+    };
+    let qs = crate::mining::embed_queries(model, set, batch_size)?;
     let k = metrics.iter().map(depth).max().unwrap_or(100).max(1);
     let mut run = Run::new();
-    for ((qid, _), hits) in set.queries.iter().zip(exact_top_k(&qs, &docs, dim, k)?) {
+    for ((qid, _), hits) in set.queries.iter().zip(exact_top_k(&qs, docs, dim, k)?) {
         for (i, score) in hits {
             run.push(qid.clone(), set.corpus[i].0.clone(), score as f64);
         }

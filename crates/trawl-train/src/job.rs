@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::checkpoint::{check_output_dir, save_model_with_lock};
 use crate::data::{eval_set_from_examples, read_beir_split, read_examples, split_train_validation};
 use crate::model::{resolve_model_dir, LoadOptions, SentenceModel};
-use crate::trainer::{resume_point, train, TrainConfig, TrainEvent, TrainSummary};
+use crate::refresh::{corpus_from_kb, kb_source};
+use crate::trainer::{
+    resume_point, sources_file, train_with, TrainConfig, TrainEvent, TrainInputs, TrainSummary,
+};
 use crate::{Error, Result};
 
 /// What to train, from what, into where (the `trawl train` options; the trainer's own settings
@@ -35,6 +38,9 @@ pub struct TrainJob {
     pub max_seq_len: Option<usize>,
     /// A trainable projection head of this width (new runs only).
     pub projection_dim: Option<usize>,
+    /// A knowledge base whose live documents `cfg.refresh` mines negatives from (instead of a
+    /// BEIR `data` folder's corpus); its generation and content hash are recorded.
+    pub kb: Option<PathBuf>,
     pub cfg: TrainConfig,
 }
 
@@ -82,6 +88,9 @@ pub fn run(job: &TrainJob, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Trai
     if let Some(e) = &job.eval {
         inputs.push(e.as_path());
     }
+    if let Some(kb) = &job.kb {
+        inputs.push(kb.as_path());
+    }
     trawl_store::refuse_output_containing(&job.out, &inputs)?;
     let base_inputs: Vec<&Path> = inputs
         .iter()
@@ -106,15 +115,32 @@ pub fn run(job: &TrainJob, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Trai
         }
         None => (all, None),
     };
-    let summary = train(
-        &model,
-        &examples,
-        eval.as_ref(),
-        &job.cfg,
-        run_dir,
-        job.resume,
-        on_event,
-    )?;
+    if job.kb.is_some() && job.cfg.refresh.is_none() {
+        return Err(Error::InvalidOption(
+            "--kb is the corpus --refresh-negatives-every mines negatives from: give both".into(),
+        ));
+    }
+    let mut sources = serde_json::json!({"data": file_source(&job.data, &job.train_split)?});
+    if let Some(e) = &job.eval {
+        sources["eval"] = file_source(e, &job.split)?;
+    }
+    let refresh_corpus = match (&job.cfg.refresh, &job.kb) {
+        (None, _) => None,
+        (Some(_), Some(kb)) => {
+            let kb = trawl_kb::KnowledgeBase::open(kb)?;
+            sources["kb"] = kb_source(&kb);
+            Some(corpus_from_kb(&kb, &examples)?)
+        }
+        (Some(_), None) if job.data.is_dir() => Some(read_beir_split(&job.data, &job.train_split)?),
+        (Some(_), None) => None, // the trainer names the missing corpus
+    };
+    let inputs = TrainInputs {
+        examples: &examples,
+        eval: eval.as_ref(),
+        refresh_corpus: refresh_corpus.as_ref(),
+        sources: &sources,
+    };
+    let summary = train_with(&model, &inputs, &job.cfg, run_dir, job.resume, on_event)?;
     let final_model = SentenceModel::load(
         &summary.model_dir,
         &LoadOptions {
@@ -122,8 +148,27 @@ pub fn run(job: &TrainJob, on_event: &mut dyn FnMut(&TrainEvent)) -> Result<Trai
             ..Default::default()
         },
     )?;
-    save_model_with_lock(&final_model, out_lock, job.force, &[])?;
+    save_model_with_lock(&final_model, out_lock, job.force, &sources_file(&sources))?;
     Ok(summary)
+}
+
+/// What a training or evaluation input was: a JSONL file (its byte hash) or a BEIR folder (the
+/// hashes of its corpus, queries and the split's qrels), so a model can be traced to its data.
+fn file_source(path: &Path, split: &str) -> Result<serde_json::Value> {
+    let hash = |p: &Path| trawl_kb::hash_file(p).map_err(|e| Error::io(p, e));
+    if path.is_dir() {
+        let ds = trawl_data::beir::BeirDataset::open(path)?;
+        let queries = ds.queries_path()?;
+        let qrels = ds.qrels_path(split)?;
+        return Ok(serde_json::json!({
+            "path": path.display().to_string(), "format": "beir", "split": split,
+            "corpus_hash": hash(ds.corpus_path())?, "queries_hash": hash(&queries)?,
+            "qrels_hash": hash(&qrels)?,
+        }));
+    }
+    Ok(serde_json::json!({
+        "path": path.display().to_string(), "format": "jsonl", "hash": hash(path)?,
+    }))
 }
 
 /// The job's outcome as JSON (`trawl train --json`, and what `trawl.train` returns).
@@ -140,5 +185,6 @@ pub fn summary_json(job: &TrainJob, summary: &TrainSummary) -> serde_json::Value
         "out": job.out, "run_dir": job.run_dir, "steps": summary.steps,
         "seconds": summary.seconds, "seconds_per_step": summary.mean_step_seconds,
         "last_loss": summary.last_loss, "best": best, "stopped_early": summary.stopped_early,
+        "refreshes": summary.refreshes.iter().map(|r| r.log_record()).collect::<Vec<_>>(),
     })
 }

@@ -9,7 +9,8 @@
 //! [`data`] (training data readers, splits), [`optim`] (AdamW, schedule, clipping),
 //! [`evaluate`] (dense evaluation with trawl-eval), [`trainer`] (the loop), [`job`] (a whole
 //! `trawl train` run: locks, data, loop, output folder), [`checkpoint`]
-//! (saving folders), [`resume`] (resumable state), [`mining`] (hard negatives), [`testkit`] (a tiny random model for tests).
+//! (saving folders), [`resume`] (resumable state), [`mining`] (hard negatives), [`refresh`]
+//! (ANCE-style re-mining of negatives during training), [`testkit`] (a tiny random model for tests).
 //!
 //! # Quickstart
 //! ```
@@ -48,6 +49,7 @@ pub mod model;
 pub mod modules;
 pub mod optim;
 pub mod packed;
+pub mod refresh;
 pub mod resume;
 pub mod testkit;
 pub mod trainer;

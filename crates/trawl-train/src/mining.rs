@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::EvalSet;
-use crate::evaluate::exact_top_k;
+use crate::evaluate::{exact_top_k, normalize_rows};
 use crate::model::SentenceModel;
 use crate::{Error, Result};
 
@@ -103,7 +103,7 @@ pub struct Candidates {
 }
 
 /// One mined training line.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MinedExample {
     pub query: String,
     pub positive: String,
@@ -161,19 +161,38 @@ pub fn dense_candidates(
     k: usize,
     batch_size: usize,
 ) -> Result<Vec<Candidates>> {
-    let dim = model.dim();
+    let docs = embed_corpus(model, set, batch_size)?;
+    let queries = embed_queries(model, set, batch_size)?;
+    dense_candidates_from(set, &docs, &queries, model.dim(), k)
+}
+
+/// The set's documents embedded by `model` (document prefix, inference mode) and L2-normalised,
+/// row-major: what [`dense_candidates`] and evaluation search.
+pub fn embed_corpus(model: &SentenceModel, set: &EvalSet, batch_size: usize) -> Result<Vec<f32>> {
     let docs: Vec<&str> = set.corpus.iter().map(|(_, t)| t.as_str()).collect();
-    let queries: Vec<&str> = set.queries.iter().map(|(_, t)| t.as_str()).collect();
     let mut d = model.embed_documents(&docs, batch_size)?;
+    normalize_rows(&mut d, model.dim());
+    Ok(d)
+}
+
+/// The set's queries embedded by `model` (query prefix) and L2-normalised.
+pub fn embed_queries(model: &SentenceModel, set: &EvalSet, batch_size: usize) -> Result<Vec<f32>> {
+    let queries: Vec<&str> = set.queries.iter().map(|(_, t)| t.as_str()).collect();
     let mut q = model.embed_queries(&queries, batch_size)?;
-    for v in [&mut d, &mut q] {
-        for row in v.chunks_mut(dim) {
-            let n = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            row.iter_mut().for_each(|x| *x /= n);
-        }
-    }
+    normalize_rows(&mut q, model.dim());
+    Ok(q)
+}
+
+/// [`dense_candidates`] from embeddings already computed ([`embed_corpus`], [`embed_queries`]).
+pub fn dense_candidates_from(
+    set: &EvalSet,
+    d: &[f32],
+    q: &[f32],
+    dim: usize,
+    k: usize,
+) -> Result<Vec<Candidates>> {
     let index = doc_index(set);
-    let hits = exact_top_k(&q, &d, dim, k)?;
+    let hits = exact_top_k(q, d, dim, k)?;
     Ok(set
         .queries
         .iter()
@@ -295,4 +314,22 @@ pub fn write_jsonl(path: &std::path::Path, mined: &[MinedExample]) -> Result<()>
     }
     trawl_store::write_file_atomic(path, &bytes)?;
     Ok(())
+}
+
+/// Reads lines written by [`write_jsonl`] (or `trawl mine-negatives --out`).
+pub fn read_jsonl(path: &std::path::Path) -> Result<Vec<MinedExample>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                Error::data(
+                    path,
+                    i + 1,
+                    format!("not a mined line ({e}); expected what `trawl mine-negatives` writes"),
+                )
+            })
+        })
+        .collect()
 }

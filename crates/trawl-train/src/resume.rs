@@ -22,6 +22,9 @@ pub(crate) struct TrainerState {
     pub(crate) best_value: Option<f64>,
     pub(crate) best_step: Option<u64>,
     pub(crate) evals_since_best: usize,
+    /// The step of the last negatives refresh (its lines are `last/negatives.jsonl`).
+    #[serde(default)]
+    pub(crate) last_refresh: Option<u64>,
 }
 
 /// Where a run in `run_dir` can be resumed from (the `last/` checkpoint), if anywhere. A save
@@ -39,6 +42,7 @@ pub(crate) fn save_last(
     opt: &AdamW,
     state: &TrainerState,
     run_dir: &Path,
+    extra: &[(&str, Vec<u8>)],
 ) -> Result<()> {
     let tensors = opt.state_tensors()?;
     let mut items: Vec<(&String, &Tensor)> = tensors.iter().collect();
@@ -46,15 +50,12 @@ pub(crate) fn save_last(
     let bytes = safetensors::tensor::serialize(items, None)
         .map_err(|e| Error::InvalidOption(format!("cannot serialise optimizer state: {e}")))?;
     let state_json = serde_json::to_vec_pretty(state).expect("state serialises");
-    save_model(
-        model,
-        &run_dir.join("last"),
-        false,
-        &[
-            ("optimizer.safetensors", bytes),
-            ("trainer_state.json", state_json),
-        ],
-    )
+    let mut files = vec![
+        ("optimizer.safetensors", bytes),
+        ("trainer_state.json", state_json),
+    ];
+    files.extend(extra.iter().cloned());
+    save_model(model, &run_dir.join("last"), false, &files)
 }
 
 pub(crate) fn restore(

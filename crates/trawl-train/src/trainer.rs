@@ -4,8 +4,12 @@
 //!
 //! Run directory layout: `train_log.jsonl`, `best/` (the best model by the chosen metric, a
 //! sentence-transformers folder) and `last/` (the latest model plus `trainer_state.json` and
-//! `optimizer.safetensors`, for `resume`).
+//! `optimizer.safetensors`, for `resume`; with negatives refreshes ([`crate::refresh`]) also
+//! `negatives.jsonl`, the lines of the last refresh, in `trawl mine-negatives`' format). Every
+//! saved folder holds `training_sources.json` when the run was told where its data came from
+//! ([`TrainInputs::sources`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,11 +25,13 @@ use crate::bert::Mode;
 use crate::checkpoint::save_model;
 use crate::data::{EvalSet, TrainExample};
 use crate::dropout::DropoutRng;
-use crate::evaluate::{default_metrics, evaluate_dense, EvalScores};
+use crate::evaluate::{default_metrics, evaluate_dense_with, EvalScores};
 use crate::isotropy::{add_isotropy, IsotropyConfig};
 use crate::loss::{mnrl_loss, MnrlConfig};
+use crate::mining::{embed_corpus, MinedExample};
 use crate::model::SentenceModel;
 use crate::optim::{clip_factor, grad_norm, linear_schedule, AdamW, ParamGroup};
+use crate::refresh::{apply, refresh, RefreshConfig, RefreshReport};
 pub use crate::resume::resume_point;
 use crate::resume::{restore, save_last, TrainerState};
 use crate::{Error, Result};
@@ -67,6 +73,9 @@ pub struct TrainConfig {
     /// Train f32 CPU models on the packed path ([`crate::packed`]); `false` uses the candle
     /// graph ([`crate::bert`]), which other devices and dtypes always use.
     pub packed_cpu: bool,
+    /// Re-mine hard negatives from a corpus every N steps ([`crate::refresh`]); needs
+    /// [`TrainInputs::refresh_corpus`].
+    pub refresh: Option<RefreshConfig>,
 }
 
 impl Default for TrainConfig {
@@ -92,6 +101,7 @@ impl Default for TrainConfig {
             patience: None,
             interrupt_after: None,
             packed_cpu: true,
+            refresh: None,
         }
     }
 }
@@ -122,6 +132,10 @@ pub enum TrainEvent<'a> {
         step: u64,
         dir: &'a Path,
     },
+    /// Negatives were re-mined after `report.step` (see [`crate::refresh`]).
+    Refreshed {
+        report: &'a RefreshReport,
+    },
 }
 
 /// The outcome of a run.
@@ -135,6 +149,48 @@ pub struct TrainSummary {
     pub stopped_early: bool,
     /// The folder to publish: `best/` when evaluation ran, else `last/`.
     pub model_dir: PathBuf,
+    /// The negatives refreshes this invocation ran.
+    pub refreshes: Vec<RefreshReport>,
+}
+
+/// What a run trains on, besides the model and settings.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainInputs<'a> {
+    pub examples: &'a [TrainExample],
+    /// Evaluated during training (the best checkpoint is chosen on it).
+    pub eval: Option<&'a EvalSet>,
+    /// The corpus, training queries and their positives that [`TrainConfig::refresh`] mines
+    /// negatives from (a BEIR training folder, or [`crate::refresh::corpus_from_kb`]).
+    pub refresh_corpus: Option<&'a EvalSet>,
+    /// Where the data came from (files and their hashes, a KB's generation and content hash):
+    /// written into the log's `start` record and, as `training_sources.json`, into every saved
+    /// folder. `Null`: not recorded.
+    pub sources: &'a serde_json::Value,
+}
+
+/// The file beside a saved model that names the data it was trained on.
+pub const SOURCES_FILE: &str = "training_sources.json";
+
+/// The [`SOURCES_FILE`] entry for a saved folder (none when `sources` is `Null`).
+pub fn sources_file(sources: &serde_json::Value) -> Vec<(&'static str, Vec<u8>)> {
+    if sources.is_null() {
+        return Vec::new();
+    }
+    vec![(
+        SOURCES_FILE,
+        serde_json::to_vec_pretty(sources).expect("JSON values serialise"),
+    )]
+}
+
+const NEGATIVES_FILE: &str = "negatives.jsonl";
+
+fn mined_bytes(mined: &[MinedExample]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for m in mined {
+        serde_json::to_writer(&mut bytes, m).expect("mined lines serialise");
+        bytes.push(b'\n');
+    }
+    bytes
 }
 
 fn batches_for_epoch(n: usize, batch: usize, seed: u64, epoch: usize) -> Vec<Vec<usize>> {
@@ -172,7 +228,59 @@ pub fn train(
     resume: bool,
     on_event: &mut dyn FnMut(&TrainEvent),
 ) -> Result<TrainSummary> {
-    validate(cfg, examples, model)?;
+    let inputs = TrainInputs {
+        examples,
+        eval,
+        refresh_corpus: None,
+        sources: &serde_json::Value::Null,
+    };
+    train_with(model, &inputs, cfg, run_dir, resume, on_event)
+}
+
+/// [`train`] with a corpus to refresh negatives from and the data's sources recorded.
+pub fn train_with(
+    model: &SentenceModel,
+    inputs: &TrainInputs,
+    cfg: &TrainConfig,
+    run_dir: &Path,
+    resume: bool,
+    on_event: &mut dyn FnMut(&TrainEvent),
+) -> Result<TrainSummary> {
+    let eval = inputs.eval;
+    validate(cfg, inputs.examples, model)?;
+    let refresh_with = match (&cfg.refresh, inputs.refresh_corpus) {
+        (None, _) => None,
+        (Some(r), Some(set)) => {
+            r.validate()?;
+            if cfg.max_negatives == 0 {
+                return Err(Error::InvalidOption(
+                    "--refresh-negatives-every with --max-negatives 0: no step would use the mined negatives".into(),
+                ));
+            }
+            if set.corpus.is_empty() || set.queries.is_empty() {
+                return Err(Error::InvalidOption(
+                    "the corpus to refresh negatives from has no documents or no queries".into(),
+                ));
+            }
+            Some((r, set))
+        }
+        (Some(_), None) => {
+            return Err(Error::InvalidOption(
+                "--refresh-negatives-every needs a corpus to mine negatives from: give --data a BEIR folder, or --kb a knowledge base".into(),
+            ))
+        }
+    };
+    // Evaluation and a refresh at the same step embed the same corpus once when it is the same.
+    let shared_corpus = match (refresh_with, eval) {
+        (Some((_, r)), Some(e)) => {
+            r.corpus.len() == e.corpus.len()
+                && r.corpus.iter().zip(&e.corpus).all(|(a, b)| a.1 == b.1)
+        }
+        _ => false,
+    };
+    let mut examples: Cow<[TrainExample]> = Cow::Borrowed(inputs.examples);
+    let mut mined: Option<Vec<MinedExample>> = None;
+    let sources = sources_file(inputs.sources);
     std::fs::create_dir_all(run_dir).map_err(|e| Error::io(run_dir, e))?;
     let per_epoch = (batches_for_epoch(examples.len(), cfg.batch_size, cfg.seed, 0).len()
         / cfg.grad_accum)
@@ -210,9 +318,17 @@ pub fn train(
         best_value: None,
         best_step: None,
         evals_since_best: 0,
+        last_refresh: None,
     };
     if resume {
         state = restore(run_dir, &state, &mut opt)?;
+        if state.last_refresh.is_some() {
+            // The negatives in force at the checkpoint: those of the last refresh.
+            let path = run_dir.join("last").join(NEGATIVES_FILE);
+            let lines = crate::mining::read_jsonl(&path)?;
+            apply(examples.to_mut(), &lines);
+            mined = Some(lines);
+        }
     }
     let log_path = run_dir.join("train_log.jsonl");
     let file = std::fs::OpenOptions::new()
@@ -229,7 +345,15 @@ pub fn train(
         start_step: state.step,
         examples: examples.len(),
     });
-    log.write(serde_json::json!({"event": "start", "step": state.step, "total_steps": total, "examples": examples.len(), "batch_size": cfg.batch_size, "lr": cfg.lr, "isotropy_weight": cfg.isotropy.weight, "isotropy_kind": cfg.isotropy.kind.name()}))?;
+    let mut start = serde_json::json!({"event": "start", "step": state.step, "total_steps": total, "examples": examples.len(), "batch_size": cfg.batch_size, "lr": cfg.lr, "isotropy_weight": cfg.isotropy.weight, "isotropy_kind": cfg.isotropy.kind.name()});
+    if !inputs.sources.is_null() {
+        start["sources"] = inputs.sources.clone();
+    }
+    if let Some((r, set)) = refresh_with {
+        start["refresh"] = serde_json::json!({"every": r.every, "num": r.mining.num, "range": [r.mining.range.0, r.mining.range.1], "margin": r.mining.margin, "strategy": format!("{:?}", r.mining.strategy).to_lowercase(), "documents": set.corpus.len(), "queries": set.queries.len()});
+    }
+    log.write(start)?;
+    let mut refreshes = Vec::new();
 
     let started = Instant::now();
     let (mut last_loss, mut stepped, mut stopped_early) = (f64::NAN, 0u64, false);
@@ -253,7 +377,7 @@ pub fn train(
                 let micro = state.step * cfg.grad_accum as u64 + mi as u64;
                 let mut rng = DropoutRng::for_step(cfg.seed, micro);
                 let (loss, iso, g) =
-                    batch_grads(model, examples, batch, cfg, &mut rng, &trainable)?;
+                    batch_grads(model, &examples, batch, cfg, &mut rng, &trainable)?;
                 loss_sum += loss;
                 if let Some(v) = iso {
                     // The mean over the micro-batches.
@@ -304,9 +428,21 @@ pub fn train(
                 Some(n) => state.step.is_multiple_of(n.max(1)) || state.step == total,
                 None => end_of_epoch || state.step == total,
             };
+            let refresh_due = refresh_with.is_some_and(|(r, _)| r.due(state.step, total));
+            // The refresh corpus embedded once for this step's evaluation and refresh.
+            let mut corpus_embedded: Option<(Vec<f32>, f64)> = None;
+            if refresh_due && due && shared_corpus && eval.is_some() {
+                let (_, set) = refresh_with.expect("refresh_due implies a refresh");
+                let t = Instant::now();
+                let d = embed_corpus(model, set, cfg.eval_batch_size)?;
+                corpus_embedded = Some((d, t.elapsed().as_secs_f64()));
+            }
+            let mut stopping = false;
             if due {
                 if let Some(set) = eval {
-                    let scores = evaluate_dense(model, set, &metrics, cfg.eval_batch_size)?;
+                    let shared = corpus_embedded.as_ref().map(|(d, _)| d.as_slice());
+                    let scores =
+                        evaluate_dense_with(model, set, &metrics, cfg.eval_batch_size, shared)?;
                     let value = scores.get(&cfg.best_metric).unwrap_or(f64::NAN);
                     let is_best = state.best_value.is_none_or(|b| value > b);
                     if is_best {
@@ -314,7 +450,7 @@ pub fn train(
                         state.best_step = Some(state.step);
                         state.evals_since_best = 0;
                         let dir = run_dir.join("best");
-                        save_model(model, &dir, false, &[])?;
+                        save_model(model, &dir, false, &sources)?;
                         on_event(&TrainEvent::Saved {
                             step: state.step,
                             dir: &dir,
@@ -334,21 +470,56 @@ pub fn train(
                     }
                     log.write(entry)?;
                 }
-                save_last(model, &opt, &state, run_dir)?;
+                stopping =
+                    cfg.patience.is_some_and(|p| state.evals_since_best >= p) && eval.is_some();
+            }
+            if refresh_due && !stopping {
+                let (r, set) = refresh_with.expect("refresh_due implies a refresh");
+                let shared = corpus_embedded.as_ref().map(|(d, s)| (d.as_slice(), *s));
+                let (lines, report) = refresh(
+                    model,
+                    set,
+                    &r.mining,
+                    cfg.eval_batch_size,
+                    shared,
+                    state.step,
+                )?;
+                apply(examples.to_mut(), &lines);
+                mined = Some(lines);
+                state.last_refresh = Some(state.step);
+                log.write(report.log_record())?;
+                on_event(&TrainEvent::Refreshed { report: &report });
+                refreshes.push(report);
+            }
+            if due || refresh_due {
+                // A refresh is checkpointed at once: a resumed run never repeats one.
+                save_last(
+                    model,
+                    &opt,
+                    &state,
+                    run_dir,
+                    &last_extras(&sources, mined.as_deref()),
+                )?;
                 on_event(&TrainEvent::Saved {
                     step: state.step,
                     dir: &run_dir.join("last"),
                 });
-                if cfg.patience.is_some_and(|p| state.evals_since_best >= p) && eval.is_some() {
-                    stopped_early = true;
-                    log.write(serde_json::json!({"event": "early_stop", "step": state.step}))?;
-                    break 'outer;
-                }
+            }
+            if stopping {
+                stopped_early = true;
+                log.write(serde_json::json!({"event": "early_stop", "step": state.step}))?;
+                break 'outer;
             }
         }
     }
     if resume_point(run_dir).is_none() || stepped > 0 {
-        save_last(model, &opt, &state, run_dir)?;
+        save_last(
+            model,
+            &opt,
+            &state,
+            run_dir,
+            &last_extras(&sources, mined.as_deref()),
+        )?;
     }
     let seconds = started.elapsed().as_secs_f64();
     log.write(serde_json::json!({"event": "end", "step": state.step, "seconds": seconds, "stopped_early": stopped_early}))?;
@@ -375,7 +546,20 @@ pub fn train(
         best,
         stopped_early,
         model_dir,
+        refreshes,
     })
+}
+
+/// The files `last/` holds besides the model and trainer state.
+fn last_extras(
+    sources: &[(&'static str, Vec<u8>)],
+    mined: Option<&[MinedExample]>,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut extra = sources.to_vec();
+    if let Some(m) = mined {
+        extra.push((NEGATIVES_FILE, mined_bytes(m)));
+    }
+    extra
 }
 
 fn default_metrics_with(best: &Metric) -> Vec<Metric> {

@@ -147,7 +147,7 @@ impl FlatIndex {
     pub fn f32_rows(&self) -> std::borrow::Cow<'_, [f32]> {
         match self.rows.view() {
             RowsRef::F32(v) => std::borrow::Cow::Borrowed(&v[..self.len * self.dim]),
-            RowsRef::F16(_) => std::borrow::Cow::Owned(self.to_f32_rows()),
+            RowsRef::F16(_) | RowsRef::Sq8(..) => std::borrow::Cow::Owned(self.to_f32_rows()),
         }
     }
 

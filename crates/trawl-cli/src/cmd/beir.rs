@@ -514,7 +514,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             retriever: &system,
             split: &args.split,
             num_queries: queries.len(),
-            num_docs: kb.num_docs(),
+            num_docs: kb.num_live(),
             k: args.k,
             kb_dir: kb_dir.display().to_string(),
             kb_reused: reused,
@@ -539,7 +539,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "{dataset_name} ({} split): {} queries, {} documents, retriever {}",
         args.split,
         queries.len(),
-        kb.num_docs(),
+        kb.num_live(),
         system
     );
     for (metric, value) in metrics.iter().zip(&eval.mean) {

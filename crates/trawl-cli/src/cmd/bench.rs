@@ -230,7 +230,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None,
                 false,
             )?;
-            num_docs = cached.kb.num_docs();
+            num_docs = cached.kb.num_live();
             let kb = Arc::new(cached.kb);
             let opts = trawl_retrieve::KbRetrieverOptions {
                 model: system.model.clone(),

@@ -165,7 +165,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         format!(
             "{}: {} documents, indexes: {} ({})",
             kb_path.display(),
-            kb.num_docs(),
+            kb.num_live(),
             indexes.join(", "),
             ms(t)
         ),

@@ -371,6 +371,20 @@ pub fn recorded_model(model: &str) -> String {
     }
 }
 
+/// `trawl kb info`: the manifest, with `num_live` (the documents searches return) added;
+/// the manifest's `num_docs` counts ordinals, deleted and replaced documents included until
+/// `kb compact`.
+fn info_json(kb: &KnowledgeBase) -> String {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&kb.manifest().to_json()).unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    out.insert("num_live".into(), kb.num_live().into());
+    if let serde_json::Value::Object(m) = manifest {
+        out.extend(m);
+    }
+    serde_json::to_string_pretty(&serde_json::Value::Object(out)).expect("JSON serialises")
+}
+
 /// Encodes every document of the staged KB (title + " " + text, the model's document prefix)
 /// with `model` (run as `quantize` says, which the KB records) and stores the vectors in it.
 #[cfg(feature = "dense")]
@@ -515,10 +529,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
                 super::kb_update::print_generations(&kb);
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
-                "{}",
-                String::from_utf8_lossy(&kb.manifest().to_json()).trim_end()
-            );
+            println!("{}", info_json(&kb));
             Ok(ExitCode::SUCCESS)
         }
     }

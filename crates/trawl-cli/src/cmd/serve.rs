@@ -233,7 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     eprintln!(
         "trawl serve: {} ({} documents), retrievers: {}, labels: {}",
         args.kb.display(),
-        kb.num_docs(),
+        kb.num_live(),
         names.join(", "),
         labels
             .as_ref()

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use trawl_train::job::{self, TrainJob};
+use trawl_train::mining::{parse_range, MiningConfig};
+use trawl_train::refresh::RefreshConfig;
 use trawl_train::trainer::{TrainConfig, TrainEvent};
 use trawl_train::{IsotropyConfig, MnrlConfig};
 
@@ -111,9 +113,32 @@ pub struct Args {
     /// (same gradients, slower; the packed path is used only for f32 models on the CPU anyway).
     #[arg(long)]
     pub autograd: bool,
-    /// Texts per forward pass during evaluation.
+    /// Texts per forward pass during evaluation (and negatives refreshes).
     #[arg(long, default_value_t = 64)]
     pub eval_batch_size: usize,
+    /// Re-mine hard negatives after every N optimizer steps (ANCE): re-encode the corpus with
+    /// the current weights and mine each training query's negatives from it, as `trawl
+    /// mine-negatives --retriever dense` does with that step's checkpoint (same --seed, --batch-size
+    /// = --eval-batch-size). The corpus: --kb, or --data as a BEIR folder.
+    #[arg(long)]
+    pub refresh_negatives_every: Option<u64>,
+    /// A knowledge base whose live documents the refreshes mine from (training positives are
+    /// found in it by text); its generation and content hash go into train_log.jsonl and
+    /// training_sources.json.
+    #[arg(long, requires = "refresh_negatives_every")]
+    pub kb: Option<PathBuf>,
+    /// Negatives mined per query at each refresh (--max-negatives of them are trained on).
+    #[arg(long, default_value_t = 5)]
+    pub refresh_num: usize,
+    /// Candidate ranks refreshes draw from, FROM-TO (as `mine-negatives --range`).
+    #[arg(long, default_value = "1-100")]
+    pub refresh_range: String,
+    /// Drop refresh candidates whose cosine is within this margin of the positive's.
+    #[arg(long)]
+    pub refresh_margin: Option<f64>,
+    /// top, random or semi-hard (as `mine-negatives --strategy`).
+    #[arg(long, default_value = "top")]
+    pub refresh_strategy: String,
     /// Print a JSON summary on stdout.
     #[arg(long)]
     pub json: bool,
@@ -133,6 +158,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.quantize.get()
         );
     }
+    let refresh = match args.refresh_negatives_every {
+        Some(every) => Some(RefreshConfig {
+            every,
+            mining: MiningConfig {
+                num: args.refresh_num,
+                range: parse_range(&args.refresh_range)?,
+                margin: args.refresh_margin,
+                strategy: args.refresh_strategy.parse()?,
+                seed: args.seed,
+                ..Default::default()
+            },
+        }),
+        None => None,
+    };
     let loss = match args.temperature {
         Some(t) => MnrlConfig::from_temperature(t, args.symmetric)?,
         None => MnrlConfig {
@@ -167,6 +206,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         patience: args.patience,
         interrupt_after: args.interrupt_after,
         packed_cpu: !args.autograd,
+        refresh,
     };
     let job = TrainJob {
         run_dir: args
@@ -183,6 +223,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         val_fraction: args.val_fraction,
         max_seq_len: args.max_seq_len,
         projection_dim: args.projection_dim,
+        kb: args.kb,
         cfg,
     };
     let bar = indicatif::ProgressBar::new(0);
@@ -232,6 +273,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if *is_best { "  (best)" } else { "" }
             ));
         }
+        TrainEvent::Refreshed { report: r } => {
+            bar.println(format!(
+                "step {}: negatives refreshed: {} documents and {} queries encoded in {:.1} s{}, mined in {:.2} s ({} lines, {} negatives)",
+                r.step,
+                r.documents,
+                r.queries,
+                r.encode_seconds,
+                if r.shared_with_eval { " (shared with evaluation)" } else { "" },
+                r.mine_seconds,
+                r.lines,
+                r.negatives
+            ));
+        }
         TrainEvent::Saved { .. } => {}
     })?;
     bar.finish_and_clear();
@@ -243,6 +297,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "trained {} steps in {:.1}s ({:.2} s/step), last loss {:.4}",
             summary.steps, summary.seconds, summary.mean_step_seconds, summary.last_loss
         );
+        if !summary.refreshes.is_empty() {
+            let n = summary.refreshes.len() as f64;
+            let mean = |f: fn(&trawl_train::refresh::RefreshReport) -> f64| {
+                summary.refreshes.iter().map(f).sum::<f64>() / n
+            };
+            println!(
+                "{} negatives refreshes, {:.1} s each on average (encoding {:.1} s, mining {:.2} s)",
+                summary.refreshes.len(),
+                mean(|r| r.seconds()),
+                mean(|r| r.encode_seconds),
+                mean(|r| r.mine_seconds)
+            );
+        }
         if let Some((step, s)) = &summary.best {
             let vals: Vec<String> = s
                 .values

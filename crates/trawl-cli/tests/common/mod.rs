@@ -155,4 +155,9 @@ impl Server {
         let body = text.split_once("\r\n\r\n").map_or("", |x| x.1);
         (status, serde_json::from_str(body).unwrap_or(Value::Null))
     }
+
+    /// GETs `path` (e.g. `/health`); the status and the JSON answer.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.request("GET", path, b"")
+    }
 }
