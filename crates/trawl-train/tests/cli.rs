@@ -5,6 +5,9 @@
 mod mine_negatives;
 #[path = "../../trawl-cli/src/cmd/train.rs"]
 mod train;
+#[path = "../../trawl-cli/src/cmd/quantize_arg.rs"]
+mod quantize_arg;
+pub use quantize_arg::{Quantize, QuantizeArg};
 
 use clap::Parser;
 
