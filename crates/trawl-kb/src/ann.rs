@@ -234,7 +234,7 @@ pub(crate) fn add_to_staged(
     match save {
         Some(save) => write_entry(dir, &mut manifest, e, save)?,
         None => {
-            let rows = flat.to_f32_rows();
+            let rows = flat.f32_rows();
             let (dim, metric) = (flat.dim(), flat.metric());
             write_entry(dir, &mut manifest, e, |dest| {
                 build_into(&rows, dim, metric, params, dest)
@@ -250,11 +250,27 @@ impl KnowledgeBase {
     /// index of the same name is replaced). The index directory, then the manifest, are
     /// replaced atomically.
     pub fn add_ann(&mut self, name: &str, params: AnnParams) -> Result<()> {
-        let flat = needs_dense(self)?;
-        let rows = flat.to_f32_rows();
+        needs_dense(self)?;
+        // The build reads the mapped vectors in place (no f32 copy of the whole collection),
+        // so the flat index leaves `self` while the new generation is written; a successful
+        // write reopens `self`, a failed one gets it back.
+        let flat = self.dense.take().expect("checked by needs_dense");
+        let built = self.add_ann_from(&flat, name, params);
+        if self.dense.is_none() {
+            self.dense = Some(flat);
+        }
+        built
+    }
+
+    fn add_ann_from(&mut self, flat: &FlatIndex, name: &str, params: AnnParams) -> Result<()> {
+        let e = entry(name, params, None, flat)?;
+        let rows = flat.f32_rows();
         let (dim, metric) = (flat.dim(), flat.metric());
-        self.add_ann_with(name, params, None, |dest| {
-            build_into(&rows, dim, metric, params, dest)
+        let replaced = [format!("{}/", e.dir)];
+        self.new_generation(&replaced, &format!("index {name}"), |staging, manifest| {
+            write_entry(staging, manifest, e, |dest| {
+                build_into(&rows, dim, metric, params, dest)
+            })
         })
     }
 

@@ -99,7 +99,7 @@ pub struct KnowledgeBase {
     ids: Vec<IdMap>,
     deleted: Deleted,
     bm25: Option<Bm25Engine>,
-    dense: Option<FlatIndex>,
+    pub(crate) dense: Option<FlatIndex>,
     recovered: Vec<Recovery>,
     /// The approximate indexes, in manifest order.
     pub(crate) ann: Vec<Box<dyn trawl_vector::VectorIndex>>,
