@@ -359,10 +359,7 @@ pub(crate) fn write_corpus(
         });
         let read = read_corpus(dir, docs, fields, batch_size, tx, hasher, progress);
         // The reader has dropped its sender: the analysis thread ends once it has caught up.
-        let writer = match analysis {
-            Some(h) => Some(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))),
-            None => None,
-        };
+        let writer = analysis.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         // An analysis error explains a reading stopped short, so it comes first.
         let writer = writer.transpose()?;
         let (num_docs, num_empty, doc_store_bytes) = read?;

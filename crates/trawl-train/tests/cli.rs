@@ -3,10 +3,10 @@
 
 #[path = "../../trawl-cli/src/cmd/mine_negatives.rs"]
 mod mine_negatives;
-#[path = "../../trawl-cli/src/cmd/train.rs"]
-mod train;
 #[path = "../../trawl-cli/src/cmd/quantize_arg.rs"]
 mod quantize_arg;
+#[path = "../../trawl-cli/src/cmd/train.rs"]
+mod train;
 pub use quantize_arg::{Quantize, QuantizeArg};
 
 use clap::Parser;

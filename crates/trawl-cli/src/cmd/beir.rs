@@ -335,21 +335,12 @@ pub fn open_cached_kb(
 fn retrieve(
     kb: &Arc<KnowledgeBase>,
     kind: RetrieverKind,
-    model: Option<&str>,
-    quantize: Option<Quantize>,
-    ann: &super::index_args::IndexArgs,
+    opts: &trawl_retrieve::KbRetrieverOptions,
     reranker: Option<&super::rerank::LoadedReranker>,
     queries: &[&str],
     k: usize,
 ) -> anyhow::Result<Vec<Vec<KbHit>>> {
-    let opts = trawl_retrieve::KbRetrieverOptions {
-        model: model.map(str::to_string),
-        index: ann.index.clone(),
-        search: ann.params(),
-        quantize,
-        ..Default::default()
-    };
-    let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), &opts)?;
+    let retriever = trawl_retrieve::open_named(kb.clone(), kind.name(), opts)?;
     // Qrels judge documents: a chunked KB's rankings are collapsed to documents (MaxP).
     let mut retriever = trawl_retrieve::collapse_if_chunked(kb, retriever);
     if let Some(r) = reranker {
@@ -463,12 +454,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     } else {
         let search_start = Instant::now();
+        let opts = trawl_retrieve::KbRetrieverOptions {
+            model: model.map(str::to_string),
+            index: args.ann.index.clone(),
+            search: args.ann.params(),
+            quantize: args.quantize.quantize,
+            ..Default::default()
+        };
         let results = retrieve(
             &kb,
             args.retriever,
-            model,
-            args.quantize.quantize,
-            &args.ann,
+            &opts,
             reranker.as_ref(),
             &texts,
             args.k,
