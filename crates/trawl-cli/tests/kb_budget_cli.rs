@@ -6,9 +6,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use common::{err, ok, trawl, trawl_bin};
+use common::{err, ok, trawl};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
@@ -166,15 +165,7 @@ fn kill_9_during_a_spilling_build_leaves_no_kb_and_a_rerun_equals_the_one_pass_b
         state ^= state >> 7;
         state ^= state << 17;
         let delay = std::time::Duration::from_millis(50 + state % 700);
-        let mut child = Command::new(trawl_bin())
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(delay);
-        let _ = child.kill(); // SIGKILL
-        let status = child.wait().unwrap();
+        let status = common::kill_after(&args, delay);
         if status.success() {
             // Finished before the kill: start again from nothing.
             std::fs::remove_dir_all(&kb).unwrap();

@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{err, ok, serve, trawl, trawl_env};
 use serde_json::{json, Value};
@@ -354,7 +354,7 @@ fn kill_9_at_random_times_leaves_a_kb_that_opens_and_a_rerun_succeeds() {
         } else {
             target
         };
-        let before = Command::new(env!("CARGO_BIN_EXE_trawl"))
+        let before = Command::new(common::trawl_bin())
             .args(["kb", "info", target])
             .output()
             .unwrap();
@@ -363,15 +363,7 @@ fn kill_9_at_random_times_leaves_a_kb_that_opens_and_a_rerun_succeeds() {
             state ^= state >> 7;
             state ^= state << 17;
             let delay = std::time::Duration::from_millis(20 + state % 400);
-            let mut child = Command::new(env!("CARGO_BIN_EXE_trawl"))
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            std::thread::sleep(delay);
-            let _ = child.kill(); // SIGKILL
-            let _ = child.wait();
+            common::kill_after(args, delay);
             let now = trawl(&["kb", "info", target]);
             if before.status.success() {
                 assert!(

@@ -15,6 +15,20 @@ pub fn trawl_bin() -> PathBuf {
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_trawl")), PathBuf::from)
 }
 
+/// Runs `trawl args`, SIGKILLs it after `delay` (a crash at an arbitrary point) and returns how
+/// it ended: success when it finished before the kill.
+pub fn kill_after(args: &[&str], delay: std::time::Duration) -> std::process::ExitStatus {
+    let mut child = Command::new(trawl_bin())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(delay);
+    let _ = child.kill();
+    child.wait().unwrap()
+}
+
 /// The built-in sample dataset (`data/sample`: corpus, queries, qrels).
 pub fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/sample")
