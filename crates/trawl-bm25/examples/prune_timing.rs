@@ -12,19 +12,10 @@ use rand_chacha::ChaCha8Rng;
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Params, Strategy};
 use trawl_data::beir::BeirDataset;
 
-fn word(rank: usize) -> String {
-    let mut s = String::from("w");
-    let mut r = rank;
-    loop {
-        s.push((b'a' + (r % 26) as u8) as char);
-        r /= 26;
-        if r == 0 {
-            break;
-        }
-    }
-    s.push('x');
-    s
-}
+// The generated-corpus tests' words, so the timings describe the corpus those tests prune.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::word;
 
 /// Zipf(1.1) over 300k words, ~56 words per document; queries of 2-10 words without the 20
 /// most frequent (as bench/bm25_scale.py).
