@@ -88,6 +88,7 @@ fn plan_predicts_disk_and_peak_build_memory_of_100k_vectors_within_15_percent() 
             vec!["--type", "hnsw", "--m", "8", "--ef-construction", "24"],
         ),
         ("ivf:256", vec!["--type", "ivf", "--nlist", "256"]),
+        ("sq8", vec!["--type", "sq8"]),
         (
             "ivfpq:256,16",
             vec!["--type", "ivfpq", "--nlist", "256", "--m", "16"],

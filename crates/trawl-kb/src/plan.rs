@@ -20,6 +20,8 @@ const PQ_KSUB: u64 = 256;
 pub enum PlannedIndex {
     /// Exact search over the KB's f32 vectors (`dense/`).
     Flat,
+    /// A flat scan of 8-bit scalar-quantised codes (`kb index --type sq8`).
+    Sq8,
     Hnsw {
         m: usize,
     },
@@ -37,6 +39,7 @@ impl PlannedIndex {
     pub fn kind(&self) -> &'static str {
         match self {
             PlannedIndex::Flat => "flat",
+            PlannedIndex::Sq8 => "sq8",
             PlannedIndex::Hnsw { .. } => "hnsw",
             PlannedIndex::Ivf { .. } => "ivf",
             PlannedIndex::IvfPq { .. } => "ivfpq",
@@ -91,6 +94,19 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
             build_peak: 2 * f,
             serve: f,
         },
+        PlannedIndex::Sq8 => {
+            // `vectors.flat`: a 64-byte header, the per-dimension minimum and range (2 * dim
+            // f32), then one byte per value.
+            let index_disk = 64 + 8 * dim + n * dim;
+            PlannedSizes {
+                vectors_disk,
+                index_disk,
+                // Building reads the mapped vectors in place and holds the codes; the peak is
+                // the reopen: the old and the new mapping of the vectors and the new index.
+                build_peak: 2 * f + 2 * index_disk,
+                serve: index_disk + f,
+            }
+        }
         PlannedIndex::Hnsw { m } => {
             let (vectors, graph) = hnsw_index_bytes(n, dim, m as u64);
             let index_disk = META + vectors + graph;

@@ -20,7 +20,7 @@ pub struct Args {
     /// Vector dimension.
     #[arg(long)]
     pub dim: usize,
-    /// flat, hnsw[:M], ivf[:NLIST] or ivfpq:NLIST,M (default nlist: sqrt(docs)).
+    /// flat, sq8, hnsw[:M], ivf[:NLIST] or ivfpq:NLIST,M (default nlist: sqrt(docs)).
     #[arg(long, default_value = "flat")]
     pub index: String,
     /// HNSW build candidate list (as `kb index --ef-construction`).
@@ -77,6 +77,7 @@ fn parse_index(s: &str, n: u64, dim: usize, refine: bool) -> anyhow::Result<Plan
     let default_nlist = ((n as f64).sqrt() as usize).clamp(1, 65_536);
     let index = match (kind, nums.as_slice()) {
         ("flat" | "exact", []) => PlannedIndex::Flat,
+        ("sq8", []) => PlannedIndex::Sq8,
         ("hnsw", []) => PlannedIndex::Hnsw { m: 16 },
         ("hnsw", [m]) if *m >= 2 => PlannedIndex::Hnsw { m: *m },
         ("ivf", []) => PlannedIndex::Ivf {
@@ -94,7 +95,7 @@ fn parse_index(s: &str, n: u64, dim: usize, refine: bool) -> anyhow::Result<Plan
             refine_vectors: refine,
         },
         _ => bail!(
-            "--index {s}: expected flat, hnsw[:M] (M >= 2), ivf[:NLIST] or ivfpq:NLIST,M (e.g. ivfpq:4096,32)"
+            "--index {s}: expected flat, sq8, hnsw[:M] (M >= 2), ivf[:NLIST] or ivfpq:NLIST,M (e.g. ivfpq:4096,32)"
         ),
     };
     match index {
@@ -198,6 +199,12 @@ fn calibrate(
             f.add(&rows)?;
             Box::new(f)
         }
+        PlannedIndex::Sq8 => Box::new(FlatIndex::build(
+            &rows,
+            dim,
+            Metric::InnerProduct,
+            Precision::Sq8,
+        )?),
         PlannedIndex::Hnsw { m } => Box::new(HnswIndex::build(
             &rows,
             dim,
@@ -249,7 +256,7 @@ fn calibrate(
 fn work(index: PlannedIndex, n: f64, dim: f64, nprobe: f64) -> (f64, f64) {
     let kmeans = |points: f64, k: f64| 20.0 * points.min(256.0 * k) * k * dim;
     match index {
-        PlannedIndex::Flat => (n * dim, n * dim),
+        PlannedIndex::Flat | PlannedIndex::Sq8 => (n * dim, n * dim),
         PlannedIndex::Hnsw { .. } => (n * n.ln(), n.ln()),
         PlannedIndex::Ivf { nlist } => {
             let k = nlist as f64;
@@ -330,6 +337,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let what = match index {
         PlannedIndex::Flat => "flat (exact)".to_string(),
+        PlannedIndex::Sq8 => "sq8 (flat scan of 8-bit codes)".to_string(),
         PlannedIndex::Hnsw { m } => {
             format!("hnsw (M {m}, ef_construction {})", args.ef_construction)
         }
@@ -367,7 +375,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 PlannedIndex::Ivf { .. } | PlannedIndex::IvfPq { .. } => {
                     format!(", nprobe {}", args.nprobe)
                 }
-                PlannedIndex::Flat => String::new(),
+                PlannedIndex::Flat | PlannedIndex::Sq8 => String::new(),
             };
             rows.push((
                 format!("queries/s (k 10{knob}, {} threads)", cal.threads),
@@ -429,6 +437,8 @@ mod tests {
             parse_index("hnsw", 10, 8, false).unwrap(),
             PlannedIndex::Hnsw { m: 16 }
         );
+        assert_eq!(parse_index("sq8", 10, 8, false).unwrap(), PlannedIndex::Sq8);
+        assert!(parse_index("sq8:4", 10, 8, false).is_err());
         let e = parse_index("ivfpq:16,5", 1000, 64, false).unwrap_err();
         assert!(e.to_string().contains("divide the dimension 64"), "{e}");
         let e = parse_index("ivf:5000", 1000, 64, false).unwrap_err();
