@@ -7,7 +7,9 @@
 # Vectors: bench/ann_synth.py's 1M x 384 set mixed from the real MiniLM embeddings of scifact
 # and nfcorpus (bench/ann_vectors.sh), with held-out queries. Env: TRAWL_BIN (a built trawl;
 # default: cargo build --profile $TRAWL_BENCH_PROFILE, release), ANN_SCALE_WORK (scratch,
-# default target/ann-scale; needs ~6 GB at 1M), ANN_SCALE_INDEXES (default "hnsw:16 ivfpq:1024,48").
+# default target/ann-scale; needs ~6 GB at 1M), ANN_SCALE_INDEXES (default "hnsw:16 ivfpq:1024,48"),
+# ANN_SCALE_EF / ANN_SCALE_NPROBE (search knobs, default 64 / 16). Also times the 1,024-query reward
+# batch (an RL step: 256 prompts x 4 rewrites) and the MiniLM encoding of 1,024 query texts.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -29,6 +31,11 @@ synth="$vec/synth-$max"
 [ -s "$synth-docs.npy" ] || "$py" "$here/ann_synth.py" --n "$max" --out "$synth" \
   "$vec/scifact-docs.npy" "$vec/nfcorpus-docs.npy"
 # shellcheck disable=SC2086
+# The reward batch's query texts are encoded beside its search when the model and scifact are here.
+enc=()
+model="$root/models/all-MiniLM-L6-v2"; texts="$root/../shared/data/beir/scifact/queries.jsonl"
+[ -f "$model/config.json" ] && [ -f "$texts" ] && enc=(--encode-model "$model" --query-texts "$texts")
 "$py" "$here/ann_scale.py" "$synth-docs.npy" "$synth-queries.npy" --trawl "$TRAWL_BIN" \
   --work "$work" --sizes $sizes --indexes ${ANN_SCALE_INDEXES:-hnsw:16 ivfpq:1024,48} \
-  --ef-construction "${ANN_SCALE_EF_CONSTRUCTION:-200}"
+  --ef-construction "${ANN_SCALE_EF_CONSTRUCTION:-200}" --ef "${ANN_SCALE_EF:-64}" \
+  --nprobe "${ANN_SCALE_NPROBE:-16}" "${enc[@]}"
