@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use trawl_vector::{
-    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Refined, SearchParams,
+    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Refined, SearchParams, TopK,
     VectorIndex,
 };
 
@@ -115,11 +115,13 @@ fn ann_err(message: String) -> Error {
     Error::Ann { message }
 }
 
-/// Opens every index the manifest lists, checking each against the dense vectors.
+/// Opens every index the manifest lists, checking each against the dense vectors of the
+/// `base_docs` base documents (added segments' vectors are not in them until `kb compact`).
 pub(crate) fn open_all(
     dir: &Path,
     manifest: &crate::Manifest,
     dense: Option<&FlatIndex>,
+    base_docs: usize,
 ) -> Result<Vec<Box<dyn VectorIndex>>> {
     let mut out: Vec<Box<dyn VectorIndex>> = Vec::new();
     for a in &manifest.ann {
@@ -130,7 +132,7 @@ pub(crate) fn open_all(
             AnnParams::Ivf { .. } | AnnParams::IvfPq { .. } => Box::new(IvfIndex::open(&path)?),
         };
         if index.kind() != a.params.kind()
-            || index.len() as u64 != manifest.num_docs
+            || index.len() != base_docs
             || index.dim() != a.dim
             || dense.is_some_and(|d| d.dim() != a.dim)
         {
@@ -142,7 +144,7 @@ pub(crate) fn open_all(
                     index.len(),
                     index.dim(),
                     a.params.kind(),
-                    manifest.num_docs,
+                    base_docs,
                     a.dim
                 ),
             ));
@@ -245,6 +247,31 @@ pub(crate) fn add_to_staged(
     Ok(manifest)
 }
 
+/// Rebuilds every index `manifest` lists over `flat` (the vectors of a compacted KB, written
+/// in `dir`) from its recorded parameters and seed, into `dir`, updating each entry: what
+/// `kb build --dense M --index ...` over the same vectors writes. An index imported from
+/// elsewhere (`source`) is rebuilt by trawl from the parameters it was recorded with, and
+/// loses its `source`. Returns the names of those.
+pub(crate) fn rebuild_all(
+    dir: &Path,
+    manifest: &mut crate::Manifest,
+    flat: &FlatIndex,
+) -> Result<Vec<String>> {
+    let rows = flat.f32_rows();
+    let (dim, metric) = (flat.dim(), flat.metric());
+    let mut imported = Vec::new();
+    for a in std::mem::take(&mut manifest.ann) {
+        if a.source.is_some() {
+            imported.push(a.name.clone());
+        }
+        let e = entry(&a.name, a.params, None, flat)?;
+        write_entry(dir, manifest, e, |dest| {
+            build_into(&rows, dim, metric, a.params, dest)
+        })?;
+    }
+    Ok(imported)
+}
+
 impl KnowledgeBase {
     /// Builds an approximate index named `name` from the KB's dense vectors and adds it (an
     /// index of the same name is replaced). The index directory, then the manifest, are
@@ -327,6 +354,13 @@ impl KnowledgeBase {
     /// Top `k` ordinals for each of `n` query vectors (row-major) through the named index
     /// (`None`: exact) with its knobs. `refine R` re-scores the index's first R candidates
     /// exactly from the KB's dense vectors ([`trawl_vector::Refined`]), for every index type.
+    ///
+    /// After live updates (see [`crate::update`]) the index covers the base documents: it is
+    /// asked for `k` plus as many hits as the base has deleted documents (so `k` live ones
+    /// remain whenever it finds them), deleted documents are dropped, and the vectors of each
+    /// added segment are scanned exactly; everything meets in one top-k (higher score first,
+    /// then lower ordinal). Exact search so returns what a KB rebuilt from the live documents
+    /// returns.
     pub fn search_index(
         &self,
         index: Option<&str>,
@@ -336,13 +370,37 @@ impl KnowledgeBase {
         params: &SearchParams,
     ) -> Result<Vec<Vec<trawl_vector::Hit>>> {
         let ix = self.vector_index(index)?;
-        let hits = match self.vectors() {
+        let fetch = k.saturating_add(self.dense_base_deleted);
+        let base = match self.vectors() {
             Some(full) if params.refine.is_some_and(|r| r > 0) => {
-                Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
+                Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)?
             }
-            _ => ix.search_batch_with(queries, n, k, params)?,
+            _ => ix.search_batch_with(queries, n, fetch, params)?,
         };
-        Ok(hits)
+        if !self.is_segmented() {
+            return Ok(base);
+        }
+        let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
+        let live = |top: &mut TopK, doc: u32, score: f32| {
+            if !self.is_deleted(doc) {
+                top.push(doc, score);
+            }
+        };
+        for (top, hits) in tops.iter_mut().zip(base) {
+            for h in hits {
+                live(top, h.doc, h.score);
+            }
+        }
+        for seg in &self.dense_segments {
+            let fetch = k.saturating_add(seg.deleted);
+            let hits = seg.flat.search_batch(queries, n, fetch)?;
+            for (top, hits) in tops.iter_mut().zip(hits) {
+                for h in hits {
+                    live(top, seg.first + h.doc, h.score);
+                }
+            }
+        }
+        Ok(tops.into_iter().map(TopK::into_sorted).collect())
     }
 
     /// Top `k` documents for each of `n` query vectors (row-major) through the named index

@@ -89,6 +89,16 @@ impl Deleted {
         true
     }
 
+    /// How many of the ordinals `start .. start + len` are deleted.
+    pub(crate) fn count_in(&self, start: usize, len: usize) -> usize {
+        if self.count == 0 {
+            return 0;
+        }
+        (start..start + len)
+            .filter(|&o| self.contains(o as u32))
+            .count()
+    }
+
     /// Room for `len` ordinals (new ones live).
     pub(crate) fn grow(&mut self, len: usize) {
         self.words.resize(len.div_ceil(64), 0);

@@ -142,6 +142,53 @@ impl FlatIndex {
         Ok(())
     }
 
+    /// Appends the stored vectors of `docs` of `other` exactly as `other` holds them (no second
+    /// normalisation for cosine, f16 values kept): how a knowledge base's compaction gathers
+    /// its live rows into one index that equals one built from the original vectors. `other`
+    /// must have this index's dimension, metric and storage (f32 or f16).
+    pub fn add_rows_of(&mut self, other: &FlatIndex, docs: &[u32]) -> Result<()> {
+        if other.dim != self.dim {
+            return Err(Error::WrongVectorDimension {
+                expected: self.dim,
+                received: other.dim,
+            });
+        }
+        if other.metric != self.metric
+            || other.precision() != self.precision()
+            || self.precision() == Precision::Sq8
+        {
+            return Err(Error::InvalidParams(format!(
+                "copying rows needs the same metric and f32 or f16 storage on both sides ({:?} {} into {:?} {})",
+                other.metric,
+                other.precision().name(),
+                self.metric,
+                self.precision().name()
+            )));
+        }
+        if let Some(&d) = docs.iter().find(|&&d| d as usize >= other.len) {
+            return Err(Error::InvalidParams(format!(
+                "document {d} is not in an index of {} vectors",
+                other.len
+            )));
+        }
+        if (self.len + docs.len()) as u64 > u32::MAX as u64 {
+            return Err(Error::TooManyVectors {
+                max: u32::MAX as u64,
+            });
+        }
+        let view = other.rows.view();
+        let mut values = Vec::with_capacity(docs.len() * self.dim);
+        let mut tmp = Vec::new();
+        for &d in docs {
+            let d = d as usize;
+            values.extend_from_slice(view.rows_f32(d, d + 1, self.dim, &mut tmp));
+        }
+        // f32 rows copy as they are; f16 rows widen and narrow back to the same bits.
+        self.rows.extend(&values);
+        self.len += docs.len();
+        Ok(())
+    }
+
     /// Every stored vector as f32, row-major (what an approximate index is built from):
     /// borrowed (memory-mapped or in memory) when they are stored as f32, else converted.
     pub fn f32_rows(&self) -> std::borrow::Cow<'_, [f32]> {

@@ -217,3 +217,40 @@ fn truncated_or_corrupted_files_are_refused() {
         Err(Error::Io { .. })
     ));
 }
+
+#[test]
+fn add_rows_of_copies_stored_rows_bit_for_bit_without_renormalising() {
+    let dim = 12;
+    let data = random(40, dim, 7);
+    for (metric, precision) in [
+        (Metric::Cosine, Precision::F32),
+        (Metric::InnerProduct, Precision::F16),
+        (Metric::L2, Precision::F32),
+    ] {
+        let all = FlatIndex::build(&data, dim, metric, precision).unwrap();
+        // A subset gathered from stored rows equals an index built from the original rows.
+        let docs: Vec<u32> = (0..40).filter(|d| d % 3 != 1).collect();
+        let picked: Vec<f32> = docs
+            .iter()
+            .flat_map(|&d| data[d as usize * dim..(d as usize + 1) * dim].to_vec())
+            .collect();
+        let want = FlatIndex::build(&picked, dim, metric, precision).unwrap();
+        let mut got = FlatIndex::new(dim, metric, precision).unwrap();
+        got.add_rows_of(&all, &docs[..10]).unwrap();
+        got.add_rows_of(&all, &docs[10..]).unwrap();
+        assert_eq!(got.len(), docs.len());
+        assert_eq!(
+            got.rows_bytes(),
+            want.rows_bytes(),
+            "{metric:?} {precision:?}"
+        );
+    }
+    let f32s = FlatIndex::build(&data, dim, Metric::Cosine, Precision::F32).unwrap();
+    let mut f16s = FlatIndex::new(dim, Metric::Cosine, Precision::F16).unwrap();
+    assert!(f16s.add_rows_of(&f32s, &[0]).is_err(), "storage must match");
+    let mut other = FlatIndex::new(dim + 1, Metric::Cosine, Precision::F32).unwrap();
+    let err = other.add_rows_of(&f32s, &[0]).unwrap_err().to_string();
+    assert!(err.contains("12") && err.contains("13"), "{err}");
+    let mut same = FlatIndex::new(dim, Metric::Cosine, Precision::F32).unwrap();
+    assert!(same.add_rows_of(&f32s, &[40]).is_err(), "out of range");
+}
