@@ -267,6 +267,14 @@ pub(crate) fn rebuild_all(
         let e = entry(&a.name, a.params, None, flat)?;
         write_entry(dir, manifest, e, |dest| {
             build_into(&rows, dim, metric, a.params, dest)
+        })
+        .map_err(|e| {
+            ann_err(format!(
+                "rebuilding the {} index `{}` from its recorded parameters over the {} live vectors: {e}",
+                a.params.kind(),
+                a.name,
+                flat.len()
+            ))
         })?;
     }
     Ok(imported)

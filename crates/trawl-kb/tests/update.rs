@@ -700,3 +700,48 @@ fn adding_vectors_of_another_dimension_is_refused_naming_both() {
     );
     assert_eq!(kb.num_docs(), 2);
 }
+
+/// A compaction that cannot rebuild an index from its recorded parameters (IVF-PQ trains 256
+/// sub-centroids; fewer live vectors remain) is refused like the fresh build would be, and the
+/// KB keeps its generation, its segments and its answers.
+#[test]
+fn a_compaction_whose_index_cannot_be_rebuilt_leaves_the_kb_as_it_was() {
+    let (_tmp, dir, _) = setup();
+    let s = DenseSetup {
+        dtype: trawl_kb::DenseDtype::F32,
+        metric: trawl_kb::DenseMetric::InnerProduct,
+        ann: vec![(
+            "pq",
+            trawl_kb::AnnParams::IvfPq {
+                nlist: 2,
+                m: 4,
+                nprobe: 2,
+                train_size: None,
+                seed: 1,
+                refine_vectors: false,
+            },
+        )],
+    };
+    let docs: Vec<Document> = (0..260)
+        .map(|i| doc(&format!("d{i}"), format!("cat {i}")))
+        .collect();
+    build_dense(&dir, &docs, &s);
+    let gone: Vec<String> = (0..10).map(|i| format!("d{i}")).collect();
+    let (kb, _) = KnowledgeBase::delete_documents(&dir, &gone).unwrap();
+    let q = embed("cat 12");
+    let before = (kb.generation().to_string(), kb.search_dense(&q, 5).unwrap());
+    drop(kb);
+    let err = KnowledgeBase::compact(&dir, 64, |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("ivfpq index `pq`") && err.contains("256") && err.contains("250"),
+        "{err}"
+    );
+    let kb = KnowledgeBase::open(&dir).unwrap();
+    assert!(kb.is_segmented());
+    assert_eq!(
+        (kb.generation().to_string(), kb.search_dense(&q, 5).unwrap()),
+        before
+    );
+}
