@@ -363,11 +363,12 @@ impl KnowledgeBase {
     /// (`None`: exact) with its knobs. `refine R` re-scores the index's first R candidates
     /// exactly from the KB's dense vectors ([`trawl_vector::Refined`]), for every index type.
     ///
-    /// After live updates (see [`crate::update`]) the index covers the base documents: it is
-    /// asked for `k` plus as many hits as the base has deleted documents (so `k` live ones
-    /// remain whenever it finds them), deleted documents are dropped, and the vectors of each
-    /// added segment are scanned exactly; everything meets in one top-k (higher score first,
-    /// then lower ordinal). Exact search so returns what a KB rebuilt from the live documents
+    /// After live updates (see [`crate::update`]) exact search scans the base vectors and
+    /// every added segment's, skipping deleted documents. An approximate index covers the base
+    /// documents: it is asked for `k` plus as many hits as the base has deleted documents (so `k`
+    /// live ones remain whenever it finds them), deleted documents are dropped, and the added
+    /// segments' vectors are scanned exactly. Everything meets in one top-k (higher score first,
+    /// then lower ordinal), so exact search returns what a KB rebuilt from the live documents
     /// returns.
     pub fn search_index(
         &self,
@@ -378,33 +379,45 @@ impl KnowledgeBase {
         params: &SearchParams,
     ) -> Result<Vec<Vec<trawl_vector::Hit>>> {
         let ix = self.vector_index(index)?;
-        let fetch = k.saturating_add(self.dense_base_deleted);
-        let base = match self.vectors() {
-            Some(full) if params.refine.is_some_and(|r| r > 0) => {
-                Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)?
-            }
-            _ => ix.search_batch_with(queries, n, fetch, params)?,
-        };
+        let refine = params.refine.is_some_and(|r| r > 0);
         if !self.is_segmented() {
-            return Ok(base);
+            return Ok(match self.vectors() {
+                Some(full) if refine => {
+                    Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
+                }
+                _ => ix.search_batch_with(queries, n, k, params)?,
+            });
         }
-        let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
-        let live = |top: &mut TopK, doc: u32, score: f32| {
-            if !self.is_deleted(doc) {
-                top.push(doc, score);
+        let live = |doc: u32| !self.is_deleted(doc);
+        let base = match (index, self.vectors()) {
+            (None | Some("exact"), Some(full)) => {
+                full.search_batch_where(queries, n, k, Some(&live))?
+            }
+            (_, full) => {
+                let fetch = k.saturating_add(self.dense_base_deleted);
+                match full {
+                    Some(full) if refine => {
+                        Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)?
+                    }
+                    _ => ix.search_batch_with(queries, n, fetch, params)?,
+                }
             }
         };
+        let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
         for (top, hits) in tops.iter_mut().zip(base) {
-            for h in hits {
-                live(top, h.doc, h.score);
+            for h in hits.into_iter().filter(|h| live(h.doc)) {
+                top.push(h.doc, h.score);
             }
         }
         for seg in &self.dense_segments {
-            let fetch = k.saturating_add(seg.deleted);
-            let hits = seg.flat.search_batch(queries, n, fetch)?;
+            let first = seg.first;
+            let seg_live = |doc: u32| live(first + doc);
+            let hits = seg
+                .flat
+                .search_batch_where(queries, n, k, Some(&seg_live))?;
             for (top, hits) in tops.iter_mut().zip(hits) {
                 for h in hits {
-                    live(top, seg.first + h.doc, h.score);
+                    top.push(first + h.doc, h.score);
                 }
             }
         }

@@ -95,8 +95,6 @@ pub(crate) struct DenseSegment {
     pub(crate) flat: FlatIndex,
     /// The KB ordinal of its first row.
     pub(crate) first: u32,
-    /// How many of its documents are deleted.
-    pub(crate) deleted: usize,
 }
 
 /// A knowledge base directory, opened (see the crate docs for the layout).
@@ -114,7 +112,7 @@ pub struct KnowledgeBase {
     /// The vectors of each added segment (`segments/<n>/dense/`), searched exactly until
     /// `kb compact` folds them into the base.
     pub(crate) dense_segments: Vec<DenseSegment>,
-    /// Deleted ordinals among the base documents (what a base search over-fetches by).
+    /// Deleted ordinals among the base documents (what an approximate index over-fetches by).
     pub(crate) dense_base_deleted: usize,
     recovered: Vec<Recovery>,
     /// The approximate indexes, in manifest order.
@@ -234,7 +232,6 @@ impl KnowledgeBase {
                     dense_segments.push(DenseSegment {
                         flat,
                         first: first as u32,
-                        deleted: deleted.count_in(first, *part_n),
                     });
                     first += part_n;
                 }

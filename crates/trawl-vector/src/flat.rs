@@ -277,6 +277,19 @@ impl FlatIndex {
 
     /// Top `k` for each of the `n` queries given row-major in `queries` (`n * dim` values).
     pub fn search_batch(&self, queries: &[f32], n: usize, k: usize) -> Result<Vec<Vec<Hit>>> {
+        self.search_batch_where(queries, n, k, None)
+    }
+
+    /// [`FlatIndex::search_batch`] over the documents `keep` accepts only (e.g. not deleted):
+    /// the others are scored but never enter the top k, so `k` kept documents come back whenever
+    /// there are that many. `None` keeps all.
+    pub fn search_batch_where(
+        &self,
+        queries: &[f32],
+        n: usize,
+        k: usize,
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
+    ) -> Result<Vec<Vec<Hit>>> {
         if queries.len() != n * self.dim {
             let received = queries.len().checked_div(n).unwrap_or(queries.len());
             return Err(Error::WrongVectorDimension {
@@ -326,7 +339,14 @@ impl FlatIndex {
                 let q1 = (q0 + QUERY_BLOCK).min(nq);
                 let d0 = (s * blocks_per_shard * DOC_BLOCK).min(self.len);
                 let d1 = ((s + 1) * blocks_per_shard * DOC_BLOCK).min(self.len);
-                self.scan(&queries[q0 * self.dim..q1 * self.dim], rows, d0, d1, k)
+                self.scan(
+                    &queries[q0 * self.dim..q1 * self.dim],
+                    rows,
+                    d0,
+                    d1,
+                    k,
+                    keep,
+                )
             })
             .collect();
 
@@ -344,7 +364,8 @@ impl FlatIndex {
         Ok(out)
     }
 
-    /// Scores `queries` against documents `d0..d1`, block by block, keeping the top k of each.
+    /// Scores `queries` against documents `d0..d1`, block by block, keeping the top k of each
+    /// (of the documents `keep` accepts).
     fn scan(
         &self,
         queries: &[f32],
@@ -352,6 +373,7 @@ impl FlatIndex {
         d0: usize,
         d1: usize,
         k: usize,
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Vec<TopK> {
         let dim = self.dim;
         let nq = queries.len() / dim;
@@ -366,7 +388,18 @@ impl FlatIndex {
             scores_block(queries, docs, nq, nd, dim, &mut scores[..nq * nd]);
             finish_scores(self.metric, queries, docs, nd, dim, &mut scores[..nq * nd]);
             for (qi, top) in tops.iter_mut().enumerate() {
-                top.push_row(start as u32, &scores[qi * nd..(qi + 1) * nd]);
+                let row = &scores[qi * nd..(qi + 1) * nd];
+                match keep {
+                    None => top.push_row(start as u32, row),
+                    Some(keep) => {
+                        for (i, &score) in row.iter().enumerate() {
+                            let doc = (start + i) as u32;
+                            if keep(doc) {
+                                top.push(doc, score);
+                            }
+                        }
+                    }
+                }
             }
             start = end;
         }

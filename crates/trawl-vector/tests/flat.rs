@@ -254,3 +254,22 @@ fn add_rows_of_copies_stored_rows_bit_for_bit_without_renormalising() {
     let mut same = FlatIndex::new(dim, Metric::Cosine, Precision::F32).unwrap();
     assert!(same.add_rows_of(&f32s, &[40]).is_err(), "out of range");
 }
+
+#[test]
+fn search_where_returns_the_top_k_of_the_kept_documents() {
+    let dim = 8;
+    let data = random(3000, dim, 3);
+    let queries = random(5, dim, 4);
+    let index = FlatIndex::build(&data, dim, Metric::InnerProduct, Precision::F32).unwrap();
+    let keep = |d: u32| !d.is_multiple_of(7) && !(1000..2100).contains(&d);
+    let all = index.search_batch(&queries, 5, 3000).unwrap();
+    for k in [1, 10, 2500] {
+        let got = index
+            .search_batch_where(&queries, 5, k, Some(&keep))
+            .unwrap();
+        for (g, a) in got.iter().zip(&all) {
+            let want: Vec<Hit> = a.iter().filter(|h| keep(h.doc)).take(k).copied().collect();
+            assert_eq!(g, &want, "k={k}");
+        }
+    }
+}
