@@ -365,8 +365,10 @@ impl KnowledgeBase {
     ///
     /// After live updates (see [`crate::update`]) exact search scans the base vectors and
     /// every added segment's, skipping deleted documents. An approximate index covers the base
-    /// documents: it is asked for `k` plus as many hits as the base has deleted documents (so `k`
-    /// live ones remain whenever it finds them), deleted documents are dropped, and the added
+    /// documents: it is asked for a few more than `k` (about twice the deleted share), and a query
+    /// left with fewer than `k` live hits from a full list is asked again for `k` plus as many as
+    /// the base has deleted documents (so `k` live ones come back whenever the index finds them);
+    /// deleted documents are dropped, and the added
     /// segments' vectors are scanned exactly. Everything meets in one top-k (higher score first,
     /// then lower ordinal), so exact search returns what a KB rebuilt from the live documents
     /// returns.
@@ -394,13 +396,37 @@ impl KnowledgeBase {
                 full.search_batch_where(queries, n, k, Some(&live))?
             }
             (_, full) => {
-                let fetch = k.saturating_add(self.dense_base_deleted);
-                match full {
+                let search = |queries: &[f32], n: usize, fetch: usize| match full {
                     Some(full) if refine => {
-                        Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)?
+                        Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)
                     }
-                    _ => ix.search_batch_with(queries, n, fetch, params)?,
+                    _ => ix.search_batch_with(queries, n, fetch, params),
+                };
+                // First about twice the deleted share of k more (raising HNSW's ef or the
+                // number of IVF candidates costs time), then, for a query left with fewer than
+                // k live hits from a full list, k plus every deleted base document.
+                let most = k.saturating_add(self.dense_base_deleted);
+                let share = k.saturating_mul(2 * self.dense_base_deleted) / ix.len().max(1);
+                let guess = k.saturating_add(share + 8).min(most);
+                let mut hits = search(queries, n, guess)?;
+                let short: Vec<usize> = (0..n)
+                    .filter(|&q| {
+                        hits[q].len() == guess
+                            && guess < most
+                            && hits[q].iter().filter(|h| live(h.doc)).count() < k
+                    })
+                    .collect();
+                if !short.is_empty() {
+                    let dim = ix.dim();
+                    let again: Vec<f32> = short
+                        .iter()
+                        .flat_map(|&q| queries[q * dim..(q + 1) * dim].iter().copied())
+                        .collect();
+                    for (q, h) in short.iter().zip(search(&again, short.len(), most)?) {
+                        hits[*q] = h;
+                    }
                 }
+                hits
             }
         };
         let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();

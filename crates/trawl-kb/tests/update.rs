@@ -373,6 +373,34 @@ struct DenseSetup {
     ann: Vec<(&'static str, trawl_kb::AnnParams)>,
 }
 
+/// An HNSW index, an IVF index probing every list and an sq8 index (exact when refined over
+/// every candidate).
+fn exhaustive_and_hnsw() -> Vec<(&'static str, trawl_kb::AnnParams)> {
+    use trawl_kb::{AnnParams, VectorStorage};
+    vec![
+        (
+            "hnsw",
+            AnnParams::Hnsw {
+                m: 8,
+                ef_construction: 40,
+                ef_search: 16,
+                seed: 7,
+                storage: VectorStorage::F32,
+            },
+        ),
+        (
+            "ivf",
+            AnnParams::Ivf {
+                nlist: 4,
+                nprobe: 4,
+                train_size: None,
+                seed: 3,
+            },
+        ),
+        ("sq8", AnnParams::Sq8),
+    ]
+}
+
 /// A KB built from scratch the way `kb build --dense M --index ...` builds one: documents
 /// stored, each encoded from its stored text, then the approximate indexes.
 fn build_dense(dir: &Path, docs: &[Document], s: &DenseSetup) -> KnowledgeBase {
@@ -490,40 +518,19 @@ fn files_under(dir: &Path, sub: &str) -> Vec<(String, Vec<u8>)> {
 /// compaction the vectors and every approximate index are byte for byte a fresh build's.
 #[test]
 fn dense_kbs_updated_at_random_search_like_a_fresh_build_and_compact_to_its_bytes() {
-    use trawl_kb::{AnnParams, DenseDtype, DenseMetric, SearchParams, VectorStorage};
-    let ann = vec![
-        (
-            "hnsw",
-            AnnParams::Hnsw {
-                m: 8,
-                ef_construction: 40,
-                ef_search: 16,
-                seed: 7,
-                storage: VectorStorage::F32,
-            },
-        ),
-        (
-            "ivf",
-            AnnParams::Ivf {
-                nlist: 4,
-                nprobe: 4,
-                train_size: None,
-                seed: 3,
-            },
-        ),
-        ("sq8", AnnParams::Sq8),
-        (
-            "pq",
-            AnnParams::IvfPq {
-                nlist: 2,
-                m: 4,
-                nprobe: 1,
-                train_size: None,
-                seed: 5,
-                refine_vectors: true,
-            },
-        ),
-    ];
+    use trawl_kb::{AnnParams, DenseDtype, DenseMetric, SearchParams};
+    let mut ann = exhaustive_and_hnsw();
+    ann.push((
+        "pq",
+        AnnParams::IvfPq {
+            nlist: 2,
+            m: 4,
+            nprobe: 1,
+            train_size: None,
+            seed: 5,
+            refine_vectors: true,
+        },
+    ));
     let setups = [
         (DenseDtype::F32, DenseMetric::InnerProduct),
         (DenseDtype::F16, DenseMetric::Cosine),
@@ -744,4 +751,54 @@ fn a_compaction_whose_index_cannot_be_rebuilt_leaves_the_kb_as_it_was() {
         (kb.generation().to_string(), kb.search_dense(&q, 5).unwrap()),
         before
     );
+}
+
+/// When a query's best base documents are all deleted, the approximate indexes are asked again
+/// for more and still return k live documents: an exhaustive IVF and a refined sq8 index give
+/// the exact answer, HNSW k live ones.
+#[test]
+fn approximate_indexes_return_k_live_hits_when_their_best_are_deleted() {
+    use trawl_kb::SearchParams;
+    let (_tmp, dir, fresh_dir) = setup();
+    let s = DenseSetup {
+        dtype: trawl_kb::DenseDtype::F32,
+        metric: trawl_kb::DenseMetric::InnerProduct,
+        ann: exhaustive_and_hnsw(),
+    };
+    let mut rng = Rng(11);
+    let mut live: Vec<Document> = (0..300)
+        .map(|i| doc(&format!("d{i}"), random_text(&mut rng)))
+        .collect();
+    let kb = build_dense(&dir, &live, &s);
+    let q = embed("cat dog river");
+    // The query's 40 best documents go.
+    let best: Vec<String> = kb
+        .search_dense(&q, 40)
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    drop(kb);
+    let (kb, _) = KnowledgeBase::delete_documents(&dir, &best).unwrap();
+    live.retain(|d| !best.contains(&d.id));
+    let fresh = build_dense(&fresh_dir, &live, &s);
+    let scores = all_scores(&fresh, &q);
+    let exact = SearchParams::default();
+    let refined = SearchParams {
+        refine: Some(10_000),
+        ..SearchParams::default()
+    };
+    for k in [1, 5, 20] {
+        let want = vector_hits(&fresh, None, &q, k, &exact);
+        for (index, p, tol) in [("ivf", exact, 1e-5), ("sq8", refined, 1e-6)] {
+            let got = vector_hits(&kb, Some(index), &q, k, &p);
+            assert_same_hits(&got, &want, &scores, tol, &format!("{index} k={k}"));
+        }
+        let got = vector_hits(&kb, Some("hnsw"), &q, k, &exact);
+        assert_eq!(got[0].len(), k, "hnsw k={k}");
+        assert!(
+            got[0].iter().all(|(id, _)| !best.contains(id)),
+            "hnsw k={k}"
+        );
+    }
 }

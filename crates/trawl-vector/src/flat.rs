@@ -394,7 +394,9 @@ impl FlatIndex {
                     Some(keep) => {
                         for (i, &score) in row.iter().enumerate() {
                             let doc = (start + i) as u32;
-                            if keep(doc) {
+                            // The filter is asked only about scores that could enter.
+                            #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN may enter too
+                            if !(score <= top.threshold()) && keep(doc) {
                                 top.push(doc, score);
                             }
                         }
