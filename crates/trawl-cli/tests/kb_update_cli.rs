@@ -562,30 +562,12 @@ fn a_dense_kb_under_add_delete_and_compact_searches_like_a_fresh_dense_build() {
     let Some(model) = common::model_dir() else {
         return;
     };
-    let model = s(&model).to_string();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
     let mut live: Vec<(String, String)> =
         (0..40).map(|i| (format!("d{i}"), dense_text(i))).collect();
     let index_flags = ["--index", "hnsw", "--name", "h", "--m", "8", "--seed", "3"];
-    let build = |docs: &[(String, String)], out: &Path| {
-        let corpus = write_jsonl(&root.join("corpus.jsonl"), docs);
-        let mut args = vec![
-            "kb",
-            "build",
-            &corpus,
-            "--out",
-            s(out),
-            "--dense",
-            &model,
-            "--force",
-        ];
-        args.extend(index_flags);
-        ok(&trawl(&args));
-    };
-    let kb = root.join("kb");
-    let fresh = root.join("fresh");
-    build(&live, &kb);
+    let kb = dense_build(root, "kb", &live, &model, &index_flags);
     let steps: Vec<(&str, Vec<usize>, Vec<usize>)> = vec![
         // (what, documents to add or replace by number, documents to delete by number)
         ("add", vec![40, 41, 42, 3, 7], vec![]),
@@ -620,7 +602,7 @@ fn a_dense_kb_under_add_delete_and_compact_searches_like_a_fresh_dense_build() {
                 ok(&trawl(&["kb", "compact", s(&kb)]));
             }
         }
-        build(&live, &fresh);
+        let fresh = dense_build(root, "fresh", &live, &model, &index_flags);
         assert_close(
             &dense_searches(&kb, None),
             &dense_searches(&fresh, None),
@@ -651,14 +633,67 @@ fn a_dense_kb_under_add_delete_and_compact_searches_like_a_fresh_dense_build() {
     }
 }
 
+/// `root/<name>`: a KB of `docs` with vectors of `model` (and the `extra` build flags).
+fn dense_build(
+    root: &Path,
+    name: &str,
+    docs: &[(String, String)],
+    model: &Path,
+    extra: &[&str],
+) -> PathBuf {
+    let corpus = write_jsonl(&root.join(format!("{name}.jsonl")), docs);
+    let kb = root.join(name);
+    let mut args = vec![
+        "kb",
+        "build",
+        &corpus,
+        "--out",
+        s(&kb),
+        "--dense",
+        s(model),
+        "--force",
+    ];
+    args.extend(extra);
+    ok(&trawl(&args));
+    kb
+}
+
 /// `root/kb`: a KB of `n` documents with vectors of `model`.
 fn dense_kb(root: &Path, n: usize, model: &Path) -> PathBuf {
     let docs: Vec<(String, String)> = (0..n).map(|i| (format!("d{i}"), dense_text(i))).collect();
-    let corpus = write_jsonl(&root.join("corpus.jsonl"), &docs);
-    let kb = root.join("kb");
-    let args = ["kb", "build", &corpus, "--out", s(&kb), "--dense", s(model)];
-    ok(&trawl(&args));
-    kb
+    dense_build(root, "kb", &docs, model, &[])
+}
+
+/// A KB whose vectors were encoded with `--quantize int8`: `kb add` encodes the new documents
+/// the same way (f32 vectors would differ by far more than 1e-6), so the KB searches like a
+/// fresh int8 build and hashes like it.
+#[test]
+fn kb_add_encodes_as_the_kb_records_int8_included() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut live: Vec<(String, String)> =
+        (0..8).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    let int8 = ["--quantize", "int8"];
+    let kb = dense_build(root, "kb", &live, &model, &int8);
+    let batch: Vec<(String, String)> = [2, 8, 9]
+        .iter()
+        .map(|i| (format!("d{i}"), dense_text(i + 500)))
+        .collect();
+    live.retain(|(id, _)| id != "d2");
+    live.extend(batch.iter().cloned());
+    let file = write_jsonl(&root.join("batch.jsonl"), &batch);
+    ok(&trawl(&["kb", "add", s(&kb), &file]));
+    let fresh = dense_build(root, "fresh", &live, &model, &int8);
+    assert_eq!(info(&kb)["dense"]["quantize"], "int8");
+    assert_close(
+        &dense_searches(&kb, None),
+        &dense_searches(&fresh, None),
+        "int8 add",
+    );
+    assert_eq!(hash(&kb), hash(&fresh));
 }
 
 /// A real directory whose entries link to the model's files: renaming it moves the model as
