@@ -24,11 +24,13 @@ pub enum Command {
         generations: bool,
     },
     /// Add documents (upsert: a new id is appended, an existing id replaces the old version)
-    /// as a new segment, written as a new generation.
+    /// as a new segment, written as a new generation; a KB with dense vectors encodes them with
+    /// its recorded model.
     Add(super::kb_update::AddArgs),
     /// Delete documents by id (tombstones; ids the KB does not hold are reported).
     Delete(super::kb_update::DeleteArgs),
-    /// Merge segments and drop tombstones: one base rebuilt from the live documents.
+    /// Merge segments and drop tombstones: one base rebuilt from the live documents (vectors
+    /// gathered as stored, approximate indexes rebuilt from their recorded parameters).
     Compact(super::kb_update::CompactArgs),
     /// Add an approximate vector index (HNSW, sq8, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
