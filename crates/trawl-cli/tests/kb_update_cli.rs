@@ -808,3 +808,48 @@ fn kill_9_during_a_dense_add_leaves_a_kb_that_opens_and_a_rerun_succeeds() {
     ok(&trawl(&args));
     assert_eq!(info(&kb)["num_live"], 408);
 }
+
+/// `trawl serve` on a dense KB with an HNSW index: after `kb add` and `/reload`, dense search
+/// (exact and through the index) finds the added document, and after `kb delete` and `/reload`
+/// neither returns it.
+#[test]
+fn serve_answers_dense_searches_from_the_added_vectors_after_reload() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let docs: Vec<(String, String)> = (0..12).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    let index_flags = ["--index", "hnsw", "--name", "h", "--m", "8"];
+    let kb = dense_build(root, "kb", &docs, &model, &index_flags);
+    let srv = serve(&kb);
+    let query = "a zebra grazing on the savanna";
+    let top = |index: Option<&str>| {
+        let mut body = json!({"query": query, "retriever": "dense", "k": 3});
+        if let Some(i) = index {
+            body["index"] = i.into();
+        }
+        let (status, v) = srv.post("/search", &body);
+        assert_eq!(status, 200, "{v}");
+        v["hits"][0]["id"].as_str().unwrap().to_string()
+    };
+    let batch = write_jsonl(
+        &root.join("z.jsonl"),
+        &[("zz".into(), "zebras graze on the African savanna".into())],
+    );
+    ok(&trawl(&["kb", "add", s(&kb), &batch]));
+    assert_ne!(top(None), "zz", "the server keeps the generation it opened");
+    let (status, v) = srv.post("/reload", &json!({}));
+    assert_eq!((status, v["reloaded"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(top(None), "zz");
+    assert_eq!(
+        top(Some("h")),
+        "zz",
+        "the index's answers merge the added vectors"
+    );
+    ok(&trawl(&["kb", "delete", s(&kb), "--ids", "zz"]));
+    let (status, v) = srv.post("/reload", &json!({}));
+    assert_eq!((status, v["reloaded"].as_bool()), (200, Some(true)), "{v}");
+    assert_ne!(top(None), "zz");
+    assert_ne!(top(Some("h")), "zz");
+}
