@@ -44,26 +44,27 @@ fn hash(kb: &Path) -> String {
     info(kb)["content_hash"].as_str().unwrap().to_string()
 }
 
+/// Ids and scores of a `trawl search ... --json`.
+fn hits_of(args: &[&str]) -> Vec<(String, f64)> {
+    let v: Value = serde_json::from_str(&ok(&trawl(args))).unwrap();
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap().to_string(),
+                h["score"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Ids and scores of `trawl search --json` for a few queries.
 fn searches(kb: &Path) -> Vec<Vec<(String, f64)>> {
     ["cat", "dog river", "fish sun stone", "rain cloud cat bird"]
         .iter()
-        .map(|q| {
-            let v: Value =
-                serde_json::from_str(&ok(&trawl(&["search", s(kb), q, "--json", "-k", "100"])))
-                    .unwrap();
-            v["hits"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|h| {
-                    (
-                        h["id"].as_str().unwrap().to_string(),
-                        h["score"].as_f64().unwrap(),
-                    )
-                })
-                .collect()
-        })
+        .map(|q| hits_of(&["search", s(kb), q, "--json", "-k", "100"]))
         .collect()
 }
 
@@ -497,4 +498,358 @@ fn beir_json_and_the_run_sidecar_record_the_kb_generation_and_hash() {
     assert_eq!(sidecar["kb_content_hash"], m["content_hash"], "{sidecar}");
     assert_eq!(sidecar["kb_generation"], m["generation"], "{sidecar}");
     assert_eq!(sidecar["run"], "run.trec");
+}
+
+/// Distinct texts (equal texts would tie exactly, and the encoder's batches round a little
+/// differently, so tied documents could trade places).
+fn dense_text(i: usize) -> String {
+    format!(
+        "note {i}: the {} near the {}",
+        text(i),
+        WORDS[(i * 3) % WORDS.len()]
+    )
+}
+
+/// Ids and scores of `trawl search --retriever dense --json` (through `--index` when given).
+fn dense_searches(kb: &Path, index: Option<&str>) -> Vec<Vec<(String, f64)>> {
+    [
+        "a cat by the river",
+        "stone and cloud",
+        "note 7",
+        "fish in the rain",
+    ]
+    .iter()
+    .map(|q| {
+        let mut args = vec![
+            "search",
+            s(kb),
+            q,
+            "--retriever",
+            "dense",
+            "--json",
+            "-k",
+            "50",
+        ];
+        if let Some(i) = index {
+            args.extend(["--index", i]);
+        }
+        hits_of(&args)
+    })
+    .collect()
+}
+
+/// Same ids in the same order, scores within 1e-6.
+fn assert_close(got: &[Vec<(String, f64)>], want: &[Vec<(String, f64)>], step: &str) {
+    for (qi, (g, w)) in got.iter().zip(want).enumerate() {
+        let ids = |l: &[(String, f64)]| l.iter().map(|h| h.0.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(g), ids(w), "{step}: query {qi}");
+        for (a, b) in g.iter().zip(w) {
+            assert!(
+                (a.1 - b.1).abs() <= 1e-6,
+                "{step}: query {qi}: {a:?} vs {b:?}"
+            );
+        }
+    }
+}
+
+/// A dense KB (all-MiniLM-L6-v2, with an HNSW index) under `kb add` (new and replaced
+/// documents, encoded with the KB's recorded model), `kb delete` and `kb compact`: exact dense
+/// search equals a fresh `kb build --dense` over the live documents after every step, the HNSW
+/// index answers with live documents only, and the compacted KB's HNSW answers like the fresh
+/// build's.
+#[test]
+fn a_dense_kb_under_add_delete_and_compact_searches_like_a_fresh_dense_build() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut live: Vec<(String, String)> =
+        (0..40).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    let index_flags = ["--index", "hnsw", "--name", "h", "--m", "8", "--seed", "3"];
+    let kb = dense_build(root, "kb", &live, &model, &index_flags);
+    let steps: Vec<(&str, Vec<usize>, Vec<usize>)> = vec![
+        // (what, documents to add or replace by number, documents to delete by number)
+        ("add", vec![40, 41, 42, 3, 7], vec![]),
+        ("delete", vec![], vec![0, 41, 12]),
+        ("add", vec![43, 5, 44], vec![]),
+        ("compact", vec![], vec![]),
+    ];
+    for (n, (what, add, del)) in steps.into_iter().enumerate() {
+        let step = format!("step {n} ({what})");
+        match what {
+            "add" => {
+                let batch: Vec<(String, String)> = add
+                    .iter()
+                    .map(|&i| (format!("d{i}"), dense_text(i + 1000)))
+                    .collect();
+                for (id, t) in &batch {
+                    live.retain(|(i, _)| i != id);
+                    live.push((id.clone(), t.clone()));
+                }
+                let file = write_jsonl(&root.join("batch.jsonl"), &batch);
+                let out = ok(&trawl(&["kb", "add", s(&kb), &file]));
+                assert!(out.contains("replaced"), "{out}");
+            }
+            "delete" => {
+                let ids: Vec<String> = del.iter().map(|i| format!("d{i}")).collect();
+                live.retain(|(i, _)| !ids.contains(i));
+                let mut args = vec!["kb", "delete", s(&kb), "--ids"];
+                args.extend(ids.iter().map(String::as_str));
+                ok(&trawl(&args));
+            }
+            _ => {
+                ok(&trawl(&["kb", "compact", s(&kb)]));
+            }
+        }
+        let fresh = dense_build(root, "fresh", &live, &model, &index_flags);
+        assert_close(
+            &dense_searches(&kb, None),
+            &dense_searches(&fresh, None),
+            &step,
+        );
+        assert_eq!(hash(&kb), hash(&fresh), "{step}: content hash");
+        for hits in dense_searches(&kb, Some("h")) {
+            assert_eq!(hits.len(), live.len().min(50), "{step}: hnsw returns k");
+            for (id, _) in &hits {
+                assert!(
+                    live.iter().any(|(i, _)| i == id),
+                    "{step}: hnsw returned {id}"
+                );
+            }
+        }
+        if what == "compact" {
+            assert_close(
+                &dense_searches(&kb, Some("h")),
+                &dense_searches(&fresh, Some("h")),
+                &format!("{step} hnsw"),
+            );
+            assert_eq!(
+                info(&kb)["ann"],
+                info(&fresh)["ann"],
+                "{step}: index entries"
+            );
+        }
+    }
+}
+
+/// `root/<name>`: a KB of `docs` with vectors of `model` (and the `extra` build flags).
+fn dense_build(
+    root: &Path,
+    name: &str,
+    docs: &[(String, String)],
+    model: &Path,
+    extra: &[&str],
+) -> PathBuf {
+    let corpus = write_jsonl(&root.join(format!("{name}.jsonl")), docs);
+    let kb = root.join(name);
+    let mut args = vec![
+        "kb",
+        "build",
+        &corpus,
+        "--out",
+        s(&kb),
+        "--dense",
+        s(model),
+        "--force",
+    ];
+    args.extend(extra);
+    ok(&trawl(&args));
+    kb
+}
+
+/// `root/kb`: a KB of `n` documents with vectors of `model`.
+fn dense_kb(root: &Path, n: usize, model: &Path) -> PathBuf {
+    let docs: Vec<(String, String)> = (0..n).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    dense_build(root, "kb", &docs, model, &[])
+}
+
+/// A KB whose vectors were encoded with `--quantize int8`: `kb add` encodes the new documents
+/// the same way (f32 vectors would differ by far more than 1e-6), so the KB searches like a
+/// fresh int8 build and hashes like it.
+#[test]
+fn kb_add_encodes_as_the_kb_records_int8_included() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let mut live: Vec<(String, String)> =
+        (0..8).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    let int8 = ["--quantize", "int8"];
+    let kb = dense_build(root, "kb", &live, &model, &int8);
+    let batch: Vec<(String, String)> = [2, 8, 9]
+        .iter()
+        .map(|i| (format!("d{i}"), dense_text(i + 500)))
+        .collect();
+    live.retain(|(id, _)| id != "d2");
+    live.extend(batch.iter().cloned());
+    let file = write_jsonl(&root.join("batch.jsonl"), &batch);
+    ok(&trawl(&["kb", "add", s(&kb), &file]));
+    let fresh = dense_build(root, "fresh", &live, &model, &int8);
+    assert_eq!(info(&kb)["dense"]["quantize"], "int8");
+    assert_close(
+        &dense_searches(&kb, None),
+        &dense_searches(&fresh, None),
+        "int8 add",
+    );
+    assert_eq!(hash(&kb), hash(&fresh));
+}
+
+/// A real directory whose entries link to the model's files: renaming it moves the model as
+/// far as the KB's recorded path is concerned.
+fn model_copy(model: &Path, at: &Path) {
+    std::fs::create_dir_all(at).unwrap();
+    for e in std::fs::read_dir(model).unwrap() {
+        let e = e.unwrap();
+        std::os::unix::fs::symlink(e.path(), at.join(e.file_name())).unwrap();
+    }
+}
+
+/// A dense KB whose model moved: `kb add` says which model it needs and to pass `--model`;
+/// `--model` with another model's name, or a folder of that name with vectors of another
+/// dimension, is refused naming both; the moved model given with `--model` works. Nothing is
+/// changed by the refused attempts.
+#[test]
+fn kb_add_to_a_dense_kb_needs_its_model_and_refuses_another() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let first = root.join("models/all-MiniLM-L6-v2");
+    model_copy(&model, &first);
+    let kb = dense_kb(root, 6, &first);
+    let generation = info(&kb)["generation"].clone();
+    let batch = write_jsonl(&root.join("batch.jsonl"), &[("n1".into(), dense_text(99))]);
+
+    let moved = root.join("moved/all-MiniLM-L6-v2");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(&first, &moved).unwrap();
+    let e = err(&trawl(&["kb", "add", s(&kb), &batch]));
+    assert!(
+        e.contains("all-MiniLM-L6-v2") && e.contains("cannot be loaded") && e.contains("--model"),
+        "{e}"
+    );
+    let mpnet = model.parent().unwrap().join("all-mpnet-base-v2");
+    if mpnet.join("config.json").exists() {
+        let e = err(&trawl(&["kb", "add", s(&kb), &batch, "--model", s(&mpnet)]));
+        assert!(
+            e.contains("all-mpnet-base-v2") && e.contains("all-MiniLM-L6-v2"),
+            "{e}"
+        );
+        // A folder with the right name holding a model of another dimension.
+        let impostor = root.join("impostor/all-MiniLM-L6-v2");
+        model_copy(&mpnet, &impostor);
+        let e = err(&trawl(&[
+            "kb",
+            "add",
+            s(&kb),
+            &batch,
+            "--model",
+            s(&impostor),
+        ]));
+        assert!(e.contains("768") && e.contains("384"), "{e}");
+    }
+    assert_eq!(
+        info(&kb)["generation"],
+        generation,
+        "refused adds change nothing"
+    );
+    let out = ok(&trawl(&["kb", "add", s(&kb), &batch, "--model", s(&moved)]));
+    assert!(out.contains("1 new"), "{out}");
+    // Searches need the moved model too (`--model`); the added document is found.
+    let v: Value = serde_json::from_str(&ok(&trawl(&[
+        "search",
+        s(&kb),
+        &dense_text(99),
+        "--retriever",
+        "dense",
+        "--model",
+        s(&moved),
+        "--json",
+        "-k",
+        "1",
+    ])))
+    .unwrap();
+    assert_eq!(v["hits"][0]["id"], "n1");
+}
+
+/// kill -9 at pseudo-random times of `kb add` on a dense KB (the new documents being encoded,
+/// their vectors written): the KB opens at a complete generation and searches; the rerun adds.
+#[test]
+fn kill_9_during_a_dense_add_leaves_a_kb_that_opens_and_a_rerun_succeeds() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let kb = dense_kb(root, 8, &model);
+    let batch: Vec<(String, String)> = (0..400).map(|i| (format!("b{i}"), dense_text(i))).collect();
+    let batch = write_jsonl(&root.join("batch.jsonl"), &batch);
+    let args = ["kb", "add", s(&kb), &batch];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut interrupted = 0;
+    for _ in 0..4 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let delay = std::time::Duration::from_millis(50 + state % 1500);
+        let done = common::kill_after(&args, delay).success();
+        let n = info(&kb)["num_live"].as_u64().unwrap();
+        assert!(n == 8 || n == 408, "killed after {delay:?}: {n} live");
+        assert_eq!(dense_searches(&kb, None)[0].len(), n.min(50) as usize);
+        if done {
+            break;
+        }
+        interrupted += usize::from(n == 8);
+    }
+    assert!(interrupted > 0, "no kill landed before the add finished");
+    ok(&trawl(&args));
+    assert_eq!(info(&kb)["num_live"], 408);
+}
+
+/// `trawl serve` on a dense KB with an HNSW index: after `kb add` and `/reload`, dense search
+/// (exact and through the index) finds the added document, and after `kb delete` and `/reload`
+/// neither returns it.
+#[test]
+fn serve_answers_dense_searches_from_the_added_vectors_after_reload() {
+    let Some(model) = common::model_dir() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let docs: Vec<(String, String)> = (0..12).map(|i| (format!("d{i}"), dense_text(i))).collect();
+    let index_flags = ["--index", "hnsw", "--name", "h", "--m", "8"];
+    let kb = dense_build(root, "kb", &docs, &model, &index_flags);
+    let srv = serve(&kb);
+    let query = "a zebra grazing on the savanna";
+    let top = |index: Option<&str>| {
+        let mut body = json!({"query": query, "retriever": "dense", "k": 3});
+        if let Some(i) = index {
+            body["index"] = i.into();
+        }
+        let (status, v) = srv.post("/search", &body);
+        assert_eq!(status, 200, "{v}");
+        v["hits"][0]["id"].as_str().unwrap().to_string()
+    };
+    let batch = write_jsonl(
+        &root.join("z.jsonl"),
+        &[("zz".into(), "zebras graze on the African savanna".into())],
+    );
+    ok(&trawl(&["kb", "add", s(&kb), &batch]));
+    assert_ne!(top(None), "zz", "the server keeps the generation it opened");
+    let (status, v) = srv.post("/reload", &json!({}));
+    assert_eq!((status, v["reloaded"].as_bool()), (200, Some(true)), "{v}");
+    assert_eq!(top(None), "zz");
+    assert_eq!(
+        top(Some("h")),
+        "zz",
+        "the index's answers merge the added vectors"
+    );
+    ok(&trawl(&["kb", "delete", s(&kb), "--ids", "zz"]));
+    let (status, v) = srv.post("/reload", &json!({}));
+    assert_eq!((status, v["reloaded"].as_bool()), (200, Some(true)), "{v}");
+    assert_ne!(top(None), "zz");
+    assert_ne!(top(Some("h")), "zz");
 }

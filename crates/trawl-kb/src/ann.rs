@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use trawl_vector::{
-    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Refined, SearchParams,
+    FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Refined, SearchParams, TopK,
     VectorIndex,
 };
 
@@ -115,11 +115,13 @@ fn ann_err(message: String) -> Error {
     Error::Ann { message }
 }
 
-/// Opens every index the manifest lists, checking each against the dense vectors.
+/// Opens every index the manifest lists, checking each against the dense vectors of the
+/// `base_docs` base documents (added segments' vectors are not in them until `kb compact`).
 pub(crate) fn open_all(
     dir: &Path,
     manifest: &crate::Manifest,
     dense: Option<&FlatIndex>,
+    base_docs: usize,
 ) -> Result<Vec<Box<dyn VectorIndex>>> {
     let mut out: Vec<Box<dyn VectorIndex>> = Vec::new();
     for a in &manifest.ann {
@@ -130,7 +132,7 @@ pub(crate) fn open_all(
             AnnParams::Ivf { .. } | AnnParams::IvfPq { .. } => Box::new(IvfIndex::open(&path)?),
         };
         if index.kind() != a.params.kind()
-            || index.len() as u64 != manifest.num_docs
+            || index.len() != base_docs
             || index.dim() != a.dim
             || dense.is_some_and(|d| d.dim() != a.dim)
         {
@@ -142,7 +144,7 @@ pub(crate) fn open_all(
                     index.len(),
                     index.dim(),
                     a.params.kind(),
-                    manifest.num_docs,
+                    base_docs,
                     a.dim
                 ),
             ));
@@ -245,6 +247,39 @@ pub(crate) fn add_to_staged(
     Ok(manifest)
 }
 
+/// Rebuilds every index `manifest` lists over `flat` (the vectors of a compacted KB, written
+/// in `dir`) from its recorded parameters and seed, into `dir`, updating each entry: what
+/// `kb build --dense M --index ...` over the same vectors writes. An index imported from
+/// elsewhere (`source`) is rebuilt by trawl from the parameters it was recorded with, and
+/// loses its `source`. Returns the names of those.
+pub(crate) fn rebuild_all(
+    dir: &Path,
+    manifest: &mut crate::Manifest,
+    flat: &FlatIndex,
+) -> Result<Vec<String>> {
+    let rows = flat.f32_rows();
+    let (dim, metric) = (flat.dim(), flat.metric());
+    let mut imported = Vec::new();
+    for a in std::mem::take(&mut manifest.ann) {
+        if a.source.is_some() {
+            imported.push(a.name.clone());
+        }
+        let e = entry(&a.name, a.params, None, flat)?;
+        write_entry(dir, manifest, e, |dest| {
+            build_into(&rows, dim, metric, a.params, dest)
+        })
+        .map_err(|e| {
+            ann_err(format!(
+                "rebuilding the {} index `{}` from its recorded parameters over the {} live vectors: {e}",
+                a.params.kind(),
+                a.name,
+                flat.len()
+            ))
+        })?;
+    }
+    Ok(imported)
+}
+
 impl KnowledgeBase {
     /// Builds an approximate index named `name` from the KB's dense vectors and adds it (an
     /// index of the same name is replaced). The index directory, then the manifest, are
@@ -327,6 +362,16 @@ impl KnowledgeBase {
     /// Top `k` ordinals for each of `n` query vectors (row-major) through the named index
     /// (`None`: exact) with its knobs. `refine R` re-scores the index's first R candidates
     /// exactly from the KB's dense vectors ([`trawl_vector::Refined`]), for every index type.
+    ///
+    /// After live updates (see [`crate::update`]) exact search scans the base vectors and
+    /// every added segment's, skipping deleted documents. An approximate index covers the base
+    /// documents: it is asked for a few more than `k` (about twice the deleted share), and a query
+    /// left with fewer than `k` live hits from a full list is asked again for `k` plus as many as
+    /// the base has deleted documents (so `k` live ones come back whenever the index finds them);
+    /// deleted documents are dropped, and the added
+    /// segments' vectors are scanned exactly. Everything meets in one top-k (higher score first,
+    /// then lower ordinal), so exact search returns what a KB rebuilt from the live documents
+    /// returns.
     pub fn search_index(
         &self,
         index: Option<&str>,
@@ -336,13 +381,73 @@ impl KnowledgeBase {
         params: &SearchParams,
     ) -> Result<Vec<Vec<trawl_vector::Hit>>> {
         let ix = self.vector_index(index)?;
-        let hits = match self.vectors() {
-            Some(full) if params.refine.is_some_and(|r| r > 0) => {
-                Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
+        let refine = params.refine.is_some_and(|r| r > 0);
+        if !self.is_segmented() {
+            return Ok(match self.vectors() {
+                Some(full) if refine => {
+                    Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
+                }
+                _ => ix.search_batch_with(queries, n, k, params)?,
+            });
+        }
+        let live = |doc: u32| !self.is_deleted(doc);
+        let base = match (index, self.vectors()) {
+            (None | Some("exact"), Some(full)) => {
+                full.search_batch_where(queries, n, k, Some(&live))?
             }
-            _ => ix.search_batch_with(queries, n, k, params)?,
+            (_, full) => {
+                let search = |queries: &[f32], n: usize, fetch: usize| match full {
+                    Some(full) if refine => {
+                        Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)
+                    }
+                    _ => ix.search_batch_with(queries, n, fetch, params),
+                };
+                // First about twice the deleted share of k more (raising HNSW's ef or the
+                // number of IVF candidates costs time), then, for a query left with fewer than
+                // k live hits from a full list, k plus every deleted base document.
+                let most = k.saturating_add(self.dense_base_deleted);
+                let share = k.saturating_mul(2 * self.dense_base_deleted) / ix.len().max(1);
+                let guess = k.saturating_add(share + 8).min(most);
+                let mut hits = search(queries, n, guess)?;
+                let short: Vec<usize> = (0..n)
+                    .filter(|&q| {
+                        hits[q].len() == guess
+                            && guess < most
+                            && hits[q].iter().filter(|h| live(h.doc)).count() < k
+                    })
+                    .collect();
+                if !short.is_empty() {
+                    let dim = ix.dim();
+                    let again: Vec<f32> = short
+                        .iter()
+                        .flat_map(|&q| queries[q * dim..(q + 1) * dim].iter().copied())
+                        .collect();
+                    for (q, h) in short.iter().zip(search(&again, short.len(), most)?) {
+                        hits[*q] = h;
+                    }
+                }
+                hits
+            }
         };
-        Ok(hits)
+        let mut tops: Vec<TopK> = (0..n).map(|_| TopK::new(k)).collect();
+        for (top, hits) in tops.iter_mut().zip(base) {
+            for h in hits.into_iter().filter(|h| live(h.doc)) {
+                top.push(h.doc, h.score);
+            }
+        }
+        for seg in &self.dense_segments {
+            let first = seg.first;
+            let seg_live = |doc: u32| live(first + doc);
+            let hits = seg
+                .flat
+                .search_batch_where(queries, n, k, Some(&seg_live))?;
+            for (top, hits) in tops.iter_mut().zip(hits) {
+                for h in hits {
+                    top.push(first + h.doc, h.score);
+                }
+            }
+        }
+        Ok(tops.into_iter().map(TopK::into_sorted).collect())
     }
 
     /// Top `k` documents for each of `n` query vectors (row-major) through the named index

@@ -89,6 +89,25 @@ impl Deleted {
         true
     }
 
+    /// How many of the ordinals `start .. start + len` are deleted.
+    pub(crate) fn count_in(&self, start: usize, len: usize) -> usize {
+        let end = start + len;
+        let mut n = 0;
+        let mut o = start;
+        while o < end {
+            let (w, bit) = (o >> 6, o & 63);
+            let take = (64 - bit).min(end - o);
+            let mask = if take == 64 {
+                u64::MAX
+            } else {
+                ((1u64 << take) - 1) << bit
+            };
+            n += (self.words.get(w).copied().unwrap_or(0) & mask).count_ones() as usize;
+            o += take;
+        }
+        n
+    }
+
     /// Room for `len` ordinals (new ones live).
     pub(crate) fn grow(&mut self, len: usize) {
         self.words.resize(len.div_ceil(64), 0);
@@ -109,6 +128,28 @@ impl Deleted {
             out
         } else {
             Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Deleted;
+
+    #[test]
+    fn count_in_counts_the_deleted_ordinals_of_any_range() {
+        let mut d = Deleted::none(300);
+        for o in [0u32, 1, 63, 64, 65, 127, 128, 200, 299] {
+            d.insert(o);
+        }
+        for start in [0, 1, 60, 63, 64, 65, 127, 128, 129, 250] {
+            for len in [0, 1, 2, 63, 64, 65, 100, 300 - start] {
+                let len = len.min(300 - start);
+                let naive = (start..start + len)
+                    .filter(|&o| d.contains(o as u32))
+                    .count();
+                assert_eq!(d.count_in(start, len), naive, "{start}+{len}");
+            }
         }
     }
 }

@@ -38,6 +38,69 @@ impl DenseEmbeddings {
     }
 }
 
+/// Opens the vectors at `path` (the base's or a segment's), checking them against the manifest's
+/// dense section and the `num_docs` documents they belong to.
+pub(crate) fn open(path: &Path, m: &DenseManifest, num_docs: usize) -> Result<FlatIndex> {
+    let index = FlatIndex::open(path)?;
+    if index.len() != num_docs {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "the dense index holds {} vectors but the store holds {num_docs} documents",
+                index.len()
+            ),
+        ));
+    }
+    if index.dim() != m.dim {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "vectors have dimension {} but the manifest says {}",
+                index.dim(),
+                m.dim
+            ),
+        ));
+    }
+    if index.metric() != metric_of(m.metric) || index.precision() != precision_of(m.dtype) {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "vectors are {:?} {} but the manifest says {:?} {:?}",
+                index.metric(),
+                index.precision().name(),
+                m.metric,
+                m.dtype
+            ),
+        ));
+    }
+    Ok(index)
+}
+
+fn precision_of(dtype: DenseDtype) -> Precision {
+    match dtype {
+        DenseDtype::F32 => Precision::F32,
+        DenseDtype::F16 => Precision::F16,
+    }
+}
+
+fn metric_of(metric: DenseMetric) -> trawl_vector::Metric {
+    match metric {
+        DenseMetric::InnerProduct => trawl_vector::Metric::InnerProduct,
+        DenseMetric::Cosine => trawl_vector::Metric::Cosine,
+        DenseMetric::L2 => trawl_vector::Metric::L2,
+    }
+}
+
+/// An empty index of the manifest's dimension, metric and storage (what compaction gathers the
+/// live rows into).
+pub(crate) fn empty_like(m: &DenseManifest) -> Result<FlatIndex> {
+    Ok(FlatIndex::new(
+        m.dim,
+        metric_of(m.metric),
+        precision_of(m.dtype),
+    )?)
+}
+
 /// Checks the shape against `num_docs` and writes the index into `index_dir`.
 pub(crate) fn write(
     index_dir: &Path,
@@ -61,16 +124,7 @@ pub(crate) fn write(
             ),
         });
     }
-    let precision = match e.dtype {
-        DenseDtype::F32 => Precision::F32,
-        DenseDtype::F16 => Precision::F16,
-    };
-    let metric = match e.metric {
-        DenseMetric::InnerProduct => trawl_vector::Metric::InnerProduct,
-        DenseMetric::Cosine => trawl_vector::Metric::Cosine,
-        DenseMetric::L2 => trawl_vector::Metric::L2,
-    };
-    let mut index = FlatIndex::new(e.dim, metric, precision)?;
+    let mut index = FlatIndex::new(e.dim, metric_of(e.metric), precision_of(e.dtype))?;
     index.add(&e.values)?;
     index.save(index_dir)?;
     Ok(DenseManifest {

@@ -49,6 +49,17 @@ impl DocumentRef<'_> {
         serde_json::from_str(self.metadata_json).unwrap_or_default()
     }
 
+    /// The text a dense model encodes for this document: title and text joined by a space
+    /// (the text alone when the title is empty). `kb build --dense` and `kb add` both encode
+    /// this, so added documents get the vectors a rebuild would give them.
+    pub fn embedding_text(&self) -> String {
+        if self.title.is_empty() {
+            self.text.to_string()
+        } else {
+            format!("{} {}", self.title, self.text)
+        }
+    }
+
     /// An owned [`trawl_data::Document`].
     pub fn to_document(&self) -> trawl_data::Document {
         trawl_data::Document {

@@ -89,6 +89,14 @@ impl Bm25Engine {
     }
 }
 
+/// The dense vectors of one added segment.
+#[derive(Debug)]
+pub(crate) struct DenseSegment {
+    pub(crate) flat: FlatIndex,
+    /// The KB ordinal of its first row.
+    pub(crate) first: u32,
+}
+
 /// A knowledge base directory, opened (see the crate docs for the layout).
 #[derive(Debug)]
 pub struct KnowledgeBase {
@@ -99,7 +107,13 @@ pub struct KnowledgeBase {
     ids: Vec<IdMap>,
     deleted: Deleted,
     bm25: Option<Bm25Engine>,
+    /// The dense vectors of the base documents (what approximate indexes cover).
     pub(crate) dense: Option<FlatIndex>,
+    /// The vectors of each added segment (`segments/<n>/dense/`), searched exactly until
+    /// `kb compact` folds them into the base.
+    pub(crate) dense_segments: Vec<DenseSegment>,
+    /// Deleted ordinals among the base documents (what an approximate index over-fetches by).
+    pub(crate) dense_base_deleted: usize,
     recovered: Vec<Recovery>,
     /// The approximate indexes, in manifest order.
     pub(crate) ann: Vec<Box<dyn trawl_vector::VectorIndex>>,
@@ -207,26 +221,26 @@ impl KnowledgeBase {
             }
             None => None,
         };
+        let mut dense_segments = Vec::new();
         let dense = match (&manifest.dense, manifest.dense_dir(dir)) {
             (Some(m), Some(path)) => {
-                let path = path?;
-                let index = FlatIndex::open(&path)?;
-                check_count(dir, "dense", index.len(), n)?;
-                if index.dim() != m.dim {
-                    return Err(Error::corrupt(
-                        path,
-                        format!(
-                            "vectors have dimension {} but the manifest says {}",
-                            index.dim(),
-                            m.dim
-                        ),
-                    ));
+                let index = dense::open(&path?, m, parts[0].1)?;
+                // Each segment's vectors, beside its documents.
+                let mut first = parts[0].1;
+                for (part, part_n) in &parts[1..] {
+                    let flat = dense::open(&part.join(dense::DENSE_DIR), m, *part_n)?;
+                    dense_segments.push(DenseSegment {
+                        flat,
+                        first: first as u32,
+                    });
+                    first += part_n;
                 }
                 Some(index)
             }
             _ => None,
         };
-        let ann = crate::ann::open_all(dir, &manifest, dense.as_ref())?;
+        let dense_base_deleted = deleted.count_in(0, parts[0].1);
+        let ann = crate::ann::open_all(dir, &manifest, dense.as_ref(), parts[0].1)?;
         Ok(KnowledgeBase {
             dir: dir.to_path_buf(),
             manifest,
@@ -235,6 +249,8 @@ impl KnowledgeBase {
             deleted,
             bm25,
             dense,
+            dense_segments,
+            dense_base_deleted,
             recovered,
             ann,
         })
@@ -321,6 +337,9 @@ impl KnowledgeBase {
         }
     }
 
+    /// The dense vectors of the base documents (ordinals `0..len()`): what approximate indexes
+    /// are built from. Vectors of added segments are not in it (until `kb compact`): search
+    /// through the KB's methods, which cover them and skip deleted documents.
     pub fn vectors(&self) -> Option<&FlatIndex> {
         self.dense.as_ref()
     }
@@ -342,13 +361,6 @@ impl KnowledgeBase {
         self.bm25.as_ref().ok_or(Error::MissingIndex {
             kind: "BM25",
             hint: "`trawl kb build DOCS --out KB --bm25 --force`",
-        })
-    }
-
-    fn require_dense(&self) -> Result<&FlatIndex> {
-        self.dense.as_ref().ok_or(Error::MissingIndex {
-            kind: "dense",
-            hint: "`trawl kb build DOCS --out KB --dense MODEL --force`",
         })
     }
 
@@ -409,7 +421,8 @@ impl KnowledgeBase {
 
     /// The top `k` documents for an embedded query (encoded with [`Self::dense_model`]).
     pub fn search_dense(&self, query: &[f32], k: usize) -> Result<Vec<KbHit>> {
-        let hits = self.require_dense()?.search(query, k)?;
+        let hits = self.search_index(None, query, 1, k, &Default::default())?;
+        let hits = hits.into_iter().next().unwrap_or_default();
         self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score)))
     }
 
@@ -420,7 +433,7 @@ impl KnowledgeBase {
         n: usize,
         k: usize,
     ) -> Result<Vec<Vec<KbHit>>> {
-        let all = self.require_dense()?.search_batch(queries, n, k)?;
+        let all = self.search_index(None, queries, n, k, &Default::default())?;
         all.into_iter()
             .map(|hits| self.to_kb_hits(hits.into_iter().map(|h| (h.doc, h.score))))
             .collect()

@@ -14,6 +14,8 @@
 //! | `bm25/`         | the `trawl_bm25::Bm25Index`                                        |
 //! | `dense/`        | the `trawl_vector::FlatIndex` (optional)                           |
 //! | `ann/<name>/`   | approximate indexes over the dense vectors (HNSW, IVF, IVF-PQ)     |
+//! | `segments/<n>/` | documents added by `kb add`: store, id map, `bm25/`, `dense/`      |
+//! | `deleted.bin`   | tombstones of deleted and replaced documents (checksummed)         |
 //!
 //! Beside it: `.<name>.lock` while a writer works, `.<name>.tmp-<pid>` while it builds.
 //!
@@ -73,4 +75,4 @@ pub use manifest::{
 };
 pub use trawl_store::Verify;
 pub use trawl_vector::{SearchParams, VectorIndex};
-pub use update::{UpdateOptions, UpdateReport};
+pub use update::{EncodeDocuments, UpdateOptions, UpdateReport};

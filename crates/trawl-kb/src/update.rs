@@ -19,7 +19,17 @@
 //! directory swapped in whole. A reader keeps the generation it opened (its files are never
 //! modified, only unlinked); a killed writer leaves the last complete generation.
 //!
-//! KBs with dense vectors (and so approximate indexes) refuse updates: rebuild them.
+//! Dense vectors follow the same segment rule. `add` on a KB with vectors encodes the new
+//! documents with the KB's model (an [`EncodeDocuments`] the caller loads: `trawl kb add`
+//! loads the model the manifest records, run as it records) into the segment's own
+//! `segments/<n>/dense/`; exact search scans the base and every segment's vectors and skips
+//! deleted documents; approximate indexes keep covering the base vectors (their hits of deleted
+//! documents are dropped, with enough over-fetch to still return k) and are merged with an
+//! exact scan of the segments' vectors in one top-k (see [`KnowledgeBase::search_index`]).
+//! `compact` gathers the live vectors in ordinal order into one base (copied as stored, not
+//! re-encoded) and rebuilds every approximate index from its recorded parameters and seed, so
+//! a compacted KB holds the files a fresh `kb build --dense M --index ...` over its live
+//! documents writes.
 
 use std::path::Path;
 
@@ -28,9 +38,15 @@ use trawl_store::{AtomicDir, Recovery, Verify};
 
 use crate::build::{write_corpus, Bm25Options, BM25_DIR};
 use crate::corpus_hash::CorpusHasher;
+use crate::dense::{self, DenseEmbeddings};
 use crate::doc_store::DocStore;
 use crate::manifest::{Manifest, SegmentManifest, MANIFEST_FILE, TRAWL_VERSION};
 use crate::{Error, KnowledgeBase, Result};
+
+/// Encodes documents for a KB with dense vectors: gets the texts the model sees
+/// ([`crate::DocumentRef::embedding_text`]) and returns one vector per text, row-major, of
+/// the KB's dimension; `Err` says why it could not.
+pub type EncodeDocuments<'a> = dyn FnMut(&[&str]) -> std::result::Result<Vec<f32>, String> + 'a;
 
 /// How to add documents.
 #[derive(Debug, Clone)]
@@ -91,12 +107,6 @@ fn check_updatable(kb: &KnowledgeBase, what: &str) -> Result<()> {
         path: kb.dir().to_path_buf(),
         message,
     };
-    if m.dense.is_some() {
-        return Err(refuse(format!(
-            "it holds dense vectors{}, and `kb {what}` updates BM25-only knowledge bases (new vectors would need the model and a rebuilt index); rebuild it with `trawl kb build DOCS --out KB --dense MODEL --force`",
-            if m.ann.is_empty() { "" } else { " and approximate indexes" }
-        )));
-    }
     if what == "add" && m.chunks.is_some() {
         return Err(refuse(
             "its documents are chunks (built with --chunk), and `kb add` does not chunk; rebuild it with `trawl kb build DOCS --out KB --chunk ... --force`".into(),
@@ -233,15 +243,43 @@ impl KnowledgeBase {
     /// Adds `docs` to the KB at `dir` as a new segment (upsert: an id the KB holds replaces
     /// its old version), as a new generation; see the [`crate::update`] module docs. An empty
     /// input, ids repeated inside `docs`, or BM25 settings other than the KB's are errors and
-    /// leave the KB as it was.
+    /// leave the KB as it was. A KB with dense vectors needs
+    /// [`KnowledgeBase::add_documents_encoded`].
     pub fn add_documents(
         dir: impl AsRef<Path>,
         docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
         options: &UpdateOptions,
+        progress: impl FnMut(u64),
+    ) -> Result<(KnowledgeBase, UpdateReport)> {
+        Self::add_documents_encoded(dir, docs, options, None, progress)
+    }
+
+    /// [`KnowledgeBase::add_documents`] for a KB that may hold dense vectors: `encode` turns
+    /// the new documents into vectors with the KB's model (the one its manifest records, run
+    /// as it records: [`KnowledgeBase::dense_model`], [`KnowledgeBase::dense_quantize`]);
+    /// they are stored in the segment beside its documents. A KB with vectors and no `encode`,
+    /// an encoder that fails, or vectors of another dimension are errors that leave the KB as
+    /// it was.
+    pub fn add_documents_encoded(
+        dir: impl AsRef<Path>,
+        docs: impl IntoIterator<Item = trawl_data::Result<Document>>,
+        options: &UpdateOptions,
+        encode: Option<&mut EncodeDocuments<'_>>,
         mut progress: impl FnMut(u64),
     ) -> Result<(KnowledgeBase, UpdateReport)> {
         let (staging, kb) = begin(dir.as_ref())?;
         check_updatable(&kb, "add")?;
+        let refuse = |message: String| Error::Update {
+            path: kb.dir().to_path_buf(),
+            message,
+        };
+        let dense_section = kb.manifest().dense.clone();
+        if let (Some(m), None) = (&dense_section, &encode) {
+            return Err(refuse(format!(
+                "it holds {}-dimensional dense vectors of {}, and new documents need vectors from that model (`trawl kb add KB DOCS`, with `--model PATH` if its folder moved)",
+                m.dim, m.model
+            )));
+        }
         let bm25 = check_settings(&kb, options.bm25.as_ref())?;
         let mut manifest = kb.manifest().clone();
         let seg_rel = format!("segments/{:06}", manifest.segments.len() + 1);
@@ -266,6 +304,35 @@ impl KnowledgeBase {
             });
         }
         let seg = DocStore::open_parts(&[(seg_dir.clone(), files.num_docs)], Verify::FooterOnly)?;
+        if let (Some(m), Some(encode)) = (&dense_section, encode) {
+            let texts = (0..files.num_docs as u32)
+                .map(|o| seg.get(o).map(|d| d.embedding_text()))
+                .collect::<Result<Vec<String>>>()?;
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let values = encode(&refs)
+                .map_err(|e| refuse(format!("encoding the new documents with {}: {e}", m.model)))?;
+            let n = files.num_docs;
+            if values.len() != n * m.dim {
+                let made = if values.len().is_multiple_of(n) {
+                    format!("{}-dimensional vectors", values.len() / n)
+                } else {
+                    format!("{} values for {n} documents", values.len())
+                };
+                return Err(refuse(format!(
+                    "the encoder made {made} but the KB's vectors are {}-dimensional (model {}); encode with the KB's model",
+                    m.dim, m.model
+                )));
+            }
+            let embeddings = DenseEmbeddings {
+                values,
+                dim: m.dim,
+                model: m.model.clone(),
+                dtype: m.dtype,
+                metric: m.metric,
+                quantize: m.quantize.clone(),
+            };
+            dense::write(&seg_dir.join(dense::DENSE_DIR), &embeddings, n)?;
+        }
         let mut deleted = kb.deleted().clone();
         deleted.grow(new_n);
         let mut report = empty_report();
@@ -342,8 +409,9 @@ impl KnowledgeBase {
     }
 
     /// Rebuilds the KB at `dir` from its live documents in ordinal order (no segments, no
-    /// tombstones; ordinals renumbered), as a new generation. A KB without segments or
-    /// deletions is left as it is.
+    /// tombstones; ordinals renumbered), as a new generation. Dense vectors are gathered as
+    /// stored (not re-encoded) and every approximate index is rebuilt from its recorded
+    /// parameters and seed. A KB without segments or deletions is left as it is.
     pub fn compact(
         dir: impl AsRef<Path>,
         batch_size: usize,
@@ -387,7 +455,41 @@ impl KnowledgeBase {
         if let (Some(b), Some(new)) = (manifest.bm25.as_mut(), files.bm25) {
             b.num_terms = new.num_terms;
         }
-        let change = format!("compact ({} live)", files.num_docs);
+        let mut change = format!("compact ({} live)", files.num_docs);
+        if let (Some(m), Some(base)) = (&manifest.dense, kb.dense.as_ref()) {
+            let live = |first: usize, n: usize| -> Vec<u32> {
+                (0..n as u32)
+                    .filter(|&o| !kb.is_deleted(first as u32 + o))
+                    .collect()
+            };
+            let mut flat = dense::empty_like(m)?;
+            flat.add_rows_of(base, &live(0, base.len()))?;
+            for seg in &kb.dense_segments {
+                flat.add_rows_of(&seg.flat, &live(seg.first as usize, seg.flat.len()))?;
+            }
+            if flat.len() != files.num_docs {
+                return Err(Error::corrupt(
+                    kb.dir(),
+                    format!(
+                        "{} live vectors for {} live documents",
+                        flat.len(),
+                        files.num_docs
+                    ),
+                ));
+            }
+            flat.save(staging.path().join(&m.dir))?;
+            let imported = crate::ann::rebuild_all(staging.path(), &mut manifest, &flat)?;
+            if !manifest.ann.is_empty() {
+                let names: Vec<&str> = manifest.ann.iter().map(|a| a.name.as_str()).collect();
+                change.push_str(&format!(", rebuilt {}", names.join(", ")));
+            }
+            if !imported.is_empty() {
+                change.push_str(&format!(
+                    " (imported {} rebuilt by trawl from its recorded parameters)",
+                    imported.join(", ")
+                ));
+            }
+        }
         drop(kb);
         finish(staging, manifest, change, report)
     }

@@ -142,6 +142,53 @@ impl FlatIndex {
         Ok(())
     }
 
+    /// Appends the stored vectors of `docs` of `other` exactly as `other` holds them (no second
+    /// normalisation for cosine, f16 values kept): how a knowledge base's compaction gathers
+    /// its live rows into one index that equals one built from the original vectors. `other`
+    /// must have this index's dimension, metric and storage (f32 or f16).
+    pub fn add_rows_of(&mut self, other: &FlatIndex, docs: &[u32]) -> Result<()> {
+        if other.dim != self.dim {
+            return Err(Error::WrongVectorDimension {
+                expected: self.dim,
+                received: other.dim,
+            });
+        }
+        if other.metric != self.metric
+            || other.precision() != self.precision()
+            || self.precision() == Precision::Sq8
+        {
+            return Err(Error::InvalidParams(format!(
+                "copying rows needs the same metric and f32 or f16 storage on both sides ({:?} {} into {:?} {})",
+                other.metric,
+                other.precision().name(),
+                self.metric,
+                self.precision().name()
+            )));
+        }
+        if let Some(&d) = docs.iter().find(|&&d| d as usize >= other.len) {
+            return Err(Error::InvalidParams(format!(
+                "document {d} is not in an index of {} vectors",
+                other.len
+            )));
+        }
+        if (self.len + docs.len()) as u64 > u32::MAX as u64 {
+            return Err(Error::TooManyVectors {
+                max: u32::MAX as u64,
+            });
+        }
+        let view = other.rows.view();
+        let mut values = Vec::with_capacity(docs.len() * self.dim);
+        let mut tmp = Vec::new();
+        for &d in docs {
+            let d = d as usize;
+            values.extend_from_slice(view.rows_f32(d, d + 1, self.dim, &mut tmp));
+        }
+        // f32 rows copy as they are; f16 rows widen and narrow back to the same bits.
+        self.rows.extend(&values);
+        self.len += docs.len();
+        Ok(())
+    }
+
     /// Every stored vector as f32, row-major (what an approximate index is built from):
     /// borrowed (memory-mapped or in memory) when they are stored as f32, else converted.
     pub fn f32_rows(&self) -> std::borrow::Cow<'_, [f32]> {
@@ -230,6 +277,19 @@ impl FlatIndex {
 
     /// Top `k` for each of the `n` queries given row-major in `queries` (`n * dim` values).
     pub fn search_batch(&self, queries: &[f32], n: usize, k: usize) -> Result<Vec<Vec<Hit>>> {
+        self.search_batch_where(queries, n, k, None)
+    }
+
+    /// [`FlatIndex::search_batch`] over the documents `keep` accepts only (e.g. not deleted):
+    /// the others are scored but never enter the top k, so `k` kept documents come back whenever
+    /// there are that many. `None` keeps all.
+    pub fn search_batch_where(
+        &self,
+        queries: &[f32],
+        n: usize,
+        k: usize,
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
+    ) -> Result<Vec<Vec<Hit>>> {
         if queries.len() != n * self.dim {
             let received = queries.len().checked_div(n).unwrap_or(queries.len());
             return Err(Error::WrongVectorDimension {
@@ -279,7 +339,14 @@ impl FlatIndex {
                 let q1 = (q0 + QUERY_BLOCK).min(nq);
                 let d0 = (s * blocks_per_shard * DOC_BLOCK).min(self.len);
                 let d1 = ((s + 1) * blocks_per_shard * DOC_BLOCK).min(self.len);
-                self.scan(&queries[q0 * self.dim..q1 * self.dim], rows, d0, d1, k)
+                self.scan(
+                    &queries[q0 * self.dim..q1 * self.dim],
+                    rows,
+                    d0,
+                    d1,
+                    k,
+                    keep,
+                )
             })
             .collect();
 
@@ -297,7 +364,8 @@ impl FlatIndex {
         Ok(out)
     }
 
-    /// Scores `queries` against documents `d0..d1`, block by block, keeping the top k of each.
+    /// Scores `queries` against documents `d0..d1`, block by block, keeping the top k of each
+    /// (of the documents `keep` accepts).
     fn scan(
         &self,
         queries: &[f32],
@@ -305,6 +373,7 @@ impl FlatIndex {
         d0: usize,
         d1: usize,
         k: usize,
+        keep: Option<&(dyn Fn(u32) -> bool + Sync)>,
     ) -> Vec<TopK> {
         let dim = self.dim;
         let nq = queries.len() / dim;
@@ -319,7 +388,20 @@ impl FlatIndex {
             scores_block(queries, docs, nq, nd, dim, &mut scores[..nq * nd]);
             finish_scores(self.metric, queries, docs, nd, dim, &mut scores[..nq * nd]);
             for (qi, top) in tops.iter_mut().enumerate() {
-                top.push_row(start as u32, &scores[qi * nd..(qi + 1) * nd]);
+                let row = &scores[qi * nd..(qi + 1) * nd];
+                match keep {
+                    None => top.push_row(start as u32, row),
+                    Some(keep) => {
+                        for (i, &score) in row.iter().enumerate() {
+                            let doc = (start + i) as u32;
+                            // The filter is asked only about scores that could enter.
+                            #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN may enter too
+                            if !(score <= top.threshold()) && keep(doc) {
+                                top.push(doc, score);
+                            }
+                        }
+                    }
+                }
             }
             start = end;
         }

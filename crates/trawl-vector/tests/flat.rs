@@ -217,3 +217,59 @@ fn truncated_or_corrupted_files_are_refused() {
         Err(Error::Io { .. })
     ));
 }
+
+#[test]
+fn add_rows_of_copies_stored_rows_bit_for_bit_without_renormalising() {
+    let dim = 12;
+    let data = random(40, dim, 7);
+    for (metric, precision) in [
+        (Metric::Cosine, Precision::F32),
+        (Metric::InnerProduct, Precision::F16),
+        (Metric::L2, Precision::F32),
+    ] {
+        let all = FlatIndex::build(&data, dim, metric, precision).unwrap();
+        // A subset gathered from stored rows equals an index built from the original rows.
+        let docs: Vec<u32> = (0..40).filter(|d| d % 3 != 1).collect();
+        let picked: Vec<f32> = docs
+            .iter()
+            .flat_map(|&d| data[d as usize * dim..(d as usize + 1) * dim].to_vec())
+            .collect();
+        let want = FlatIndex::build(&picked, dim, metric, precision).unwrap();
+        let mut got = FlatIndex::new(dim, metric, precision).unwrap();
+        got.add_rows_of(&all, &docs[..10]).unwrap();
+        got.add_rows_of(&all, &docs[10..]).unwrap();
+        assert_eq!(got.len(), docs.len());
+        assert_eq!(
+            got.rows_bytes(),
+            want.rows_bytes(),
+            "{metric:?} {precision:?}"
+        );
+    }
+    let f32s = FlatIndex::build(&data, dim, Metric::Cosine, Precision::F32).unwrap();
+    let mut f16s = FlatIndex::new(dim, Metric::Cosine, Precision::F16).unwrap();
+    assert!(f16s.add_rows_of(&f32s, &[0]).is_err(), "storage must match");
+    let mut other = FlatIndex::new(dim + 1, Metric::Cosine, Precision::F32).unwrap();
+    let err = other.add_rows_of(&f32s, &[0]).unwrap_err().to_string();
+    assert!(err.contains("12") && err.contains("13"), "{err}");
+    let mut same = FlatIndex::new(dim, Metric::Cosine, Precision::F32).unwrap();
+    assert!(same.add_rows_of(&f32s, &[40]).is_err(), "out of range");
+}
+
+#[test]
+fn search_where_returns_the_top_k_of_the_kept_documents() {
+    let dim = 8;
+    let data = random(3000, dim, 3);
+    let queries = random(5, dim, 4);
+    let index = FlatIndex::build(&data, dim, Metric::InnerProduct, Precision::F32).unwrap();
+    let keep = |d: u32| !d.is_multiple_of(7) && !(1000..2100).contains(&d);
+    let all = index.search_batch(&queries, 5, 3000).unwrap();
+    for k in [1, 10, 2500] {
+        let got = index
+            .search_batch_where(&queries, 5, k, Some(&keep))
+            .unwrap();
+        for (g, a) in got.iter().zip(&all) {
+            let want: Vec<Hit> = a.iter().filter(|h| keep(h.doc)).take(k).copied().collect();
+            assert_eq!(g, &want, "k={k}");
+        }
+    }
+}

@@ -24,11 +24,13 @@ pub enum Command {
         generations: bool,
     },
     /// Add documents (upsert: a new id is appended, an existing id replaces the old version)
-    /// as a new segment, written as a new generation.
+    /// as a new segment, written as a new generation; a KB with dense vectors encodes them with
+    /// its recorded model.
     Add(super::kb_update::AddArgs),
     /// Delete documents by id (tombstones; ids the KB does not hold are reported).
     Delete(super::kb_update::DeleteArgs),
-    /// Merge segments and drop tombstones: one base rebuilt from the live documents.
+    /// Merge segments and drop tombstones: one base rebuilt from the live documents (vectors
+    /// gathered as stored, approximate indexes rebuilt from their recorded parameters).
     Compact(super::kb_update::CompactArgs),
     /// Add an approximate vector index (HNSW, sq8, IVF, IVF-PQ) built from the KB's stored vectors.
     Index(super::kb_index::Args),
@@ -385,33 +387,30 @@ fn info_json(kb: &KnowledgeBase) -> String {
     serde_json::to_string_pretty(&serde_json::Value::Object(out)).expect("JSON serialises")
 }
 
-/// Encodes every document of the staged KB (title + " " + text, the model's document prefix)
-/// with `model` (run as `quantize` says, which the KB records) and stores the vectors in it.
+/// Loads `model` as `kb build --dense` runs it (`quantize` as given; the KB records it).
 #[cfg(feature = "dense")]
-pub fn add_dense_index(
-    staged: &mut StagedKb,
+pub fn load_encoder(
     model: &str,
     quantize: super::Quantize,
-) -> anyhow::Result<()> {
-    let kb = staged.kb();
-    use indicatif::ProgressBar;
+) -> anyhow::Result<trawl_embed::SentenceEncoder> {
     let opts = trawl_embed::EncoderOptions {
         quantize,
         ..Default::default()
     };
-    let encoder = trawl_embed::SentenceEncoder::load(model, &opts)
-        .with_context(|| format!("loading embedding model {model}"))?;
-    let mut texts = Vec::with_capacity(kb.num_docs());
-    for ordinal in 0..kb.num_docs() as u32 {
-        let d = kb.document(ordinal)?;
-        texts.push(if d.title.is_empty() {
-            d.text.to_string()
-        } else {
-            format!("{} {}", d.title, d.text)
-        });
-    }
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let bar = ProgressBar::new(refs.len() as u64);
+    trawl_embed::SentenceEncoder::load(model, &opts)
+        .with_context(|| format!("loading embedding model {model}"))
+}
+
+/// Encodes documents' texts ([`trawl_kb::DocumentRef::embedding_text`]: the model adds its
+/// document prefix) with a progress bar: the one encoding path of `kb build --dense` and
+/// `kb add`. Row-major vectors of `encoder.dim()` values.
+#[cfg(feature = "dense")]
+pub fn encode_documents(
+    encoder: &trawl_embed::SentenceEncoder,
+    texts: &[&str],
+    model: &str,
+) -> anyhow::Result<Vec<f32>> {
+    let bar = ProgressBar::new(texts.len() as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} embedding {pos}/{len} docs ({per_sec}) {elapsed}, eta {eta}",
@@ -419,10 +418,30 @@ pub fn add_dense_index(
         .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let progress = |done: usize, _total: usize| bar.set_position(done as u64);
-    let emb = encoder.encode_documents_with_progress(&refs, &progress);
+    let emb = encoder.encode_documents_with_progress(texts, &progress);
     bar.finish_and_clear();
-    let emb = emb.with_context(|| format!("embedding documents with {model}"))?;
-    let mut embeddings = trawl_kb::DenseEmbeddings::new(emb.data, emb.dim, recorded_model(model));
+    Ok(emb
+        .with_context(|| format!("embedding documents with {model}"))?
+        .data)
+}
+
+/// Encodes every document of the staged KB with `model` (run as `quantize` says, which the KB
+/// records) and stores the vectors in it.
+#[cfg(feature = "dense")]
+pub fn add_dense_index(
+    staged: &mut StagedKb,
+    model: &str,
+    quantize: super::Quantize,
+) -> anyhow::Result<()> {
+    let kb = staged.kb();
+    let encoder = load_encoder(model, quantize)?;
+    let texts = (0..kb.num_docs() as u32)
+        .map(|o| kb.document(o).map(|d| d.embedding_text()))
+        .collect::<trawl_kb::Result<Vec<String>>>()?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let values = encode_documents(&encoder, &refs, model)?;
+    let mut embeddings =
+        trawl_kb::DenseEmbeddings::new(values, encoder.dim(), recorded_model(model));
     if quantize != super::Quantize::None {
         embeddings.quantize = Some(quantize.to_string());
     }

@@ -20,6 +20,11 @@ pub struct AddArgs {
     /// Documents: a BEIR dataset folder, a JSONL file (.gz ok) or a TSV. An id the KB holds
     /// replaces that document; an id repeated inside DOCS is an error naming both records.
     pub docs: PathBuf,
+    /// Where the KB's embedding model now lives, when it moved (a KB with dense vectors
+    /// encodes the new documents with the model its manifest records, run as recorded,
+    /// e.g. int8). It must be that model: same folder name, same dimension.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<String>,
     #[command(flatten)]
     pub settings: SettingsArgs,
 }
@@ -116,9 +121,106 @@ fn summary(kb: &Path, r: &UpdateReport, secs: f64) -> String {
     )
 }
 
+/// The last part of a model's name or folder (`all-MiniLM-L6-v2` for a path or a hub id).
+#[cfg(feature = "dense")]
+fn model_name(model: &str) -> &str {
+    let trimmed = model.trim_end_matches(['/', '\\']);
+    trimmed.rsplit(['/', '\\']).next().unwrap_or(trimmed)
+}
+
+/// The encoder for documents added to a KB with vectors: its recorded model (or `--model`, which
+/// must be that model: same name, same dimension), run as recorded (`quantize`).
+#[cfg(feature = "dense")]
+fn kb_encoder(
+    kb: &Path,
+    d: &trawl_kb::manifest::DenseManifest,
+    given: Option<&str>,
+) -> anyhow::Result<(trawl_embed::SentenceEncoder, String)> {
+    let quantize: super::Quantize = d
+        .quantize
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| anyhow::anyhow!("{}: the recorded quantisation: {e}", kb.display()))?
+        .unwrap_or_default();
+    let model = given.unwrap_or(&d.model).to_string();
+    if given.is_some() && model_name(&model) != model_name(&d.model) {
+        anyhow::bail!(
+            "--model {model} is not the model {} was built with ({}): pass the folder of that model",
+            kb.display(),
+            d.model
+        );
+    }
+    let encoder = match super::kb::load_encoder(&model, quantize) {
+        Ok(e) => e,
+        Err(e) if given.is_none() => anyhow::bail!(
+            "{} holds {}-dimensional vectors of the model {}, which cannot be loaded: pass --model PATH where that model's folder now lives\n\n{e:#}",
+            kb.display(),
+            d.dim,
+            d.model
+        ),
+        Err(e) => return Err(e),
+    };
+    if encoder.dim() != d.dim {
+        anyhow::bail!(
+            "model {model} makes {}-dimensional vectors but {} holds {}-dimensional ones (model {}): pass the model the KB was built with",
+            encoder.dim(),
+            kb.display(),
+            d.dim,
+            d.model
+        );
+    }
+    Ok((encoder, model))
+}
+
+/// Adds `docs`, encoding them for a KB with vectors (which needs the `dense` feature).
+fn add_to(
+    args: &AddArgs,
+    manifest: &Manifest,
+    docs: Box<dyn Iterator<Item = trawl_data::Result<trawl_data::Document>>>,
+    options: &UpdateOptions,
+    progress: impl FnMut(u64),
+) -> anyhow::Result<trawl_kb::Result<(KnowledgeBase, UpdateReport)>> {
+    let Some(d) = &manifest.dense else {
+        return Ok(KnowledgeBase::add_documents(
+            &args.kb, docs, options, progress,
+        ));
+    };
+    #[cfg(feature = "dense")]
+    {
+        let (encoder, model) = kb_encoder(&args.kb, d, args.model.as_deref())?;
+        let mut encode = |texts: &[&str]| {
+            super::kb::encode_documents(&encoder, texts, &model).map_err(|e| format!("{e:#}"))
+        };
+        Ok(KnowledgeBase::add_documents_encoded(
+            &args.kb,
+            docs,
+            options,
+            Some(&mut encode),
+            progress,
+        ))
+    }
+    #[cfg(not(feature = "dense"))]
+    anyhow::bail!(
+        "{} holds vectors of {}, and new documents need that model: this trawl was built without the `dense` feature; rebuild it with default features",
+        args.kb.display(),
+        d.model
+    )
+}
+
 pub fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
-    trawl_store::refuse_output_containing(&args.kb, &[args.docs.as_path()])?;
+    let model_path = args.model.as_deref().map(Path::new);
+    let inputs: Vec<&Path> = std::iter::once(args.docs.as_path())
+        .chain(model_path)
+        .collect();
+    trawl_store::refuse_output_containing(&args.kb, &inputs)?;
     let manifest = Manifest::read(&args.kb)?;
+    if args.model.is_some() && manifest.dense.is_none() {
+        anyhow::bail!(
+            "--model: {} holds no dense vectors (a BM25-only KB needs no model)",
+            args.kb.display()
+        );
+    }
     let options = UpdateOptions {
         bm25: args.settings.given(&manifest)?,
         ..UpdateOptions::default()
@@ -126,8 +228,9 @@ pub fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let docs = read_docs(&args.docs)?;
     let bar = doc_progress("adding");
-    let result = KnowledgeBase::add_documents(&args.kb, docs, &options, |n| bar.set_position(n));
+    let result = add_to(&args, &manifest, docs, &options, |n| bar.set_position(n));
     bar.finish_and_clear();
+    let result = result?;
     let (_, r) = result
         .with_context(|| format!("adding {} to {}", args.docs.display(), args.kb.display()))?;
     report_recovery(&r.recovered);
