@@ -7,7 +7,7 @@ slices lost to other processes), build time, memory, index size, queries/second 
 
   bench/ann.py DOCS.npy QUERIES.npy --trawl-bench BIN [--threads 1 2] [--nlist N] [--pq-m M] [--rounds 3]
 """
-import argparse, json, os, subprocess, sys, tempfile, time
+import argparse, contextlib, json, os, subprocess, sys, tempfile, time
 
 import numpy as np
 import psutil
@@ -31,6 +31,16 @@ def timed_batch(fn, reps=3):
         best = min(best, time.perf_counter() - t)
         best_cpu = min(best_cpu, time.process_time() - c)
     return best, best_cpu, out
+
+
+def blas_threads(n):
+    """Caps every BLAS/OpenMP pool in this process at n threads while FAISS runs (its coarse
+    quantiser calls BLAS), when threadpoolctl is there."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=n)
 
 
 def faiss_runs(docs, queries, truth, threads, nlist, pq_m, hnsw_m):
@@ -143,7 +153,8 @@ def main():
             out = subprocess.run([a.trawl_bench, a.docs, a.queries, str(th), str(nlist), str(pq_m), str(a.hnsw_m)],
                                  check=True, capture_output=True, text=True)
             raw += [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-            raw += faiss_runs(docs, queries, truth, th, nlist, pq_m, a.hnsw_m)
+            with blas_threads(th):
+                raw += faiss_runs(docs, queries, truth, th, nlist, pq_m, a.hnsw_m)
             raw += hnswlib_runs(docs, queries, truth, th, a.hnsw_m)
     rows = median_rows(raw)
     if a.json:
