@@ -18,6 +18,9 @@ pub struct KMeansParams {
     pub iterations: usize,
     pub max_points_per_centroid: usize,
     pub seed: u64,
+    /// Scale the centroids to unit length after every iteration (FAISS's `spherical`, which
+    /// its IVF indexes turn on for inner-product search).
+    pub spherical: bool,
 }
 
 impl Default for KMeansParams {
@@ -26,6 +29,7 @@ impl Default for KMeansParams {
             iterations: 20,
             max_points_per_centroid: 256,
             seed: 1234,
+            spherical: false,
         }
     }
 }
@@ -83,6 +87,9 @@ pub fn kmeans(data: &[f32], dim: usize, k: usize, p: &KMeansParams) -> Result<Ve
             }
         }
         split_empty(&mut centroids, &mut counts, dim);
+        if p.spherical {
+            crate::normalize_rows(&mut centroids, dim);
+        }
     }
     Ok(centroids)
 }
@@ -188,5 +195,33 @@ mod tests {
         assert_eq!(kmeans(&data, 2, 3, &p).unwrap(), c);
         let err = kmeans(&data[..4], 2, 3, &p).unwrap_err().to_string();
         assert!(err.contains("2 vectors cannot train 3 centroids"), "{err}");
+    }
+
+    #[test]
+    fn spherical_centroids_have_unit_length_and_point_at_their_clusters() {
+        // Two blobs of unit vectors around the x and y axes: plain means fall inside the
+        // circle, spherical ones on it, in the same directions.
+        let mut rng = SplitMix64::new(5);
+        let mut data = Vec::new();
+        for i in 0..400 {
+            let a = (i % 2) as f32 * std::f32::consts::FRAC_PI_2
+                + (rng.next_f64_open0() as f32 - 0.5) * 0.8;
+            data.extend([a.cos(), a.sin()]);
+        }
+        let plain = kmeans(&data, 2, 2, &KMeansParams::default()).unwrap();
+        let p = KMeansParams {
+            spherical: true,
+            ..Default::default()
+        };
+        let sph = kmeans(&data, 2, 2, &p).unwrap();
+        for (a, b) in plain.chunks(2).zip(sph.chunks(2)) {
+            let (na, nb) = (a[0].hypot(a[1]), b[0].hypot(b[1]));
+            assert!(na < 0.99, "plain centroid {a:?} has length {na}");
+            assert!(
+                (nb - 1.0).abs() < 1e-5,
+                "spherical centroid {b:?} has length {nb}"
+            );
+            assert!((a[0] / na - b[0]).abs() < 1e-3 && (a[1] / na - b[1]).abs() < 1e-3);
+        }
     }
 }

@@ -2,8 +2,6 @@
 //! lock per node).
 
 use std::cell::RefCell;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
 use std::sync::Mutex;
 
@@ -73,12 +71,20 @@ impl Visited {
     }
 }
 
-/// Per-thread search state, reused by every query: visited marks, the two heaps and the
+/// One entry of a layer search's candidate pool: a node, its distance, and whether its
+/// neighbours were expanded yet.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    c: Cand,
+    done: bool,
+}
+
+/// Per-thread search state, reused by every query: visited marks, the candidate pool and the
 /// buffers of fresh neighbours and their distances (no allocation per query).
 pub(crate) struct Scratch {
     visited: Visited,
-    frontier: BinaryHeap<Reverse<Cand>>,
-    best: BinaryHeap<Cand>,
+    /// The best `ef` nodes found so far, ascending by (distance, ordinal).
+    pool: Vec<Slot>,
     fresh: Vec<u32>,
     dists: Vec<f32>,
 }
@@ -87,19 +93,15 @@ impl Scratch {
     pub fn new() -> Self {
         Scratch {
             visited: Visited::new(),
-            frontier: BinaryHeap::new(),
-            best: BinaryHeap::new(),
+            pool: Vec::new(),
             fresh: Vec::new(),
             dists: Vec::new(),
         }
     }
 
     /// The best `k` of the last layer search, ascending by (distance, ordinal).
-    fn sorted_best(&mut self, k: usize) -> Vec<Cand> {
-        let mut v: Vec<Cand> = self.best.drain().collect();
-        v.sort_unstable();
-        v.truncate(k);
-        v
+    fn sorted_best(&self, k: usize) -> impl Iterator<Item = Cand> + '_ {
+        self.pool.iter().take(k).map(|s| s.c)
     }
 }
 
@@ -116,6 +118,9 @@ pub(crate) trait Graph {
     fn len(&self) -> usize;
     /// Calls `f` with the neighbours of `i` on `level`.
     fn with_neighbors<R>(&self, i: u32, level: u32, f: impl FnOnce(&[u32]) -> R) -> R;
+    /// Asks for the neighbour list of `i` on `level` ahead of its expansion (a hint).
+    #[inline(always)]
+    fn prefetch_neighbors(&self, _i: u32, _level: u32) {}
 }
 
 /// Distances (smaller is nearer) from one query to stored rows, by ordinal (FAISS's
@@ -260,6 +265,22 @@ impl Graph for GraphRef<'_> {
         let b = &arr[start..start + w];
         f(&b[1..1 + b[0] as usize])
     }
+
+    #[inline(always)]
+    fn prefetch_neighbors(&self, i: u32, level: u32) {
+        prefetch_layer0(self.layer0, self.m, i, level);
+    }
+}
+
+/// Asks for the first cache line (count and first links) of node `i`'s layer-0 slot.
+#[inline(always)]
+fn prefetch_layer0<T>(layer0: &[T], m: usize, i: u32, level: u32) {
+    if level == 0 {
+        let w = 2 * m + 1;
+        if let Some(b) = layer0.get(i as usize * w..(i as usize + 1) * w) {
+            prefetch(b, 1);
+        }
+    }
 }
 
 /// Distances from the query to rows `ids` into `out`, four rows at a time, prefetched.
@@ -303,9 +324,11 @@ fn greedy<D: QueryDist, G: Graph>(
     }
 }
 
-/// The `ef` closest nodes found on `level` from `ep`, left in `scratch.best`. Stops, as
-/// hnswlib does, when the nearest unexpanded candidate is farther than the worst of `ef`
-/// kept ones.
+/// The `ef` closest nodes found on `level` from `ep`, left in `scratch.pool` nearest first.
+/// Expands the nearest unexpanded node of the pool until every pooled node is expanded: the
+/// same nodes, in the same order, as hnswlib's two heaps (a frontier min-heap and a best-`ef`
+/// max-heap, stopping when the nearest frontier node is farther than the worst kept one),
+/// since a node that has left the best `ef` is farther than all of them.
 #[inline(always)]
 fn search_layer<D: QueryDist, G: Graph>(
     g: &G,
@@ -317,24 +340,22 @@ fn search_layer<D: QueryDist, G: Graph>(
 ) {
     let Scratch {
         visited,
-        frontier,
-        best,
+        pool,
         fresh,
         dists: dist_buf,
     } = scratch;
+    let ef = ef.max(1);
     visited.reset(g.len());
     visited.insert(ep.id);
-    frontier.clear();
-    best.clear();
-    frontier.push(Reverse(ep));
-    best.push(ep);
-    while let Some(Reverse(c)) = frontier.pop() {
-        let worst = *best.peek().expect("never empty");
-        if c > worst && best.len() >= ef {
-            break;
-        }
+    pool.clear();
+    pool.push(Slot { c: ep, done: false });
+    // Every slot before `cur` is expanded.
+    let mut cur = 0;
+    while cur < pool.len() {
+        pool[cur].done = true;
+        let id = pool[cur].c.id;
         fresh.clear();
-        g.with_neighbors(c.id, level, |nbs| {
+        g.with_neighbors(id, level, |nbs| {
             for &j in nbs {
                 if visited.insert(j) {
                     fresh.push(j);
@@ -342,15 +363,31 @@ fn search_layer<D: QueryDist, G: Graph>(
             }
         });
         dists(dq, fresh, dist_buf);
+        // The lowest slot a fresh node went into (everything before it is unchanged).
+        let mut low = cur + 1;
         for (&j, &d) in fresh.iter().zip(dist_buf.iter()) {
             let cand = Cand { d, id: j };
-            if best.len() < ef || cand < *best.peek().expect("never empty") {
-                frontier.push(Reverse(cand));
-                best.push(cand);
-                if best.len() > ef {
-                    best.pop();
-                }
+            let full = pool.len() >= ef;
+            if full && cand >= pool[pool.len() - 1].c {
+                continue;
             }
+            let at = pool.partition_point(|s| s.c < cand);
+            if full {
+                pool.pop();
+            }
+            pool.insert(
+                at,
+                Slot {
+                    c: cand,
+                    done: false,
+                },
+            );
+            g.prefetch_neighbors(j, level);
+            low = low.min(at);
+        }
+        cur = low;
+        while cur < pool.len() && pool[cur].done {
+            cur += 1;
         }
     }
 }
@@ -374,7 +411,6 @@ impl GraphRef<'_> {
         search_layer(self, d, ep, ef.max(k), 0, scratch);
         scratch
             .sorted_best(k)
-            .into_iter()
             .map(|c| Hit {
                 doc: c.id,
                 score: -c.d,
@@ -565,6 +601,11 @@ impl Graph for Builder<'_> {
         };
         f(&buf[..n])
     }
+
+    #[inline(always)]
+    fn prefetch_neighbors(&self, i: u32, level: u32) {
+        prefetch_layer0(&self.layer0, self.m, i, level);
+    }
 }
 
 fn lock(m: &Mutex<()>) -> std::sync::MutexGuard<'_, ()> {
@@ -665,7 +706,7 @@ impl Builder<'_> {
         let mut buf = [0u32; 2 * 255 + 1];
         for lc in (0..=level.min(max_level)).rev() {
             search_layer(self, &dq, ep, self.ef_construction, lc, scratch);
-            let found = scratch.sorted_best(usize::MAX);
+            let found: Vec<Cand> = scratch.sorted_best(usize::MAX).collect();
             ep = found[0];
             let chosen = self.select(s, &found, self.m);
             let cap = if lc == 0 { 2 * self.m } else { self.m };
@@ -724,4 +765,93 @@ impl Builder<'_> {
 
 fn lock_top(m: &Mutex<(u32, u32)>) -> std::sync::MutexGuard<'_, (u32, u32)> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use super::*;
+    use crate::simd::Portable;
+
+    /// hnswlib's layer search as written there: a frontier min-heap and a best-`ef` max-heap,
+    /// stopping when the nearest frontier node is farther than the worst kept one.
+    fn two_heaps<D: QueryDist, G: Graph>(g: &G, dq: &D, ep: Cand, ef: usize) -> Vec<Cand> {
+        let mut seen = vec![false; g.len()];
+        seen[ep.id as usize] = true;
+        let mut frontier = BinaryHeap::from([Reverse(ep)]);
+        let mut best = BinaryHeap::from([ep]);
+        while let Some(Reverse(c)) = frontier.pop() {
+            if c > *best.peek().unwrap() && best.len() >= ef {
+                break;
+            }
+            g.with_neighbors(c.id, 0, |nbs| {
+                for &j in nbs {
+                    if std::mem::replace(&mut seen[j as usize], true) {
+                        continue;
+                    }
+                    let cand = Cand {
+                        d: dq.dist(j),
+                        id: j,
+                    };
+                    if best.len() < ef || cand < *best.peek().unwrap() {
+                        frontier.push(Reverse(cand));
+                        best.push(cand);
+                        if best.len() > ef {
+                            best.pop();
+                        }
+                    }
+                }
+            });
+        }
+        best.into_sorted_vec()
+    }
+
+    #[test]
+    fn the_pool_search_finds_what_hnswlibs_two_heaps_find_in_the_same_order() {
+        let (n, dim, m) = (600, 12, 6);
+        let mut rng = SplitMix64::new(7);
+        let rows: Vec<f32> = (0..n * dim)
+            .map(|_| rng.next_f64_open0() as f32 - 0.5)
+            .collect();
+        let p = HnswParams {
+            m,
+            ef_construction: 40,
+            ef_search: 16,
+            seed: 3,
+        };
+        let built = build(&rows, dim, false, &p, false);
+        let g = GraphRef {
+            dim,
+            l2: false,
+            m,
+            vectors: Stored::F32(&rows),
+            layer0: &built.layer0,
+            upper_offsets: &built.upper_offsets,
+            upper: &built.upper,
+            entry: built.entry,
+            max_level: built.max_level,
+        };
+        let mut scratch = Scratch::new();
+        for qi in 0..40 {
+            let q: Vec<f32> = (0..dim)
+                .map(|_| rng.next_f64_open0() as f32 - 0.5)
+                .collect();
+            let dq = F32Dist {
+                s: Portable { l2: false },
+                q: &q,
+                rows: &rows,
+                dim,
+            };
+            // Entry points near and far, and pools narrower and wider than a node's links.
+            let id = (qi * 37 % n) as u32;
+            let ep = Cand { d: dq.dist(id), id };
+            for ef in [1, 2, 5, 16, 64, 700] {
+                search_layer(&g, &dq, ep, ef, 0, &mut scratch);
+                let got: Vec<Cand> = scratch.sorted_best(usize::MAX).collect();
+                assert_eq!(got, two_heaps(&g, &dq, ep, ef), "query {qi} ef {ef}");
+            }
+        }
+    }
 }

@@ -305,11 +305,17 @@ impl VectorIndex for HnswIndex {
         let metric = self.metric;
         let dim = self.dim;
         let one = |q: &[f32]| -> Vec<Hit> {
-            let mut q = q.to_vec();
-            if metric == Metric::Cosine {
-                normalize_rows(&mut q, dim);
-            }
-            graph::SCRATCH.with(|s| g.search(&q, k, ef, &mut s.borrow_mut()))
+            // Only cosine queries are copied (to normalise them).
+            let normalised;
+            let q = if metric == Metric::Cosine {
+                let mut c = q.to_vec();
+                normalize_rows(&mut c, dim);
+                normalised = c;
+                &normalised[..]
+            } else {
+                q
+            };
+            graph::SCRATCH.with(|s| g.search(q, k, ef, &mut s.borrow_mut()))
         };
         if n == 1 {
             return Ok(vec![one(queries)]);

@@ -232,7 +232,15 @@ impl IvfIndex {
         if cosine {
             normalize_rows(&mut train, dim);
         }
-        let centroids = kmeans(&train, dim, nlist, &km)?;
+        // IVF-Flat over inner product or cosine: unit-length centroids, as FAISS's IVF trains
+        // them (`cp.spherical`); on scifact MiniLM this lifts recall@10 by 0.01-0.02 at every
+        // nprobe. IVF-PQ keeps mean centroids: its residuals are smaller, and spherical ones
+        // cost it 0.02-0.03 recall at nprobe >= 8 (measured the same way).
+        let coarse = KMeansParams {
+            spherical: metric != Metric::L2 && params.codec == IvfCodec::Flat,
+            ..km
+        };
+        let centroids = kmeans(&train, dim, nlist, &coarse)?;
 
         // Assignment, chunk by chunk (a multiple of k-means' block, so every point is scored
         // exactly as in one pass over all rows).
