@@ -14,7 +14,11 @@ store included; bm25s: tokenize + index, corpus loading excluded), the BM25 inde
 --repeats; trawl: `trawl beir --json`'s search time, RAYON_NUM_THREADS threads; bm25s:
 `retrieve(n_threads=...)` after a warm-up call that JIT-compiles, query tokenization included as
 in bench/bm25.py). trawl's pruned and exhaustive runs are compared line by line (ids, scores):
-the benchmark fails if they differ.
+the benchmark fails if they differ. Both timings cover the same work: query analysis and
+search, no process start, index loading or output (trawl's index is memory-mapped, bm25s's
+loaded into memory before the clock starts); trawl also maps the hits to document ids.
+With --reuse-kb both sides search the indexes a previous run saved in the work folder
+(trawl's KB, bm25s's index), so no build figures are printed.
 """
 import argparse
 import json
@@ -95,28 +99,33 @@ def du(path):
 
 # ---------------------------------------------------------------- bm25s (child process)
 
-def worker_bm25s(data_dir, repeats, index_out, build_only=False):
+def worker_bm25s(data_dir, repeats, index_out, build_only=False, reuse=False):
     import bm25s
     import Stemmer
 
-    texts = []
-    with open(Path(data_dir) / "corpus.jsonl") as f:
-        for line in f:
-            o = json.loads(line)
-            texts.append(f"{o['title']} {o['text']}")
     queries = []
     with open(Path(data_dir) / "queries.jsonl") as f:
         for line in f:
             queries.append(json.loads(line)["text"])
     stemmer = Stemmer.Stemmer("english")
-    t0 = time.perf_counter()
-    tokens = bm25s.tokenize(texts, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
-    del texts
-    retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4, backend="numba")
-    retriever.index(tokens, show_progress=False)
-    index_s = time.perf_counter() - t0
-    del tokens
-    retriever.save(index_out)
+    if reuse:
+        # The index a previous run saved (--reuse-kb): searches only, no build figures.
+        retriever = bm25s.BM25.load(index_out, backend="numba", show_progress=False)
+        index_s = float("nan")
+    else:
+        texts = []
+        with open(Path(data_dir) / "corpus.jsonl") as f:
+            for line in f:
+                o = json.loads(line)
+                texts.append(f"{o['title']} {o['text']}")
+        t0 = time.perf_counter()
+        tokens = bm25s.tokenize(texts, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
+        del texts
+        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4, backend="numba")
+        retriever.index(tokens, show_progress=False)
+        index_s = time.perf_counter() - t0
+        del tokens
+        retriever.save(index_out)
     res = {"index_s": index_s, "index_bytes": du(index_out), "qps": {}}
     for k in ([] if build_only else KS):
         for threads in THREADS:
@@ -186,9 +195,18 @@ def run_size(a, n, work):
     row["pruned_equals_exhaustive"] = not a.build_only
     if "bm25s" not in a.skip:
         print(f"[{n} docs] bm25s (numba) ...", file=sys.stderr, flush=True)
+        # bm25s's saved index is kept beside trawl's KB, for --reuse-kb (its build takes ~20 min
+        # at 1M documents on the 2-core machine).
+        saved = work / f"bm25s-{n}"
+        reuse = a.reuse_kb and (saved / "params.index.json").exists()
+        flags = (["--build-only"] if a.build_only else []) + (["--reuse-index"] if reuse else [])
         with tempfile.TemporaryDirectory(prefix="bm25s-index-", dir=work) as tmp:
-            worker = [sys.executable, __file__, "--worker", data, a.repeats, tmp]
-            out, _, mib = measured(worker + (["--build-only"] if a.build_only else []))
+            index_dir = saved if reuse else Path(tmp) / "index"
+            worker = [sys.executable, __file__, "--worker", data, a.repeats, index_dir]
+            out, _, mib = measured(worker + flags)
+            if not reuse:
+                shutil.rmtree(saved, ignore_errors=True)
+                index_dir.rename(saved)
         b = json.loads(out.strip().splitlines()[-1])
         row.update({"bm25s_build_s": b["index_s"], "bm25s_peak_mib": mib,
                     "bm25s_index_mib": b["index_bytes"] / 2**20, "bm25s_qps": b["qps"]})
@@ -238,15 +256,18 @@ def main():
     ap.add_argument("--skip", default="", help="bm25s: trawl only")
     ap.add_argument("--json-out")
     ap.add_argument("--reuse-kb", action="store_true",
-                    help="search the KB a previous run built (same binary's format) instead of rebuilding it")
+                    help="search the KB (and bm25s's index) a previous run built (same binary's format) "
+                         "instead of rebuilding them")
     ap.add_argument("--worker", nargs=3)
+    ap.add_argument("--reuse-index", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--build-only", action="store_true",
                     help="build figures only (time, peak memory, index size): no searches")
     ap.add_argument("--memory-budget", default="",
                     help="trawl kb build --memory-budget SIZE (default: trawl's, 2G)")
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2], a.build_only)))
+        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2], a.build_only,
+                                      a.reuse_index)))
         return
     if not a.trawl:
         sys.exit("--trawl PATH is required")
