@@ -13,14 +13,22 @@ store included; bm25s: tokenize + index, corpus loading excluded), the BM25 inde
 (bm25s: its saved index), and queries/s at k=10 and k=1000 with 1 and 2 threads (median of
 --repeats; trawl: `trawl beir --json`'s search time, RAYON_NUM_THREADS threads; bm25s:
 `retrieve(n_threads=...)` after a warm-up call that JIT-compiles, query tokenization included as
-in bench/bm25.py). trawl's pruned and exhaustive runs are compared line by line (ids, scores):
-the benchmark fails if they differ.
+in bench/bm25.py). The runs are interleaved: each repeat runs every configuration of trawl
+(a process per run) and of bm25s (one worker process holding its index, asked for one timed
+search at a time), so a load that changes during the run on the shared machine weighs on both
+sides alike. trawl's pruned and exhaustive runs are compared line by line (ids, scores):
+the benchmark fails if they differ. Both timings cover the same work: query analysis and
+search, no process start, index loading or output (trawl's index is memory-mapped, bm25s's
+loaded into memory before the clock starts); trawl also maps the hits to document ids.
+With --reuse-kb both sides search the indexes a previous run saved in the work folder
+(trawl's KB, bm25s's index), so no build figures are printed.
 """
 import argparse
 import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,43 +103,52 @@ def du(path):
 
 # ---------------------------------------------------------------- bm25s (child process)
 
-def worker_bm25s(data_dir, repeats, index_out, build_only=False):
+def worker_bm25s(data_dir, index_out, build_only=False, reuse=False):
     import bm25s
     import Stemmer
 
-    texts = []
-    with open(Path(data_dir) / "corpus.jsonl") as f:
-        for line in f:
-            o = json.loads(line)
-            texts.append(f"{o['title']} {o['text']}")
     queries = []
     with open(Path(data_dir) / "queries.jsonl") as f:
         for line in f:
             queries.append(json.loads(line)["text"])
     stemmer = Stemmer.Stemmer("english")
-    t0 = time.perf_counter()
-    tokens = bm25s.tokenize(texts, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
-    del texts
-    retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4, backend="numba")
-    retriever.index(tokens, show_progress=False)
-    index_s = time.perf_counter() - t0
-    del tokens
-    retriever.save(index_out)
-    res = {"index_s": index_s, "index_bytes": du(index_out), "qps": {}}
-    for k in ([] if build_only else KS):
-        for threads in THREADS:
-            def search():
-                qt = bm25s.tokenize(queries, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
-                return retriever.retrieve(qt, k=k, n_threads=threads, show_progress=False,
-                                          backend_selection="numba")
+    if reuse:
+        # The index a previous run saved (--reuse-kb): searches only, no build figures.
+        retriever = bm25s.BM25.load(index_out, backend="numba", show_progress=False)
+        index_s = float("nan")
+    else:
+        texts = []
+        with open(Path(data_dir) / "corpus.jsonl") as f:
+            for line in f:
+                o = json.loads(line)
+                texts.append(f"{o['title']} {o['text']}")
+        t0 = time.perf_counter()
+        tokens = bm25s.tokenize(texts, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
+        del texts
+        retriever = bm25s.BM25(method="lucene", k1=0.9, b=0.4, backend="numba")
+        retriever.index(tokens, show_progress=False)
+        index_s = time.perf_counter() - t0
+        del tokens
+        retriever.save(index_out)
+    # Ready: the driver then asks for one timed search at a time ("K THREADS" lines), between
+    # trawl's runs, so that both sides see the same load on the shared machine.
+    print(json.dumps({"index_s": index_s, "index_bytes": du(index_out)}), flush=True)
+    if build_only:
+        return
+    warm = set()
+    for line in sys.stdin:
+        k, threads = (int(x) for x in line.split())
+
+        def search():
+            qt = bm25s.tokenize(queries, stopwords=LUCENE_STOPWORDS, stemmer=stemmer, show_progress=False)
+            return retriever.retrieve(qt, k=k, n_threads=threads, show_progress=False,
+                                      backend_selection="numba")
+        if (k, threads) not in warm:
             search()  # JIT compilation and warm-up, not counted
-            times = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                search()
-                times.append(time.perf_counter() - t0)
-            res["qps"][f"{k}/{threads}"] = len(queries) / statistics.median(times)
-    return res
+            warm.add((k, threads))
+        t0 = time.perf_counter()
+        search()
+        print(json.dumps({"qps": len(queries) / (time.perf_counter() - t0)}), flush=True)
 
 
 # ---------------------------------------------------------------- driver
@@ -146,6 +163,16 @@ def trawl_search(trawl, data, kb, k, threads, exhaustive, run_out):
     if not j["kb_reused"]:
         raise RuntimeError("trawl beir rebuilt the KB instead of reusing it")
     return j["timings"]["queries_per_s"], mib
+
+
+def read_reply(peer, err):
+    """The next JSON object the bm25s worker prints (other lines, if any, are passed over)."""
+    for line in peer.stdout:
+        if line.startswith("{"):
+            return json.loads(line)
+    err.seek(0)
+    sys.stderr.write(err.read()[-4000:])
+    raise RuntimeError("the bm25s worker failed")
 
 
 def run_size(a, n, work):
@@ -167,31 +194,66 @@ def run_size(a, n, work):
            "trawl_index_mib": du(kb / "bm25") / 2**20, "trawl_qps": {}, "search_mib": 0.0}
     runs = work / f"runs-{n}"
     runs.mkdir(exist_ok=True)
-    for k in ([] if a.build_only else KS):
-        for threads in THREADS:
-            for mode in ("pruned", "exhaustive"):
-                qps, mem = [], []
-                run_out = runs / f"{mode}-k{k}-t{threads}.run"
-                for _ in range(a.repeats):
-                    print(f"[{n} docs] trawl {mode} k={k} threads={threads} ...", file=sys.stderr, flush=True)
-                    q, mib = trawl_search(a.trawl, data, kb, k, threads, mode == "exhaustive", run_out)
-                    qps.append(q)
-                    mem.append(mib)
-                row["trawl_qps"][f"{mode}/{k}/{threads}"] = statistics.median(qps)
-                row["search_mib"] = max(row["search_mib"], max(mem))
-            pruned = (runs / f"pruned-k{k}-t{threads}.run").read_text()
-            exhaustive = (runs / f"exhaustive-k{k}-t{threads}.run").read_text()
-            if pruned != exhaustive:
-                raise RuntimeError(f"{n} docs, k={k}: the pruned run differs from the exhaustive run ({runs})")
-    row["pruned_equals_exhaustive"] = not a.build_only
+    peer = None
     if "bm25s" not in a.skip:
-        print(f"[{n} docs] bm25s (numba) ...", file=sys.stderr, flush=True)
-        with tempfile.TemporaryDirectory(prefix="bm25s-index-", dir=work) as tmp:
-            worker = [sys.executable, __file__, "--worker", data, a.repeats, tmp]
-            out, _, mib = measured(worker + (["--build-only"] if a.build_only else []))
-        b = json.loads(out.strip().splitlines()[-1])
-        row.update({"bm25s_build_s": b["index_s"], "bm25s_peak_mib": mib,
-                    "bm25s_index_mib": b["index_bytes"] / 2**20, "bm25s_qps": b["qps"]})
+        print(f"[{n} docs] bm25s (numba): {'loading' if a.reuse_kb else 'building'} ...",
+              file=sys.stderr, flush=True)
+        # bm25s's saved index is kept beside trawl's KB, for --reuse-kb (its build takes 4-20
+        # min at 1M documents on the 2-core machine).
+        saved = work / f"bm25s-{n}"
+        reuse = a.reuse_kb and (saved / "params.index.json").exists()
+        tmp = Path(tempfile.mkdtemp(prefix="bm25s-index-", dir=work))
+        index_dir = saved if reuse else tmp / "index"
+        flags = (["--build-only"] if a.build_only else []) + (["--reuse-index"] if reuse else [])
+        err = open(tmp / "stderr", "w+")
+        # /usr/bin/time -v reports the worker's peak memory on its stderr when it exits.
+        peer = subprocess.Popen(["/usr/bin/time", "-v", sys.executable, __file__, "--worker", data,
+                                 str(index_dir)] + flags,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True)
+        b = read_reply(peer, err)
+        row.update({"bm25s_build_s": b["index_s"], "bm25s_index_mib": b["index_bytes"] / 2**20,
+                    "bm25s_qps": {}})
+    # Interleaved: each repeat runs every configuration of both systems once.
+    qps = {}
+    for rep in range(0 if a.build_only else a.repeats):
+        for k in KS:
+            for threads in THREADS:
+                for mode in ("pruned", "exhaustive"):
+                    run_out = runs / f"{mode}-k{k}-t{threads}.run"
+                    print(f"[{n} docs] repeat {rep + 1}: trawl {mode} k={k} threads={threads} ...",
+                          file=sys.stderr, flush=True)
+                    q, mib = trawl_search(a.trawl, data, kb, k, threads, mode == "exhaustive", run_out)
+                    qps.setdefault(f"trawl/{mode}/{k}/{threads}", []).append(q)
+                    row["search_mib"] = max(row["search_mib"], mib)
+                if rep == 0:
+                    pruned = (runs / f"pruned-k{k}-t{threads}.run").read_text()
+                    exhaustive = (runs / f"exhaustive-k{k}-t{threads}.run").read_text()
+                    if pruned != exhaustive:
+                        raise RuntimeError(f"{n} docs, k={k}: the pruned run differs from the "
+                                           f"exhaustive run ({runs})")
+                if peer:
+                    print(f"[{n} docs] repeat {rep + 1}: bm25s k={k} threads={threads} ...",
+                          file=sys.stderr, flush=True)
+                    peer.stdin.write(f"{k} {threads}\n")
+                    peer.stdin.flush()
+                    qps.setdefault(f"bm25s/{k}/{threads}", []).append(read_reply(peer, err)["qps"])
+    for key, values in qps.items():
+        system, rest = key.split("/", 1)
+        row["trawl_qps" if system == "trawl" else "bm25s_qps"][rest] = statistics.median(values)
+    row["pruned_equals_exhaustive"] = not a.build_only
+    if peer:
+        peer.stdin.close()
+        if peer.wait() != 0:
+            raise RuntimeError("the bm25s worker failed")
+        err.seek(0)
+        peak_kib = max([int(line.split(":")[1]) for line in err.read().splitlines()
+                        if "Maximum resident set size" in line] or [0])
+        err.close()
+        row["bm25s_peak_mib"] = peak_kib / 1024.0
+        if not reuse:
+            shutil.rmtree(saved, ignore_errors=True)
+            index_dir.rename(saved)
+        shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(row), file=sys.stderr)
     return row
 
@@ -238,15 +300,17 @@ def main():
     ap.add_argument("--skip", default="", help="bm25s: trawl only")
     ap.add_argument("--json-out")
     ap.add_argument("--reuse-kb", action="store_true",
-                    help="search the KB a previous run built (same binary's format) instead of rebuilding it")
-    ap.add_argument("--worker", nargs=3)
+                    help="search the KB (and bm25s's index) a previous run built (same binary's format) "
+                         "instead of rebuilding them")
+    ap.add_argument("--worker", nargs=2)
+    ap.add_argument("--reuse-index", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--build-only", action="store_true",
                     help="build figures only (time, peak memory, index size): no searches")
     ap.add_argument("--memory-budget", default="",
                     help="trawl kb build --memory-budget SIZE (default: trawl's, 2G)")
     a = ap.parse_args()
     if a.worker:
-        print(json.dumps(worker_bm25s(a.worker[0], int(a.worker[1]), a.worker[2], a.build_only)))
+        worker_bm25s(a.worker[0], a.worker[1], a.build_only, a.reuse_index)
         return
     if not a.trawl:
         sys.exit("--trawl PATH is required")

@@ -4,7 +4,7 @@
 # time, peak memory, index size, queries/s at k=10 and k=1000 with 1 and 2 threads, and the ratios;
 # fails if trawl's pruned and exhaustive runs differ. Details: bench/bm25_scale.py.
 # Usage: bench/bm25_scale.sh [--sizes 1000000] [--queries 2000] [--repeats 3] [--skip bm25s] [--work DIR]
-#        [--reuse-kb] (search the KB of a previous run: no build figures)
+#        [--reuse-kb] (search the KB and bm25s index of a previous run: no build figures)
 #        [--build-only] (build time, peak memory and index size only) [--memory-budget SIZE]
 #   e.g. the 8.8M build: bench/bm25_scale.sh --sizes 8800000 --build-only --skip bm25s --work DIR
 # Data is generated under bench/out/scale (git-ignored) and reused on later runs.

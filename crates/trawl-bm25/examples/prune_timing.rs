@@ -165,8 +165,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Strategy::DocAtATime,
             Strategy::Windowed,
             Strategy::BlockMaxWand,
+            Strategy::TermAtATime,
             Strategy::Auto,
         ];
+        // PRUNE_TIMING_ONLY=Exhaustive,TermAtATime: those strategies only.
+        let only = std::env::var("PRUNE_TIMING_ONLY").unwrap_or_default();
+        let strategies: Vec<Strategy> = strategies
+            .into_iter()
+            .filter(|s| only.is_empty() || only.split(',').any(|o| o == format!("{s:?}")))
+            .collect();
         let mut rows: Vec<(f64, Vec<f64>)> = Vec::new();
         let mut work = vec![(0u64, 0u64); strategies.len()];
         let mut all_postings = 0u64;
@@ -198,7 +205,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rows.push((postings as f64 / k as f64, times));
         }
         rows.sort_by(|a, b| a.0.total_cmp(&b.0));
-        println!("k={k}: ms per query (exhaustive, DAAT MaxScore, windowed MaxScore, BMW, Auto); differing {differing}");
+        println!("k={k}: ms per query ({strategies:?}); differing {differing}");
         let mut total = vec![0.0; strategies.len()];
         for chunk in rows.chunks(rows.len().div_ceil(10).max(1)) {
             let mut sum = vec![0.0; strategies.len()];
@@ -238,11 +245,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     if let Ok(k) = std::env::var("PRUNE_TIMING_DAAT_ONLY") {
-        // For profiling one path: repeated DAAT searches at this k.
+        // For profiling one path: repeated searches at this k, DAAT MaxScore or the strategy of
+        // PRUNE_TIMING_STRATEGY (taat, exhaustive, auto, windowed).
         let k: usize = k.parse()?;
+        let strategy = match std::env::var("PRUNE_TIMING_STRATEGY").as_deref() {
+            Ok("taat") => Strategy::TermAtATime,
+            Ok("exhaustive") => Strategy::Exhaustive,
+            Ok("auto") => Strategy::Auto,
+            Ok("windowed") => Strategy::Windowed,
+            _ => Strategy::DocAtATime,
+        };
         for _ in 0..5 {
-            let (qps, _) = time(&index, &queries, k, Strategy::DocAtATime);
-            println!("k={k}: DAAT {qps:.0} q/s");
+            let (qps, _) = time(&index, &queries, k, strategy);
+            println!("k={k}: {strategy:?} {qps:.0} q/s");
         }
         return Ok(());
     }

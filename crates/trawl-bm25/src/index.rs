@@ -105,6 +105,17 @@ struct SearchScratch {
     block_docs: Box<BlockBuf>,
     block_tfs: Box<BlockBuf>,
     block_scores: Box<[f32; BLOCK_LEN]>,
+    taat: crate::taat::Scratch,
+}
+
+impl SearchScratch {
+    /// Makes the accumulator and the bitmap cover `n` documents (new entries zero).
+    fn grow_dense(&mut self, n: usize) {
+        if self.acc.len() < n {
+            self.acc.resize(n, 0.0);
+            self.seen.resize(n.div_ceil(64), 0);
+        }
+    }
 }
 
 pub(crate) type BlockBuf = [u32; BLOCK_LEN];
@@ -120,6 +131,7 @@ impl Default for SearchScratch {
             block_docs: Box::new([0; BLOCK_LEN]),
             block_tfs: Box::new([0; BLOCK_LEN]),
             block_scores: Box::new([0.0; BLOCK_LEN]),
+            taat: crate::taat::Scratch::default(),
         }
     }
 }
@@ -133,9 +145,9 @@ thread_local! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[repr(u8)]
 pub enum Strategy {
-    /// Document-at-a-time block-max MaxScore in a large index ([`AUTO_MIN_DOCS`]) for small k
-    /// and queries of few postings ([`AUTO_MAX_K`], [`AUTO_MAX_POSTINGS`]), otherwise
-    /// exhaustive: where each measured faster (the default).
+    /// Term-at-a-time MaxScore ([`Strategy::TermAtATime`]) in a large index ([`AUTO_MIN_DOCS`])
+    /// for small k ([`AUTO_MAX_K`]), otherwise exhaustive: where each measured faster (the
+    /// default).
     #[default]
     Auto = 0,
     /// Document-at-a-time block-max MaxScore (PISA's `block_max_maxscore`).
@@ -146,25 +158,24 @@ pub enum Strategy {
     Exhaustive = 3,
     /// Document-at-a-time block-max WAND (PISA's `block_max_wand`).
     BlockMaxWand = 4,
+    /// MaxScore term at a time: the rarest lists first into the dense accumulator, then the
+    /// frequent ones only at the documents that can still enter (added, or probed through
+    /// their blocks when those documents are few).
+    TermAtATime = 5,
 }
 
-/// [`Strategy::Auto`] prunes only for k up to this and queries of at most
-/// [`AUTO_MAX_POSTINGS`] postings. Block-max MaxScore pays where a few rare terms carry the
-/// top k; on queries with many long lists the frequent terms stay essential, or are probed at
-/// nearly every block, and going document by document costs more than the exhaustive pass.
-/// Measured per query on the 1M-document corpus of bench/bm25_scale.py (2,000 queries,
-/// examples/prune_timing PRUNE_TIMING_COMPARE=k, session 7, two runs on the loaded shared
-/// machine): at k=10 document-at-a-time MaxScore took 0.74-0.87x the exhaustive time on the
-/// tenth of queries with the fewest postings (under 16.5k), 0.85-1.13x on the next tenth and
-/// more above (up to 2.9x); the windowed variant and block-max WAND lost more (BMW 3-6x: its
-/// pivot search costs a sort step per document and the block bounds of these lists are close
-/// to their term bounds, so it skips little); at k=1000 every pruned strategy decoded 98% of
-/// the postings and took 2-10x the exhaustive time. The pruned strategies decoded 50% (k=10)
-/// and 98% (k=1000) of the query's postings on average.
-pub const AUTO_MAX_K: usize = 16;
-
-/// See [`AUTO_MAX_K`].
-pub const AUTO_MAX_POSTINGS: u64 = 16_000;
+/// [`Strategy::Auto`] prunes (term-at-a-time MaxScore) only for k up to this. Measured per
+/// query on the 1M-document corpus of bench/bm25_scale.py (2,000 queries of 2-10 words drawn
+/// with the corpus's frequencies; examples/prune_timing PRUNE_TIMING_COMPARE=k, best of 2 per
+/// query, on the shared 2-core machine at load 7-8): at k=10 term-at-a-time MaxScore took
+/// 0.60x the exhaustive time (1.66x the queries/s; 0.56-0.74x in every tenth of the queries
+/// ordered by postings), at k=32 0.76x (faster in every tenth), at k=100 1.0x, at k=1000 1.9x (θ is then too low to leave the
+/// frequent lists out, and the survivors are scored twice). The document-at-a-time
+/// strategies lost at k=10 too: their θ rises only as the documents go by and they pay a
+/// merge step per document over every essential list (DAAT MaxScore 0.9-1.1x the exhaustive
+/// time, windowed 1.1x, block-max WAND 3-6x, whose block bounds here are close to the term
+/// bounds).
+pub const AUTO_MAX_K: usize = 32;
 
 /// See [`AUTO_MAX_K`]: in smaller indexes the exhaustive pass is cheap enough.
 pub const AUTO_MIN_DOCS: usize = 250_000;
@@ -176,6 +187,7 @@ impl Strategy {
             2 => Strategy::Windowed,
             3 => Strategy::Exhaustive,
             4 => Strategy::BlockMaxWand,
+            5 => Strategy::TermAtATime,
             _ => Strategy::Auto,
         }
     }
@@ -479,22 +491,29 @@ impl Bm25Index {
             Strategy::DocAtATime => crate::maxscore::top_k(&ctx, query, k),
             Strategy::Windowed => crate::window::top_k(&ctx, query, k),
             Strategy::BlockMaxWand => crate::bmw::top_k(&ctx, query, k),
+            Strategy::TermAtATime => self.taat_top_k(&ctx, query, k, s),
             _ => {
-                let postings: u64 = query
-                    .iter()
-                    .filter(|q| q.term != NO_TERM)
-                    .map(|q| self.df(q.term))
-                    .sum();
-                if self.num_docs() >= AUTO_MIN_DOCS
-                    && k <= AUTO_MAX_K
-                    && postings <= AUTO_MAX_POSTINGS
-                {
-                    crate::maxscore::top_k(&ctx, query, k)
+                if self.num_docs() >= AUTO_MIN_DOCS && k <= AUTO_MAX_K {
+                    self.taat_top_k(&ctx, query, k, s)
                 } else {
                     self.exhaustive_top_k(&ctx, query, k, s)
                 }
             }
         }
+    }
+
+    /// [`Strategy::TermAtATime`] with this thread's buffers.
+    fn taat_top_k(
+        &self,
+        ctx: &SearchCtx,
+        q: &[QueryTerm],
+        k: usize,
+        s: &mut SearchScratch,
+    ) -> Vec<Hit> {
+        let n = self.num_docs();
+        s.grow_dense(n);
+        let (acc, seen) = (&mut s.acc[..n], &mut s.seen[..n.div_ceil(64)]);
+        crate::taat::top_k(ctx, q, k, acc, seen, &mut s.taat)
     }
 
     /// Blocks of term `t` as (first block, end block).
@@ -513,10 +532,7 @@ impl Bm25Index {
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
         let n = self.num_docs();
-        if s.acc.len() < n {
-            s.acc.resize(n, 0.0);
-            s.seen.resize(n.div_ceil(64), 0);
-        }
+        s.grow_dense(n);
         let block_last = self.data.block_last.as_slice();
         let SearchScratch {
             acc,

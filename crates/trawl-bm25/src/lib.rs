@@ -28,7 +28,8 @@
 //!
 //! Modules: [`analysis`] (tokenizer, Porter stemmer, stopwords), [`params`] (BM25 variants),
 //! [`builder`], [`index`] (search), [`persist`] (on-disk format), [`smallfloat`] (Lucene's
-//! document-length encoding); private: `blocks` (posting blocks), `maxscore` (pruned top-k).
+//! document-length encoding); private: `blocks` (posting blocks), `maxscore`, `taat`, `window`,
+//! `bmw` (pruned top-k).
 
 pub mod analysis;
 mod blocks;
@@ -44,6 +45,7 @@ pub mod params;
 pub mod persist;
 pub mod segments;
 pub mod smallfloat;
+mod taat;
 mod topk;
 mod window;
 
@@ -51,9 +53,7 @@ pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
 pub use external::{Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MIN_MEMORY_BUDGET};
-pub use index::{
-    Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MAX_POSTINGS, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS,
-};
+pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS};
 #[doc(hidden)]
 pub use maxscore::take_counters;
 pub use params::{Bm25Method, Bm25Params};

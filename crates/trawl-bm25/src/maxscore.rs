@@ -256,6 +256,46 @@ impl<'a> Cursor<'a> {
         Some(*kth)
     }
 
+    /// Number of postings in the list.
+    #[inline]
+    pub(crate) fn df(&self) -> usize {
+        self.df
+    }
+
+    /// Appends every posting of the list (from its start, whatever the cursor's position, which
+    /// does not move) to `docs` and its contribution (weight × score, as [`Cursor::score`]) to
+    /// `scores`.
+    pub(crate) fn decode_all(&self, index: &Bm25Index, docs: &mut Vec<u32>, scores: &mut Vec<f32>) {
+        let last = index.data.block_last.as_slice();
+        let (mut d, mut t) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
+        for b in self.first_block..self.end_block {
+            let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
+            let initial = (b > self.first_block).then(|| last[b - 1]);
+            if let Some(st) = self.stored {
+                crate::blocks::decode_docs(index.block_bytes(b), len, initial, &mut d);
+                docs.extend_from_slice(&d[..len]);
+                let at = (b - self.first_block) * BLOCK_LEN;
+                let sc = &st[at..at + len];
+                if self.weight == 1.0 {
+                    scores.extend_from_slice(sc);
+                } else {
+                    scores.extend(sc.iter().map(|&v| self.weight * v));
+                }
+            } else {
+                index.decode_into(b, len, initial, &mut d, &mut t);
+                docs.extend_from_slice(&d[..len]);
+                for (&doc, &tf) in d[..len].iter().zip(&t[..len]) {
+                    let v = self.scorer.score(tf, doc);
+                    scores.push(if self.weight == 1.0 {
+                        v
+                    } else {
+                        self.weight * v
+                    });
+                }
+            }
+        }
+    }
+
     /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
     /// them), moving only the block pointer; 0 when the term has none there.
     pub(crate) fn window_bound(&mut self, index: &Bm25Index, lo: u32, hi: u32) -> f64 {

@@ -6,10 +6,11 @@ use proptest::prelude::*;
 use trawl_bm25::Strategy as Search;
 use trawl_bm25::{AnalyzerConfig, Bm25Builder, Bm25Index, Bm25Method, Bm25Params, Hit};
 
-const PRUNED: [Search; 4] = [
+const PRUNED: [Search; 5] = [
     Search::DocAtATime,
     Search::Windowed,
     Search::BlockMaxWand,
+    Search::TermAtATime,
     Search::Auto,
 ];
 
@@ -159,5 +160,36 @@ fn auto_prunes_only_when_postings_are_many_per_hit() {
     let index = build(&docs, Bm25Method::Lucene);
     for k in [1, 2, 1000] {
         assert_same(&index, "wa wb wc", k);
+    }
+}
+
+#[test]
+fn term_at_a_time_probes_a_frequent_list_only_at_the_candidates() {
+    // A rare word in 20 documents spread over 20,000 and a word in all of them: once the rare
+    // list has fixed θ, the frequent list cannot bring in a new document, and with 20
+    // candidates against its 157 blocks it is probed (a block decoded per candidate at most),
+    // not read whole. The counters report the blocks decoded by probes.
+    let docs: Vec<Vec<usize>> = (0..20_000)
+        .map(|i| {
+            let mut d = vec![0, 2 + i % 50, 2 + i % 53];
+            if i % 1000 == 7 {
+                d.push(1);
+            }
+            d
+        })
+        .collect();
+    let index = build(&docs, Bm25Method::Lucene);
+    index.set_strategy(Search::TermAtATime);
+    for k in [1, 5, 10] {
+        assert_same(&index, "wa wb", k);
+        trawl_bm25::take_counters();
+        let hits = index.search("wa wb", k);
+        let (decoded, _) = trawl_bm25::take_counters();
+        assert_eq!(hits.len(), k);
+        assert!(hits.iter().all(|h| h.doc % 1000 == 7), "{hits:?}");
+        assert!(
+            decoded <= 20 * 128 + 128,
+            "k {k}: {decoded} postings decoded by probes, the frequent list has 20000"
+        );
     }
 }

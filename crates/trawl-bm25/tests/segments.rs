@@ -100,6 +100,7 @@ fn check(segs: &[Seg], params: Bm25Params, rng: &mut ChaCha8Rng, step: usize) {
                 Strategy::DocAtATime,
                 Strategy::Windowed,
                 Strategy::BlockMaxWand,
+                Strategy::TermAtATime,
             ] {
                 let got = bits(&segments.search_with(&q, k, strategy));
                 assert_eq!(
