@@ -10,6 +10,7 @@
 # default target/ann-scale; needs ~6 GB at 1M), ANN_SCALE_INDEXES (default "hnsw:16 ivfpq:1024,48"),
 # ANN_SCALE_EF / ANN_SCALE_NPROBE (search knobs, default 64 / 16). Also times the 1,024-query reward
 # batch (an RL step: 256 prompts x 4 rewrites) and the MiniLM encoding of 1,024 query texts.
+# ANN_SCALE_ARGS: more bench/ann_scale.py flags, e.g. "--keep" then "--keep --reuse" to search again.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
@@ -38,4 +39,4 @@ model="$root/models/all-MiniLM-L6-v2"; texts="$root/../shared/data/beir/scifact/
 "$py" "$here/ann_scale.py" "$synth-docs.npy" "$synth-queries.npy" --trawl "$TRAWL_BIN" \
   --work "$work" --sizes $sizes --indexes ${ANN_SCALE_INDEXES:-hnsw:16 ivfpq:1024,48} \
   --ef-construction "${ANN_SCALE_EF_CONSTRUCTION:-200}" --ef "${ANN_SCALE_EF:-64}" \
-  --nprobe "${ANN_SCALE_NPROBE:-16}" "${enc[@]}"
+  --nprobe "${ANN_SCALE_NPROBE:-16}" "${enc[@]}" ${ANN_SCALE_ARGS:-}

@@ -215,7 +215,9 @@ def train(args, work, env):
             f.write(json.dumps({"_id": d["_id"], "text": (d.get("title", "") + " " + d["text"]).strip()}) + "\n")
     run_child([args.trawl_bin, "encode", tuned, sample, "--out", os.path.join(work, "tuned-trawl.npy")], env)
     run_child([sys.executable, os.path.join(HERE, "dense.py"), "--child", "st", "--input", sample, "--out",
-               os.path.join(work, "tuned-st.npy"), "--model", tuned, "--batch-size", "8", "--max-seq-len", "384",
+               os.path.join(work, "tuned-st.npy"), "--model", tuned, "--batch-size", "8", "--max-seq-len",
+               # The saved folder's own truncation (the model's 384, or --max-seq-len), as trawl reads it.
+               str(json.load(open(os.path.join(tuned, "sentence_bert_config.json")))["max_seq_length"]),
                "--threads", str(args.threads)], env)
     a, b = np.load(os.path.join(work, "tuned-trawl.npy")), np.load(os.path.join(work, "tuned-st.npy"))
     cos = float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())

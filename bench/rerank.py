@@ -4,7 +4,7 @@
 The first --queries scifact test queries (sorted ids) with BM25's top --depth from `trawl beir`;
 both rerank the same (query, "title text") pairs with the same model: trawl with `trawl rerank`,
 the peer with CrossEncoder.predict (batch 32, PyTorch CPU). Prints pairs/s of each (median of
---repeats, the peer timed around predict only, trawl around its reranking only, both after
+--repeats alternating rounds, the peer timed around predict only, trawl around its reranking only, both after
 loading), the ratio, the largest score difference between the two, and nDCG@10 of the BM25 run
 and of each reranked run (scored by `trawl eval`).
 
@@ -83,11 +83,12 @@ def main():
                 f.write(f"{q} Q0 {d} {r + 1} {s} bm25\n")
 
     out_trawl = os.path.join(a.work, "trawl.trec")
-    trawl_rates = []
-    for _ in range(a.repeats):
+
+    def trawl_round():
         text = sh(a.trawl, "rerank", "--run", sub, "--model", model, "--data", a.data, "--rerank-depth",
                   str(a.depth), "-k", str(a.depth), "--batch-size", str(a.batch_size), "--out", out_trawl)
-        trawl_rates.append(float(re.search(r"\(([\d.]+) pairs/s\)", text).group(1)))
+        m = re.search(r"\((\d+) pairs\) with .* in ([\d.]+) s", text)
+        return int(m.group(1)) / float(m.group(2))
 
     import torch
     from sentence_transformers import CrossEncoder
@@ -107,11 +108,15 @@ def main():
     pairs = [(queries[q], corpus[d]) for q, d in keys]
     ce = CrossEncoder(model, device="cpu")
     ce.predict(pairs[:64], batch_size=a.batch_size)  # warm-up
-    peer_rates = []
+    # Rounds alternate trawl and the peer, so a change in the shared machine's load falls on both.
+    trawl_rates, peer_rates = [], []
     for _ in range(a.repeats):
+        trawl_rates.append(trawl_round())
         t = time.perf_counter()
         scores = ce.predict(pairs, batch_size=a.batch_size, convert_to_numpy=True)
         peer_rates.append(len(pairs) / (time.perf_counter() - t))
+        print(f"  round: trawl {trawl_rates[-1]:.2f} pairs/s, peer {peer_rates[-1]:.2f} pairs/s, "
+              f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     out_peer = os.path.join(a.work, "peer.trec")
     by_q = {}
     for (q, d), s in zip(keys, scores):
@@ -125,7 +130,8 @@ def main():
 
     t, p = statistics.median(trawl_rates), statistics.median(peer_rates)
     print(f"reranking {len(qids)} scifact queries x BM25 top {a.depth} = {len(pairs)} pairs, model {model}")
-    print(f"  torch {torch.__version__}, {torch.get_num_threads()} threads; batch {a.batch_size}; median of {a.repeats}")
+    print(f"  torch {torch.__version__}, {torch.get_num_threads()} threads; batch {a.batch_size}; median of {a.repeats}"
+          f" alternating rounds; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"  trawl rerank              {t:8.1f} pairs/s  (runs: {', '.join(f'{x:.1f}' for x in trawl_rates)})")
     print(f"  CrossEncoder.predict      {p:8.1f} pairs/s  (runs: {', '.join(f'{x:.1f}' for x in peer_rates)})")
     print(f"  ratio trawl / peer        {t / p:8.2f}x")

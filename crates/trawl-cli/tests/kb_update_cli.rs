@@ -726,7 +726,20 @@ fn kb_add_to_a_dense_kb_needs_its_model_and_refuses_another() {
     let moved = root.join("moved/all-MiniLM-L6-v2");
     std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
     std::fs::rename(&first, &moved).unwrap();
-    let e = err(&trawl(&["kb", "add", s(&kb), &batch]));
+    // Run where no `models/` folder, models dir or hub cache holds a model of that name (a
+    // checkout's own `models/` would otherwise be found by name, as documented).
+    let away = root.join("elsewhere");
+    std::fs::create_dir_all(&away).unwrap();
+    let isolated = Command::new(common::trawl_bin())
+        .args(["kb", "add", s(&kb), &batch])
+        .current_dir(&away)
+        .env("TRAWL_MODELS_DIR", &away)
+        .env("HOME", &away)
+        .env("HF_HOME", &away)
+        .env("HF_HUB_CACHE", &away)
+        .output()
+        .unwrap();
+    let e = err(&isolated);
     assert!(
         e.contains("all-MiniLM-L6-v2") && e.contains("cannot be loaded") && e.contains("--model"),
         "{e}"
