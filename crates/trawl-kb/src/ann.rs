@@ -382,26 +382,22 @@ impl KnowledgeBase {
     ) -> Result<Vec<Vec<trawl_vector::Hit>>> {
         let ix = self.vector_index(index)?;
         let refine = params.refine.is_some_and(|r| r > 0);
+        // The index's top `fetch`, its candidates re-scored exactly when `refine` asks.
+        let search = |queries: &[f32], n: usize, fetch: usize| match self.vectors() {
+            Some(full) if refine => {
+                Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)
+            }
+            _ => ix.search_batch_with(queries, n, fetch, params),
+        };
         if !self.is_segmented() {
-            return Ok(match self.vectors() {
-                Some(full) if refine => {
-                    Refined { index: ix, full }.search_batch_with(queries, n, k, params)?
-                }
-                _ => ix.search_batch_with(queries, n, k, params)?,
-            });
+            return Ok(search(queries, n, k)?);
         }
         let live = |doc: u32| !self.is_deleted(doc);
         let base = match (index, self.vectors()) {
             (None | Some("exact"), Some(full)) => {
                 full.search_batch_where(queries, n, k, Some(&live))?
             }
-            (_, full) => {
-                let search = |queries: &[f32], n: usize, fetch: usize| match full {
-                    Some(full) if refine => {
-                        Refined { index: ix, full }.search_batch_with(queries, n, fetch, params)
-                    }
-                    _ => ix.search_batch_with(queries, n, fetch, params),
-                };
+            _ => {
                 // First about twice the deleted share of k more (raising HNSW's ef or the
                 // number of IVF candidates costs time), then, for a query left with fewer than
                 // k live hits from a full list, k plus every deleted base document.
