@@ -40,13 +40,15 @@ impl TopK {
         }
     }
 
-    /// Offers one document.
+    /// Offers one document, in any order: a score equal to the k-th best is kept until the
+    /// next cut decides the tie by ordinal, so the result does not depend on the order of the
+    /// offers (an IVF index offers its lists in probe order or, batched, in list order).
     #[inline]
     pub fn push(&mut self, doc: u32, score: f32) {
         if self.k == 0 {
             return;
         }
-        if score > self.threshold || self.buf.len() < self.k {
+        if score >= self.threshold || self.buf.len() < self.k {
             self.buf.push(Hit { doc, score });
             if self.buf.len() >= 2 * self.k {
                 self.cut();
@@ -124,5 +126,23 @@ mod tests {
             want.truncate(k);
             assert_eq!(a.into_sorted(), want, "k = {k}");
         }
+    }
+
+    #[test]
+    fn push_in_descending_ordinal_order_keeps_the_lower_ordinals_of_a_tie() {
+        // Ties at the k-th score offered from the highest ordinal down: the lowest ordinals
+        // must win, whatever the order of the offers.
+        let mut top = TopK::new(3);
+        for doc in (0..50u32).rev() {
+            top.push(doc, if doc % 10 == 0 { 2.0 } else { 1.0 });
+        }
+        let got: Vec<u32> = top.into_sorted().iter().map(|h| h.doc).collect();
+        assert_eq!(got, vec![0, 10, 20]);
+        let mut top = TopK::new(4);
+        for doc in (0..50u32).rev() {
+            top.push(doc, 1.0);
+        }
+        let got: Vec<u32> = top.into_sorted().iter().map(|h| h.doc).collect();
+        assert_eq!(got, vec![0, 1, 2, 3]);
     }
 }

@@ -249,3 +249,42 @@ fn scifact_minilm_ivf_recall() {
         assert!(r >= bar, "{codec:?}: recall@10 {r} < {bar}");
     }
 }
+
+/// A batch large enough for the list-major scan returns, query for query, the hits of searching
+/// each query alone (the per-query scan), bit for bit, for every metric; duplicated vectors
+/// make ties, which must go to the lower ordinal either way.
+#[test]
+fn a_list_major_batch_equals_one_query_at_a_time_bit_for_bit() {
+    let mut docs = clustered(2000, DIM, 20, 5);
+    let copy = docs[..200 * DIM].to_vec();
+    docs.extend_from_slice(&copy); // 200 exact duplicates: tied scores
+    let n = 200;
+    let queries = clustered(n, DIM, 20, 6);
+    for metric in [Metric::InnerProduct, Metric::Cosine, Metric::L2] {
+        let p = IvfParams {
+            nlist: 16,
+            ..Default::default()
+        };
+        let index = IvfIndex::build(&docs, DIM, metric, p).unwrap();
+        for (k, nprobe) in [(10, 3), (50, 16), (7, 1)] {
+            let batch = index
+                .search_batch_with(&queries, n, k, &probe(nprobe, None))
+                .unwrap();
+            for (i, got) in batch.iter().enumerate() {
+                let alone = index
+                    .search_batch_with(&queries[i * DIM..(i + 1) * DIM], 1, k, &probe(nprobe, None))
+                    .unwrap();
+                let bits = |h: &[trawl_vector::Hit]| {
+                    h.iter()
+                        .map(|h| (h.doc, h.score.to_bits()))
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    bits(got),
+                    bits(&alone[0]),
+                    "{metric:?} k {k} nprobe {nprobe} query {i}"
+                );
+            }
+        }
+    }
+}
