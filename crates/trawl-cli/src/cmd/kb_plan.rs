@@ -29,7 +29,7 @@ pub struct Args {
     /// HNSW: how the graph stores its vectors (as `kb index --storage`): f32, f16 or sq8.
     #[arg(long, value_enum, default_value = "f32")]
     pub storage: super::kb_index::StorageArg,
-    /// BM25: average document length in analysed tokens (after stopwords; `kb info`'s avgdl).
+    /// BM25: average document length in analysed tokens (after stopwords; `avgdl` in a KB's bm25/meta.json).
     #[arg(long, value_name = "TOKENS")]
     pub avg_doc_len: Option<f64>,
     /// BM25: average stored bytes of title and text per document (default: 6 per token of

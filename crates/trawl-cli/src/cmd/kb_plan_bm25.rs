@@ -135,7 +135,7 @@ pub fn run(args: &Args, baseline: u64) -> anyhow::Result<ExitCode> {
         bail!("--storage applies to an hnsw index, not to --index bm25");
     }
     let Some(len) = args.avg_doc_len else {
-        bail!("--index bm25 needs --avg-doc-len TOKENS: the average document length in analysed tokens (after stopwords, as `trawl kb info` reports avgdl), e.g. 56");
+        bail!("--index bm25 needs --avg-doc-len TOKENS: the average document length in analysed tokens (after stopwords; a built KB records it as `avgdl` in bm25/meta.json), e.g. 56");
     };
     if !(len.is_finite() && (1.0..=1e6).contains(&len)) {
         bail!("--avg-doc-len {len}: expected a number of tokens between 1 and 1000000");
