@@ -520,8 +520,12 @@ fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let dense = m.ann.iter().fold(dense, |s, a| {
         format!("{s}, {} index `{}`", a.params.kind(), a.name)
     });
+    // The figure `kb plan --index bm25` predicts (and `plan_cli` checks it against).
+    let peak = super::kb_plan::peak_rss()
+        .map(|b| format!(", peak memory {b} bytes ({})", human_bytes(b)))
+        .unwrap_or_default();
     println!(
-        "built {}: {} docs{chunks}{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s)",
+        "built {}: {} docs{chunks}{empty}, {} terms{dense}, {} on disk, {:.2} s ({:.0} docs/s){peak}",
         args.out.display(),
         m.num_docs,
         terms,

@@ -1,12 +1,14 @@
 //! `trawl kb plan --docs 8.8M --dim 1024 --index ivfpq:4096,32`: predicted disk, build and
 //! serving memory (from the formats' sizes, `trawl_kb::plan`), and build time and queries/s
-//! extrapolated from a short calibration build on this machine.
+//! extrapolated from a short calibration build on this machine. `--index bm25 --avg-doc-len
+//! 56` plans a BM25-only KB (`kb build`) instead.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use trawl_kb::plan::{plan_sizes, PlannedIndex, PlannedSizes};
+use trawl_kb::VectorStorage;
 use trawl_vector::{
     FlatIndex, HnswIndex, HnswParams, IvfCodec, IvfIndex, IvfParams, Metric, Precision,
     SearchParams, VectorIndex,
@@ -17,12 +19,26 @@ pub struct Args {
     /// Number of documents (vectors): 8800000, 8.8M, 100k, 1e6.
     #[arg(long, value_parser = parse_count)]
     pub docs: u64,
-    /// Vector dimension.
+    /// Vector dimension (every index but bm25).
     #[arg(long)]
-    pub dim: usize,
-    /// flat, sq8, hnsw[:M], ivf[:NLIST] or ivfpq:NLIST,M (default nlist: sqrt(docs)).
+    pub dim: Option<usize>,
+    /// flat, sq8, hnsw[:M], ivf[:NLIST], ivfpq:NLIST,M (default nlist: sqrt(docs)), or bm25 (a
+    /// BM25-only KB as `kb build` writes it; needs --avg-doc-len).
     #[arg(long, default_value = "flat")]
     pub index: String,
+    /// HNSW: how the graph stores its vectors (as `kb index --storage`): f32, f16 or sq8.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub storage: super::kb_index::StorageArg,
+    /// BM25: average document length in analysed tokens (after stopwords; `avgdl` in a KB's bm25/meta.json).
+    #[arg(long, value_name = "TOKENS")]
+    pub avg_doc_len: Option<f64>,
+    /// BM25: average stored bytes of title and text per document (default: 6 per token of
+    /// --avg-doc-len; better: the corpus's text bytes / documents).
+    #[arg(long, value_name = "BYTES")]
+    pub avg_doc_bytes: Option<f64>,
+    /// BM25: `kb build --memory-budget` (postings held before a run is spilled to disk).
+    #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = super::kb::parse_memory_size)]
+    pub memory_budget: u64,
     /// HNSW build candidate list (as `kb index --ef-construction`).
     #[arg(long, default_value_t = 200)]
     pub ef_construction: usize,
@@ -35,9 +51,10 @@ pub struct Args {
     /// IVF-PQ: the index keeps the full vectors for `--refine`.
     #[arg(long)]
     pub refine_vectors: bool,
-    /// Vectors in the calibration build (0: sizes and memory only, no timing).
-    #[arg(long, default_value_t = 5_000)]
-    pub calibrate: usize,
+    /// Vectors (default 5,000) or BM25 documents (default 20,000) in the calibration build (0:
+    /// sizes and memory only, no timing).
+    #[arg(long)]
+    pub calibrate: Option<usize>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -63,8 +80,14 @@ fn parse_count(s: &str) -> Result<u64, String> {
     }
 }
 
-/// Parses `--index` for `n` documents of dimension `dim`.
-fn parse_index(s: &str, n: u64, dim: usize, refine: bool) -> anyhow::Result<PlannedIndex> {
+/// Parses `--index` (and `--storage`) for `n` documents of dimension `dim`.
+fn parse_index(
+    s: &str,
+    n: u64,
+    dim: usize,
+    refine: bool,
+    storage: VectorStorage,
+) -> anyhow::Result<PlannedIndex> {
     let (kind, rest) = s.split_once(':').unwrap_or((s, ""));
     let nums: Vec<usize> = if rest.is_empty() {
         Vec::new()
@@ -78,8 +101,14 @@ fn parse_index(s: &str, n: u64, dim: usize, refine: bool) -> anyhow::Result<Plan
     let index = match (kind, nums.as_slice()) {
         ("flat" | "exact", []) => PlannedIndex::Flat,
         ("sq8", []) => PlannedIndex::Sq8,
-        ("hnsw", []) => PlannedIndex::Hnsw { m: 16 },
-        ("hnsw", [m]) if *m >= 2 => PlannedIndex::Hnsw { m: *m },
+        ("hnsw", []) => PlannedIndex::Hnsw {
+            m: 16,
+            storage: VectorStorage::F32,
+        },
+        ("hnsw", [m]) if *m >= 2 => PlannedIndex::Hnsw {
+            m: *m,
+            storage: VectorStorage::F32,
+        },
         ("ivf", []) => PlannedIndex::Ivf {
             nlist: default_nlist,
         },
@@ -107,6 +136,10 @@ fn parse_index(s: &str, n: u64, dim: usize, refine: bool) -> anyhow::Result<Plan
         PlannedIndex::IvfPq { m, .. } if m == 0 || !dim.is_multiple_of(m) => {
             bail!("--index {s}: m {m} must divide the dimension {dim}")
         }
+        PlannedIndex::Hnsw { m, .. } => Ok(PlannedIndex::Hnsw { m, storage }),
+        _ if storage != VectorStorage::F32 => {
+            bail!("--storage {}: only an hnsw index stores its vectors otherwise than f32 (kb index --type hnsw --storage)", storage.precision().name())
+        }
         _ => Ok(index),
     }
 }
@@ -116,7 +149,7 @@ pub fn peak_rss() -> Option<u64> {
     proc_status_kib("VmHWM:").map(|k| k * 1024)
 }
 
-fn current_rss() -> Option<u64> {
+pub(super) fn current_rss() -> Option<u64> {
     proc_status_kib("VmRSS:").map(|k| k * 1024)
 }
 
@@ -205,17 +238,20 @@ fn calibrate(
             Metric::InnerProduct,
             Precision::Sq8,
         )?),
-        PlannedIndex::Hnsw { m } => Box::new(HnswIndex::build(
-            &rows,
-            dim,
-            Metric::InnerProduct,
-            HnswParams {
-                m,
-                ef_construction: args.ef_construction,
-                ef_search: args.ef,
-                seed: 0,
-            },
-        )?),
+        PlannedIndex::Hnsw { m, storage } => Box::new(
+            HnswIndex::build(
+                &rows,
+                dim,
+                Metric::InnerProduct,
+                HnswParams {
+                    m,
+                    ef_construction: args.ef_construction,
+                    ef_search: args.ef,
+                    seed: 0,
+                },
+            )?
+            .with_storage(storage.precision())?,
+        ),
         PlannedIndex::Ivf { nlist } | PlannedIndex::IvfPq { nlist, .. } => {
             let codec = match scaled {
                 PlannedIndex::IvfPq { m, .. } => IvfCodec::Pq { m },
@@ -276,11 +312,11 @@ fn work(index: PlannedIndex, n: f64, dim: f64, nprobe: f64) -> (f64, f64) {
     }
 }
 
-fn human(n: u64) -> String {
+pub(super) fn human(n: u64) -> String {
     super::kb::human_bytes(n)
 }
 
-fn human_s(s: f64) -> String {
+pub(super) fn human_s(s: f64) -> String {
     if s < 120.0 {
         format!("{s:.1} s")
     } else if s < 7200.0 {
@@ -291,26 +327,48 @@ fn human_s(s: f64) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    if args.dim == 0 {
-        bail!("--dim must be at least 1");
-    }
     let baseline = current_rss().unwrap_or(0);
+    if args.index.trim() == "bm25" {
+        return super::kb_plan_bm25::run(&args, baseline);
+    }
+    for (given, flag) in [
+        (args.avg_doc_len.is_some(), "--avg-doc-len"),
+        (args.avg_doc_bytes.is_some(), "--avg-doc-bytes"),
+    ] {
+        if given {
+            bail!("{flag} describes a BM25 corpus: use it with --index bm25");
+        }
+    }
+    let dim = match args.dim {
+        None => bail!(
+            "--dim is required to plan a vector index (--index {}); --index bm25 plans a BM25 KB instead",
+            args.index
+        ),
+        Some(0) => bail!("--dim must be at least 1"),
+        Some(d) => d,
+    };
     let n = args.docs;
-    let index = parse_index(&args.index, n, args.dim, args.refine_vectors)?;
-    let sizes: PlannedSizes = plan_sizes(n, args.dim as u64, index);
-    let n_cal = args.calibrate.min(n as usize);
+    let index = parse_index(
+        &args.index,
+        n,
+        dim,
+        args.refine_vectors,
+        args.storage.into(),
+    )?;
+    let sizes: PlannedSizes = plan_sizes(n, dim as u64, index);
+    let n_cal = args.calibrate.unwrap_or(5_000).min(n as usize);
     let calibrated = if n_cal == 0 {
         None
     } else {
         if matches!(index, PlannedIndex::IvfPq { .. }) && n_cal < 256 {
             bail!("--calibrate {n_cal}: an IVF-PQ calibration needs at least 256 vectors (or 0 for none)");
         }
-        Some(calibrate(index, n_cal, args.dim, &args)?)
+        Some(calibrate(index, n_cal, dim, &args)?)
     };
     let nprobe = args.nprobe as f64;
     let predicted = calibrated.as_ref().map(|(cal, scaled)| {
-        let (b_cal, q_cal) = work(*scaled, cal.vectors as f64, args.dim as f64, nprobe);
-        let (b, q) = work(index, n as f64, args.dim as f64, nprobe);
+        let (b_cal, q_cal) = work(*scaled, cal.vectors as f64, dim as f64, nprobe);
+        let (b, q) = work(index, n as f64, dim as f64, nprobe);
         let build_s = match index {
             PlannedIndex::Flat => 0.0,
             _ => cal.build_s * b / b_cal,
@@ -321,7 +379,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         let out = serde_json::json!({
             "docs": n,
-            "dim": args.dim,
+            "dim": dim,
             "index": index,
             "disk_bytes": {"vectors": sizes.vectors_disk, "index": sizes.index_disk, "total": total_disk},
             "baseline_bytes": baseline,
@@ -338,9 +396,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let what = match index {
         PlannedIndex::Flat => "flat (exact)".to_string(),
         PlannedIndex::Sq8 => "sq8 (flat scan of 8-bit codes)".to_string(),
-        PlannedIndex::Hnsw { m } => {
-            format!("hnsw (M {m}, ef_construction {})", args.ef_construction)
-        }
+        PlannedIndex::Hnsw { m, storage } => format!(
+            "hnsw (M {m}, ef_construction {}, {} vectors)",
+            args.ef_construction,
+            storage.precision().name()
+        ),
         PlannedIndex::Ivf { nlist } => format!("ivf (nlist {nlist})"),
         PlannedIndex::IvfPq {
             nlist,
@@ -396,7 +456,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "not calibrated (--calibrate 0)".into(),
         )),
     }
-    println!("plan: {n} documents x {} dims, {what}", args.dim);
+    print_table(
+        &format!("plan: {n} documents x {dim} dims, {what}"),
+        &rows,
+        &format!("memory includes this process's baseline of {}; times scale from the calibration by the work of the dominant loops", human(baseline)),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a plan: a title, rows of (what, value) aligned (values to the right, but a
+/// `calibration` row's text as it is), and a closing note in parentheses.
+pub(super) fn print_table(title: &str, rows: &[(String, String)], note: &str) {
+    println!("{title}");
     let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let wv = rows
         .iter()
@@ -404,15 +475,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .map(|r| r.1.chars().count())
         .max()
         .unwrap_or(0);
-    for (k, v) in &rows {
+    for (k, v) in rows {
         if k == "calibration" {
             println!("  {k:<w$}  {v}");
         } else {
             println!("  {k:<w$}  {v:>wv$}");
         }
     }
-    println!("  (memory includes this process's baseline of {}; times scale from the calibration by the work of the dominant loops)", human(baseline));
-    Ok(ExitCode::SUCCESS)
+    println!("  ({note})");
 }
 
 #[cfg(test)]
@@ -426,7 +496,7 @@ mod tests {
         assert_eq!(parse_count("1e6").unwrap(), 1_000_000);
         assert!(parse_count("lots").unwrap_err().contains("8.8M"));
         assert_eq!(
-            parse_index("ivfpq:4096,32", 8_800_000, 1024, false).unwrap(),
+            parse_index("ivfpq:4096,32", 8_800_000, 1024, false, VectorStorage::F32).unwrap(),
             PlannedIndex::IvfPq {
                 nlist: 4096,
                 m: 32,
@@ -434,15 +504,30 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_index("hnsw", 10, 8, false).unwrap(),
-            PlannedIndex::Hnsw { m: 16 }
+            parse_index("hnsw", 10, 8, false, VectorStorage::F32).unwrap(),
+            PlannedIndex::Hnsw {
+                m: 16,
+                storage: VectorStorage::F32
+            }
         );
-        assert_eq!(parse_index("sq8", 10, 8, false).unwrap(), PlannedIndex::Sq8);
-        assert!(parse_index("sq8:4", 10, 8, false).is_err());
-        let e = parse_index("ivfpq:16,5", 1000, 64, false).unwrap_err();
+        assert_eq!(
+            parse_index("sq8", 10, 8, false, VectorStorage::F32).unwrap(),
+            PlannedIndex::Sq8
+        );
+        assert!(parse_index("sq8:4", 10, 8, false, VectorStorage::F32).is_err());
+        let e = parse_index("ivfpq:16,5", 1000, 64, false, VectorStorage::F32).unwrap_err();
         assert!(e.to_string().contains("divide the dimension 64"), "{e}");
-        let e = parse_index("ivf:5000", 1000, 64, false).unwrap_err();
+        let e = parse_index("ivf:5000", 1000, 64, false, VectorStorage::F32).unwrap_err();
         assert!(e.to_string().contains("nlist 5000"), "{e}");
-        assert!(parse_index("lsh", 1000, 64, false).is_err());
+        assert!(parse_index("lsh", 1000, 64, false, VectorStorage::F32).is_err());
+        assert_eq!(
+            parse_index("hnsw:8", 10, 8, false, VectorStorage::F16).unwrap(),
+            PlannedIndex::Hnsw {
+                m: 8,
+                storage: VectorStorage::F16
+            }
+        );
+        let e = parse_index("ivf:4", 1000, 64, false, VectorStorage::Sq8).unwrap_err();
+        assert!(e.to_string().contains("--storage sq8"), "{e}");
     }
 }

@@ -17,6 +17,7 @@ pub mod kb;
 mod kb_import_faiss;
 pub mod kb_index;
 mod kb_plan;
+mod kb_plan_bm25;
 pub mod kb_update;
 #[cfg(feature = "train")]
 pub mod mine_negatives;

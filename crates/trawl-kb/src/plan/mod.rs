@@ -9,6 +9,13 @@
 
 use serde::Serialize;
 
+use crate::ann::VectorStorage;
+
+pub mod bm25;
+pub mod zipf;
+
+pub use bm25::{plan_bm25, Bm25BuildSettings, Bm25Corpus, Bm25Plan};
+
 const FOOTER: u64 = trawl_store::FOOTER_LEN as u64;
 /// The `hnsw.meta` / `ivf.meta` payloads.
 const META: u64 = 56 + FOOTER;
@@ -24,6 +31,8 @@ pub enum PlannedIndex {
     Sq8,
     Hnsw {
         m: usize,
+        /// How the graph stores its vectors (`kb index --storage`).
+        storage: VectorStorage,
     },
     Ivf {
         nlist: usize,
@@ -63,10 +72,16 @@ pub struct PlannedSizes {
     pub serve: u64,
 }
 
-fn hnsw_index_bytes(n: u64, dim: u64, m: u64) -> (u64, u64) {
+/// Bytes of an HNSW index's vector files (`vectors.f32`, `vectors.f16`, or `vectors.sq8` and
+/// its per-dimension ranges) and of its graph files.
+fn hnsw_index_bytes(n: u64, dim: u64, m: u64, storage: VectorStorage) -> (u64, u64) {
     // Levels are drawn with P(level >= l) = M^-l: n / (M - 1) upper-level slots expected.
     let upper_slots = n / (m - 1).max(1);
-    let vectors = n * dim * 4 + FOOTER;
+    let vectors = match storage {
+        VectorStorage::F32 => n * dim * 4 + FOOTER,
+        VectorStorage::F16 => n * dim * 2 + FOOTER,
+        VectorStorage::Sq8 => n * dim + FOOTER + 2 * dim * 4 + FOOTER,
+    };
     let graph =
         n * (2 * m + 1) * 4 + FOOTER + (n + 1) * 4 + FOOTER + upper_slots * (m + 1) * 4 + FOOTER;
     (vectors, graph)
@@ -107,16 +122,18 @@ pub fn plan_sizes(n: u64, dim: u64, index: PlannedIndex) -> PlannedSizes {
                 serve: index_disk + f,
             }
         }
-        PlannedIndex::Hnsw { m } => {
-            let (vectors, graph) = hnsw_index_bytes(n, dim, m as u64);
+        PlannedIndex::Hnsw { m, storage } => {
+            let (vectors, graph) = hnsw_index_bytes(n, dim, m as u64, storage);
             let index_disk = META + vectors + graph;
             PlannedSizes {
                 vectors_disk,
                 index_disk,
-                // Peak at the reopen: the old mapping (read in place, not copied) is still
-                // alive when the new generation maps the vectors and the whole index; the
-                // built index holds its vectors and layer-0 links in huge-page copies besides.
-                build_peak: 3 * f + index_disk + n * (2 * m as u64 + 1) * 4,
+                // Peak at the reopen: the old mapping of the KB's vectors (read in place, not
+                // copied) is still alive when the new generation maps them again and the whole
+                // index; opening the index copies its vectors (as stored: f32, f16 or sq8)
+                // and layer-0 links into huge pages besides. (Building holds less: the
+                // mapped vectors, their f32 copy, the graph and the converted copy.)
+                build_peak: 2 * f + vectors + index_disk + n * (2 * m as u64 + 1) * 4,
                 serve: index_disk + f,
             }
         }
@@ -197,5 +214,22 @@ mod tests {
         );
         assert_eq!(refine.index_disk, expect + 1000 * 8 * 4 + FOOTER);
         assert_eq!(refine.serve, pq.serve);
+        let hnsw = |storage| plan_sizes(1000, 8, PlannedIndex::Hnsw { m: 16, storage });
+        let (f32s, f16s, sq8s) = (
+            hnsw(VectorStorage::F32),
+            hnsw(VectorStorage::F16),
+            hnsw(VectorStorage::Sq8),
+        );
+        // f16: 2 bytes a value instead of 4; sq8: 1, plus the ranges file (2 * dim f32).
+        assert_eq!(f32s.index_disk - f16s.index_disk, 1000 * 8 * 2);
+        assert_eq!(
+            f32s.index_disk - sq8s.index_disk,
+            1000 * 8 * 3 - (8 * 8 + FOOTER)
+        );
+        // The stored vectors count twice in the build's peak (mapped, then copied) and once
+        // in serving.
+        assert_eq!(f32s.build_peak - f16s.build_peak, 2 * 1000 * 8 * 2);
+        assert_eq!(f32s.serve - f16s.serve, 1000 * 8 * 2);
+        assert_eq!(f32s.vectors_disk, sq8s.vectors_disk);
     }
 }
