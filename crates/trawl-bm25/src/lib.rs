@@ -58,4 +58,6 @@ pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MIN_DOCS, FLAT_DOCS_M
 pub use maxscore::take_counters;
 pub use params::{Bm25Method, Bm25Params};
 pub use segments::Segments;
+#[doc(hidden)]
+pub use taat::set_chunk_for_tests as set_taat_chunk_for_tests;
 pub use trawl_store::Verify;

@@ -262,29 +262,62 @@ impl<'a> Cursor<'a> {
         self.df
     }
 
-    /// Appends every posting of the list (from its start, whatever the cursor's position, which
-    /// does not move) to `docs` and its contribution (weight × score, as [`Cursor::score`]) to
-    /// `scores`.
-    pub(crate) fn decode_all(&self, index: &Bm25Index, docs: &mut Vec<u32>, scores: &mut Vec<f32>) {
+    /// Appends the postings of documents `lo..=hi` to `docs` and their contributions (weight ×
+    /// score, as [`Cursor::score`]) to `scores`, decoding only the blocks that may hold them.
+    /// `from` is a block at or before the first of them (0 for the list's start): it is moved
+    /// to the last block read, where a following range starts at the earliest, so that a walk
+    /// over increasing ranges visits each block about once. The cursor does not move.
+    pub(crate) fn decode_range(
+        &self,
+        index: &Bm25Index,
+        from: &mut usize,
+        lo: u32,
+        hi: u32,
+        docs: &mut Vec<u32>,
+        scores: &mut Vec<f32>,
+    ) {
         let last = index.data.block_last.as_slice();
+        let mut b = (*from).max(self.first_block);
+        while b < self.end_block && last[b] < lo {
+            b += 1;
+        }
+        *from = b;
         let (mut d, mut t) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
-        for b in self.first_block..self.end_block {
+        while b < self.end_block {
+            *from = b;
             let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
             let initial = (b > self.first_block).then(|| last[b - 1]);
-            if let Some(st) = self.stored {
+            if initial.is_some_and(|prev| prev >= hi) {
+                break;
+            }
+            let stored = self.stored;
+            if stored.is_some() {
                 crate::blocks::decode_docs(index.block_bytes(b), len, initial, &mut d);
-                docs.extend_from_slice(&d[..len]);
+            } else {
+                index.decode_into(b, len, initial, &mut d, &mut t);
+            }
+            let block = &d[..len];
+            let p0 = if block[0] >= lo {
+                0
+            } else {
+                block.partition_point(|&x| x < lo)
+            };
+            let p1 = if block[len - 1] <= hi {
+                len
+            } else {
+                block.partition_point(|&x| x <= hi)
+            };
+            docs.extend_from_slice(&block[p0..p1]);
+            if let Some(st) = stored {
                 let at = (b - self.first_block) * BLOCK_LEN;
-                let sc = &st[at..at + len];
+                let sc = &st[at + p0..at + p1];
                 if self.weight == 1.0 {
                     scores.extend_from_slice(sc);
                 } else {
                     scores.extend(sc.iter().map(|&v| self.weight * v));
                 }
             } else {
-                index.decode_into(b, len, initial, &mut d, &mut t);
-                docs.extend_from_slice(&d[..len]);
-                for (&doc, &tf) in d[..len].iter().zip(&t[..len]) {
+                for (&doc, &tf) in block[p0..p1].iter().zip(&t[p0..p1]) {
                     let v = self.scorer.score(tf, doc);
                     scores.push(if self.weight == 1.0 {
                         v
@@ -293,6 +326,10 @@ impl<'a> Cursor<'a> {
                     });
                 }
             }
+            if last[b] >= hi {
+                break;
+            }
+            b += 1;
         }
     }
 
