@@ -173,7 +173,10 @@ static CHUNK_FOR_TESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::Atom
 /// indexes.
 #[doc(hidden)]
 pub fn set_chunk_for_tests(docs: usize) {
-    assert!(docs.is_multiple_of(64), "chunks are whole words of the bitmap");
+    assert!(
+        docs.is_multiple_of(64),
+        "chunks are whole words of the bitmap"
+    );
     CHUNK_FOR_TESTS.store(docs, std::sync::atomic::Ordering::Relaxed);
 }
 
