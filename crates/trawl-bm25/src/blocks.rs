@@ -14,7 +14,7 @@
 use bitpacking::{BitPacker, BitPacker4x};
 
 /// Postings per block.
-pub(crate) const BLOCK_LEN: usize = BitPacker4x::BLOCK_LEN;
+pub const BLOCK_LEN: usize = BitPacker4x::BLOCK_LEN;
 
 /// Number of blocks holding `df` postings.
 pub(crate) fn num_blocks(df: u64) -> u64 {

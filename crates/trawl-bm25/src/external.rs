@@ -32,7 +32,7 @@ const RUN_VERSION: u32 = 1;
 
 /// Postings laid out per batch of terms during the merge: bounds the merge's memory (about
 /// 20 bytes a posting) whatever the corpus.
-const MERGE_BATCH_POSTINGS: usize = 4 << 20;
+pub const MERGE_BATCH_POSTINGS: usize = 4 << 20;
 
 /// The smallest budget [`Bm25Writer`] accepts (1 MiB): below it every chunk of documents
 /// would be a run.

@@ -22,7 +22,7 @@ use crate::blocks::{self, BLOCK_LEN};
 use crate::column::Column;
 use crate::params::{Bm25Method, Bm25Params, CollectionStats, Scorer};
 use crate::smallfloat::int_to_byte4;
-use crate::topk::{rank_key, top_k_keys};
+use crate::topk::{rank_key, top_k_keys, KeyCut};
 
 /// One search result: a document ordinal (insertion order, from 0) and its BM25 score.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -660,12 +660,7 @@ impl Bm25Index {
             hi = hi.max(block_last[end_block - 1] as usize >> 6);
         }
         keys.clear();
-        // Keys are cut down to the best k whenever `cap` are held; from then on a key at or
-        // past the k-th kept one (`cut`) cannot enter and is not kept: selection costs a
-        // compare per touched document, not a sort of all of them (keys are distinct, as the
-        // ordinals are, so this is exact).
-        let cap = k.saturating_mul(4).max(1024);
-        let mut cut = u64::MAX;
+        let mut selected = KeyCut::new(k);
         if lo <= hi {
             for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
                 let mut bits = std::mem::take(word);
@@ -677,13 +672,8 @@ impl Bm25Index {
                     bits &= bits - 1;
                     let key = rank_key(acc[d] + constant, d as u32);
                     acc[d] = 0.0;
-                    if live >> bit & 1 == 1 && key < cut {
-                        keys.push(key);
-                        if keys.len() >= cap {
-                            keys.select_nth_unstable(k - 1);
-                            keys.truncate(k);
-                            cut = keys[k - 1];
-                        }
+                    if live >> bit & 1 == 1 {
+                        selected.offer(keys, key);
                     }
                 }
             }

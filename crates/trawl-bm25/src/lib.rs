@@ -50,9 +50,12 @@ mod topk;
 mod window;
 
 pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
+pub use blocks::BLOCK_LEN as POSTINGS_PER_BLOCK;
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
-pub use external::{Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MIN_MEMORY_BUDGET};
+pub use external::{
+    Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MERGE_BATCH_POSTINGS, MIN_MEMORY_BUDGET,
+};
 pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS};
 #[doc(hidden)]
 pub use maxscore::take_counters;

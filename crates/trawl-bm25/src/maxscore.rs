@@ -240,12 +240,7 @@ impl<'a> Cursor<'a> {
             index.decode_into(b, len, initial, &mut docs, &mut tfs);
             for (&d, &tf) in docs[..len].iter().zip(&tfs[..len]) {
                 if !ctx.is_deleted(d) {
-                    let sc = self.scorer.score(tf, d);
-                    scratch.push(if self.weight == 1.0 {
-                        sc
-                    } else {
-                        self.weight * sc
-                    });
+                    scratch.push(self.weighted(self.scorer.score(tf, d)));
                 }
             }
         }
@@ -281,10 +276,8 @@ impl<'a> Cursor<'a> {
         while b < self.end_block && last[b] < lo {
             b += 1;
         }
-        *from = b;
         let (mut d, mut t) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
         while b < self.end_block {
-            *from = b;
             let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
             let initial = (b > self.first_block).then(|| last[b - 1]);
             if initial.is_some_and(|prev| prev >= hi) {
@@ -310,27 +303,22 @@ impl<'a> Cursor<'a> {
             docs.extend_from_slice(&block[p0..p1]);
             if let Some(st) = stored {
                 let at = (b - self.first_block) * BLOCK_LEN;
-                let sc = &st[at + p0..at + p1];
-                if self.weight == 1.0 {
-                    scores.extend_from_slice(sc);
-                } else {
-                    scores.extend(sc.iter().map(|&v| self.weight * v));
-                }
+                scores.extend(st[at + p0..at + p1].iter().map(|&v| self.weighted(v)));
             } else {
-                for (&doc, &tf) in block[p0..p1].iter().zip(&t[p0..p1]) {
-                    let v = self.scorer.score(tf, doc);
-                    scores.push(if self.weight == 1.0 {
-                        v
-                    } else {
-                        self.weight * v
-                    });
-                }
+                let (docs, tfs) = (&block[p0..p1], &t[p0..p1]);
+                scores.extend(
+                    docs.iter()
+                        .zip(tfs)
+                        .map(|(&doc, &tf)| self.weighted(self.scorer.score(tf, doc))),
+                );
             }
             if last[b] >= hi {
                 break;
             }
             b += 1;
         }
+        // The last block read (or the first past the range): where the next range starts.
+        *from = b;
     }
 
     /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
@@ -394,10 +382,17 @@ impl<'a> Cursor<'a> {
             Some(st) => st[(self.decoded - self.first_block) * BLOCK_LEN + p],
             None => self.scorer.score(self.tfs[p], self.docs[p]),
         };
+        self.weighted(sc)
+    }
+
+    /// A posting's contribution: its score times the term's weight (a weight of 1, the usual
+    /// case, skips the multiply, which would not change a bit).
+    #[inline]
+    fn weighted(&self, score: f32) -> f32 {
         if self.weight == 1.0 {
-            sc
+            score
         } else {
-            self.weight * sc
+            self.weight * score
         }
     }
 }

@@ -31,7 +31,7 @@
 
 use crate::index::{QueryTerm, SearchCtx};
 use crate::maxscore::Cursor;
-use crate::topk::{hit_of, rank_key, top_k_keys};
+use crate::topk::{hit_of, rank_key, top_k_keys, KeyCut};
 use crate::Hit;
 
 /// Candidates are taken out of the accumulator, and the remaining lists probed at them, when
@@ -133,7 +133,7 @@ pub(crate) fn top_k(
         rest,
         theta: f64::NEG_INFINITY,
         from: vec![0; n],
-        cut: u64::MAX,
+        selected: KeyCut::new(k),
     };
     s.keys.clear();
     let num_docs = ctx.index.num_docs();
@@ -190,8 +190,8 @@ struct Query {
     theta: f64,
     /// Per list: the block a chunk's reading starts from (see [`Cursor::decode_range`]).
     from: Vec<usize>,
-    /// The k-th best key of `Scratch::keys` once it was cut down (keys past it cannot enter).
-    cut: u64,
+    /// The survivors' exact keys (in `Scratch::keys`), cut down as they pile up.
+    selected: KeyCut,
 }
 
 /// The documents `lo..hi`: their candidates found, completed and scored exactly, their keys
@@ -383,21 +383,13 @@ fn chunk(
         for &v in &s.exact[i * nq..(i + 1) * nq] {
             score += v;
         }
-        let key = rank_key(score, d);
-        if key < q.cut {
-            s.keys.push(key);
-        }
+        q.selected.offer(&mut s.keys, rank_key(score, d));
     }
     // θ from the exact scores: the k-th best of k distinct documents is a lower bound of the
-    // final k-th best; the keys are cut down to the best k when they pile up.
+    // final k-th best.
     if s.keys.len() >= k {
         s.keys.select_nth_unstable(k - 1);
-        let kth = s.keys[k - 1];
-        theta = theta.max(f64::from(hit_of(kth).score) - slack);
-        if s.keys.len() >= (4 * k).max(256) {
-            s.keys.truncate(k);
-            q.cut = kth;
-        }
+        theta = theta.max(f64::from(hit_of(s.keys[k - 1]).score) - slack);
     }
     q.theta = theta;
 }

@@ -32,6 +32,39 @@ pub(crate) fn hit_of(key: u64) -> Hit {
     }
 }
 
+/// Rank keys offered one at a time into a caller's `Vec`, cut down to the best `k` whenever
+/// `cap` are held; from then on a key at or past the k-th kept one cannot enter and is not
+/// kept: selection costs a compare per offer, not a sort of all of them (keys are distinct,
+/// as the ordinals are, so this is exact). [`top_k_keys`] then takes the answer from the `Vec`.
+pub(crate) struct KeyCut {
+    k: usize,
+    cap: usize,
+    cut: u64,
+}
+
+impl KeyCut {
+    /// For `k >= 1`.
+    pub(crate) fn new(k: usize) -> Self {
+        KeyCut {
+            k,
+            cap: k.saturating_mul(4).max(1024),
+            cut: u64::MAX,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn offer(&mut self, keys: &mut Vec<u64>, key: u64) {
+        if key < self.cut {
+            keys.push(key);
+            if keys.len() >= self.cap {
+                keys.select_nth_unstable(self.k - 1);
+                keys.truncate(self.k);
+                self.cut = keys[self.k - 1];
+            }
+        }
+    }
+}
+
 /// The best `k` of `keys` (see [`rank_key`]; any order on input), best first. `keys` is used
 /// as scratch.
 pub(crate) fn top_k_keys(keys: &mut Vec<u64>, k: usize) -> Vec<Hit> {

@@ -56,7 +56,9 @@ impl TopK {
         }
     }
 
-    /// The score a new document must beat to enter (-inf until k have been seen).
+    /// The k-th best score held (-inf until k have been seen): a document offered in
+    /// increasing ordinal order must beat it to enter; one offered out of order by
+    /// [`TopK::push`] may also tie it (the lower ordinal wins the tie).
     #[inline]
     pub fn threshold(&self) -> f32 {
         if self.buf.len() < self.k {

@@ -32,8 +32,8 @@ const MANIFEST: u64 = 1_400;
 /// Bytes of indexed text per analysed token at most (a word and a space, with the stopwords
 /// the analysis drops): what bounds the text the analysis batches hold.
 pub const INDEXED_BYTES_PER_TOKEN: f64 = 6.0;
-/// Postings a merge batch holds before it is written (`MERGE_BATCH_POSTINGS`).
-const MERGE_BATCH: f64 = (4u64 << 20) as f64;
+/// Postings a merge batch holds before it is written.
+const MERGE_BATCH: f64 = trawl_bm25::MERGE_BATCH_POSTINGS as f64;
 
 /// The corpus a BM25 plan is for.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]

@@ -11,8 +11,8 @@ pub const ZIPF_VOCAB: usize = 300_000;
 pub const ZIPF_EXPONENT: f64 = 1.1;
 /// Queries leave out this many most frequent words (they stand for stopwords; `SKIP_TOP`).
 const SKIP_TOP: usize = 20;
-/// Postings per block (`trawl_bm25`'s `BLOCK_LEN`).
-const BLOCK: f64 = 128.0;
+/// Postings per block.
+const BLOCK: f64 = trawl_bm25::POSTINGS_PER_BLOCK as f64;
 
 const CONSONANTS: &[u8] = b"bcdfghjklmnprstvz";
 const VOWELS: &[u8] = b"aeiou";
