@@ -737,6 +737,12 @@ impl SearchCtx<'_> {
         }
     }
 
+    /// Whether any document of the search is deleted (else [`SearchCtx::is_deleted`] is false).
+    #[inline]
+    pub(crate) fn has_deletions(&self) -> bool {
+        self.deleted.is_some()
+    }
+
     #[inline]
     pub(crate) fn is_deleted(&self, doc: u32) -> bool {
         self.deleted

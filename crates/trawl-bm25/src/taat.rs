@@ -23,9 +23,9 @@
 //! are looked up in the postings read (kept decoded) and summed in query order, bit-identical
 //! to the exhaustive path, and the top k of them is the answer.
 //!
-//! Chunks: an index of millions of documents is searched a chunk of documents at a time (all
-//! of the above within the chunk, the lists read block by block over the chunk's range), so
-//! that the chunk's slice of the accumulator stays in cache. θ carries over from chunk to
+//! Chunks: an index is searched a chunk of documents at a time (all of the above within the
+//! chunk, the lists read block by block over the chunk's range), every chunk in the same
+//! accumulator slots, so that they stay in cache. θ carries over from chunk to
 //! chunk, raised by the exact scores of the survivors found so far (the k-th best of k
 //! distinct documents' final scores is a lower bound of the final k-th best).
 
@@ -57,6 +57,10 @@ pub(crate) struct Scratch {
     best: Vec<f32>,
     exact: Vec<f32>,
     keys: Vec<u64>,
+    /// The documents touched in the chunk's accumulator (unordered), less the chunk's first.
+    touched: Vec<u32>,
+    /// Candidates as (ordinal << 32 | partial score bits), for sorting.
+    keys2: Vec<u64>,
 }
 
 /// The k-th largest of `values` (at least `k` of them); `values` is scratch.
@@ -138,13 +142,7 @@ pub(crate) fn top_k(
     s.keys.clear();
     let num_docs = ctx.index.num_docs();
     let forced = CHUNK_FOR_TESTS.load(std::sync::atomic::Ordering::Relaxed);
-    let span = if forced > 0 {
-        forced
-    } else if num_docs <= WHOLE_MAX_DOCS {
-        num_docs
-    } else {
-        CHUNK
-    };
+    let span = if forced > 0 { forced } else { CHUNK };
     let mut lo = 0;
     while lo < num_docs {
         let hi = (lo + span).min(num_docs);
@@ -154,17 +152,16 @@ pub(crate) fn top_k(
     top_k_keys(&mut s.keys, k)
 }
 
-/// Documents per chunk in an index of more than [`WHOLE_MAX_DOCS`]. A chunk's slice of the
-/// accumulator (4 bytes a document, 512 KiB) stays in a core's L2 cache, where the random
-/// additions of a list and the reading back of its candidates cost a few cycles each; on
-/// 8.8M documents the whole accumulator (35 MB) is past even the L3 cache, and searching
-/// chunk by chunk ran 2x the queries/s of one pass (`prune_timing` on bench/bm25_scale.py's
-/// corpus, k=10: 200-240 vs 103-110). A multiple of 64: chunks never share a word of `seen`.
+/// Documents per chunk. Every chunk is searched in the same accumulator slots (4 bytes a
+/// document, 512 KiB) and bitmap words, which stay in a core's L2 cache from one chunk to the
+/// next, where the random additions of a list and the reading back of its candidates cost a
+/// few cycles each; a whole-index accumulator is past L2 from 256k documents and past L3 at
+/// millions, where every first touch of a document waits on memory. `prune_timing` on
+/// bench/bm25_scale.py's corpus, k=10, one thread: at 8.8M documents 370-450 queries/s in
+/// chunk-sized slots, 210-250 with chunks indexing the whole accumulator, 100-110 in one
+/// pass; at 1M 2,070-2,480 against 1,560-1,580 in one pass. A multiple of 64: chunks never
+/// share a word of `seen`.
 const CHUNK: usize = 1 << 17;
-
-/// Indexes up to this many documents are searched in one pass: their accumulator (16 MB at
-/// most) stays in L3, and chunks cost about 12% at 1M documents (their θ starts over lower).
-const WHOLE_MAX_DOCS: usize = 1 << 22;
 
 static CHUNK_FOR_TESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -220,8 +217,14 @@ fn chunk(
     // Expected postings of a list in this chunk, for the cost test below.
     let share = (hi_doc - lo_doc) as f64 / index.num_docs() as f64;
 
+    // The chunk's own accumulator and bitmap: the first `hi - lo` slots, reused by every
+    // chunk, so that they stay in cache from one chunk to the next.
+    let span = hi_doc - lo_doc;
+    let acc = &mut acc[..span];
+    let seen = &mut seen[..span.div_ceil(64)];
+    let base = lo_doc as u32;
     // Phase 1: lists 0..j into the accumulator; `closed` once no untouched document can enter.
-    let (mut lo, mut hi) = (usize::MAX, 0usize);
+    s.touched.clear();
     let mut closed = false;
     let mut j = 0;
     while j < n {
@@ -229,21 +232,18 @@ fn chunk(
             closed = true;
         }
         if closed {
-            if lo > hi {
+            if s.touched.is_empty() {
                 return; // nothing touched: no document of the chunk can enter
             }
-            // About how many touched documents could still enter (counted on a word of
-            // `seen` in SAMPLE): probing list j at them may cost less than reading it.
+            // About how many touched documents could still enter (counted on one in SAMPLE):
+            // probing list j at them may cost less than reading it.
             let need = below(theta - rest[j] - slack, slack);
-            let mut open = 0usize;
-            for (wi, &word) in seen[lo..=hi].iter().enumerate().step_by(SAMPLE) {
-                let mut bits = word;
-                while bits != 0 {
-                    let d = ((lo + wi) << 6) + bits.trailing_zeros() as usize;
-                    bits &= bits - 1;
-                    open += usize::from(acc[d] >= need);
-                }
-            }
+            let open = s
+                .touched
+                .iter()
+                .step_by(SAMPLE)
+                .filter(|&&l| acc[l as usize] >= need)
+                .count();
             let expected = cursors[j].df() as f64 * share;
             if expected > (PROBE_MIN_POSTINGS_PER_CANDIDATE * SAMPLE * open) as f64 {
                 break;
@@ -272,10 +272,10 @@ fn chunk(
         let mut best = Best::new(&mut s.best, k, cut);
         if closed {
             for (&d, &v) in docs.iter().zip(scores) {
-                let d = d as usize;
-                if seen[d >> 6] >> (d & 63) & 1 == 1 {
-                    acc[d] += v;
-                    best.offer(acc[d]);
+                let l = (d - base) as usize;
+                if seen[l >> 6] >> (l & 63) & 1 == 1 {
+                    acc[l] += v;
+                    best.offer(acc[l]);
                 }
             }
         } else {
@@ -283,26 +283,31 @@ fn chunk(
             // reach θ can never enter: it is left untouched (should a later list touch it,
             // its exact score is below the final k-th best either way).
             let admit = below(theta - rest[j + 1] - slack, slack);
-            let (mut first, mut last) = (usize::MAX, 0usize);
-            for (&d, &v) in docs.iter().zip(scores) {
-                if ctx.is_deleted(d) {
-                    continue;
-                }
-                let d = d as usize;
-                let (w, bit) = (d >> 6, 1u64 << (d & 63));
-                if seen[w] & bit != 0 {
-                    acc[d] += v;
-                    best.offer(acc[d]);
-                } else if v >= admit {
-                    seen[w] |= bit;
-                    acc[d] = v;
-                    best.offer(v);
-                    first = first.min(w);
-                    last = w;
-                }
+            if ctx.has_deletions() {
+                admit_list::<true>(
+                    ctx,
+                    base,
+                    docs,
+                    scores,
+                    admit,
+                    seen,
+                    acc,
+                    &mut s.touched,
+                    &mut best,
+                );
+            } else {
+                admit_list::<false>(
+                    ctx,
+                    base,
+                    docs,
+                    scores,
+                    admit,
+                    seen,
+                    acc,
+                    &mut s.touched,
+                    &mut best,
+                );
             }
-            lo = lo.min(first);
-            hi = hi.max(last);
         }
         if let Some(v) = best.kth() {
             theta = theta.max(f64::from(v) - slack);
@@ -310,23 +315,24 @@ fn chunk(
         j += 1;
     }
 
-    // The candidates: touched documents that may still beat θ; the accumulator is cleared.
+    // The candidates: touched documents that may still beat θ, in increasing ordinal; the
+    // accumulator and `seen` are cleared.
     s.cands.clear();
     s.vals.clear();
-    if lo <= hi {
-        let need = below(theta - rest[j] - slack, slack);
-        for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
-            let mut bits = std::mem::take(word);
-            while bits != 0 {
-                let d = ((lo + wi) << 6) + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                let a = std::mem::take(&mut acc[d]);
-                if a >= need {
-                    s.cands.push(d as u32);
-                    s.vals.push(a);
-                }
-            }
+    let need = below(theta - rest[j] - slack, slack);
+    s.keys2.clear();
+    for &l in &s.touched {
+        seen[l as usize >> 6] = 0;
+        let a = std::mem::take(&mut acc[l as usize]);
+        if a >= need {
+            s.keys2
+                .push(u64::from(base + l) << 32 | u64::from(a.to_bits()));
         }
+    }
+    s.keys2.sort_unstable();
+    for &key in &s.keys2 {
+        s.cands.push((key >> 32) as u32);
+        s.vals.push(f32::from_bits(key as u32));
     }
     if s.cands.len() >= k {
         theta = theta.max(kth_value(s, k) - slack);
@@ -392,6 +398,51 @@ fn chunk(
         theta = theta.max(f64::from(hit_of(s.keys[k - 1]).score) - slack);
     }
     q.theta = theta;
+}
+
+/// Adds a list's postings to the chunk's accumulator (`base` is the chunk's first document):
+/// to the touched documents, and as new ones for the live documents whose contribution is at
+/// least `admit` (appended to `touched`). The bitmap and `touched` are updated without
+/// branches (whether a document is new is a coin toss per posting).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn admit_list<const DELETIONS: bool>(
+    ctx: &SearchCtx,
+    base: u32,
+    docs: &[u32],
+    scores: &[f32],
+    admit: f32,
+    seen: &mut [u64],
+    acc: &mut [f32],
+    touched: &mut Vec<u32>,
+    best: &mut Best,
+) {
+    let mut t = touched.len();
+    touched.resize(t + docs.len(), 0);
+    let out = &mut touched[..];
+    for (&d, &v) in docs.iter().zip(scores) {
+        let live = !DELETIONS || !ctx.is_deleted(d);
+        let l = d - base;
+        let di = l as usize;
+        let (w, bit) = (di >> 6, 1u64 << (di & 63));
+        let word = seen[w];
+        let was = word & bit != 0;
+        let new = !was & live & (v >= admit);
+        seen[w] = word | if new { bit } else { 0 };
+        out[t] = l;
+        t += usize::from(new);
+        // A new document's accumulator is stored without being read: at millions of
+        // documents its line is rarely cached, and a store does not wait for it.
+        if was {
+            let a = acc[di] + v;
+            acc[di] = a;
+            best.offer(a);
+        } else if new {
+            acc[di] = v;
+            best.offer(v);
+        }
+    }
+    touched.truncate(t);
 }
 
 /// An f32 at or below `x` (at most `margin` below it, `margin` being far above an f32 rounding
