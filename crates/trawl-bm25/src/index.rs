@@ -510,7 +510,7 @@ impl Bm25Index {
         k: usize,
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
-        let n = self.num_docs();
+        let n = crate::taat::span(self.num_docs());
         s.grow_dense(n);
         let (acc, seen) = (&mut s.acc[..n], &mut s.seen[..n.div_ceil(64)]);
         crate::taat::top_k(ctx, q, k, acc, seen, &mut s.taat)
@@ -532,6 +532,21 @@ impl Bm25Index {
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
         let n = self.num_docs();
+        let forced = crate::exhaustive::forced_chunk();
+        if let (Some(stored), true) = (
+            ctx.stored,
+            forced.is_some() || (self.flat_docs.is_empty() && n >= crate::exhaustive::MIN_DOCS),
+        ) {
+            s.grow_dense(n.min(forced.unwrap_or(crate::taat::CHUNK)));
+            let SearchScratch {
+                acc,
+                seen,
+                keys,
+                block_docs,
+                ..
+            } = s;
+            return crate::exhaustive::top_k(ctx, query, k, stored, acc, seen, keys, block_docs);
+        }
         s.grow_dense(n);
         let block_last = self.data.block_last.as_slice();
         let SearchScratch {

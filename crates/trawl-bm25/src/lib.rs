@@ -37,6 +37,7 @@ mod bmw;
 pub mod builder;
 mod column;
 pub mod error;
+mod exhaustive;
 mod external;
 mod hash;
 pub mod index;
@@ -53,6 +54,8 @@ pub use analysis::{Analyzer, AnalyzerConfig, Stemmer, Stopwords};
 pub use blocks::BLOCK_LEN as POSTINGS_PER_BLOCK;
 pub use builder::Bm25Builder;
 pub use error::{Error, Result};
+#[doc(hidden)]
+pub use exhaustive::set_chunk_for_tests_on_this_thread as set_exhaustive_chunk_for_tests_on_this_thread;
 pub use external::{
     Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MERGE_BATCH_POSTINGS, MIN_MEMORY_BUDGET,
 };
@@ -61,6 +64,5 @@ pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MIN_DOCS, FLAT_DOCS_M
 pub use maxscore::take_counters;
 pub use params::{Bm25Method, Bm25Params};
 pub use segments::Segments;
-#[doc(hidden)]
 pub use taat::set_chunk_for_tests as set_taat_chunk_for_tests;
 pub use trawl_store::Verify;

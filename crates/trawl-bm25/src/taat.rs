@@ -108,8 +108,8 @@ impl<'a> Best<'a> {
 }
 
 /// The best `k` documents for `query` (weights > 0, contributions >= 0), as the exhaustive
-/// path returns them. `acc` (one f32 per document) and `seen` (one bit per document) are
-/// all zero on entry and are left so.
+/// path returns them. `acc` (one f32 per document of a chunk, see [`span`]) and `seen` (one
+/// bit per document of a chunk) are all zero on entry and are left so.
 pub(crate) fn top_k(
     ctx: &SearchCtx,
     query: &[QueryTerm],
@@ -141,8 +141,7 @@ pub(crate) fn top_k(
     };
     s.keys.clear();
     let num_docs = ctx.index.num_docs();
-    let forced = CHUNK_FOR_TESTS.load(std::sync::atomic::Ordering::Relaxed);
-    let span = if forced > 0 { forced } else { CHUNK };
+    let span = span(num_docs);
     let mut lo = 0;
     while lo < num_docs {
         let hi = (lo + span).min(num_docs);
@@ -161,7 +160,13 @@ pub(crate) fn top_k(
 /// chunk-sized slots, 210-250 with chunks indexing the whole accumulator, 100-110 in one
 /// pass; at 1M 2,070-2,480 against 1,560-1,580 in one pass. A multiple of 64: chunks never
 /// share a word of `seen`.
-const CHUNK: usize = 1 << 17;
+pub(crate) const CHUNK: usize = 1 << 17;
+
+/// Documents per chunk in an index of `num_docs`: the accumulator slots a search needs.
+pub(crate) fn span(num_docs: usize) -> usize {
+    let forced = CHUNK_FOR_TESTS.load(std::sync::atomic::Ordering::Relaxed);
+    if forced > 0 { forced } else { CHUNK }.min(num_docs)
+}
 
 static CHUNK_FOR_TESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

@@ -126,6 +126,27 @@ proptest! {
     }
 
     #[test]
+    fn the_exhaustive_search_in_chunks_of_64_documents_equals_the_one_pass_search(
+        docs in prop::collection::vec(prop::collection::vec(skewed_word(), 0..30), 1..1500),
+        queries in prop::collection::vec(prop::collection::vec(skewed_word(), 1..8), 1..12),
+    ) {
+        // Chunked exhaustive search is for indexes of millions of documents; 64 makes small
+        // ones cross many chunk edges (blocks straddling them, lists resumed mid-block).
+        let index = build(&docs, Bm25Method::Lucene);
+        for q in &queries {
+            let text = q.iter().map(|&w| word(w)).collect::<Vec<_>>().join(" ");
+            for k in [1, 10, 1000] {
+                trawl_bm25::set_exhaustive_chunk_for_tests_on_this_thread(0);
+                let one_pass = bits(&index.search_exhaustive(&text, k));
+                trawl_bm25::set_exhaustive_chunk_for_tests_on_this_thread(64);
+                let chunked = bits(&index.search_exhaustive(&text, k));
+                trawl_bm25::set_exhaustive_chunk_for_tests_on_this_thread(0);
+                prop_assert_eq!(chunked, one_pass, "query {:?} k {}", text, k);
+            }
+        }
+    }
+
+    #[test]
     fn weighted_terms_prune_exactly(
         docs in prop::collection::vec(prop::collection::vec(skewed_word(), 1..10), 200..700),
         terms in prop::collection::vec((skewed_word(), 0.05f32..4.0), 1..6),
