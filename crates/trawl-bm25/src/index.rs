@@ -165,17 +165,16 @@ pub enum Strategy {
 }
 
 /// [`Strategy::Auto`] prunes (term-at-a-time MaxScore) only for k up to this. Measured per
-/// query on the 1M-document corpus of bench/bm25_scale.py (2,000 queries of 2-10 words drawn
-/// with the corpus's frequencies; examples/prune_timing PRUNE_TIMING_COMPARE=k, best of 2 per
-/// query, on the shared 2-core machine at load 7-8): at k=10 term-at-a-time MaxScore took
-/// 0.60x the exhaustive time (1.66x the queries/s; 0.56-0.74x in every tenth of the queries
-/// ordered by postings), at k=32 0.76x (faster in every tenth), at k=100 1.0x, at k=1000 1.9x (θ is then too low to leave the
-/// frequent lists out, and the survivors are scored twice). The document-at-a-time
-/// strategies lost at k=10 too: their θ rises only as the documents go by and they pay a
-/// merge step per document over every essential list (DAAT MaxScore 0.9-1.1x the exhaustive
-/// time, windowed 1.1x, block-max WAND 3-6x, whose block bounds here are close to the term
-/// bounds).
-pub const AUTO_MAX_K: usize = 32;
+/// query on bench/bm25_scale.py's corpora (2,000 queries of 2-10 words drawn with the corpus's
+/// frequencies; examples/prune_timing PRUNE_TIMING_COMPARE=k, best of 2 per query, one
+/// thread): at 1M documents term-at-a-time MaxScore made 2.2x the exhaustive queries/s at
+/// k=10, 1.6x at k=32, 1.2x at k=100, 0.97x at k=200 and 0.56x at k=1000 (θ is then too low to
+/// leave the frequent lists out, and the survivors are scored twice); at 8.8M 1.8x at k=100
+/// and 1.0x at k=1000. The document-at-a-time strategies lost at k=10 too: their θ rises only
+/// as the documents go by and they pay a merge step per document over every essential list
+/// (DAAT MaxScore 0.9-1.1x the exhaustive time, windowed 1.1x, block-max WAND 3-6x, whose
+/// block bounds here are close to the term bounds).
+pub const AUTO_MAX_K: usize = 100;
 
 /// See [`AUTO_MAX_K`]: in smaller indexes the exhaustive pass is cheap enough.
 pub const AUTO_MIN_DOCS: usize = 250_000;
