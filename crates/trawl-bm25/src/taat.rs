@@ -288,31 +288,23 @@ fn chunk(
             // reach θ can never enter: it is left untouched (should a later list touch it,
             // its exact score is below the final k-th best either way).
             let admit = below(theta - rest[j + 1] - slack, slack);
-            if ctx.has_deletions() {
-                admit_list::<true>(
-                    ctx,
-                    base,
-                    docs,
-                    scores,
-                    admit,
-                    seen,
-                    acc,
-                    &mut s.touched,
-                    &mut best,
-                );
+            // One loop per case: without deletions the test per posting is compiled out.
+            let admit_fn = if ctx.has_deletions() {
+                admit_list::<true>
             } else {
-                admit_list::<false>(
-                    ctx,
-                    base,
-                    docs,
-                    scores,
-                    admit,
-                    seen,
-                    acc,
-                    &mut s.touched,
-                    &mut best,
-                );
-            }
+                admit_list::<false>
+            };
+            admit_fn(
+                ctx,
+                base,
+                docs,
+                scores,
+                admit,
+                seen,
+                acc,
+                &mut s.touched,
+                &mut best,
+            );
         }
         if let Some(v) = best.kth() {
             theta = theta.max(f64::from(v) - slack);
