@@ -7,7 +7,7 @@
 //! the next. The sums are the one-pass search's, bit for bit: a document's contributions are
 //! added in query order either way.
 
-use crate::blocks::{self, BLOCK_LEN};
+use crate::blocks::BLOCK_LEN;
 use crate::index::{BlockBuf, QueryTerm, SearchCtx, NO_TERM};
 use crate::taat::CHUNK;
 use crate::topk::{rank_key, top_k_keys, KeyCut};
@@ -41,10 +41,46 @@ pub(crate) fn forced_chunk() -> Option<usize> {
     Some(CHUNK_FOR_TESTS.with(|c| c.get())).filter(|&c| c > 0)
 }
 
+/// Documents per chunk in an index of `num_docs`: the accumulator slots a search needs.
+pub(crate) fn span(num_docs: usize) -> usize {
+    forced_chunk().unwrap_or(CHUNK).min(num_docs)
+}
+
+/// Offers the touched documents to `selected` (each with its accumulated score plus
+/// `constant`, the deleted ones left out) and clears them: `seen`'s bits and `acc`'s slots
+/// start at document `64 × first_word`.
+pub(crate) fn offer_touched(
+    ctx: &SearchCtx,
+    seen: &mut [u64],
+    acc: &mut [f32],
+    first_word: usize,
+    constant: f32,
+    selected: &mut KeyCut,
+    keys: &mut Vec<u64>,
+) {
+    let base = (first_word << 6) as u32;
+    for (wi, word) in seen.iter_mut().enumerate() {
+        let mut bits = std::mem::take(word);
+        if bits == 0 {
+            continue;
+        }
+        let live = ctx.deleted.map_or(!0, |del| !del[first_word + wi]);
+        while bits != 0 {
+            let bit = bits.trailing_zeros() as usize;
+            let i = (wi << 6) + bit;
+            bits &= bits - 1;
+            let key = rank_key(acc[i] + constant, base + i as u32);
+            acc[i] = 0.0;
+            if live >> bit & 1 == 1 {
+                selected.offer(keys, key);
+            }
+        }
+    }
+}
+
 /// One query term's blocks, and the block the next chunk's reading starts from.
 struct List {
-    first: usize,
-    end: usize,
+    blocks: (usize, usize),
     df: usize,
     weight: f32,
     /// The list's first posting in the stored scores.
@@ -68,7 +104,6 @@ pub(crate) fn top_k(
 ) -> Vec<Hit> {
     let index = ctx.index;
     let n = index.num_docs();
-    let block_last = index.data.block_last.as_slice();
     let po = index.data.postings_offsets.as_slice();
     let mut constant = 0f32;
     let mut lists = Vec::with_capacity(query.len());
@@ -80,8 +115,7 @@ pub(crate) fn top_k(
         let (first, end) = index.blocks_of(q.term);
         if first < end {
             lists.push(List {
-                first,
-                end,
+                blocks: (first, end),
                 df: index.df(q.term) as usize,
                 weight: q.weight,
                 at: po[q.term as usize] as usize,
@@ -91,65 +125,35 @@ pub(crate) fn top_k(
     }
     keys.clear();
     let mut selected = KeyCut::new(k);
-    let span = forced_chunk().unwrap_or(CHUNK).min(n);
+    let chunk = span(n);
+    // Term frequencies are not read (the scores are stored): the walk's second buffer.
+    let mut block_tfs = [0u32; BLOCK_LEN];
     let mut lo = 0;
     while lo < n {
-        let hi = (lo + span).min(n);
+        let hi = (lo + chunk).min(n);
         let (base, top) = (lo as u32, hi as u32);
         let acc = &mut acc[..hi - lo];
         let seen = &mut seen[..(hi - lo).div_ceil(64)];
         for l in &mut lists {
-            let mut b = l.from;
-            while b < l.end {
-                let len = (l.df - (b - l.first) * BLOCK_LEN).min(BLOCK_LEN);
-                let initial = (b > l.first).then(|| block_last[b - 1]);
-                if initial.is_some_and(|prev| prev >= top - 1) {
-                    break; // the block starts past the chunk
-                }
-                blocks::decode_docs(index.block_bytes(b), len, initial, block_docs);
-                let docs = &block_docs[..len];
-                let scores = &stored[l.at + (b - l.first) * BLOCK_LEN..][..len];
-                let w = l.weight;
-                if docs[0] >= base && docs[len - 1] < top {
-                    for (&d, &sc) in docs.iter().zip(scores) {
+            let (w, stored) = (l.weight, &stored[l.at..]);
+            index.for_each_block_in(
+                l.blocks,
+                l.df,
+                &mut l.from,
+                base,
+                top - 1,
+                false,
+                (&mut *block_docs, &mut block_tfs),
+                |at, docs, _| {
+                    for (&d, &sc) in docs.iter().zip(&stored[at..]) {
                         let i = (d - base) as usize;
                         seen[i >> 6] |= 1u64 << (i & 63);
                         acc[i] += w * sc;
                     }
-                } else {
-                    // A block across a chunk's edge: its postings on this side only.
-                    for (&d, &sc) in docs.iter().zip(scores) {
-                        if (base..top).contains(&d) {
-                            let i = (d - base) as usize;
-                            seen[i >> 6] |= 1u64 << (i & 63);
-                            acc[i] += w * sc;
-                        }
-                    }
-                }
-                if docs[len - 1] >= top {
-                    break; // the next chunk reads the rest of this block
-                }
-                b += 1;
-            }
-            l.from = b;
+                },
+            );
         }
-        for (wi, word) in seen.iter_mut().enumerate() {
-            let mut bits = std::mem::take(word);
-            if bits == 0 {
-                continue;
-            }
-            let live = ctx.deleted.map_or(!0, |del| !del[(lo >> 6) + wi]);
-            while bits != 0 {
-                let bit = bits.trailing_zeros() as usize;
-                let i = (wi << 6) + bit;
-                bits &= bits - 1;
-                let key = rank_key(acc[i] + constant, base + i as u32);
-                acc[i] = 0.0;
-                if live >> bit & 1 == 1 {
-                    selected.offer(keys, key);
-                }
-            }
-        }
+        offer_touched(ctx, seen, acc, lo >> 6, constant, &mut selected, keys);
         lo = hi;
     }
     top_k_keys(keys, k)

@@ -22,7 +22,7 @@ use crate::blocks::{self, BLOCK_LEN};
 use crate::column::Column;
 use crate::params::{Bm25Method, Bm25Params, CollectionStats, Scorer};
 use crate::smallfloat::int_to_byte4;
-use crate::topk::{rank_key, top_k_keys, KeyCut};
+use crate::topk::{top_k_keys, KeyCut};
 
 /// One search result: a document ordinal (insertion order, from 0) and its BM25 score.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -522,6 +522,63 @@ impl Bm25Index {
         (tb[t as usize] as usize, tb[t as usize + 1] as usize)
     }
 
+    /// Calls `f(at, docs, tfs)` for each block of a term's list (blocks `first..end` holding
+    /// `df` postings) that may hold documents in `lo..=hi`, with that block's postings in the
+    /// range: `at`, the first one's place in the list (where its stored score is), their
+    /// ordinals and, when `with_tfs`, their term frequencies (else `tfs` is empty). `from` is a
+    /// block at or before the first of them (`first` for the list's start): it is moved to the
+    /// last block read, where a following range starts at the earliest, so that a walk over
+    /// increasing ranges decodes each block about once.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(crate) fn for_each_block_in(
+        &self,
+        (first, end): (usize, usize),
+        df: usize,
+        from: &mut usize,
+        lo: u32,
+        hi: u32,
+        with_tfs: bool,
+        (docs, tfs): (&mut BlockBuf, &mut BlockBuf),
+        mut f: impl FnMut(usize, &[u32], &[u32]),
+    ) {
+        let last = self.data.block_last.as_slice();
+        let mut b = (*from).max(first);
+        while b < end && last[b] < lo {
+            b += 1;
+        }
+        while b < end {
+            let len = (df - (b - first) * BLOCK_LEN).min(BLOCK_LEN);
+            let initial = (b > first).then(|| last[b - 1]);
+            if initial.is_some_and(|prev| prev >= hi) {
+                break; // the block starts past the range
+            }
+            if with_tfs {
+                self.decode_into(b, len, initial, docs, tfs);
+            } else {
+                blocks::decode_docs(self.block_bytes(b), len, initial, docs);
+            }
+            let block = &docs[..len];
+            let p0 = if block[0] >= lo {
+                0
+            } else {
+                block.partition_point(|&x| x < lo)
+            };
+            let p1 = if block[len - 1] <= hi {
+                len
+            } else {
+                block.partition_point(|&x| x <= hi)
+            };
+            let block_tfs: &[u32] = if with_tfs { &tfs[p0..p1] } else { &[] };
+            f((b - first) * BLOCK_LEN + p0, &block[p0..p1], block_tfs);
+            if last[b] >= hi {
+                break; // a following range starts in this block at the earliest
+            }
+            b += 1;
+        }
+        *from = b;
+    }
+
     /// Term-at-a-time over every posting of every query term, into a dense accumulator.
     fn exhaustive_top_k(
         &self,
@@ -531,12 +588,12 @@ impl Bm25Index {
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
         let n = self.num_docs();
-        let forced = crate::exhaustive::forced_chunk();
         if let (Some(stored), true) = (
             ctx.stored,
-            forced.is_some() || (self.flat_docs.is_empty() && n >= crate::exhaustive::MIN_DOCS),
+            crate::exhaustive::forced_chunk().is_some()
+                || (self.flat_docs.is_empty() && n >= crate::exhaustive::MIN_DOCS),
         ) {
-            s.grow_dense(n.min(forced.unwrap_or(crate::taat::CHUNK)));
+            s.grow_dense(crate::exhaustive::span(n));
             let SearchScratch {
                 acc,
                 seen,
@@ -676,21 +733,15 @@ impl Bm25Index {
         keys.clear();
         let mut selected = KeyCut::new(k);
         if lo <= hi {
-            for (wi, word) in seen[lo..=hi].iter_mut().enumerate() {
-                let mut bits = std::mem::take(word);
-                let live = ctx.deleted.map_or(!0, |del| !del[lo + wi]);
-                let base = (lo + wi) << 6;
-                while bits != 0 {
-                    let bit = bits.trailing_zeros() as usize;
-                    let d = base + bit;
-                    bits &= bits - 1;
-                    let key = rank_key(acc[d] + constant, d as u32);
-                    acc[d] = 0.0;
-                    if live >> bit & 1 == 1 {
-                        selected.offer(keys, key);
-                    }
-                }
-            }
+            crate::exhaustive::offer_touched(
+                ctx,
+                &mut seen[lo..=hi],
+                &mut acc[lo << 6..],
+                lo,
+                constant,
+                &mut selected,
+                keys,
+            );
         }
         top_k_keys(keys, k)
     }

@@ -271,54 +271,31 @@ impl<'a> Cursor<'a> {
         docs: &mut Vec<u32>,
         scores: &mut Vec<f32>,
     ) {
-        let last = index.data.block_last.as_slice();
-        let mut b = (*from).max(self.first_block);
-        while b < self.end_block && last[b] < lo {
-            b += 1;
-        }
         let (mut d, mut t) = ([0u32; BLOCK_LEN], [0u32; BLOCK_LEN]);
-        while b < self.end_block {
-            let len = (self.df - (b - self.first_block) * BLOCK_LEN).min(BLOCK_LEN);
-            let initial = (b > self.first_block).then(|| last[b - 1]);
-            if initial.is_some_and(|prev| prev >= hi) {
-                break;
-            }
-            let stored = self.stored;
-            if stored.is_some() {
-                crate::blocks::decode_docs(index.block_bytes(b), len, initial, &mut d);
-            } else {
-                index.decode_into(b, len, initial, &mut d, &mut t);
-            }
-            let block = &d[..len];
-            let p0 = if block[0] >= lo {
-                0
-            } else {
-                block.partition_point(|&x| x < lo)
-            };
-            let p1 = if block[len - 1] <= hi {
-                len
-            } else {
-                block.partition_point(|&x| x <= hi)
-            };
-            docs.extend_from_slice(&block[p0..p1]);
-            if let Some(st) = stored {
-                let at = (b - self.first_block) * BLOCK_LEN;
-                scores.extend(st[at + p0..at + p1].iter().map(|&v| self.weighted(v)));
-            } else {
-                let (docs, tfs) = (&block[p0..p1], &t[p0..p1]);
-                scores.extend(
-                    docs.iter()
-                        .zip(tfs)
-                        .map(|(&doc, &tf)| self.weighted(self.scorer.score(tf, doc))),
-                );
-            }
-            if last[b] >= hi {
-                break;
-            }
-            b += 1;
-        }
-        // The last block read (or the first past the range): where the next range starts.
-        *from = b;
+        let stored = self.stored;
+        index.for_each_block_in(
+            (self.first_block, self.end_block),
+            self.df,
+            from,
+            lo,
+            hi,
+            stored.is_none(),
+            (&mut d, &mut t),
+            |at, block, tfs| {
+                docs.extend_from_slice(block);
+                match stored {
+                    Some(st) => {
+                        scores.extend(st[at..at + block.len()].iter().map(|&v| self.weighted(v)))
+                    }
+                    None => scores.extend(
+                        block
+                            .iter()
+                            .zip(tfs)
+                            .map(|(&doc, &tf)| self.weighted(self.scorer.score(tf, doc))),
+                    ),
+                }
+            },
+        );
     }
 
     /// Bound of weight × contribution over documents in `lo..hi` (the blocks that may hold
