@@ -87,7 +87,14 @@ pub struct Bm25Index {
     flat_docs: Vec<u32>,
     /// The [`Strategy`] of [`Bm25Index::search`], as its `u8` tag.
     strategy: AtomicU8,
+    /// Per term, under the index's own statistics: `idf bits << 32 | bound bits` of its
+    /// largest block bound, or [`NO_BOUND`] until a search first needs it (see
+    /// [`Bm25Index::own_term_bound`]).
+    own_term_bounds: Vec<std::sync::atomic::AtomicU64>,
 }
+
+/// An entry of `own_term_bounds` not computed yet.
+const NO_BOUND: u64 = u64::MAX;
 
 /// Indexes up to this many postings keep their ordinals decoded in memory (4 bytes each, 32 MiB
 /// at most). Decoding every block on each search cost BEIR-sized indexes 10-30% of their search
@@ -217,7 +224,11 @@ impl Bm25Index {
             norms,
             flat_docs: Vec::new(),
             strategy: AtomicU8::new(Strategy::default() as u8),
+            own_term_bounds: Vec::new(),
         };
+        index.own_term_bounds = (0..index.num_terms())
+            .map(|_| std::sync::atomic::AtomicU64::new(NO_BOUND))
+            .collect();
         if index.num_postings() <= FLAT_DOCS_MAX_POSTINGS {
             index.flat_docs = index.decode_all_docs();
         }
@@ -513,6 +524,37 @@ impl Bm25Index {
         s.grow_dense(n);
         let (acc, seen) = (&mut s.acc[..n], &mut s.seen[..n.div_ceil(64)]);
         crate::taat::top_k(ctx, q, k, acc, seen, &mut s.taat)
+    }
+
+    /// The largest of term `t`'s block bounds (see [`TermScorer::bound`]) for `scorer`: computed
+    /// over every block once per term and search statistics. Under the index's own statistics
+    /// (`own`) it is kept for the next searches: a frequent term has thousands of blocks,
+    /// whose bounds cost more than the rest of opening its cursor.
+    pub(crate) fn term_bound(&self, t: u32, scorer: &TermScorer, own: bool) -> f32 {
+        use std::sync::atomic::Ordering::Relaxed;
+        let key = u64::from(scorer.idf.to_bits()) << 32;
+        let memo = own.then(|| &self.own_term_bounds[t as usize]);
+        if let Some(m) = memo {
+            let v = m.load(Relaxed);
+            if v != NO_BOUND && v & !0xffff_ffff == key {
+                return f32::from_bits(v as u32);
+            }
+        }
+        let (first, end) = self.blocks_of(t);
+        let max_tf = &self.data.block_max_tf.as_slice()[first..end];
+        let min_len = &self.data.block_min_len.as_slice()[first..end];
+        let bound = max_tf
+            .iter()
+            .zip(min_len)
+            .map(|(&tf, &len)| scorer.bound(tf, len))
+            .fold(0f32, f32::max);
+        if let Some(m) = memo {
+            let v = key | u64::from(bound.to_bits());
+            if v != NO_BOUND {
+                m.store(v, Relaxed);
+            }
+        }
+        bound
     }
 
     /// Blocks of term `t` as (first block, end block).

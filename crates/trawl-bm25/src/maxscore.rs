@@ -60,9 +60,11 @@ pub(crate) struct Cursor<'a> {
     pub(crate) weight: f32,
     /// weight × the bound of the term's contributions (in f64, widened by [`WIDEN`]).
     pub(crate) max: f64,
-    /// Bound of each block's contributions (unweighted), from its largest tf and shortest
-    /// document under the statistics of this search.
-    block_bounds: Vec<f32>,
+    /// Per block, its largest tf and shortest document: the bound of its contributions
+    /// (unweighted) under the statistics of this search, computed when asked for
+    /// ([`Cursor::block_bound`]): a search looks at a few of a frequent list's blocks.
+    block_max_tf: &'a [u32],
+    block_min_len: &'a [u32],
     first_block: usize,
     end_block: usize,
     df: usize,
@@ -99,14 +101,9 @@ impl<'a> Cursor<'a> {
         }
         let df = index.df(q.term) as usize;
         let scorer = ctx.term_scorer(q.idf);
-        let max_tf = &index.data.block_max_tf.as_slice()[first_block..end_block];
-        let min_len = &index.data.block_min_len.as_slice()[first_block..end_block];
-        let block_bounds: Vec<f32> = max_tf
-            .iter()
-            .zip(min_len)
-            .map(|(&tf, &len)| scorer.bound(tf, len))
-            .collect();
-        let term_max = block_bounds.iter().copied().fold(0f32, f32::max);
+        let block_max_tf = &index.data.block_max_tf.as_slice()[first_block..end_block];
+        let block_min_len = &index.data.block_min_len.as_slice()[first_block..end_block];
+        let term_max = index.term_bound(q.term, &scorer, ctx.stored.is_some());
         let weight = q.weight;
         let po = index.data.postings_offsets.as_slice();
         let stored = ctx
@@ -118,7 +115,8 @@ impl<'a> Cursor<'a> {
             slot,
             weight,
             max: f64::from(weight) * f64::from(term_max) * WIDEN,
-            block_bounds,
+            block_max_tf,
+            block_min_len,
             first_block,
             end_block,
             df,
@@ -202,8 +200,71 @@ impl<'a> Cursor<'a> {
         if b == self.end_block {
             0.0
         } else {
-            f64::from(self.weight) * f64::from(self.block_bounds[b - self.first_block]) * WIDEN
+            f64::from(self.weight) * f64::from(self.block_bound(b)) * WIDEN
         }
+    }
+
+    /// Bound of block `b`'s contributions (unweighted).
+    #[inline]
+    fn block_bound(&self, b: usize) -> f32 {
+        let i = b - self.first_block;
+        self.scorer
+            .bound(self.block_max_tf[i], self.block_min_len[i])
+    }
+
+    /// The block the block pointer is on (after [`Cursor::block_max_geq`]), if inside the list.
+    #[inline]
+    pub(crate) fn current_block(&self) -> Option<usize> {
+        (self.block < self.end_block).then_some(self.block)
+    }
+
+    /// Asks the memory for block `b`'s bytes ahead of [`Cursor::find_in_block`] (a hint).
+    #[inline]
+    pub(crate) fn prefetch_block(&self, index: &Bm25Index, b: usize) {
+        // Header and the first ~190 bytes: a frequent list's block (deltas of up to 11 bits).
+        let bytes = index.block_bytes(b);
+        for line in 0..3 {
+            prefetch(bytes, line * 64);
+        }
+    }
+
+    /// Looks `target` up in block `b` (the block that would hold it, see
+    /// [`Cursor::block_max_geq`]; at or after the block held, and at or after the last target
+    /// looked up when it is the same block), decoding it unless held. Found: its contribution
+    /// if computed from the term frequency, or where its stored score is (see
+    /// [`Cursor::stored_contribution`]), which is asked of the memory meanwhile.
+    #[inline]
+    pub(crate) fn find_in_block(
+        &mut self,
+        index: &Bm25Index,
+        b: usize,
+        target: u32,
+    ) -> Option<Found> {
+        if b != self.decoded || self.len == 0 {
+            self.load(index, b);
+        }
+        // The block's last document is >= target, so the search stops inside it.
+        let p = self.pos + self.docs[self.pos..self.len].partition_point(|&d| d < target);
+        self.pos = p;
+        self.doc = self.docs[p];
+        if self.doc != target {
+            return None;
+        }
+        Some(match self.stored {
+            Some(st) => {
+                let at = (b - self.first_block) * BLOCK_LEN + p;
+                prefetch(st, at * 4);
+                Found::Stored(at)
+            }
+            None => Found::Value(self.score_at(p)),
+        })
+    }
+
+    /// The contribution whose stored score is at `at` (from [`Cursor::find_in_block`]).
+    #[inline]
+    pub(crate) fn stored_contribution(&self, at: usize) -> f32 {
+        let st = self.stored.expect("a place in the stored scores");
+        self.weighted(st[at])
     }
 
     /// The last document of the block the block pointer is on (after [`Cursor::block_max_geq`]),
@@ -309,7 +370,7 @@ impl<'a> Cursor<'a> {
         self.block = b;
         let mut max = 0f32;
         while b < self.end_block && (b == self.first_block || last[b - 1] + 1 < hi) {
-            max = max.max(self.block_bounds[b - self.first_block]);
+            max = max.max(self.block_bound(b));
             if last[b] >= hi {
                 break;
             }
@@ -372,6 +433,28 @@ impl<'a> Cursor<'a> {
             self.weight * score
         }
     }
+}
+
+/// A posting found by [`Cursor::find_in_block`].
+pub(crate) enum Found {
+    /// Its stored score's place in the term's list.
+    Stored(usize),
+    /// Its contribution, computed.
+    Value(f32),
+}
+
+/// Asks for the cache line holding byte `offset` of `data` (a hint: never faults; nothing
+/// past the end is asked for).
+#[inline(always)]
+fn prefetch<T>(data: &[T], offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if offset < std::mem::size_of_val(data) {
+        let p = (data.as_ptr() as *const i8).wrapping_add(offset);
+        // SAFETY: a prefetch is a hint that reads nothing; the address is inside `data`.
+        unsafe { std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (data, offset);
 }
 
 /// The k best (score, ordinal) keys seen so far, worst on top.

@@ -30,7 +30,7 @@
 //! distinct documents' final scores is a lower bound of the final k-th best).
 
 use crate::index::{QueryTerm, SearchCtx};
-use crate::maxscore::Cursor;
+use crate::maxscore::{Cursor, Found};
 use crate::topk::{hit_of, rank_key, top_k_keys, KeyCut};
 use crate::Hit;
 
@@ -61,6 +61,10 @@ pub(crate) struct Scratch {
     touched: Vec<u32>,
     /// Candidates as (ordinal << 32 | partial score bits), for sorting.
     keys2: Vec<u64>,
+    /// Probes of a list: (candidate, block), then (candidate, stored score's place or
+    /// 1 << 63 | contribution bits).
+    probes: Vec<(u32, u32)>,
+    found: Vec<(u32, u64)>,
 }
 
 /// The k-th largest of `values` (at least `k` of them); `values` is scratch.
@@ -336,24 +340,44 @@ fn chunk(
     }
     drop_below(s, rest[j] + slack, theta);
 
-    // Phase 2: lists j.. probed at the candidates.
+    // Phase 2: lists j.. probed at the candidates. In three passes, so that the memory is
+    // asked for every probed block, then for every stored score found, before either is
+    // read: the blocks and scores of a frequent list are far apart, each probe one miss.
     while j < n {
         let after = rest[j + 1];
         let c = &mut cursors[j];
         let start = s.docs.len();
-        for (d, a) in s.cands.iter().zip(s.vals.iter_mut()) {
+        // The block that would hold each candidate; dropped when even its bound falls short.
+        s.probes.clear();
+        for (i, (d, a)) in s.cands.iter().zip(s.vals.iter_mut()).enumerate() {
             if f64::from(*a) + after + c.block_max_geq(index, *d) + slack < theta {
                 // Cannot enter even with this list's best in its block: dropped below.
                 *a = f32::NEG_INFINITY;
                 continue;
             }
-            c.next_geq(index, *d);
-            if c.doc == *d {
-                let v = c.score();
-                *a += v;
-                s.docs.push(*d);
-                s.scores.push(v);
+            if let Some(b) = c.current_block() {
+                c.prefetch_block(index, b);
+                s.probes.push((i as u32, b as u32));
             }
+        }
+        // The candidates found in their blocks.
+        s.found.clear();
+        for &(i, b) in &s.probes {
+            match c.find_in_block(index, b as usize, s.cands[i as usize]) {
+                Some(Found::Stored(at)) => s.found.push((i, at as u64)),
+                Some(Found::Value(v)) => s.found.push((i, u64::from(v.to_bits()) | 1 << 63)),
+                None => {}
+            }
+        }
+        for &(i, at) in &s.found {
+            let v = if at >> 63 == 1 {
+                f32::from_bits(at as u32)
+            } else {
+                c.stored_contribution(at as usize)
+            };
+            s.vals[i as usize] += v;
+            s.docs.push(s.cands[i as usize]);
+            s.scores.push(v);
         }
         s.ranges.push((start, s.docs.len()));
         j += 1;
