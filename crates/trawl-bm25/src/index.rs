@@ -776,7 +776,7 @@ impl Bm25Index {
         let mut selected = KeyCut::new(k);
         if lo <= hi {
             crate::exhaustive::offer_touched(
-                ctx,
+                ctx.deleted,
                 &mut seen[lo..=hi],
                 &mut acc[lo << 6..],
                 lo,

@@ -52,6 +52,17 @@ impl KeyCut {
         }
     }
 
+    /// A score below which a document cannot enter (its key would be past the cut):
+    /// `-inf` until the cut is set.
+    #[inline]
+    pub(crate) fn floor(&self) -> f32 {
+        if self.cut == u64::MAX {
+            f32::NEG_INFINITY
+        } else {
+            hit_of(self.cut).score
+        }
+    }
+
     #[inline]
     pub(crate) fn offer(&mut self, keys: &mut Vec<u64>, key: u64) {
         if key < self.cut {
