@@ -153,7 +153,7 @@ thread_local! {
 #[repr(u8)]
 pub enum Strategy {
     /// Term-at-a-time MaxScore ([`Strategy::TermAtATime`]) in a large index ([`AUTO_MIN_DOCS`])
-    /// for small k ([`AUTO_MAX_K`]), otherwise exhaustive: where each measured faster (the
+    /// for small k ([`AUTO_DOCS_PER_K`]), otherwise exhaustive: where each measured faster (the
     /// default).
     #[default]
     Auto = 0,
@@ -171,19 +171,20 @@ pub enum Strategy {
     TermAtATime = 5,
 }
 
-/// [`Strategy::Auto`] prunes (term-at-a-time MaxScore) only for k up to this. Measured per
-/// query on bench/bm25_scale.py's corpora (2,000 queries of 2-10 words drawn with the corpus's
-/// frequencies; examples/prune_timing PRUNE_TIMING_COMPARE=k, best of 2 per query, one
-/// thread): at 1M documents term-at-a-time MaxScore made 2.2x the exhaustive queries/s at
-/// k=10, 1.6x at k=32, 1.2x at k=100, 0.97x at k=200 and 0.56x at k=1000 (θ is then too low to
-/// leave the frequent lists out, and the survivors are scored twice); at 8.8M 1.8x at k=100
-/// and 1.0x at k=1000. The document-at-a-time strategies lost at k=10 too: their θ rises only
-/// as the documents go by and they pay a merge step per document over every essential list
-/// (DAAT MaxScore 0.9-1.1x the exhaustive time, windowed 1.1x, block-max WAND 3-6x, whose
-/// block bounds here are close to the term bounds).
-pub const AUTO_MAX_K: usize = 100;
+/// [`Strategy::Auto`] prunes (term-at-a-time MaxScore) only for k up to the number of documents
+/// over this. Measured per query on bench/bm25_scale.py's corpora (2,000 queries of 2-10 words
+/// drawn with the corpus's frequencies; examples/prune_timing PRUNE_TIMING_COMPARE=k, best of
+/// 2 per query, one thread), against the exhaustive search in chunks: at 1M documents
+/// term-at-a-time MaxScore made 1.24x the exhaustive queries/s at k=30, 1.08x at k=50 and 0.90x
+/// at k=100; at 8.8M 1.71x at k=50, 1.43x at k=100 and 1.09x at k=300 (θ falls with k, until
+/// it leaves no list out; the survivors are also scored twice). The cut falls between those:
+/// k <= 40 at 1M, k <= 352 at 8.8M. The document-at-a-time strategies lost at k=10 too: their
+/// θ rises only as the documents go by and they pay a merge step per document over every
+/// essential list (DAAT MaxScore 0.9-1.1x the exhaustive time, windowed 1.1x, block-max WAND
+/// 3-6x, whose block bounds here are close to the term bounds).
+pub const AUTO_DOCS_PER_K: usize = 25_000;
 
-/// See [`AUTO_MAX_K`]: in smaller indexes the exhaustive pass is cheap enough.
+/// See [`AUTO_DOCS_PER_K`]: in smaller indexes the exhaustive pass is cheap enough.
 pub const AUTO_MIN_DOCS: usize = 250_000;
 
 impl Strategy {
@@ -503,7 +504,8 @@ impl Bm25Index {
             Strategy::BlockMaxWand => crate::bmw::top_k(&ctx, query, k),
             Strategy::TermAtATime => self.taat_top_k(&ctx, query, k, s),
             _ => {
-                if self.num_docs() >= AUTO_MIN_DOCS && k <= AUTO_MAX_K {
+                let n = self.num_docs();
+                if n >= AUTO_MIN_DOCS && k <= n / AUTO_DOCS_PER_K {
                     self.taat_top_k(&ctx, query, k, s)
                 } else {
                     self.exhaustive_top_k(&ctx, query, k, s)

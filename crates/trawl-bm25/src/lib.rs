@@ -59,7 +59,7 @@ pub use exhaustive::set_chunk_for_tests_on_this_thread as set_exhaustive_chunk_f
 pub use external::{
     Bm25Writer, WrittenIndex, DEFAULT_MEMORY_BUDGET, MERGE_BATCH_POSTINGS, MIN_MEMORY_BUDGET,
 };
-pub use index::{Bm25Index, Hit, Strategy, AUTO_MAX_K, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS};
+pub use index::{Bm25Index, Hit, Strategy, AUTO_DOCS_PER_K, AUTO_MIN_DOCS, FLAT_DOCS_MAX_POSTINGS};
 #[doc(hidden)]
 pub use maxscore::take_counters;
 pub use params::{Bm25Method, Bm25Params};
