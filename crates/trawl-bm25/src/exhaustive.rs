@@ -45,9 +45,18 @@ pub(crate) fn span(num_docs: usize) -> usize {
     forced_chunk().unwrap_or(CHUNK).min(num_docs)
 }
 
-/// Offers the touched documents to `selected` (each with its accumulated score plus
-/// `constant`, the deleted ones left out) and clears them: `seen`'s bits and `acc`'s slots
-/// start at document `64 × first_word`.
+/// The touched documents of a search: `seen`'s bits and `acc`'s slots start at document
+/// `64 × first_word`; each document's score is its slot plus `constant`; `deleted` (bit per
+/// document of the index) leaves some out.
+pub(crate) struct Touched<'a> {
+    pub deleted: Option<&'a [u64]>,
+    pub seen: &'a mut [u64],
+    pub acc: &'a mut [f32],
+    pub first_word: usize,
+    pub constant: f32,
+}
+
+/// Offers the touched documents to `selected` (the deleted ones left out) and clears them.
 ///
 /// A word's 64 slots are compared with the score of the k-th best key so far four at a time
 /// (SSE2), and only the touched documents at or above it are offered: once the cut has risen
@@ -55,49 +64,32 @@ pub(crate) fn span(num_docs: usize) -> usize {
 /// exit per word and a key per touched document, took 44% of the exhaustive search at 1M
 /// documents, k=1000 (perf); prune_timing, one thread, alternating: 1,307-1,319 vs 1,100-1,106
 /// queries/s.
-pub(crate) fn offer_touched(
-    deleted: Option<&[u64]>,
-    seen: &mut [u64],
-    acc: &mut [f32],
-    first_word: usize,
-    constant: f32,
-    selected: &mut KeyCut,
-    keys: &mut Vec<u64>,
-) {
+pub(crate) fn offer_touched(t: Touched, selected: &mut KeyCut, keys: &mut Vec<u64>) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2.
-        unsafe { offer_touched_avx2(deleted, seen, acc, first_word, constant, selected, keys) };
+        unsafe { offer_touched_avx2(t, selected, keys) };
         return;
     }
-    offer_touched_with::<false>(deleted, seen, acc, first_word, constant, selected, keys);
+    offer_touched_with::<false>(t, selected, keys);
 }
 
 /// [`offer_touched`] compiled for AVX2: eight compares at a time, 32-byte stores.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn offer_touched_avx2(
-    deleted: Option<&[u64]>,
-    seen: &mut [u64],
-    acc: &mut [f32],
-    first_word: usize,
-    constant: f32,
-    selected: &mut KeyCut,
-    keys: &mut Vec<u64>,
-) {
-    offer_touched_with::<true>(deleted, seen, acc, first_word, constant, selected, keys);
+fn offer_touched_avx2(t: Touched, selected: &mut KeyCut, keys: &mut Vec<u64>) {
+    offer_touched_with::<true>(t, selected, keys);
 }
 
 #[inline(always)]
-fn offer_touched_with<const AVX2: bool>(
-    deleted: Option<&[u64]>,
-    seen: &mut [u64],
-    acc: &mut [f32],
-    first_word: usize,
-    constant: f32,
-    selected: &mut KeyCut,
-    keys: &mut Vec<u64>,
-) {
+fn offer_touched_with<const AVX2: bool>(t: Touched, selected: &mut KeyCut, keys: &mut Vec<u64>) {
+    let Touched {
+        deleted,
+        seen,
+        acc,
+        first_word,
+        constant,
+    } = t;
     let base = (first_word << 6) as u32;
     for (wi, word) in seen.iter_mut().enumerate() {
         let mut bits = std::mem::take(word);
@@ -253,15 +245,14 @@ pub(crate) fn top_k(
                 },
             );
         }
-        offer_touched(
-            ctx.deleted,
+        let touched = Touched {
+            deleted: ctx.deleted,
             seen,
             acc,
-            lo >> 6,
+            first_word: lo >> 6,
             constant,
-            &mut selected,
-            keys,
-        );
+        };
+        offer_touched(touched, &mut selected, keys);
         lo = hi;
     }
     top_k_keys(keys, k)
@@ -308,11 +299,17 @@ mod tests {
             for sse2_only in [false, true] {
                 let (mut acc, mut seen) = (acc.clone(), seen.clone());
                 let (mut keys, mut selected) = (Vec::new(), KeyCut::new(k));
-                let (a, s) = (&mut acc[..], &mut seen[..]);
+                let t = Touched {
+                    deleted: del,
+                    seen: &mut seen,
+                    acc: &mut acc,
+                    first_word: 0,
+                    constant,
+                };
                 if sse2_only {
-                    offer_touched_with::<false>(del, s, a, 0, constant, &mut selected, &mut keys);
+                    offer_touched_with::<false>(t, &mut selected, &mut keys);
                 } else {
-                    offer_touched(del, s, a, 0, constant, &mut selected, &mut keys);
+                    offer_touched(t, &mut selected, &mut keys);
                 }
                 assert_eq!(top_k_keys(&mut keys, k), want, "round {round}, k={k}");
                 assert!(acc.iter().all(|&a| a == 0.0) && seen.iter().all(|&w| w == 0));

@@ -777,15 +777,14 @@ impl Bm25Index {
         keys.clear();
         let mut selected = KeyCut::new(k);
         if lo <= hi {
-            crate::exhaustive::offer_touched(
-                ctx.deleted,
-                &mut seen[lo..=hi],
-                &mut acc[lo << 6..],
-                lo,
+            let touched = crate::exhaustive::Touched {
+                deleted: ctx.deleted,
+                seen: &mut seen[lo..=hi],
+                acc: &mut acc[lo << 6..],
+                first_word: lo,
                 constant,
-                &mut selected,
-                keys,
-            );
+            };
+            crate::exhaustive::offer_touched(touched, &mut selected, keys);
         }
         top_k_keys(keys, k)
     }
