@@ -436,6 +436,7 @@ impl<'a> Cursor<'a> {
 }
 
 /// A posting found by [`Cursor::find_in_block`].
+#[derive(Clone, Copy)]
 pub(crate) enum Found {
     /// Its stored score's place in the term's list.
     Stored(usize),

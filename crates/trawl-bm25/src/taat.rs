@@ -61,10 +61,9 @@ pub(crate) struct Scratch {
     touched: Vec<u32>,
     /// Candidates as (ordinal << 32 | partial score bits), for sorting.
     keys2: Vec<u64>,
-    /// Probes of a list: (candidate, block), then (candidate, stored score's place or
-    /// 1 << 63 | contribution bits).
+    /// Probes of a list: (candidate, block that would hold it), then the candidates found.
     probes: Vec<(u32, u32)>,
-    found: Vec<(u32, u64)>,
+    found: Vec<(u32, Found)>,
 }
 
 /// The k-th largest of `values` (at least `k` of them); `values` is scratch.
@@ -363,17 +362,14 @@ fn chunk(
         // The candidates found in their blocks.
         s.found.clear();
         for &(i, b) in &s.probes {
-            match c.find_in_block(index, b as usize, s.cands[i as usize]) {
-                Some(Found::Stored(at)) => s.found.push((i, at as u64)),
-                Some(Found::Value(v)) => s.found.push((i, u64::from(v.to_bits()) | 1 << 63)),
-                None => {}
+            if let Some(found) = c.find_in_block(index, b as usize, s.cands[i as usize]) {
+                s.found.push((i, found));
             }
         }
-        for &(i, at) in &s.found {
-            let v = if at >> 63 == 1 {
-                f32::from_bits(at as u32)
-            } else {
-                c.stored_contribution(at as usize)
+        for &(i, found) in &s.found {
+            let v = match found {
+                Found::Stored(at) => c.stored_contribution(at),
+                Found::Value(v) => v,
             };
             s.vals[i as usize] += v;
             s.docs.push(s.cands[i as usize]);
