@@ -240,7 +240,7 @@ impl<'a> Cursor<'a> {
         b: usize,
         target: u32,
     ) -> Option<Found> {
-        if b != self.decoded || self.len == 0 {
+        if b != self.decoded {
             self.load(index, b);
         }
         // The block's last document is >= target, so the search stops inside it.
