@@ -101,6 +101,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Term-at-a-time in chunks of this many documents (a multiple of 64), for tuning.
         trawl_bm25::set_taat_chunk_for_tests(c.parse()?);
     }
+    if let Ok(c) = std::env::var("PRUNE_TIMING_EX_CHUNK") {
+        // The exhaustive search in chunks of this many documents (a multiple of 64), for tuning.
+        trawl_bm25::set_exhaustive_chunk_for_tests_on_this_thread(c.parse()?);
+    }
     let start = Instant::now();
     let index = if let Some(dir) = std::env::var_os("PRUNE_TIMING_OPEN") {
         // A saved index over the same corpus (e.g. a KB's bm25 folder built by

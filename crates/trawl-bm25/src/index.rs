@@ -105,6 +105,9 @@ pub const FLAT_DOCS_MAX_POSTINGS: usize = 8 << 20;
 /// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
 struct SearchScratch {
     acc: Vec<f32>,
+    /// The chunked exhaustive search's accumulator: -0.0 in every slot between searches.
+    marked: Vec<f32>,
+    marks: Vec<u8>,
     seen: Vec<u64>,
     keys: Vec<u64>,
     analysis: Scratch,
@@ -131,6 +134,8 @@ impl Default for SearchScratch {
     fn default() -> Self {
         SearchScratch {
             acc: Vec::new(),
+            marked: Vec::new(),
+            marks: Vec::new(),
             seen: Vec::new(),
             keys: Vec::new(),
             analysis: Scratch::default(),
@@ -637,15 +642,21 @@ impl Bm25Index {
             crate::exhaustive::forced_chunk().is_some()
                 || (self.flat_docs.is_empty() && n >= crate::exhaustive::MIN_DOCS),
         ) {
-            s.grow_dense(crate::exhaustive::span(n));
+            let span = crate::exhaustive::span(n);
+            if s.marked.len() < span {
+                s.marked.resize(span, -0.0);
+                s.marks.resize(span.div_ceil(64), 0);
+            }
             let SearchScratch {
-                acc,
-                seen,
+                marked,
+                marks,
                 keys,
                 block_docs,
                 ..
             } = s;
-            return crate::exhaustive::top_k(ctx, query, k, stored, acc, seen, keys, block_docs);
+            return crate::exhaustive::top_k(
+                ctx, query, k, stored, marked, marks, keys, block_docs,
+            );
         }
         s.grow_dense(n);
         let block_last = self.data.block_last.as_slice();
@@ -779,7 +790,7 @@ impl Bm25Index {
         if lo <= hi {
             let touched = crate::exhaustive::Touched {
                 deleted: ctx.deleted,
-                seen: &mut seen[lo..=hi],
+                marks: crate::exhaustive::Marks::Bits(&mut seen[lo..=hi]),
                 acc: &mut acc[lo << 6..],
                 first_word: lo,
                 constant,
