@@ -105,7 +105,8 @@ pub const FLAT_DOCS_MAX_POSTINGS: usize = 8 << 20;
 /// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
 struct SearchScratch {
     acc: Vec<f32>,
-    /// The chunked exhaustive search's accumulator: -0.0 in every slot between searches.
+    /// The chunked searches' accumulator (term at a time, exhaustive): -0.0 in every slot
+    /// between searches.
     marked: Vec<f32>,
     marks: Vec<u8>,
     seen: Vec<u64>,
@@ -119,6 +120,15 @@ struct SearchScratch {
 }
 
 impl SearchScratch {
+    /// Makes the accumulator whose slots say whether they were touched, and the exhaustive
+    /// search's marks, cover `n` documents (new slots -0.0, new marks zero).
+    fn grow_marked(&mut self, n: usize) {
+        if self.marked.len() < n {
+            self.marked.resize(n, -0.0);
+            self.marks.resize(n.div_ceil(64), 0);
+        }
+    }
+
     /// Makes the accumulator and the bitmap cover `n` documents (new entries zero).
     fn grow_dense(&mut self, n: usize) {
         if self.acc.len() < n {
@@ -528,9 +538,8 @@ impl Bm25Index {
         s: &mut SearchScratch,
     ) -> Vec<Hit> {
         let n = crate::taat::span(self.num_docs());
-        s.grow_dense(n);
-        let (acc, seen) = (&mut s.acc[..n], &mut s.seen[..n.div_ceil(64)]);
-        crate::taat::top_k(ctx, q, k, acc, seen, &mut s.taat)
+        s.grow_marked(n);
+        crate::taat::top_k(ctx, q, k, &mut s.marked[..n], &mut s.taat)
     }
 
     /// The largest of term `t`'s block bounds (see [`TermScorer::bound`]) for `scorer`: computed
@@ -642,11 +651,7 @@ impl Bm25Index {
             crate::exhaustive::forced_chunk().is_some()
                 || (self.flat_docs.is_empty() && n >= crate::exhaustive::MIN_DOCS),
         ) {
-            let span = crate::exhaustive::span(n);
-            if s.marked.len() < span {
-                s.marked.resize(span, -0.0);
-                s.marks.resize(span.div_ceil(64), 0);
-            }
+            s.grow_marked(crate::exhaustive::span(n));
             let SearchScratch {
                 marked,
                 marks,

@@ -35,9 +35,11 @@ use crate::topk::{hit_of, rank_key, top_k_keys, KeyCut};
 use crate::Hit;
 
 /// Candidates are taken out of the accumulator, and the remaining lists probed at them, when
-/// the next list holds more than this many postings per candidate (a probe costs about this
-/// many additions).
-const PROBE_MIN_POSTINGS_PER_CANDIDATE: usize = 8;
+/// the next list holds more than this many postings per candidate (a probe, a block walked to,
+/// decoded and searched, costs about this many postings read). prune_timing, k=10, one
+/// thread: 1M documents 3,630-3,780 queries/s at 24, 3,460-3,560 at 8, 3,510-3,680 at 32,
+/// 3,240-3,600 at 64; 8.8M 664-682 at 24, 624-635 at 8.
+const PROBE_MIN_POSTINGS_PER_CANDIDATE: usize = 24;
 
 /// Candidates are counted on one word of the touched bitmap in this many.
 const SAMPLE: usize = 4;
@@ -111,14 +113,14 @@ impl<'a> Best<'a> {
 }
 
 /// The best `k` documents for `query` (weights > 0, contributions >= 0), as the exhaustive
-/// path returns them. `acc` (one f32 per document of a chunk, see [`span`]) and `seen` (one
-/// bit per document of a chunk) are all zero on entry and are left so.
+/// path returns them. `acc` (one f32 per document of a chunk, see [`span`]) is all -0.0 on
+/// entry and is left so: a touched document's slot holds a sum of contributions, whose sign
+/// bit is clear (-0.0 + x is x for x >= +0.0), so the slot itself tells whether it was touched.
 pub(crate) fn top_k(
     ctx: &SearchCtx,
     query: &[QueryTerm],
     k: usize,
     acc: &mut [f32],
-    seen: &mut [u64],
     s: &mut Scratch,
 ) -> Vec<Hit> {
     let mut cursors = Cursor::open_all(ctx, query);
@@ -148,21 +150,21 @@ pub(crate) fn top_k(
     let mut lo = 0;
     while lo < num_docs {
         let hi = (lo + span).min(num_docs);
-        chunk(ctx, &mut cursors, &mut q, lo, hi, acc, seen, s);
+        chunk(ctx, &mut cursors, &mut q, lo, hi, acc, s);
         lo = hi;
     }
     top_k_keys(&mut s.keys, k)
 }
 
 /// Documents per chunk. Every chunk is searched in the same accumulator slots (4 bytes a
-/// document, 512 KiB) and bitmap words, which stay in a core's L2 cache from one chunk to the
+/// document, 512 KiB), which stay in a core's L2 cache from one chunk to the
 /// next, where the random additions of a list and the reading back of its candidates cost a
 /// few cycles each; a whole-index accumulator is past L2 from 256k documents and past L3 at
 /// millions, where every first touch of a document waits on memory. `prune_timing` on
 /// bench/bm25_scale.py's corpus, k=10, one thread: at 8.8M documents 370-450 queries/s in
 /// chunk-sized slots, 210-250 with chunks indexing the whole accumulator, 100-110 in one
-/// pass; at 1M 2,070-2,480 against 1,560-1,580 in one pass. A multiple of 64: chunks never
-/// share a word of `seen`.
+/// pass; at 1M 2,070-2,480 against 1,560-1,580 in one pass. A multiple of 64: the exhaustive
+/// search's chunks never share a word of its marks.
 pub(crate) const CHUNK: usize = 1 << 17;
 
 /// Documents per chunk in an index of `num_docs`: the accumulator slots a search needs.
@@ -201,7 +203,6 @@ struct Query {
 
 /// The documents `lo..hi`: their candidates found, completed and scored exactly, their keys
 /// added to `s.keys`, and θ raised from the k-th best exact score found so far.
-#[allow(clippy::too_many_arguments)]
 fn chunk(
     ctx: &SearchCtx,
     cursors: &mut [Cursor],
@@ -209,7 +210,6 @@ fn chunk(
     lo_doc: usize,
     hi_doc: usize,
     acc: &mut [f32],
-    seen: &mut [u64],
     s: &mut Scratch,
 ) {
     let index = ctx.index;
@@ -225,11 +225,9 @@ fn chunk(
     // Expected postings of a list in this chunk, for the cost test below.
     let share = (hi_doc - lo_doc) as f64 / index.num_docs() as f64;
 
-    // The chunk's own accumulator and bitmap: the first `hi - lo` slots, reused by every
-    // chunk, so that they stay in cache from one chunk to the next.
-    let span = hi_doc - lo_doc;
-    let acc = &mut acc[..span];
-    let seen = &mut seen[..span.div_ceil(64)];
+    // The chunk's own accumulator: the first `hi - lo` slots, reused by every chunk, so that
+    // they stay in cache from one chunk to the next.
+    let acc = &mut acc[..hi_doc - lo_doc];
     let base = lo_doc as u32;
     // Phase 1: lists 0..j into the accumulator; `closed` once no untouched document can enter.
     s.touched.clear();
@@ -280,10 +278,10 @@ fn chunk(
         let mut best = Best::new(&mut s.best, k, cut);
         if closed {
             for (&d, &v) in docs.iter().zip(scores) {
-                let l = (d - base) as usize;
-                if seen[l >> 6] >> (l & 63) & 1 == 1 {
-                    acc[l] += v;
-                    best.offer(acc[l]);
+                let a = &mut acc[(d - base) as usize];
+                if a.is_sign_positive() {
+                    *a += v;
+                    best.offer(*a);
                 }
             }
         } else {
@@ -303,7 +301,6 @@ fn chunk(
                 docs,
                 scores,
                 admit,
-                seen,
                 acc,
                 &mut s.touched,
                 &mut best,
@@ -316,14 +313,13 @@ fn chunk(
     }
 
     // The candidates: touched documents that may still beat θ, in increasing ordinal; the
-    // accumulator and `seen` are cleared.
+    // accumulator slots are set back to -0.0.
     s.cands.clear();
     s.vals.clear();
     let need = below(theta - rest[j] - slack, slack);
     s.keys2.clear();
     for &l in &s.touched {
-        seen[l as usize >> 6] = 0;
-        let a = std::mem::take(&mut acc[l as usize]);
+        let a = std::mem::replace(&mut acc[l as usize], -0.0);
         if a >= need {
             s.keys2
                 .push(u64::from(base + l) << 32 | u64::from(a.to_bits()));
@@ -419,8 +415,12 @@ fn chunk(
 
 /// Adds a list's postings to the chunk's accumulator (`base` is the chunk's first document):
 /// to the touched documents, and as new ones for the live documents whose contribution is at
-/// least `admit` (appended to `touched`). The bitmap and `touched` are updated without
+/// least `admit` (appended to `touched`). The slots and `touched` are updated without
 /// branches (whether a document is new is a coin toss per posting).
+///
+/// A slot says itself whether it was touched (its sign bit, see [`top_k`]): a bitmap beside
+/// it costs a read, an or and a store per posting, and the read waits on the previous
+/// posting's store to the same word (most postings of a frequent list share one).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn admit_list<const DELETIONS: bool>(
@@ -429,7 +429,6 @@ fn admit_list<const DELETIONS: bool>(
     docs: &[u32],
     scores: &[f32],
     admit: f32,
-    seen: &mut [u64],
     acc: &mut [f32],
     touched: &mut Vec<u32>,
     best: &mut Best,
@@ -440,23 +439,17 @@ fn admit_list<const DELETIONS: bool>(
     for (&d, &v) in docs.iter().zip(scores) {
         let live = !DELETIONS || !ctx.is_deleted(d);
         let l = d - base;
-        let di = l as usize;
-        let (w, bit) = (di >> 6, 1u64 << (di & 63));
-        let word = seen[w];
-        let was = word & bit != 0;
+        let slot = &mut acc[l as usize];
+        let a = *slot;
+        let was = a.is_sign_positive();
         let new = !was & live & (v >= admit);
-        seen[w] = word | if new { bit } else { 0 };
         out[t] = l;
         t += usize::from(new);
-        // A new document's accumulator is stored without being read: at millions of
-        // documents its line is rarely cached, and a store does not wait for it.
-        if was {
-            let a = acc[di] + v;
-            acc[di] = a;
-            best.offer(a);
-        } else if new {
-            acc[di] = v;
-            best.offer(v);
+        // -0.0 + v is v: a new document's sum needs no case of its own.
+        let sum = a + v;
+        *slot = if was | new { sum } else { a };
+        if was | new {
+            best.offer(sum);
         }
     }
     touched.truncate(t);
