@@ -109,6 +109,8 @@ struct SearchScratch {
     /// between searches.
     marked: Vec<f32>,
     marks: Vec<u8>,
+    /// The chunked exhaustive search's touched documents, where it lists them.
+    listed: Vec<u32>,
     seen: Vec<u64>,
     keys: Vec<u64>,
     analysis: Scratch,
@@ -146,6 +148,7 @@ impl Default for SearchScratch {
             acc: Vec::new(),
             marked: Vec::new(),
             marks: Vec::new(),
+            listed: Vec::new(),
             seen: Vec::new(),
             keys: Vec::new(),
             analysis: Scratch::default(),
@@ -655,12 +658,13 @@ impl Bm25Index {
             let SearchScratch {
                 marked,
                 marks,
+                listed,
                 keys,
                 block_docs,
                 ..
             } = s;
             return crate::exhaustive::top_k(
-                ctx, query, k, stored, marked, marks, keys, block_docs,
+                ctx, query, k, stored, marked, marks, listed, keys, block_docs,
             );
         }
         s.grow_dense(n);
