@@ -20,6 +20,7 @@ use crate::blocks::BLOCK_LEN;
 use crate::index::{BlockBuf, Bm25Index, QueryTerm, SearchCtx, TermScorer};
 use crate::topk::{hit_of, rank_key, top_k_keys};
 use crate::Hit;
+use trawl_store::prefetch;
 
 /// Bounds are widened by this factor: a bound is the f32 score of (largest tf, shortest
 /// document), and for the non-Lucene formulas f32 rounding is not provably monotone, so the
@@ -442,20 +443,6 @@ pub(crate) enum Found {
     Stored(usize),
     /// Its contribution, computed.
     Value(f32),
-}
-
-/// Asks for the cache line holding byte `offset` of `data` (a hint: never faults; nothing
-/// past the end is asked for).
-#[inline(always)]
-fn prefetch<T>(data: &[T], offset: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if offset < std::mem::size_of_val(data) {
-        let p = (data.as_ptr() as *const i8).wrapping_add(offset);
-        // SAFETY: a prefetch is a hint that reads nothing; the address is inside `data`.
-        unsafe { std::arch::x86_64::_mm_prefetch(p, std::arch::x86_64::_MM_HINT_T0) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (data, offset);
 }
 
 /// The k best (score, ordinal) keys seen so far, worst on top.

@@ -404,17 +404,18 @@ impl KnowledgeBase {
         queries
             .par_iter()
             .map(|q| {
-                index
-                    .search(q, k)
+                let hits = index.search(q, k);
+                let ordinals: Vec<u32> = hits.iter().map(|h| h.doc).collect();
+                let ids = self.store.ids(&ordinals)?;
+                Ok(hits
                     .into_iter()
-                    .map(|h| {
-                        Ok(KbHitRef {
-                            ordinal: h.doc,
-                            id: self.store.id(h.doc)?,
-                            score: h.score,
-                        })
+                    .zip(ids)
+                    .map(|(h, id)| KbHitRef {
+                        ordinal: h.doc,
+                        id,
+                        score: h.score,
                     })
-                    .collect()
+                    .collect())
             })
             .collect()
     }

@@ -13,6 +13,7 @@
 //! - [`read`], [`paths`]: size-capped reads of control files, paths confined to their folder,
 //!   lists of owned files, outputs that never contain their inputs.
 //! - [`fault`]: `TRAWL_STORE_KILL_AT_RENAME=N`, a crash-test hook.
+//! - [`prefetch()`]: a cache hint for mapped data read at random.
 //!
 //! Quickstart:
 //! ```
@@ -36,6 +37,7 @@ pub mod error;
 pub mod fault;
 pub mod lock;
 pub mod paths;
+pub mod prefetch;
 pub mod read;
 pub mod recover;
 pub mod source;
@@ -47,6 +49,7 @@ pub use lock::DirLock;
 pub use paths::{
     confined_join, foreign_entries, link_or_copy, list_files, refuse_output_containing,
 };
+pub use prefetch::prefetch;
 pub use read::{read_regular_capped, SMALL_FILE_LIMIT};
 pub use recover::{recover_unlocked, Recovery};
 pub use source::{ByteSource, MmapBytes, RamBytes};

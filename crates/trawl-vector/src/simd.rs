@@ -128,18 +128,9 @@ pub(crate) fn with_space<F: WithSpace>(l2: bool, f: F) -> F::Out {
 /// Asks for the first `lines` cache lines of `row` (a hint: never faults).
 #[inline(always)]
 pub(crate) fn prefetch<T>(row: &[T], lines: usize) {
-    #[cfg(target_arch = "x86_64")]
-    for l in 0..lines.min(std::mem::size_of_val(row).div_ceil(64)) {
-        // SAFETY: prefetch is a hint; the address is inside `row` anyway.
-        unsafe {
-            std::arch::x86_64::_mm_prefetch(
-                (row.as_ptr() as *const i8).add(l * 64),
-                std::arch::x86_64::_MM_HINT_T0,
-            );
-        }
+    for l in 0..lines {
+        trawl_store::prefetch(row, l * 64);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (row, lines);
 }
 
 #[cfg(target_arch = "x86_64")]
