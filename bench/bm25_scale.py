@@ -15,8 +15,8 @@ store included; bm25s: tokenize + index, corpus loading excluded), the BM25 inde
 `retrieve(n_threads=...)` after a warm-up call that JIT-compiles, query tokenization included as
 in bench/bm25.py). The runs are interleaved: each repeat runs every configuration of trawl
 (a process per run) and of bm25s (one worker process holding its index, asked for one timed
-search at a time), so a load that changes during the run on the shared machine weighs on both
-sides alike. trawl's pruned and exhaustive runs are compared line by line (ids, scores):
+search at a time), in an order rotated from repeat to repeat, so a load that changes during the
+run on the shared machine weighs on both sides alike. trawl's pruned and exhaustive runs are compared line by line (ids, scores):
 the benchmark fails if they differ. Both timings cover the same work: query analysis and
 search, no process start, index loading or output (trawl's index is memory-mapped, bm25s's
 loaded into memory before the clock starts); trawl also maps the hits to document ids.
@@ -213,17 +213,29 @@ def run_size(a, n, work):
         b = read_reply(peer, err)
         row.update({"bm25s_build_s": b["index_s"], "bm25s_index_mib": b["index_bytes"] / 2**20,
                     "bm25s_qps": {}})
-    # Interleaved: each repeat runs every configuration of both systems once.
+    # Interleaved: each repeat runs every configuration of both systems once, the three runs
+    # of a configuration (trawl pruned, trawl exhaustive, bm25s) in an order rotated from
+    # repeat to repeat: the run that follows a bm25s run measured up to 9% slower than the same
+    # search run second, whichever it was, so no side keeps that place.
     qps = {}
     for rep in range(0 if a.build_only else a.repeats):
         for k in KS:
             for threads in THREADS:
-                for mode in ("pruned", "exhaustive"):
-                    run_out = runs / f"{mode}-k{k}-t{threads}.run"
-                    print(f"[{n} docs] repeat {rep + 1}: trawl {mode} k={k} threads={threads} ...",
+                jobs = ["pruned", "exhaustive"] + (["bm25s"] if peer else [])
+                jobs = jobs[rep % len(jobs):] + jobs[:rep % len(jobs)]
+                for job in jobs:
+                    if job == "bm25s":
+                        print(f"[{n} docs] repeat {rep + 1}: bm25s k={k} threads={threads} ...",
+                              file=sys.stderr, flush=True)
+                        peer.stdin.write(f"{k} {threads}\n")
+                        peer.stdin.flush()
+                        qps.setdefault(f"bm25s/{k}/{threads}", []).append(read_reply(peer, err)["qps"])
+                        continue
+                    run_out = runs / f"{job}-k{k}-t{threads}.run"
+                    print(f"[{n} docs] repeat {rep + 1}: trawl {job} k={k} threads={threads} ...",
                           file=sys.stderr, flush=True)
-                    q, mib = trawl_search(a.trawl, data, kb, k, threads, mode == "exhaustive", run_out)
-                    qps.setdefault(f"trawl/{mode}/{k}/{threads}", []).append(q)
+                    q, mib = trawl_search(a.trawl, data, kb, k, threads, job == "exhaustive", run_out)
+                    qps.setdefault(f"trawl/{job}/{k}/{threads}", []).append(q)
                     row["search_mib"] = max(row["search_mib"], mib)
                 if rep == 0:
                     pruned = (runs / f"pruned-k{k}-t{threads}.run").read_text()
@@ -231,12 +243,6 @@ def run_size(a, n, work):
                     if pruned != exhaustive:
                         raise RuntimeError(f"{n} docs, k={k}: the pruned run differs from the "
                                            f"exhaustive run ({runs})")
-                if peer:
-                    print(f"[{n} docs] repeat {rep + 1}: bm25s k={k} threads={threads} ...",
-                          file=sys.stderr, flush=True)
-                    peer.stdin.write(f"{k} {threads}\n")
-                    peer.stdin.flush()
-                    qps.setdefault(f"bm25s/{k}/{threads}", []).append(read_reply(peer, err)["qps"])
     for key, values in qps.items():
         system, rest = key.split("/", 1)
         row["trawl_qps" if system == "trawl" else "bm25s_qps"][rest] = statistics.median(values)
