@@ -30,7 +30,7 @@ thread_local! {
 pub fn set_chunk_for_tests_on_this_thread(docs: usize) {
     assert!(
         docs.is_multiple_of(64),
-        "chunks are whole words of the bitmap"
+        "chunks are whole words of the marks"
     );
     CHUNK_FOR_TESTS.with(|c| c.set(docs));
 }

@@ -101,13 +101,15 @@ const NO_BOUND: u64 = u64::MAX;
 /// time against format 1's plain arrays (bench/bm25_ab.py, branch vs main, k=10 and 1000).
 pub const FLAT_DOCS_MAX_POSTINGS: usize = 8 << 20;
 
-/// Per-thread search buffers: a dense score accumulator and a bitmap of the documents touched,
-/// so collecting and resetting costs O(touched + span of touched words), not O(num_docs) work.
+/// Per-thread search buffers: the one-pass exhaustive search's dense score accumulator and bitmap
+/// of the documents touched (collecting and resetting costs O(touched + span of touched words),
+/// not O(num_docs)), and the chunked searches' accumulator whose slots mark themselves.
 struct SearchScratch {
     acc: Vec<f32>,
     /// The chunked searches' accumulator (term at a time, exhaustive): -0.0 in every slot
     /// between searches.
     marked: Vec<f32>,
+    /// The chunked exhaustive search's marks: a nonzero byte per touched word of 64 slots.
     marks: Vec<u8>,
     /// The chunked exhaustive search's touched documents, where it lists them.
     listed: Vec<u32>,

@@ -41,7 +41,7 @@ use crate::Hit;
 /// 3,240-3,600 at 64; 8.8M 664-682 at 24, 624-635 at 8.
 const PROBE_MIN_POSTINGS_PER_CANDIDATE: usize = 24;
 
-/// Candidates are counted on one word of the touched bitmap in this many.
+/// Candidates are counted on one touched document in this many.
 const SAMPLE: usize = 4;
 
 /// Per-thread buffers of a search.
@@ -182,7 +182,7 @@ static CHUNK_FOR_TESTS: std::sync::atomic::AtomicUsize = std::sync::atomic::Atom
 pub fn set_chunk_for_tests(docs: usize) {
     assert!(
         docs.is_multiple_of(64),
-        "chunks are whole words of the bitmap"
+        "chunks are whole words of 64 documents, as the exhaustive search's"
     );
     CHUNK_FOR_TESTS.store(docs, std::sync::atomic::Ordering::Relaxed);
 }
