@@ -16,8 +16,8 @@ store included; bm25s: tokenize + index, corpus loading excluded), the BM25 inde
 in bench/bm25.py). The runs are interleaved: each repeat runs every configuration of trawl
 (a process per run) and of bm25s (one worker process holding its index, asked for one timed
 search at a time), in an order rotated from repeat to repeat, so a load that changes during the
-run on the shared machine weighs on both sides alike. trawl's pruned and exhaustive runs are compared line by line (ids, scores):
-the benchmark fails if they differ. Both timings cover the same work: query analysis and
+run on the shared machine weighs on both sides alike. trawl's pruned and exhaustive runs are
+compared line by line (ids, scores): the benchmark fails if they differ. Both timings cover the same work: query analysis and
 search, no process start, index loading or output (trawl's index is memory-mapped, bm25s's
 loaded into memory before the clock starts); trawl also maps the hits to document ids.
 With --reuse-kb both sides search the indexes a previous run saved in the work folder

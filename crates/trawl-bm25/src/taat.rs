@@ -157,8 +157,7 @@ pub(crate) fn top_k(
 }
 
 /// Documents per chunk. Every chunk is searched in the same accumulator slots (4 bytes a
-/// document, 512 KiB), which stay in a core's L2 cache from one chunk to the
-/// next, where the random additions of a list and the reading back of its candidates cost a
+/// document, 512 KiB), which stay in a core's L2 cache from one chunk to the next, where the random additions of a list and the reading back of its candidates cost a
 /// few cycles each; a whole-index accumulator is past L2 from 256k documents and past L3 at
 /// millions, where every first touch of a document waits on memory. `prune_timing` on
 /// bench/bm25_scale.py's corpus, k=10, one thread: at 8.8M documents 370-450 queries/s in
@@ -415,8 +414,9 @@ fn chunk(
 
 /// Adds a list's postings to the chunk's accumulator (`base` is the chunk's first document):
 /// to the touched documents, and as new ones for the live documents whose contribution is at
-/// least `admit` (appended to `touched`). The slots and `touched` are updated without
-/// branches (whether a document is new is a coin toss per posting).
+/// least `admit` (appended to `touched`). `touched` is appended to without a branch (whether
+/// a document is new is a coin toss per posting): every posting writes its ordinal past the
+/// end, and the end moves only for a new document.
 ///
 /// A slot says itself whether it was touched (its sign bit, see [`top_k`]): a bitmap beside
 /// it costs a read, an or and a store per posting, and the read waits on the previous

@@ -348,15 +348,18 @@ impl DocStore {
     /// asked for every offset, then for every id's bytes, before any is read, so that the
     /// misses overlap.
     pub fn ids(&self, ordinals: &[u32]) -> Result<Vec<&str>> {
-        for &o in ordinals {
-            let (p, i) = self.check(o)?;
-            p.ids.prefetch_offset(i, 0);
-        }
-        for &o in ordinals {
-            let (p, i) = self.locate(o as usize);
+        let located = ordinals
+            .iter()
+            .map(|&o| {
+                let (p, i) = self.check(o)?;
+                p.ids.prefetch_offset(i, 0);
+                Ok((p, i))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for &(p, i) in &located {
             p.ids.prefetch_bytes(i, 0);
         }
-        ordinals.iter().map(|&o| self.id(o)).collect()
+        located.iter().map(|&(p, i)| p.ids.str(i, 0)).collect()
     }
 }
 
