@@ -157,9 +157,10 @@ pub(crate) fn top_k(
 }
 
 /// Documents per chunk. Every chunk is searched in the same accumulator slots (4 bytes a
-/// document, 512 KiB), which stay in a core's L2 cache from one chunk to the next, where the random additions of a list and the reading back of its candidates cost a
-/// few cycles each; a whole-index accumulator is past L2 from 256k documents and past L3 at
-/// millions, where every first touch of a document waits on memory. `prune_timing` on
+/// document, 512 KiB), which stay in a core's L2 cache from one chunk to the next, where the
+/// random additions of a list and the reading back of its candidates cost a few cycles each;
+/// a whole-index accumulator is past L2 from 256k documents and past L3 at millions, where
+/// every first touch of a document waits on memory. `prune_timing` on
 /// bench/bm25_scale.py's corpus, k=10, one thread: at 8.8M documents 370-450 queries/s in
 /// chunk-sized slots, 210-250 with chunks indexing the whole accumulator, 100-110 in one
 /// pass; at 1M 2,070-2,480 against 1,560-1,580 in one pass. A multiple of 64: the exhaustive
