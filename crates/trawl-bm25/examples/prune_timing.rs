@@ -3,7 +3,8 @@
 //! benchmark with peers is bench/bm25_scale.sh.
 //! `cargo run --release -p trawl-bm25 --example prune_timing -- (DIR | --generate DOCS) [QUERIES]`
 //! (`PRUNE_TIMING_OPEN=BM25_DIR` searches that saved index with DIR's queries instead of
-//! building one from DIR's corpus).
+//! building one from DIR's corpus; `PRUNE_TIMING_QUERY_STATS=1` prints where the queries'
+//! postings are instead of timing).
 
 use std::time::Instant;
 
@@ -122,6 +123,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         index.num_postings(),
         start.elapsed()
     );
+    if std::env::var_os("PRUNE_TIMING_QUERY_STATS").is_some() {
+        // Where a query's postings are: its terms grouped by the share of documents holding
+        // them, postings per query in each group (what a pruned search cannot skip: the lists
+        // whose bounds add up to θ or more must be read whole).
+        let n = index.num_docs() as f64;
+        let groups = [0.001, 0.01, 0.03, 1.0 / 16.0, f64::INFINITY];
+        let names = ["< 0.1%", "0.1-1%", "1-3%", "3-6.25%", ">= 6.25%"];
+        let mut postings = [0f64; 5];
+        for q in &queries {
+            for term in index.analyzer().analyze(q) {
+                let df = index.doc_freq(&term) as f64;
+                let g = groups.iter().position(|&g| df / n < g).unwrap_or(4);
+                postings[g] += df;
+            }
+        }
+        let nq = queries.len() as f64;
+        let total: f64 = postings.iter().sum();
+        println!("postings per query: {:.0}", total / nq);
+        for (name, p) in names.iter().zip(postings) {
+            println!(
+                "  terms in {name:>8} of documents: {:>8.0} ({:.0}%)",
+                p / nq,
+                100.0 * p / total
+            );
+        }
+        return Ok(());
+    }
     if let Ok(k) = std::env::var("PRUNE_TIMING_PER_QUERY") {
         // For tuning Auto: per query, DAAT's time over the exhaustive one (best of 3 each),
         // grouped by the query's postings per wanted hit.

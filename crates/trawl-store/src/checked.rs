@@ -156,6 +156,31 @@ impl<S: ByteSource> ByteSource for Checked<S> {
     }
 }
 
+/// Pieces a large payload's CRC-32 is computed in, on all threads, then combined: opening a
+/// KB of MS MARCO's 8.8M passages reads ~4.5 GB, which one core checksums at ~1.7 GB/s here.
+const CHECKSUM_PIECE: usize = 16 << 20;
+
+/// The CRC-32 of `bytes` (`crc32fast::hash`'s value), pieces of a large input in parallel.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    use rayon::prelude::*;
+    if bytes.len() <= 2 * CHECKSUM_PIECE {
+        return crc32fast::hash(bytes);
+    }
+    let pieces: Vec<crc32fast::Hasher> = bytes
+        .par_chunks(CHECKSUM_PIECE)
+        .map(|piece| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(piece);
+            h
+        })
+        .collect();
+    let mut whole = crc32fast::Hasher::new();
+    for piece in &pieces {
+        whole.combine(piece);
+    }
+    whole.finalize()
+}
+
 /// Checks `bytes` (a whole file) and returns the payload length.
 pub fn verify_bytes(
     bytes: &[u8],
@@ -208,7 +233,7 @@ pub fn verify_bytes(
     if verify == Verify::Full {
         let crc = u32::from_le_bytes(f[24..28].try_into().expect("4 bytes"));
         let payload = &bytes[..bytes.len() - FOOTER_LEN];
-        if crc32fast::hash(payload) != crc {
+        if checksum(payload) != crc {
             return Err(Error::corrupt(
                 path,
                 "checksum mismatch (content changed after writing)",

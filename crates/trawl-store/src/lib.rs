@@ -43,7 +43,9 @@ pub mod recover;
 pub mod source;
 
 pub use atomic::{replace_dir, staging_path, write_file_atomic, AtomicDir, AtomicFile};
-pub use checked::{seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN};
+pub use checked::{
+    checksum, seal, verify_bytes, write_checked, Checked, CheckedWriter, Verify, FOOTER_LEN,
+};
 pub use error::{Error, Result};
 pub use lock::DirLock;
 pub use paths::{

@@ -1,6 +1,8 @@
 //! Checksummed files refuse every kind of damage with an error that names the file.
 
-use trawl_store::{seal, write_checked, Checked, CheckedWriter, Error, Verify, FOOTER_LEN};
+use trawl_store::{
+    checksum, seal, verify_bytes, write_checked, Checked, CheckedWriter, Error, Verify, FOOTER_LEN,
+};
 
 const MAGIC: &[u8; 8] = b"TRWLTEST";
 
@@ -105,4 +107,40 @@ fn a_foreign_file_is_refused() {
     std::fs::write(&p, br#"{"this": "is json, not an index file at all"}"#).unwrap();
     let err = Checked::open(&p, MAGIC, 2, Verify::Full).unwrap_err();
     assert!(err.to_string().contains("notes.json"), "{err}");
+}
+
+/// A payload past two 16 MiB pieces is checksummed piece by piece on all threads and the pieces
+/// combined: the value is the one-pass CRC-32 on either side of that size and at uneven
+/// lengths, a sealed file verifies, and a bit flipped in the first, a middle or the last piece
+/// is caught. (Combining the pieces in the wrong order, or dropping one, fails it.)
+#[test]
+fn a_large_payload_checksummed_in_pieces_equals_the_one_pass_crc() {
+    let piece = 16 << 20;
+    let n = 3 * piece + 12_345;
+    let payload: Vec<u8> = (0..n as u64)
+        .map(|i| (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8)
+        .collect();
+    for len in [0, 1, 2 * piece, 2 * piece + 1, 3 * piece, n] {
+        assert_eq!(
+            checksum(&payload[..len]),
+            crc32fast::hash(&payload[..len]),
+            "{len} bytes"
+        );
+    }
+    let mut sealed = payload.clone();
+    seal(&mut sealed, MAGIC, 2);
+    let path = std::path::Path::new("big.bin");
+    assert_eq!(
+        verify_bytes(&sealed, path, MAGIC, 2, Verify::Full).unwrap(),
+        n
+    );
+    for at in [5, piece + 7, n - 1] {
+        sealed[at] ^= 0x40;
+        let err = verify_bytes(&sealed, path, MAGIC, 2, Verify::Full).unwrap_err();
+        assert!(
+            err.to_string().contains("checksum mismatch"),
+            "byte {at}: {err}"
+        );
+        sealed[at] ^= 0x40;
+    }
 }
