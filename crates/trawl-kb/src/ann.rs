@@ -108,7 +108,7 @@ pub struct AnnManifest {
 
 fn vectors_hash(flat: &FlatIndex) -> String {
     let b = flat.rows_bytes();
-    format!("{:08x}-{}", crc32fast::hash(b), b.len())
+    format!("{:08x}-{}", trawl_store::checksum(b), b.len())
 }
 
 fn ann_err(message: String) -> Error {

@@ -131,7 +131,7 @@ impl FlatIndex {
                 map.len()
             )));
         }
-        if crc32fast::hash(&map[HEADER..]) != u32_at(32) {
+        if trawl_store::checksum(&map[HEADER..]) != u32_at(32) {
             return Err(corrupt(
                 "vector data checksum mismatch (file corrupted)".into(),
             ));
